@@ -1,0 +1,30 @@
+"""The `firebreak` command: one Typer app with a sub-command group per concern.
+
+Errors a user can cause surface as one line on stderr and a non-zero exit code, never a
+traceback; Typer's pretty exceptions are off because they print local variables (secrets).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from orchestrator.errors import FirebreakError
+
+app = typer.Typer(
+    name="firebreak",
+    help="Incident response for production AI and agent systems.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except FirebreakError as exc:
+        print(f"firebreak: {exc.detail}", file=sys.stderr)
+        sys.exit(2 if exc.status in (500, 422) else 1)

@@ -1,0 +1,108 @@
+"""Configuration, read from `FIREBREAK_*` environment variables and an optional TOML file.
+
+The file named by `FIREBREAK_CONFIG` supplies defaults; environment variables override it.
+`load_settings()` turns any validation failure into one `ConfigError` line naming the variable,
+so a mistyped port fails at start-up instead of deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from orchestrator.errors import ConfigError
+
+ENV_PREFIX = "FIREBREAK_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path(".firebreak"), description="Where the embedded stack keeps state.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the event store; default: SQLite in the data dir."
+    )
+
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = "default"
+    task_queue: str = "firebreak"
+    temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key.")
+    temporal_tls_cert: Path | None = Field(None, description="Client certificate for mTLS.")
+    temporal_tls_key: Path | None = Field(None, description="Client key for mTLS.")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8080, ge=1, le=65535)
+    temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded server.")
+    temporal_ui_port: int = Field(8233, ge=1, le=65535)
+
+    api_url: str = Field("http://127.0.0.1:8080", description="Where the CLI client calls.")
+    token: SecretStr | None = Field(None, description="API token the CLI client presents.")
+
+    keyring_file: Path | None = Field(None, description="AES-256-GCM key ring (JSON).")
+    signing_key_file: Path | None = Field(None, description="Ed25519 checkpoint signing key (PEM).")
+    playbooks_dir: Path | None = Field(None, description="User playbooks that extend built-ins.")
+
+    keys_provider: str = "local"
+    models_provider: str = "local"
+    datasets_provider: str = "local"
+    retraining_provider: str = "local"
+    notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
+
+    guard_window_seconds: int = Field(3600, ge=0)
+    max_alert_bytes: int = Field(256 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(600, ge=1)
+    webhook_tolerance_seconds: int = Field(300, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @cached_property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'firebreak.db').resolve()}"
+
+    @cached_property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @cached_property
+    def keyring_path(self) -> Path:
+        return self.keyring_file or self.keys_dir / "keyring.json"
+
+    @cached_property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.keys_dir / "checkpoint-ed25519.pem"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one line that names the variable."""
+    config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{ENV_PREFIX}CONFIG: no such file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"{name}: {first['msg']}") from None
