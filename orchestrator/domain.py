@@ -163,3 +163,36 @@ class RecordedEvent(BaseModel):
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+
+
+class ActionInput(BaseModel):
+    """What the workflow hands every action activity.
+
+    `idempotency_key` (workflow id + step id) is how a provider recognises a retried effect and
+    does not apply it twice; `params` are the step's parameters already resolved from the alert.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: str
+    step_id: str
+    action: str
+    params: dict[str, str] = Field(default_factory=dict)
+    idempotency_key: str
+    environment: Environment
+    dry_run: bool = False
+
+
+class ActionResult(BaseModel):
+    """What an action did, recorded in the audit stream (`StepSucceeded`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    changed: bool = Field(description="False when the effect was already in place (a retry).")
+    summary: str
+    outputs: dict[str, str] = Field(default_factory=dict)
+    evidence: list[str] = Field(default_factory=list, description="sha256 digests of evidence.")
+    inverse_params: dict[str, str] | None = Field(
+        None, description="Parameters that undo this effect, for compensation."
+    )

@@ -1,0 +1,173 @@
+"""Provider interfaces: the only way activities touch the systems that serve the AI.
+
+Each capability is a `Protocol`, so a provider is chosen by configuration and tested without
+Temporal. Every effecting method takes an `idempotency_key`: calling it again with the same key
+must not apply the effect twice, and must return what the first call returned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+
+class KeyState(BaseModel):
+    key_id: str
+    active: bool
+    changed: bool
+
+
+class KeyUsage(BaseModel):
+    key_id: str
+    requests: int
+    last_used_at: datetime | None = None
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class KeyProvider(Protocol):
+    async def revoke(self, key_id: str, *, reason: str, idempotency_key: str) -> KeyState: ...
+
+    async def restore(self, key_id: str, *, idempotency_key: str) -> KeyState: ...
+
+    async def usage(self, key_id: str) -> KeyUsage: ...
+
+
+class ModelSnapshot(BaseModel):
+    model: str
+    alias: str
+    version: str
+    source: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasMove(BaseModel):
+    model: str
+    alias: str
+    from_version: str
+    to_version: str
+    changed: bool
+
+
+class ValidationReport(BaseModel):
+    model: str
+    version: str
+    passed: bool
+    metrics: dict[str, float] = Field(default_factory=dict)
+    detail: str = ""
+
+
+class ModelRegistry(Protocol):
+    async def snapshot(self, model: str, alias: str, *, idempotency_key: str) -> ModelSnapshot:
+        """Record the version behind `alias` as the known-good rollback target."""
+        ...
+
+    async def rollback(
+        self,
+        model: str,
+        alias: str,
+        *,
+        to_version: str | None,
+        incident_id: str,
+        idempotency_key: str,
+    ) -> AliasMove:
+        """Point `alias` at `to_version` (default: the last known-good snapshot) and tag the
+        version it leaves as quarantined by `incident_id`."""
+        ...
+
+    async def restore(
+        self, model: str, alias: str, version: str, *, idempotency_key: str
+    ) -> AliasMove: ...
+
+    async def validate(self, model: str, version: str) -> ValidationReport: ...
+
+    async def resolve(self, model: str, alias: str) -> str:
+        """The version `alias` points at now."""
+        ...
+
+
+class IntegrityReport(BaseModel):
+    dataset: str
+    version: str
+    ok: bool
+    checked: int
+    mismatches: list[str] = Field(default_factory=list)
+
+
+class QuarantineState(BaseModel):
+    dataset: str
+    version: str
+    quarantined: bool
+    changed: bool
+
+
+class DatasetStore(Protocol):
+    async def verify(self, dataset: str, version: str) -> IntegrityReport: ...
+
+    async def quarantine(
+        self, dataset: str, version: str, *, incident_id: str, idempotency_key: str
+    ) -> QuarantineState: ...
+
+    async def release(
+        self, dataset: str, version: str, *, idempotency_key: str
+    ) -> QuarantineState: ...
+
+    async def latest_clean(self, dataset: str) -> str:
+        """The newest version that is not quarantined."""
+        ...
+
+
+RunState = Literal["queued", "running", "succeeded", "failed"]
+
+
+class RetrainingRun(BaseModel):
+    run_id: str
+    state: RunState
+    model_version: str | None = None
+    detail: str = ""
+
+
+class RetrainingRunner(Protocol):
+    async def trigger(
+        self,
+        model: str,
+        dataset: str,
+        dataset_version: str,
+        *,
+        incident_id: str,
+        idempotency_key: str,
+    ) -> RetrainingRun: ...
+
+    async def status(self, run_id: str) -> RetrainingRun: ...
+
+
+class ToolState(BaseModel):
+    agent: str
+    tool: str
+    enabled: bool
+    changed: bool
+
+
+class AgentControl(Protocol):
+    async def suspend_tool(
+        self, agent: str, tool: str, *, reason: str, idempotency_key: str
+    ) -> ToolState: ...
+
+    async def restore_tool(self, agent: str, tool: str, *, idempotency_key: str) -> ToolState: ...
+
+
+class Notification(BaseModel):
+    """A message to responders. Alert-derived text in it is data: notifiers escape it."""
+
+    incident_id: str
+    title: str
+    body: str
+    severity: str
+    environment: str
+    step_id: str | None = None
+    action_hint: str | None = Field(None, description="The CLI command or URL that answers it.")
+
+
+class Notifier(Protocol):
+    async def notify(self, message: Notification) -> None: ...

@@ -1,0 +1,54 @@
+"""The catalogue of actions a playbook step may name.
+
+Pure data, importable from workflow code: the workflow validates playbooks against it, picks
+timeouts and retry behaviour from it, and knows which action undoes which. The activity that
+implements an action is registered under the same name (see `activities/`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    params: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    inverse: str | None = None
+    effect: bool = True
+    long_running: bool = False
+    outputs: tuple[str, ...] = field(default=())
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec("keys.revoke", ("key_id",), inverse="keys.restore"),
+        ActionSpec("keys.restore", ("key_id",)),
+        ActionSpec("keys.usage", ("key_id",), effect=False),
+        ActionSpec("models.snapshot", ("model",), ("alias",), effect=False, outputs=("version",)),
+        ActionSpec(
+            "models.rollback",
+            ("model",),
+            ("alias", "to_version"),
+            inverse="models.restore",
+            outputs=("from_version", "to_version"),
+        ),
+        ActionSpec("models.restore", ("model", "version"), ("alias",)),
+        ActionSpec("models.validate", ("model",), ("alias", "version"), effect=False),
+        ActionSpec("datasets.verify", ("dataset",), ("version",), effect=False),
+        ActionSpec("datasets.quarantine", ("dataset",), ("version",), inverse="datasets.release"),
+        ActionSpec("datasets.release", ("dataset",), ("version",)),
+        ActionSpec(
+            "retraining.run",
+            ("model", "dataset"),
+            ("version",),
+            long_running=True,
+            outputs=("run_id", "model_version"),
+        ),
+        ActionSpec("agents.suspend_tool", ("agent", "tool"), inverse="agents.restore_tool"),
+        ActionSpec("agents.restore_tool", ("agent", "tool")),
+        ActionSpec("evidence.collect", ("kind",), ("resource",), effect=False),
+    )
+}
