@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.support.databases", "tests.support.temporal"]
+pytest_plugins = ["tests.support.databases", "tests.support.temporal", "tests.support.providers"]

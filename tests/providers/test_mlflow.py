@@ -1,0 +1,151 @@
+"""MlflowRegistry against a real `mlflow server`: playbook steps, then the registry read back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from activities.errors import ProviderError, ResourceNotFound
+from activities.providers.mlflow import MlflowConfig, MlflowRegistry
+
+API = "/api/2.0/mlflow"
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(API + path, json=body)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def _register(url: str, accuracies: list[float], alias_version: int) -> str:
+    """A model with one version per accuracy (each from a run logging it), alias `champion`."""
+    name = f"fraud-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        experiment = await _post(client, "/experiments/create", {"name": name})
+        await _post(client, "/registered-models/create", {"name": name})
+        for accuracy in accuracies:
+            run = (
+                await _post(client, "/runs/create", {"experiment_id": experiment["experiment_id"]})
+            )["run"]["info"]["run_id"]
+            await _post(
+                client,
+                "/runs/log-metric",
+                {"run_id": run, "key": "accuracy", "value": accuracy, "timestamp": 0},
+            )
+            await _post(
+                client,
+                "/model-versions/create",
+                {"name": name, "source": f"s3://models/{name}/{run}", "run_id": run},
+            )
+        await _post(
+            client,
+            "/registered-models/alias",
+            {"name": name, "alias": "champion", "version": str(alias_version)},
+        )
+    return name
+
+
+async def _version_tags(url: str, name: str, version: str) -> dict[str, str]:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        response = await client.get(
+            API + "/model-versions/get", params={"name": name, "version": version}
+        )
+        return {t["key"]: t["value"] for t in response.json()["model_version"].get("tags", [])}
+
+
+@pytest.fixture
+async def registry(mlflow_server: str) -> AsyncIterator[MlflowRegistry]:
+    provider = MlflowRegistry(
+        MlflowConfig(url=mlflow_server, validation_metric="accuracy", validation_min=0.9)
+    )
+    yield provider
+    await provider.aclose()
+
+
+async def test_snapshot_rollback_validate_restore(
+    mlflow_server: str, registry: MlflowRegistry
+) -> None:
+    name = await _register(mlflow_server, [0.95, 0.93, 0.41], alias_version=3)
+
+    snap = await registry.snapshot(name, "champion", idempotency_key="wf/snap")
+    assert (snap.version, snap.source) == ("3", snap.source)
+    assert snap.source.startswith(f"s3://models/{name}/")
+
+    move = await registry.rollback(
+        name, "champion", to_version=None, incident_id="inc-1", idempotency_key="wf/rb"
+    )
+    assert (move.from_version, move.to_version, move.changed) == ("3", "2", True)
+    assert await registry.resolve(name, "champion") == "2"
+    tags = await _version_tags(mlflow_server, name, "3")
+    assert tags["firebreak.quarantined"] == "true"
+    assert tags["firebreak.incident"] == "inc-1"
+
+    again = await registry.rollback(
+        name, "champion", to_version=None, incident_id="inc-1", idempotency_key="wf/rb"
+    )
+    assert (again.from_version, again.to_version, again.changed) == ("3", "2", False)
+    assert await registry.resolve(name, "champion") == "2"
+
+    good = await registry.validate(name, "2")
+    assert good.passed and good.metrics["accuracy"] == pytest.approx(0.93)
+    bad = await registry.validate(name, "3")
+    assert not bad.passed and "quarantined" in bad.detail
+
+    back = await registry.restore(name, "champion", "3", idempotency_key="wf/restore")
+    assert (back.from_version, back.to_version, back.changed) == ("2", "3", True)
+    assert "firebreak.quarantined" not in await _version_tags(mlflow_server, name, "3")
+    repeat = await registry.restore(name, "champion", "3", idempotency_key="wf/restore")
+    assert not repeat.changed
+
+
+async def test_rollback_prefers_known_good_tag_and_skips_quarantined(
+    mlflow_server: str, registry: MlflowRegistry
+) -> None:
+    name = await _register(mlflow_server, [0.95, 0.5, 0.6, 0.2], alias_version=4)
+    async with httpx.AsyncClient(base_url=mlflow_server, timeout=10) as client:
+        await _post(
+            client,
+            "/model-versions/set-tag",
+            {"name": name, "version": "1", "key": "firebreak.known_good", "value": "true"},
+        )
+    move = await registry.rollback(
+        name, "champion", to_version=None, incident_id="inc-2", idempotency_key="k1"
+    )
+    assert move.to_version == "1"
+    with pytest.raises(ProviderError, match="quarantined") as caught:
+        await registry.rollback(
+            name, "champion", to_version="4", incident_id="inc-2", idempotency_key="k2"
+        )
+    assert not caught.value.retryable
+
+
+async def test_validation_fails_below_threshold(
+    mlflow_server: str, registry: MlflowRegistry
+) -> None:
+    name = await _register(mlflow_server, [0.5], alias_version=1)
+    report = await registry.validate(name, "1")
+    assert not report.passed
+    assert report.detail == "accuracy=0.5, minimum 0.9"
+
+
+async def test_unknown_model_and_alias_are_not_found(
+    mlflow_server: str, registry: MlflowRegistry
+) -> None:
+    name = await _register(mlflow_server, [0.9], alias_version=1)
+    with pytest.raises(ResourceNotFound, match="alias staging"):
+        await registry.resolve(name, "staging")
+    with pytest.raises(ResourceNotFound):
+        await registry.snapshot("no-such-model", "champion", idempotency_key="x")
+
+
+async def test_unreachable_server_is_retryable() -> None:
+    provider = MlflowRegistry(MlflowConfig(url="http://127.0.0.1:9", timeout_seconds=2))
+    with pytest.raises(ProviderError, match="cannot connect") as caught:
+        await provider.resolve("m", "champion")
+    assert caught.value.retryable
+    await provider.aclose()

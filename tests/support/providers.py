@@ -1,0 +1,231 @@
+"""Real systems for the provider tests: an MLflow server, a moto S3 server, an SMTP receiver,
+and loopback HTTP servers that speak a third party's wire format.
+
+Servers run in their own process group on a free loopback port and the whole group is killed at
+teardown, because `mlflow server` forks uvicorn workers and huey consumers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_server(
+    argv: list[str],
+    *,
+    port: int,
+    health: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> ServerProcess:
+    """Start `argv` in its own process group and wait until `health` answers 200."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{argv[0]} exited early:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url + health, timeout=1.0).status_code == 200:
+                return ServerProcess(url, process, log)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_server(process)
+    raise RuntimeError(f"{argv[0]} did not become healthy:\n{log.read_text()[-4000:]}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Kill the whole process group so no forked worker outlives the test session."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `mlflow server` with a SQLite backend; session-scoped, it takes ~11 s to start."""
+    root = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    server = start_server(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        port=port,
+        health="/health",
+        log=root / "server.log",
+    )
+    try:
+        yield server.url
+    finally:
+        stop_server(server.process)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real moto S3-compatible server on loopback."""
+    root = tmp_path_factory.mktemp("moto")
+    port = free_port()
+    server = start_server(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        port=port,
+        health="/moto-api/",
+        log=root / "server.log",
+    )
+    try:
+        yield server.url
+    finally:
+        stop_server(server.process)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Reply = tuple[int, dict[str, str], Any]
+Handler = Callable[[Recorded], Reply]
+
+
+@dataclass
+class Loopback:
+    """A real HTTP server on loopback; `handler` plays the third party's API."""
+
+    url: str
+    handler: Handler
+    requests: list[Recorded] = field(default_factory=list)
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    state = Loopback(url="", handler=lambda r: (404, {}, {"error": "no handler"}))
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            recorded = Recorded(
+                self.command,
+                split.path,
+                parse_qs(split.query),
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length),
+            )
+            state.requests.append(recorded)
+            status, headers, body = state.handler(recorded)
+            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in {"content-type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+    server.daemon_threads = True
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@dataclass
+class Mailbox:
+    host: str
+    port: int
+    messages: list[Envelope] = field(default_factory=list)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    """A real SMTP receiver (aiosmtpd) that keeps every delivered envelope."""
+    box = Mailbox("127.0.0.1", free_port())
+
+    class Keep:
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            box.messages.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Keep(), hostname=box.host, port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
