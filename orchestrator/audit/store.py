@@ -1,0 +1,375 @@
+"""The append-only, hash-chained audit event store: the one way events are written and read.
+
+Appends are serialised on the single ``audit_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite): positions are assigned and committed strictly in order, so a
+reader tailing by position never skips an event that commits later below what it has read, a
+rolled-back append leaves no hole, and the chain's previous hash is always at hand.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic_core import PydanticSerializationError, to_jsonable_python
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from orchestrator.audit import schema
+from orchestrator.audit.chain import (
+    canonical_json,
+    checkpoint_message,
+    event_hash,
+    timestamp,
+    utc,
+)
+from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
+from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.signing import CheckpointSigner, fingerprint
+from orchestrator.audit.verify import verify_store
+from orchestrator.domain import Actor, NewEvent, RecordedEvent
+from orchestrator.errors import ConcurrencyError, Conflict, CryptoError, InvalidInput, Unavailable
+from orchestrator.security.keyring import KeyRing
+
+MAX_QUERY_LIMIT = 1000
+EXPORT_PAGE = 1000
+
+Row = sa.Row[Any]
+
+
+class EventStore:
+    """Append, read, query, export and verify the audit log in one database."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        keyring: KeyRing | None = None,
+        signer: CheckpointSigner | None = None,
+    ) -> None:
+        self.engine = engine
+        self.keyring = keyring
+        self.signer = signer
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: int | None = None
+    ) -> list[int]:
+        """Append `events` atomically to `stream_id`; return their global positions.
+
+        `expected_version`: None = no check, 0 = the stream must not exist yet, N = its current
+        version must be N. An event id already stored with identical content is not written
+        again; its stored position is returned.
+        """
+        _check_append_args(stream_id, events, expected_version)
+        if not events:
+            return []
+        prepared = [self._prepare(event) for event in events]
+        with self._locked() as (conn, position, prev_hash):
+            stored = self._stored_by_id(conn, [event.id for event in events])
+            fresh = [
+                (event, row)
+                for event, row in zip(events, prepared, strict=True)
+                if not self._is_duplicate(stream_id, event, stored.get(event.id))
+            ]
+            if not fresh:
+                return [stored[event.id].position for event in events]
+            version = (
+                conn.execute(
+                    sa.select(sa.func.max(schema.events.c.version)).where(
+                        schema.events.c.stream_id == stream_id
+                    )
+                ).scalar_one_or_none()
+                or 0
+            )
+            if expected_version is not None and expected_version != version:
+                raise ConcurrencyError(
+                    f"stream {stream_id!r} is at version {version}, expected {expected_version}"
+                )
+            recorded_at = datetime.now(UTC)
+            rows = []
+            for _, row in fresh:
+                position += 1
+                version += 1
+                row = {
+                    **row,
+                    "position": position,
+                    "stream_id": stream_id,
+                    "version": version,
+                    "recorded_at": recorded_at,
+                    "prev_hash": prev_hash,
+                }
+                row["hash"] = prev_hash = event_hash(**row)
+                rows.append(row)
+            conn.execute(sa.insert(schema.events), rows)
+            conn.execute(
+                sa.update(schema.head)
+                .where(schema.head.c.id == 1)
+                .values(position=position, hash=prev_hash)
+            )
+        new_positions = {row["event_id"]: row["position"] for row in rows}
+        return [
+            new_positions[e.id] if e.id in new_positions else stored[e.id].position for e in events
+        ]
+
+    def _prepare(self, event: NewEvent) -> dict[str, Any]:
+        """The row fields that do not depend on the stream's state, sensitive values sealed."""
+        try:
+            payload = to_jsonable_python(event.payload)
+            canonical_json(payload)
+        except (PydanticSerializationError, ValueError, TypeError):
+            raise InvalidInput(
+                f"event {event.id}: payload is not JSON-serialisable", "payload"
+            ) from None
+        sealed, names = seal_fields(self.keyring, event.id, payload, event.sensitive)
+        return {
+            "event_id": event.id,
+            "type": event.type,
+            "actor_id": event.actor.id,
+            "actor_role": event.actor.role,
+            "occurred_at": utc(event.occurred_at),
+            "payload": canonical_json(sealed),
+            "encrypted_fields": canonical_json(names),
+            "key_id": key_id_of(sealed, names),
+        }
+
+    def _stored_by_id(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
+        query = sa.select(schema.events).where(schema.events.c.event_id.in_(ids))
+        return {row.event_id: row for row in conn.execute(query)}
+
+    def _is_duplicate(self, stream_id: str, event: NewEvent, row: Row | None) -> bool:
+        """True if `row` stores `event` already; the same id with other content is a Conflict."""
+        if row is None:
+            return False
+        names = json.loads(row.encrypted_fields)
+        stored_payload = open_fields(self.keyring, row.event_id, json.loads(row.payload), names)
+        same = (
+            row.stream_id == stream_id
+            and row.type == event.type
+            and (row.actor_id, row.actor_role) == (event.actor.id, event.actor.role)
+            and timestamp(row.occurred_at) == timestamp(event.occurred_at)
+            and canonical_json(stored_payload) == canonical_json(to_jsonable_python(event.payload))
+            and names == sorted({n for n in event.sensitive if n in event.payload})
+        )
+        if not same:
+            raise Conflict(
+                f"event id {event.id} is already stored at position {row.position}"
+                " with different content"
+            )
+        return True
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[sa.Connection, int, str]]:
+        """A write transaction holding the append lock, with the current head (position, hash)."""
+        try:
+            with self.engine.connect() as conn:
+                if not self._postgres:
+                    conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    query = sa.select(schema.head.c.position, schema.head.c.hash).where(
+                        schema.head.c.id == 1
+                    )
+                    if self._postgres:
+                        query = query.with_for_update()
+                    position, head_hash = conn.execute(query).one()
+                    yield conn, position, head_hash
+        except (OperationalError, ProgrammingError) as exc:
+            raise _database_error(exc) from None
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign the current head with the Ed25519 checkpoint key and store the signature."""
+        if self.signer is None:
+            raise CryptoError("no checkpoint signing key is configured")
+        signer = self.signer
+        with self._locked() as (conn, position, head_hash):
+            created_at = datetime.now(UTC)
+            signature = signer.sign(checkpoint_message(position, head_hash, created_at))
+            checkpoint = Checkpoint(
+                position=position,
+                head_hash=head_hash,
+                created_at=created_at,
+                key_fingerprint=fingerprint(signer.public_key()),
+                signature=signature.hex(),
+            )
+            conn.execute(sa.insert(schema.checkpoints).values(**checkpoint.model_dump()))
+        return checkpoint
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def head(self) -> tuple[int, str]:
+        """(last position, last hash); (0, 64 zeros) for an empty log."""
+        with self._reading() as conn:
+            row = conn.execute(
+                sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
+            ).one()
+        return int(row.position), str(row.hash)
+
+    def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
+        query = (
+            sa.select(schema.events)
+            .where(schema.events.c.stream_id == stream_id, schema.events.c.version > after_version)
+            .order_by(schema.events.c.version)
+        )
+        with self._reading() as conn:
+            return [self._recorded(row) for row in conn.execute(query)]
+
+    def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[RecordedEvent]:
+        """Every event after `after_position` in order, fetched in batches (no long transaction).
+
+        Consumers keep the last position they processed and resume from it: nothing is skipped.
+        """
+        if batch_size < 1:
+            raise InvalidInput("batch_size must be at least 1", "batch_size")
+        while True:
+            page = self._page(sa.true(), after_position, batch_size)
+            yield from page.events
+            if page.next_cursor is None:
+                return
+            after_position = page.next_cursor
+
+    def query(
+        self,
+        *,
+        stream: str | None = None,
+        types: Sequence[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_position: int = 0,
+        limit: int = 100,
+    ) -> QueryPage:
+        """Events matching every given filter, by position; `since` inclusive, `until` exclusive
+        (both on `occurred_at`). Page on with `after_position=page.next_cursor`."""
+        if not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_QUERY_LIMIT}", "limit")
+        if after_position < 0:
+            raise InvalidInput("after_position must not be negative", "after_position")
+        c = schema.events.c
+        conditions: list[sa.ColumnElement[bool]] = []
+        if stream is not None:
+            conditions.append(c.stream_id == stream)
+        if types:
+            conditions.append(c.type.in_(list(types)))
+        if actor is not None:
+            conditions.append(c.actor_id == actor)
+        if since is not None:
+            conditions.append(c.occurred_at >= utc(since))
+        if until is not None:
+            conditions.append(c.occurred_at < utc(until))
+        return self._page(sa.and_(sa.true(), *conditions), after_position, limit)
+
+    def _page(
+        self, condition: sa.ColumnElement[bool], after_position: int, limit: int
+    ) -> QueryPage:
+        c = schema.events.c
+        query = (
+            sa.select(schema.events)
+            .where(c.position > after_position, condition)
+            .order_by(c.position)
+            .limit(limit + 1)
+        )
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        events = [self._recorded(row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return QueryPage(events=events, next_cursor=events[-1].position if more else None)
+
+    def export(
+        self,
+        out: IO[str],
+        *,
+        stream: str | None = None,
+        types: Sequence[str] | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_position: int = 0,
+    ) -> int:
+        """Write matching events to `out` as JSON Lines, one page at a time; return the count."""
+        count = 0
+        cursor: int | None = after_position
+        while cursor is not None:
+            page = self.query(
+                stream=stream,
+                types=types,
+                actor=actor,
+                since=since,
+                until=until,
+                after_position=cursor,
+                limit=EXPORT_PAGE,
+            )
+            for event in page.events:
+                out.write(event.model_dump_json() + "\n")
+            count += len(page.events)
+            cursor = page.next_cursor
+        return count
+
+    def verify(self, public_key: Ed25519PublicKey | None = None) -> VerificationReport:
+        """Walk the whole chain and every checkpoint; report the first inconsistency.
+
+        Checkpoint signatures are checked against `public_key` (an Ed25519 public key), else
+        the store's own signing key. No encryption keys are needed.
+        """
+        if public_key is None and self.signer is not None and self.signer.path.exists():
+            public_key = self.signer.public_key()
+        try:
+            return verify_store(self.engine, public_key)
+        except (OperationalError, ProgrammingError) as exc:
+            raise _database_error(exc) from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except (OperationalError, ProgrammingError) as exc:
+            raise _database_error(exc) from None
+
+    def _recorded(self, row: Row) -> RecordedEvent:
+        names = json.loads(row.encrypted_fields)
+        payload = open_fields(self.keyring, row.event_id, json.loads(row.payload), names)
+        return RecordedEvent(
+            position=row.position,
+            stream_id=row.stream_id,
+            version=row.version,
+            id=row.event_id,
+            type=row.type,
+            actor=Actor(id=row.actor_id, role=row.actor_role),
+            occurred_at=utc(row.occurred_at),
+            recorded_at=utc(row.recorded_at),
+            payload=payload,
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+        )
+
+
+def _check_append_args(
+    stream_id: str, events: Sequence[NewEvent], expected_version: int | None
+) -> None:
+    if not stream_id or len(stream_id) > 200:
+        raise InvalidInput("stream id must be 1 to 200 characters", "stream_id")
+    if expected_version is not None and expected_version < 0:
+        raise InvalidInput("expected_version must not be negative", "expected_version")
+    ids = [event.id for event in events]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("an event id appears twice in one append", "events")
+    for event in events:
+        if not event.id or len(event.id) > 64:
+            raise InvalidInput("event id must be 1 to 64 characters", "id")
+        if not event.type or len(event.type) > 100:
+            raise InvalidInput(f"event {event.id}: type must be 1 to 100 characters", "type")
+        if len(event.actor.id) > 200 or len(event.actor.role) > 50:
+            raise InvalidInput(f"event {event.id}: actor id or role too long", "actor")
+
+
+def _database_error(exc: OperationalError | ProgrammingError) -> Unavailable:
+    """One line for the caller; schema-missing is the common, fixable case."""
+    text = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+    if "audit_" in text and ("no such table" in text or "does not exist" in text):
+        return Unavailable("the audit store has no schema yet: run `firebreak db upgrade`")
+    return Unavailable(f"audit store unavailable: {text}")

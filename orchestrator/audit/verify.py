@@ -1,0 +1,155 @@
+"""Verification: recompute the chain from the stored rows and check the signed checkpoints.
+
+Needs no encryption keys (hashes cover ciphertext). Detects rows modified, deleted, inserted or
+reordered behind the application's back, including a tail cut off together with the head row,
+and a whole rewritten suffix with recomputed hashes (through the checkpoints signed before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from orchestrator.audit import schema
+from orchestrator.audit.chain import GENESIS_HASH, checkpoint_message, event_hash
+from orchestrator.audit.models import VerificationReport
+from orchestrator.audit.signing import fingerprint, signature_valid
+
+BATCH = 5000
+
+
+@dataclass
+class _Problem(Exception):
+    position: int
+    what: str
+
+
+def verify_store(engine: sa.Engine, public_key: Ed25519PublicKey | None) -> VerificationReport:
+    with engine.connect() as conn:
+        head_position, head_hash = conn.execute(
+            sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
+        ).one()
+        wanted = {
+            int(p)
+            for p in conn.execute(
+                sa.select(schema.checkpoints.c.position).where(
+                    schema.checkpoints.c.position <= head_position
+                )
+            ).scalars()
+        }
+    hashes_at = {0: GENESIS_HASH} if 0 in wanted else {}
+    checked = 0
+    checkpoints_checked = 0
+    try:
+        checked = _walk_chain(engine, head_position, head_hash, wanted, hashes_at)
+        checkpoints_checked = _check_checkpoints(engine, head_position, hashes_at, public_key)
+    except _Problem as problem:
+        return VerificationReport(
+            ok=False,
+            checked=checked,
+            first_bad_position=problem.position,
+            problem=problem.what,
+            head_position=head_position,
+            head_hash=head_hash,
+            checkpoints_checked=checkpoints_checked,
+        )
+    return VerificationReport(
+        ok=True,
+        checked=checked,
+        head_position=head_position,
+        head_hash=head_hash,
+        checkpoints_checked=checkpoints_checked,
+    )
+
+
+def _walk_chain(
+    engine: sa.Engine,
+    head_position: int,
+    head_hash: str,
+    wanted: set[int],
+    hashes_at: dict[int, str],
+) -> int:
+    """Check every row up to the head read at the start; return how many were checked."""
+    expected, prev_hash = 1, GENESIS_HASH
+    c = schema.events.c
+    while expected <= head_position:
+        query = (
+            sa.select(schema.events)
+            .where(c.position >= expected, c.position <= head_position)
+            .order_by(c.position)
+            .limit(BATCH)
+        )
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            raise _Problem(
+                expected,
+                f"events {expected}..{head_position} are missing (the head says {head_position})",
+            )
+        for row in rows:
+            if row.position != expected:
+                raise _Problem(expected, f"event at position {expected} is missing")
+            if row.prev_hash != prev_hash:
+                raise _Problem(
+                    expected, f"prev_hash does not match the hash of position {expected - 1}"
+                )
+            fields = row._asdict()
+            stored = fields.pop("hash")
+            if event_hash(**fields) != stored:
+                raise _Problem(expected, "stored hash does not match the event's contents")
+            if expected in wanted:
+                hashes_at[expected] = stored
+            prev_hash = stored
+            expected += 1
+    if prev_hash != head_hash:
+        raise _Problem(head_position, "the head row's hash does not match the last event")
+    with engine.connect() as conn:
+        beyond = conn.execute(
+            sa.select(sa.func.min(c.position)).where(
+                c.position
+                > sa.select(schema.head.c.position).where(schema.head.c.id == 1).scalar_subquery()
+            )
+        ).scalar_one_or_none()
+    if beyond is not None:
+        raise _Problem(int(beyond), "event stored beyond the head (inserted behind the store)")
+    return head_position
+
+
+def _check_checkpoints(
+    engine: sa.Engine,
+    head_position: int,
+    hashes_at: dict[int, str],
+    public_key: Ed25519PublicKey | None,
+) -> int:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(schema.checkpoints).order_by(schema.checkpoints.c.position)
+        ).all()
+    trusted = fingerprint(public_key) if public_key is not None else None
+    count = 0
+    for row in rows:
+        where = f"checkpoint of {row.created_at:%Y-%m-%d %H:%M:%S}"
+        if row.position > head_position:
+            raise _Problem(
+                head_position + 1,
+                f"{where} covers position {row.position} beyond the head: events were removed",
+            )
+        if hashes_at.get(row.position) != row.head_hash:
+            raise _Problem(
+                row.position,
+                f"{where} signed a different head hash: the log was rewritten at or before"
+                f" position {row.position}",
+            )
+        if public_key is None:
+            raise _Problem(row.position, f"{where} cannot be checked: no public key given")
+        message = checkpoint_message(row.position, row.head_hash, row.created_at)
+        try:
+            signature = bytes.fromhex(row.signature)
+        except ValueError:
+            signature = b""
+        if row.key_fingerprint != trusted or not signature_valid(public_key, signature, message):
+            raise _Problem(row.position, f"{where} has no valid signature by the trusted key")
+        count += 1
+    return count

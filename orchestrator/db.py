@@ -1,0 +1,115 @@
+"""Database engines and schema migrations, shared by every process that touches the store.
+
+SQLite is tuned here once (WAL so readers never block the writer, a busy timeout instead of
+instant "database is locked", foreign keys on) and its transactions are begun explicitly, so a
+connection can ask for ``BEGIN IMMEDIATE`` (the write lock up front) with the execution option
+``sqlite_begin="IMMEDIATE"``; that is how the event store serialises appends on SQLite.
+Alembic is driven programmatically so `firebreak db upgrade` and tests need no working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from orchestrator.errors import ConfigError, InvalidInput, Unavailable
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> sqlalchemy.Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"FIREBREAK_DATABASE_URL: not a database URL: {url!r}") from None
+    if parsed.get_backend_name() != "sqlite":
+        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself instead of pysqlite's implicit one.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: sqlalchemy.Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _run(url: str, action: str, revision: str) -> None:
+    config = _alembic_config(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            getattr(command, action)(config, revision)
+    except CommandError as exc:
+        raise InvalidInput(f"cannot {action} to {revision!r}: {_first_line(exc)}") from None
+    except OperationalError as exc:
+        raise Unavailable(f"database unreachable: {_first_line(exc.orig)}") from None
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the schema at `url` up to `revision`."""
+    _run(url, "upgrade", revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the schema at `url` down to `revision` (``"base"`` removes everything)."""
+    _run(url, "downgrade", revision)
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database at `url` is on, or None before the first migration."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise Unavailable(f"database unreachable: {_first_line(exc.orig)}") from None
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision the code ships."""
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+def _first_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
