@@ -1,0 +1,99 @@
+"""`GET /metrics`: Prometheus metrics on the app's own registry.
+
+Alert counts are counted in-process by the ingress (`ALERTS_RECEIVED`). Everything about
+incidents is computed at scrape time from the projection tables, so every API replica reports
+the same figures and they survive restarts instead of resetting with the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import anyio
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from orchestrator.incidents.models import IncidentStatus, decisions, incidents
+
+ALERTS_RECEIVED = Counter(
+    "firebreak_alerts_received",
+    "Alerts received by webhook, by format and outcome (accepted, duplicate, rejected, ...).",
+    ["format", "outcome"],
+    registry=None,
+)
+
+CONTAINMENT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
+APPROVAL_BUCKETS = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0)
+
+
+def _histogram(
+    conn: sa.Connection,
+    name: str,
+    doc: str,
+    column: sa.ColumnElement[float],
+    buckets: Sequence[float],
+) -> HistogramMetricFamily:
+    """Cumulative buckets counted by the database, so a scrape never loads every row."""
+    counts = [sa.func.sum(sa.case((column <= b, 1), else_=0)) for b in buckets]
+    row = conn.execute(
+        sa.select(sa.func.count(column), sa.func.coalesce(sa.func.sum(column), 0.0), *counts)
+    ).one()
+    total, total_sum = int(row[0]), float(row[1])
+    pairs = [(str(b), int(c or 0)) for b, c in zip(buckets, row[2:], strict=True)]
+    return HistogramMetricFamily(name, doc, buckets=[*pairs, ("+Inf", total)], sum_value=total_sum)
+
+
+class ProjectionCollector(Collector):
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        with self.engine.connect() as conn:
+            by_status: dict[str, int] = dict(
+                conn.execute(
+                    sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)
+                ).all()
+            )
+            gauge = GaugeMetricFamily(
+                "firebreak_incidents", "Incidents in the projection, by status.", labels=["status"]
+            )
+            for status in IncidentStatus:
+                gauge.add_metric([status.value], float(by_status.get(status.value, 0)))
+            yield gauge
+            yield _histogram(
+                conn,
+                "firebreak_time_to_containment_seconds",
+                "Time from incident opened to containment phase completed.",
+                incidents.c.time_to_contain_seconds,
+                CONTAINMENT_BUCKETS,
+            )
+            yield _histogram(
+                conn,
+                "firebreak_approval_wait_seconds",
+                "Time a step waited between being requested and a responder's decision.",
+                decisions.c.wait_seconds,
+                APPROVAL_BUCKETS,
+            )
+
+
+def build_registry(engine: sa.Engine) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ALERTS_RECEIVED)
+    registry.register(ProjectionCollector(engine))
+    return registry
+
+
+def metrics_router(engine: sa.Engine) -> APIRouter:
+    """Unauthenticated like most Prometheus targets: it exposes counts, never incident content."""
+    registry = build_registry(engine)
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/metrics", response_class=Response, summary="Prometheus metrics")
+    async def metrics() -> Response:
+        body = await anyio.to_thread.run_sync(generate_latest, registry)
+        return Response(content=body, media_type=CONTENT_TYPE_LATEST)
+
+    return router

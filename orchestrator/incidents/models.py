@@ -1,0 +1,143 @@
+"""The incidents projection: its tables and the shapes the API returns.
+
+The tables are a cache derived from the audit log, never a source of truth: every column can
+be recomputed by replaying the log (`IncidentProjector.rebuild`). Migration `0003` creates them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.domain import Environment, Severity
+
+metadata = sa.MetaData()
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("opened_position", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("run_id", sa.String(100)),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("type", sa.String(64), nullable=False, index=True),
+    sa.Column("severity", sa.String(16), nullable=False, index=True),
+    sa.Column("environment", sa.String(16), nullable=False, index=True),
+    sa.Column("phase", sa.String(32)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("playbook", sa.String(200)),
+    sa.Column("correlation_key", sa.Text, nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("outcome", sa.String(64)),
+    sa.Column("phases", sa.JSON, nullable=False),
+    sa.Column("pending", sa.JSON, nullable=False),
+    sa.Column("alert_count", sa.Integer, nullable=False),
+    sa.Column("resolved_alert_count", sa.Integer, nullable=False),
+    sa.Column("time_to_contain_seconds", sa.Float),
+    sa.Column("last_position", sa.BigInteger, nullable=False),
+    sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+decisions = sa.Table(
+    "incident_decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(128), primary_key=True),
+    sa.Column("incident_id", sa.String(128), nullable=False, index=True),
+    sa.Column("step_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("principal", sa.String(200), nullable=False),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("wait_seconds", sa.Float),
+)
+
+checkpoints = sa.Table(
+    "projection_checkpoints",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
+
+class IncidentStatus(StrEnum):
+    """Where an incident stands, as a responder filters for it."""
+
+    active = "active"
+    awaiting_decision = "awaiting_decision"
+    closed = "closed"
+    aborted = "aborted"
+
+
+class PhaseTimes(BaseModel):
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class PendingStep(BaseModel):
+    """A step waiting for people: an approval, or a retry/skip/abort after a failure."""
+
+    step_id: str
+    phase: str | None = None
+    action: str | None = None
+    reason: str = Field(description="`approval` or `failure`.")
+    approvals_required: int = 1
+    approved_by: list[str] = Field(default_factory=list)
+    requested_by: str | None = None
+    requested_at: datetime
+    deadline: datetime | None = None
+
+
+class IncidentSummary(BaseModel):
+    """One row of `GET /v1/incidents`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: IncidentStatus
+    type: str
+    severity: Severity
+    environment: Environment
+    phase: str | None
+    title: str
+    opened_at: datetime
+    closed_at: datetime | None
+    outcome: str | None
+    alert_count: int
+    resolved_alert_count: int
+    pending_count: int
+    time_to_contain_seconds: float | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentSummary]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` to get the next (older) page; absent on the last page."
+    )
+
+
+class IncidentDetail(IncidentSummary):
+    """`GET /v1/incidents/{id}`: the projection plus, while it runs, the workflow's own view."""
+
+    workflow_id: str
+    run_id: str | None
+    playbook: str | None
+    correlation_key: str
+    phases: dict[str, PhaseTimes]
+    pending: list[PendingStep]
+    live: dict[str, Any] | None = Field(
+        None, description="The running workflow's state (steps, approvals); null once closed."
+    )
+
+
+class PendingApproval(PendingStep):
+    """One row of `GET /v1/approvals`: a step the caller may decide on."""
+
+    incident_id: str
+    incident_title: str
+    environment: Environment
+    severity: Severity

@@ -1,0 +1,257 @@
+"""How one audit event changes the incidents projection.
+
+Each handler is a function of (current row, event): it reads only the event and the row, never
+the clock, so replaying the log from position 0 rebuilds exactly the same table. Payload fields
+follow `docs/events.md`; a missing optional field leaves the row as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from orchestrator.domain import EventType, RecordedEvent
+from orchestrator.incidents.models import IncidentStatus, PendingStep, decisions, incidents
+
+Row = dict[str, Any]
+CONTAINMENT = "containment"
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; the projection stores UTC only."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _parse_time(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str) and value:
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
+
+
+def _step_id(event: RecordedEvent) -> str | None:
+    value = event.payload.get("step_id")
+    return str(value) if value is not None else None
+
+
+def _without_step(row: Row, step_id: str | None) -> None:
+    row["pending"] = [p for p in row["pending"] if p["step_id"] != step_id]
+
+
+def _add_pending(row: Row, event: RecordedEvent, reason: str) -> None:
+    step_id = _step_id(event)
+    if step_id is None:
+        return
+    _without_step(row, step_id)
+    payload = event.payload
+    try:
+        pending = PendingStep(
+            step_id=step_id,
+            phase=payload.get("phase"),
+            action=payload.get("action"),
+            reason=reason,
+            approvals_required=int(payload.get("approvals_required") or 1),
+            requested_by=payload.get("requested_by"),
+            requested_at=as_utc(event.occurred_at),
+            deadline=_parse_time(payload.get("deadline")),
+        )
+    except (ValidationError, TypeError, ValueError):
+        return
+    row["pending"] = [*row["pending"], pending.model_dump(mode="json")]
+
+
+def _opened(event: RecordedEvent) -> Row:
+    p = event.payload
+    at = as_utc(event.occurred_at)
+    return {
+        "id": event.stream_id,
+        "opened_position": event.position,
+        "workflow_id": str(p.get("workflow_id") or event.stream_id),
+        "run_id": p.get("run_id"),
+        "status": IncidentStatus.active.value,
+        "type": str(p.get("type", "unknown")),
+        "severity": str(p.get("severity", "high")),
+        "environment": str(p.get("environment", "prod")),
+        "phase": None,
+        "title": str(p.get("title", "")),
+        "playbook": p.get("playbook"),
+        "correlation_key": str(p.get("correlation_key", "")),
+        "opened_at": at,
+        "closed_at": None,
+        "outcome": None,
+        "phases": {},
+        "pending": [],
+        "alert_count": 0,
+        "resolved_alert_count": 0,
+        "time_to_contain_seconds": None,
+    }
+
+
+def _alert_attached(row: Row, event: RecordedEvent) -> None:
+    count = event.payload.get("alert_count")
+    row["alert_count"] = count if isinstance(count, int) else row["alert_count"] + 1
+
+
+def _alert_resolved(row: Row, event: RecordedEvent) -> None:
+    count = event.payload.get("resolved_alert_count")
+    row["resolved_alert_count"] = (
+        count if isinstance(count, int) else row["resolved_alert_count"] + 1
+    )
+
+
+def _phase_started(row: Row, event: RecordedEvent) -> None:
+    phase = str(event.payload.get("phase", ""))
+    row["phase"] = phase
+    times = dict(row["phases"].get(phase, {}))
+    times["started_at"] = as_utc(event.occurred_at).isoformat()
+    row["phases"] = {**row["phases"], phase: times}
+
+
+def _phase_completed(row: Row, event: RecordedEvent) -> None:
+    phase = str(event.payload.get("phase", ""))
+    at = as_utc(event.occurred_at)
+    times = dict(row["phases"].get(phase, {}))
+    times["completed_at"] = at.isoformat()
+    row["phases"] = {**row["phases"], phase: times}
+    if phase == CONTAINMENT and row["time_to_contain_seconds"] is None:
+        row["time_to_contain_seconds"] = (at - as_utc(row["opened_at"])).total_seconds()
+
+
+def _step_requested(row: Row, event: RecordedEvent) -> None:
+    _add_pending(row, event, "approval")
+
+
+def _step_failed(row: Row, event: RecordedEvent) -> None:
+    _add_pending(row, event, "failure")
+
+
+def _step_approved(row: Row, event: RecordedEvent) -> None:
+    """`approved_by` in the payload is the quorum so far; older events name only `principal`."""
+    principal = str(event.payload.get("principal", ""))
+    so_far = event.payload.get("approved_by")
+    step_id = _step_id(event)
+    updated = []
+    for pending in row["pending"]:
+        if pending["step_id"] == step_id:
+            approved = so_far if isinstance(so_far, list) else pending["approved_by"]
+            approved = [str(a) for a in approved]
+            if principal not in approved:
+                approved.append(principal)
+            pending = {**pending, "approved_by": approved}
+        updated.append(pending)
+    row["pending"] = updated
+
+
+def _step_resolved(row: Row, event: RecordedEvent) -> None:
+    _without_step(row, _step_id(event))
+
+
+def _closed(row: Row, event: RecordedEvent) -> None:
+    row["closed_at"] = as_utc(event.occurred_at)
+    row["outcome"] = str(event.payload.get("outcome", "closed"))
+    row["pending"] = []
+    ttc = event.payload.get("time_to_contain_seconds")
+    if isinstance(ttc, int | float):
+        row["time_to_contain_seconds"] = float(ttc)
+
+
+def _aborted(row: Row, event: RecordedEvent) -> None:
+    row["closed_at"] = as_utc(event.occurred_at)
+    row["outcome"] = "aborted"
+    row["pending"] = []
+
+
+Handler = Callable[[Row, RecordedEvent], None]
+
+HANDLERS: dict[str, Handler] = {
+    EventType.alert_attached: _alert_attached,
+    EventType.alert_resolved: _alert_resolved,
+    EventType.phase_started: _phase_started,
+    EventType.phase_completed: _phase_completed,
+    EventType.step_requested: _step_requested,
+    EventType.step_approved: _step_approved,
+    EventType.step_rejected: _step_resolved,
+    EventType.step_started: _step_resolved,
+    EventType.step_succeeded: _step_resolved,
+    EventType.step_skipped: _step_resolved,
+    EventType.step_failed: _step_failed,
+    EventType.incident_closed: _closed,
+    EventType.incident_aborted: _aborted,
+}
+
+DECISION_EVENTS = {
+    EventType.step_approved.value: "approve",
+    EventType.step_rejected.value: "reject",
+}
+
+
+def status_of(row: Row) -> IncidentStatus:
+    if row["outcome"] == "aborted":
+        return IncidentStatus.aborted
+    if row["closed_at"] is not None:
+        return IncidentStatus.closed
+    return IncidentStatus.awaiting_decision if row["pending"] else IncidentStatus.active
+
+
+def _record_decision(conn: sa.Connection, row: Row, event: RecordedEvent) -> None:
+    """Keep each decision once (by decision id) with how long the step waited for it."""
+    decision_id = str(event.payload.get("decision_id") or event.id)
+    if conn.execute(
+        sa.select(decisions.c.decision_id).where(decisions.c.decision_id == decision_id)
+    ).first():
+        return
+    step_id = _step_id(event) or ""
+    decided_at = as_utc(event.occurred_at)
+    requested = next((p for p in row["pending"] if p["step_id"] == step_id), None)
+    wait = None
+    if requested is not None:
+        wait = (
+            decided_at - as_utc(datetime.fromisoformat(requested["requested_at"]))
+        ).total_seconds()
+    conn.execute(
+        decisions.insert().values(
+            decision_id=decision_id,
+            incident_id=row["id"],
+            step_id=step_id,
+            kind=DECISION_EVENTS[event.type],
+            principal=str(event.payload.get("principal", "")),
+            decided_at=decided_at,
+            wait_seconds=wait,
+        )
+    )
+
+
+def apply(conn: sa.Connection, event: RecordedEvent) -> None:
+    """Fold one event into the projection inside the caller's transaction."""
+    if event.type == EventType.incident_opened:
+        exists = conn.execute(sa.select(incidents.c.id).where(incidents.c.id == event.stream_id))
+        if exists.first() is None:
+            row = _opened(event)
+            conn.execute(
+                incidents.insert().values(
+                    **row, last_position=event.position, last_event_at=row["opened_at"]
+                )
+            )
+        return
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        return
+    found = conn.execute(sa.select(incidents).where(incidents.c.id == event.stream_id)).first()
+    if found is None:
+        return
+    row = dict(found._mapping)
+    if event.type in DECISION_EVENTS:
+        _record_decision(conn, row, event)
+    handler(row, event)
+    row["status"] = status_of(row).value
+    row["last_position"] = event.position
+    row["last_event_at"] = as_utc(event.occurred_at)
+    conn.execute(incidents.update().where(incidents.c.id == row["id"]).values(**row))

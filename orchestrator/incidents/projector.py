@@ -1,0 +1,113 @@
+"""Keeps the incidents projection current by following the audit log.
+
+The projector reads `read_all(after_position)` from its own checkpoint and folds each batch in
+one transaction together with the new checkpoint, moved only if nobody else moved it meanwhile
+(compare-and-set). So a crash, a re-run or two API replicas projecting at once never apply an
+event twice, and `rebuild()` replays from zero into the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from itertools import islice
+from typing import Protocol
+
+import anyio
+import sqlalchemy as sa
+
+from orchestrator.domain import RecordedEvent
+from orchestrator.incidents import projection
+from orchestrator.incidents.models import checkpoints, decisions, incidents
+
+log = logging.getLogger(__name__)
+
+NAME = "incidents"
+
+
+class EventSource(Protocol):
+    def read_all(self, after_position: int = 0) -> Iterable[RecordedEvent]: ...
+
+
+class IncidentProjector:
+    def __init__(self, engine: sa.Engine, source: EventSource, batch_size: int = 500) -> None:
+        self.engine = engine
+        self.source = source
+        self.batch_size = batch_size
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return self._position(conn)
+
+    @staticmethod
+    def _position(conn: sa.Connection) -> int:
+        found = conn.execute(
+            sa.select(checkpoints.c.position).where(checkpoints.c.name == NAME)
+        ).scalar()
+        return int(found or 0)
+
+    def catch_up(self) -> int:
+        """Apply every event not yet projected; returns how many were applied."""
+        self._ensure_checkpoint()
+        applied = 0
+        while True:
+            start = self.position()
+            batch = list(islice(self.source.read_all(start), self.batch_size))
+            if not batch:
+                return applied
+            if self._apply_batch(start, batch):
+                applied += len(batch)
+
+    def _ensure_checkpoint(self) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(
+                sa.select(checkpoints.c.name).where(checkpoints.c.name == NAME)
+            ).first():
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(checkpoints.insert().values(name=NAME, position=0))
+        except sa.exc.IntegrityError:
+            pass  # another projector created it first; that is all we wanted
+
+    def _apply_batch(self, start: int, batch: list[RecordedEvent]) -> bool:
+        """Fold a batch; False (and nothing written) if another projector got there first."""
+        try:
+            return self._fold(start, batch)
+        except sa.exc.IntegrityError:
+            return False  # a concurrent projector inserted the same incident row first
+
+    def _fold(self, start: int, batch: list[RecordedEvent]) -> bool:
+        # SQLite: take the write lock up front; upgrading a read lock mid-transaction deadlocks.
+        with (
+            self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
+            conn.begin() as tx,
+        ):
+            for event in batch:
+                projection.apply(conn, event)
+            moved = conn.execute(
+                checkpoints.update()
+                .where(checkpoints.c.name == NAME, checkpoints.c.position == start)
+                .values(position=batch[-1].position)
+            ).rowcount
+            if moved == 0:
+                tx.rollback()
+                return False
+        return True
+
+    def rebuild(self) -> int:
+        """Drop the derived rows and replay the whole log."""
+        with self.engine.begin() as conn:
+            conn.execute(incidents.delete())
+            conn.execute(decisions.delete())
+            conn.execute(checkpoints.delete().where(checkpoints.c.name == NAME))
+        return self.catch_up()
+
+    async def run(self, interval: float = 0.25) -> None:
+        """Follow the log until cancelled (the API lifespan owns this task)."""
+        while True:
+            try:
+                await anyio.to_thread.run_sync(self.catch_up)
+            except sa.exc.SQLAlchemyError:
+                log.exception("incidents projection failed; retrying")
+            await anyio.sleep(interval)
