@@ -76,6 +76,8 @@ def _run(url: str, action: str, revision: str) -> None:
             getattr(command, action)(config, revision)
     except CommandError as exc:
         raise InvalidInput(f"cannot {action} to {revision!r}: {_first_line(exc)}") from None
+    except KeyError as exc:
+        raise _broken_chain(exc) from None
     except OperationalError as exc:
         raise Unavailable(f"database unreachable: {_first_line(exc.orig)}") from None
     finally:
@@ -106,7 +108,15 @@ def current_revision(url: str) -> str | None:
 
 def head_revision() -> str | None:
     """The newest revision the code ships."""
-    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    try:
+        return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    except KeyError as exc:
+        raise _broken_chain(exc) from None
+
+
+def _broken_chain(exc: KeyError) -> ConfigError:
+    """Alembic raises a bare KeyError when a revision names a missing predecessor."""
+    return ConfigError(f"migrations are inconsistent: revision {exc.args[0]!r} is missing")
 
 
 def _first_line(exc: BaseException | None) -> str:

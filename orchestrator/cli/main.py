@@ -10,6 +10,8 @@ import sys
 
 import typer
 
+from orchestrator.cli.audit import audit_app, keys_app
+from orchestrator.cli.db import db_app
 from orchestrator.errors import FirebreakError
 
 app = typer.Typer(
@@ -19,6 +21,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

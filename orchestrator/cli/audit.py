@@ -1,0 +1,169 @@
+"""`firebreak audit` (verify, checkpoint, public-key, query, export) and `firebreak keys`.
+
+`audit verify` exits 0 when the log is intact, 1 when it was tampered with, and 2 when it could
+not be checked at all, so scripts can tell "tampered" from "database unreachable".
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from orchestrator.audit import load_public_key, open_event_store
+from orchestrator.audit.signing import CheckpointSigner
+from orchestrator.errors import FirebreakError, InvalidInput
+from orchestrator.security.keyring import KeyRing
+from orchestrator.settings import load_settings
+
+audit_app = typer.Typer(help="Query, export and verify the audit ledger.", no_args_is_help=True)
+keys_app = typer.Typer(help="Field-encryption key ring.", no_args_is_help=True)
+
+StreamOpt = Annotated[str | None, typer.Option("--stream", help="Stream (incident) id.")]
+TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Event type; repeatable.")]
+ActorOpt = Annotated[str | None, typer.Option("--actor", help="Actor (principal) id.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO 8601, inclusive.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO 8601, exclusive.")]
+AfterOpt = Annotated[int, typer.Option("--after", help="Cursor: position to start after.")]
+
+
+def _moment(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option}: not an ISO 8601 date/time: {value!r}", option) from None
+
+
+def _filters(
+    stream: str | None,
+    types: list[str] | None,
+    actor: str | None,
+    since: str | None,
+    until: str | None,
+    after: int,
+) -> dict[str, Any]:
+    return {
+        "stream": stream,
+        "types": types or None,
+        "actor": actor,
+        "since": _moment(since, "--since"),
+        "until": _moment(until, "--until"),
+        "after_position": after,
+    }
+
+
+@audit_app.command("verify")
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
+    ] = None,
+) -> None:
+    """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error)."""
+    try:
+        key = load_public_key(_read(public_key)) if public_key else None
+        report = open_event_store(load_settings()).verify(key)
+    except FirebreakError as exc:
+        typer.echo(f"firebreak: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(report.model_dump_json())
+    elif report.ok:
+        typer.echo(
+            f"intact: {report.checked} events, head {report.head_position} {report.head_hash},"
+            f" {report.checkpoints_checked} signed checkpoints"
+        )
+    else:
+        typer.echo(f"TAMPERED at position {report.first_bad_position}: {report.problem}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+@audit_app.command("checkpoint")
+def checkpoint() -> None:
+    """Sign the current chain head (Ed25519) and store the signature."""
+    point = open_event_store(load_settings()).checkpoint()
+    typer.echo(
+        f"checkpoint at position {point.position} head {point.head_hash}"
+        f" key {point.key_fingerprint[:16]}"
+    )
+
+
+@audit_app.command("public-key")
+def public_key() -> None:
+    """Print the checkpoint public key (PEM) for auditors; creates the key pair if needed."""
+    typer.echo(CheckpointSigner(load_settings().signing_key_path).public_key_pem(), nl=False)
+
+
+@audit_app.command("query")
+def query(
+    stream: StreamOpt = None,
+    types: TypeOpt = None,
+    actor: ActorOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    after: AfterOpt = 0,
+    limit: Annotated[int, typer.Option("--limit", help="Page size (1-1000).")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List events matching the filters, oldest first; prints the next cursor when there is one."""
+    store = open_event_store(load_settings())
+    page = store.query(**_filters(stream, types, actor, since, until, after), limit=limit)
+    for event in page.events:
+        if as_json:
+            typer.echo(event.model_dump_json())
+        else:
+            typer.echo(
+                f"{event.position}\t{event.occurred_at:%Y-%m-%dT%H:%M:%SZ}\t{event.stream_id}"
+                f"\t{event.type}\t{event.actor.id}"
+            )
+    if page.next_cursor is not None:
+        typer.echo(f"more: --after {page.next_cursor}", err=True)
+
+
+@audit_app.command("export")
+def export(
+    out: Annotated[str, typer.Option("--out", help="File to write, or - for stdout.")],
+    stream: StreamOpt = None,
+    types: TypeOpt = None,
+    actor: ActorOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    after: AfterOpt = 0,
+) -> None:
+    """Export matching events as JSON Lines, streamed page by page."""
+    store = open_event_store(load_settings())
+    filters = _filters(stream, types, actor, since, until, after)
+    with ExitStack() as stack:
+        target: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open(Path(out)))
+        count = store.export(target, **filters)
+    typer.echo(f"exported {count} events", err=True)
+
+
+def _open(path: Path) -> IO[str]:
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+
+
+@keys_app.command("rotate")
+def rotate() -> None:
+    """Add a new field-encryption key and make it current; old keys stay for reading."""
+    path = load_settings().keyring_path
+    ring = KeyRing.load_or_create(path).rotated()
+    ring.save(path)
+    typer.echo(f"current key: {ring.current} ({len(ring.keys)} keys in {path})")
