@@ -1,0 +1,62 @@
+"""The embedded Temporal dev server: starts on the ports asked for, refuses a taken port with
+one clear line, keeps workflow state in its file, and leaves no process behind when stopped."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.runtime.devserver import DevServer, DevServerConfig
+from orchestrator.runtime.ports import is_listening
+from tests.e2e.procs import alive, in_group
+from tests.support.providers import free_port
+
+
+def _config(tmp_path: Path) -> DevServerConfig:
+    return DevServerConfig(
+        db_file=tmp_path / "temporal.db",
+        log_file=tmp_path / "temporal.log",
+        port=free_port(),
+        ui_port=free_port(),
+    )
+
+
+async def test_serves_ui_and_stops_whole_group(tmp_path: Path) -> None:
+    server = DevServer(_config(tmp_path))
+    server.start()
+    pid = server.pid
+    assert pid is not None
+    try:
+        await server.wait_ready()
+        assert is_listening("127.0.0.1", server.config.ui_port, timeout=5)
+        assert (tmp_path / "temporal.db").is_file()
+    finally:
+        server.stop()
+    assert not alive(pid)
+    assert in_group(pid) == set()
+    assert not is_listening("127.0.0.1", server.config.port)
+    server.stop()  # idempotent: a second stop (atexit after a signal) is harmless
+
+
+def test_taken_port_is_one_clear_error(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", config.port))
+        busy.listen()
+        server = DevServer(config)
+        with pytest.raises(ConfigError, match=rf"FIREBREAK_TEMPORAL_PORT: port {config.port}"):
+            server.start()
+    assert server.pid is None
+
+
+async def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    config.db_file.mkdir()  # a directory where the database file should be: the server exits
+    server = DevServer(config)
+    server.start()
+    with pytest.raises(ConfigError, match="Temporal dev server exited with code"):
+        await server.wait_ready(startup_seconds=30)
+    assert server.pid is None
