@@ -19,6 +19,21 @@ class ActionSpec:
     effect: bool = True
     long_running: bool = False
     outputs: tuple[str, ...] = field(default=())
+    start_to_close_seconds: int = 60
+    heartbeat_seconds: int | None = None
+    max_attempts: int = 5
+    non_retryable: tuple[str, ...] = field(default_factory=lambda: NON_RETRYABLE_ERRORS)
+
+
+NON_RETRYABLE_ERRORS: tuple[str, ...] = (
+    "InvalidParams",
+    "ResourceNotFound",
+    "IntegrityFailure",
+    "ValidationFailed",
+    "RetrainingFailed",
+)
+"""ApplicationError types (raised by `activities/`) that no retry can fix; see docs/activities.md.
+Timeouts and attempts above are per attempt / per activity; backoff is the workflow's choice."""
 
 
 ACTIONS: dict[str, ActionSpec] = {
@@ -36,7 +51,13 @@ ACTIONS: dict[str, ActionSpec] = {
             outputs=("from_version", "to_version"),
         ),
         ActionSpec("models.restore", ("model", "version"), ("alias",)),
-        ActionSpec("models.validate", ("model",), ("alias", "version"), effect=False),
+        ActionSpec(
+            "models.validate",
+            ("model",),
+            ("alias", "version"),
+            effect=False,
+            start_to_close_seconds=300,
+        ),
         ActionSpec("datasets.verify", ("dataset",), ("version",), effect=False),
         ActionSpec("datasets.quarantine", ("dataset",), ("version",), inverse="datasets.release"),
         ActionSpec("datasets.release", ("dataset",), ("version",)),
@@ -46,9 +67,18 @@ ACTIONS: dict[str, ActionSpec] = {
             ("version",),
             long_running=True,
             outputs=("run_id", "model_version"),
+            start_to_close_seconds=3600,
+            heartbeat_seconds=60,
+            max_attempts=3,
         ),
         ActionSpec("agents.suspend_tool", ("agent", "tool"), inverse="agents.restore_tool"),
         ActionSpec("agents.restore_tool", ("agent", "tool")),
-        ActionSpec("evidence.collect", ("kind",), ("resource",), effect=False),
+        ActionSpec(
+            "evidence.collect",
+            ("kind",),
+            ("resource",),
+            effect=False,
+            start_to_close_seconds=120,
+        ),
     )
 }

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     models_provider: str = "local"
     datasets_provider: str = "local"
     retraining_provider: str = "local"
+    agents_provider: str = "local"
     notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
 
     guard_window_seconds: int = Field(3600, ge=0)

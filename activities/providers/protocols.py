@@ -24,6 +24,9 @@ class KeyUsage(BaseModel):
     requests: int
     last_used_at: datetime | None = None
     detail: dict[str, str] = Field(default_factory=dict)
+    recent: list[dict[str, str]] = Field(
+        default_factory=list, description="The latest access-log entries, oldest first."
+    )
 
 
 class KeyProvider(Protocol):
@@ -56,6 +59,9 @@ class ValidationReport(BaseModel):
     passed: bool
     metrics: dict[str, float] = Field(default_factory=dict)
     detail: str = ""
+    samples: list[dict[str, str]] = Field(
+        default_factory=list, description="Model inputs and outputs seen while validating."
+    )
 
 
 class ModelRegistry(Protocol):
@@ -93,6 +99,9 @@ class IntegrityReport(BaseModel):
     ok: bool
     checked: int
     mismatches: list[str] = Field(default_factory=list)
+    manifest: dict[str, str] = Field(
+        default_factory=dict, description="The recorded manifest: file path -> sha256."
+    )
 
 
 class QuarantineState(BaseModel):
@@ -112,6 +121,10 @@ class DatasetStore(Protocol):
     async def release(
         self, dataset: str, version: str, *, idempotency_key: str
     ) -> QuarantineState: ...
+
+    async def versions(self, dataset: str) -> dict[str, bool]:
+        """Every version, oldest first, mapped to whether it is quarantined."""
+        ...
 
     async def latest_clean(self, dataset: str) -> str:
         """The newest version that is not quarantined."""
@@ -171,3 +184,14 @@ class Notification(BaseModel):
 
 class Notifier(Protocol):
     async def notify(self, message: Notification) -> None: ...
+
+
+class EvidenceStore(Protocol):
+    """Content-addressed evidence: stored under the SHA-256 of its content."""
+
+    async def put(self, content: bytes, *, idempotency_key: str) -> str:
+        """Store `content`, return its sha256 hex digest. A repeat with the same key returns
+        the first digest and stores nothing, so a retried collection records one item."""
+        ...
+
+    async def get(self, digest: str) -> bytes: ...

@@ -1,0 +1,51 @@
+"""Agent activities: suspend and restore one tool of an agent."""
+
+from __future__ import annotations
+
+from activities.base import action, dry_run, guarded, reason
+from activities.guard import ResourceGuard
+from activities.providers.protocols import AgentControl
+from orchestrator.domain import ActionInput, ActionResult
+
+
+class AgentActivities:
+    def __init__(self, agents: AgentControl, guard: ResourceGuard) -> None:
+        self.agents = agents
+        self.guard = guard
+
+    @action("agents.suspend_tool")
+    async def suspend_tool(self, input: ActionInput) -> ActionResult:
+        agent, tool = input.params["agent"], input.params["tool"]
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(input, f"suspend tool {tool} of agent {agent}")
+            state = await self.agents.suspend_tool(
+                agent, tool, reason=reason(input), idempotency_key=input.idempotency_key
+            )
+            return ActionResult(
+                action=input.action,
+                changed=state.changed,
+                summary=f"tool {tool} of agent {agent} suspended"
+                if state.changed
+                else f"tool {tool} of agent {agent} was already suspended",
+                outputs={"agent": agent, "tool": tool, "enabled": "false"},
+                inverse_params={"agent": agent, "tool": tool} if state.changed else None,
+            )
+
+        return await guarded(self.guard, f"agent:{agent}/{tool}", input, effect)
+
+    @action("agents.restore_tool")
+    async def restore_tool(self, input: ActionInput) -> ActionResult:
+        agent, tool = input.params["agent"], input.params["tool"]
+        if input.dry_run:
+            return dry_run(input, f"restore tool {tool} of agent {agent}")
+        state = await self.agents.restore_tool(agent, tool, idempotency_key=input.idempotency_key)
+        return ActionResult(
+            action=input.action,
+            changed=state.changed,
+            summary=f"tool {tool} of agent {agent} restored"
+            if state.changed
+            else f"tool {tool} of agent {agent} was already enabled",
+            outputs={"agent": agent, "tool": tool, "enabled": "true"},
+        )

@@ -1,0 +1,104 @@
+"""What every action activity shares: registration, parameter checks, error mapping, guard.
+
+`@action("keys.revoke")` registers a method as the Temporal activity of that catalogue name,
+rejects missing or unknown parameters before the provider is touched, and turns the package's
+`ActivityError`s into Temporal `ApplicationError`s (non-retryable where retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import activity
+
+from activities.errors import ActivityError, InvalidParams, as_application_error
+from activities.guard import GuardHold, ResourceGuard
+from orchestrator.actions import ACTIONS
+from orchestrator.domain import ActionInput, ActionResult
+
+SelfT = TypeVar("SelfT")
+ActionMethod = Callable[[SelfT, ActionInput], Awaitable[ActionResult]]
+
+
+def check_params(name: str, input: ActionInput) -> None:
+    """Every required parameter present and non-empty; nothing the catalogue does not know."""
+    spec = ACTIONS[name]
+    if input.action != name:
+        raise InvalidParams(f"activity {name} was called for action {input.action!r}", "action")
+    for param in spec.params:
+        if not input.params.get(param, "").strip():
+            raise InvalidParams(f"{name}: missing required parameter {param!r}", param)
+    known = set(spec.params) | set(spec.optional)
+    for param in sorted(set(input.params) - known):
+        raise InvalidParams(f"{name}: unknown parameter {param!r}", param)
+
+
+def action(name: str) -> Callable[[ActionMethod[SelfT]], ActionMethod[SelfT]]:
+    """Register a method as the activity for catalogue action `name`."""
+    if name not in ACTIONS:
+        raise KeyError(f"{name!r} is not in the action catalogue")
+
+    def decorate(method: ActionMethod[SelfT]) -> ActionMethod[SelfT]:
+        @functools.wraps(method)
+        async def run(self: SelfT, input: ActionInput) -> ActionResult:
+            try:
+                check_params(name, input)
+                return await method(self, input)
+            except ActivityError as exc:
+                raise as_application_error(exc) from None
+
+        return activity.defn(name=name)(run)
+
+    return decorate
+
+
+def optional(input: ActionInput, param: str) -> str | None:
+    value = input.params.get(param, "").strip()
+    return value or None
+
+
+def reason(input: ActionInput) -> str:
+    return f"firebreak incident {input.incident_id} step {input.step_id}"
+
+
+def dry_run(input: ActionInput, would: str, **outputs: str) -> ActionResult:
+    """The result of a dry run: what would be done, with nothing changed."""
+    return ActionResult(
+        action=input.action, changed=False, summary=f"dry run: would {would}", outputs=outputs
+    )
+
+
+def held_result(input: ActionInput, resource: str, hold: GuardHold) -> ActionResult:
+    return ActionResult(
+        action=input.action,
+        changed=False,
+        summary=(
+            f"{resource} was already remediated by incident {hold.incident_id} "
+            f"({hold.action}) at {hold.at.isoformat()}; nothing done"
+        ),
+        outputs={"guarded_by": hold.incident_id, "guarded_at": hold.at.isoformat()},
+    )
+
+
+async def guarded(
+    guard: ResourceGuard,
+    resource: str,
+    input: ActionInput,
+    effect: Callable[[], Awaitable[ActionResult]],
+) -> ActionResult:
+    """Run `effect` unless another incident remediated `resource` within the guard window."""
+    if input.dry_run:
+        hold = await asyncio.to_thread(guard.check, resource, input.incident_id)
+        return held_result(input, resource, hold) if hold else await effect()
+    claim = await asyncio.to_thread(guard.claim, resource, input.incident_id, input.action)
+    if isinstance(claim, GuardHold):
+        return held_result(input, resource, claim)
+    try:
+        return await effect()
+    except BaseException:
+        if claim:
+            await asyncio.to_thread(guard.withdraw, resource, input.incident_id)
+        raise

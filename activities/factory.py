@@ -1,0 +1,134 @@
+"""Providers chosen by configuration, and the activity callables the worker registers.
+
+Each capability has a plain registry dict from provider name to a constructor taking
+`Settings`; a provider module registers itself by adding an entry, e.g.
+`MODEL_REGISTRIES["mlflow"] = build_mlflow_registry`. The setting that picks the provider is
+named in the error when a name is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from activities.agents import AgentActivities
+from activities.datasets import DatasetActivities
+from activities.evidence import EvidenceActivities
+from activities.guard import ResourceGuard
+from activities.keys import KeyActivities
+from activities.models import ModelActivities
+from activities.notify import NotifyActivities
+from activities.providers.local.agents import LocalAgentControl
+from activities.providers.local.datasets import LocalDatasetStore
+from activities.providers.local.evidence import LocalEvidenceStore
+from activities.providers.local.keys import LocalKeyStore
+from activities.providers.local.models import LocalModelRegistry
+from activities.providers.local.notify import LogNotifier
+from activities.providers.local.paths import LocalPaths
+from activities.providers.local.retraining import LocalRetrainingRunner
+from activities.providers.protocols import (
+    AgentControl,
+    DatasetStore,
+    EvidenceStore,
+    KeyProvider,
+    ModelRegistry,
+    Notifier,
+    RetrainingRunner,
+)
+from activities.retraining import DEFAULT_POLL_SECONDS, RetrainingActivities
+from orchestrator.errors import ConfigError
+from orchestrator.security.keyring import KeyRing
+from orchestrator.settings import ENV_PREFIX, Settings
+
+T = TypeVar("T")
+Constructor = Callable[[Settings], T]
+
+
+def _local_runner(settings: Settings) -> LocalRetrainingRunner:
+    paths = LocalPaths.under(settings.data_dir)
+    return LocalRetrainingRunner(
+        paths.retraining, LocalModelRegistry(paths.models), LocalDatasetStore(paths.datasets)
+    )
+
+
+KEY_PROVIDERS: dict[str, Constructor[KeyProvider]] = {
+    "local": lambda s: LocalKeyStore(LocalPaths.under(s.data_dir).keys),
+}
+MODEL_REGISTRIES: dict[str, Constructor[ModelRegistry]] = {
+    "local": lambda s: LocalModelRegistry(LocalPaths.under(s.data_dir).models),
+}
+DATASET_STORES: dict[str, Constructor[DatasetStore]] = {
+    "local": lambda s: LocalDatasetStore(LocalPaths.under(s.data_dir).datasets),
+}
+RETRAINING_RUNNERS: dict[str, Constructor[RetrainingRunner]] = {"local": _local_runner}
+AGENT_CONTROLS: dict[str, Constructor[AgentControl]] = {
+    "local": lambda s: LocalAgentControl(LocalPaths.under(s.data_dir).agents),
+}
+NOTIFIERS: dict[str, Constructor[Notifier]] = {"log": lambda s: LogNotifier()}
+"""`log` when `notify_urls` is empty, else `apprise` (registered by the apprise notifier)."""
+
+
+@dataclass(frozen=True)
+class Providers:
+    keys: KeyProvider
+    models: ModelRegistry
+    datasets: DatasetStore
+    retraining: RetrainingRunner
+    agents: AgentControl
+    notifier: Notifier
+    evidence: EvidenceStore
+
+
+def _pick(registry: dict[str, Constructor[T]], name: str, field: str, settings: Settings) -> T:
+    try:
+        constructor = registry[name]
+    except KeyError:
+        known = ", ".join(sorted(registry))
+        variable = f"{ENV_PREFIX}{field.upper()}"
+        raise ConfigError(f"{variable}: unknown provider {name!r} (known: {known})") from None
+    return constructor(settings)
+
+
+def build_providers(settings: Settings) -> Providers:
+    notifier = "apprise" if settings.notify_urls else "log"
+    keyring = KeyRing.load_or_create(settings.keyring_path)
+    return Providers(
+        keys=_pick(KEY_PROVIDERS, settings.keys_provider, "keys_provider", settings),
+        models=_pick(MODEL_REGISTRIES, settings.models_provider, "models_provider", settings),
+        datasets=_pick(DATASET_STORES, settings.datasets_provider, "datasets_provider", settings),
+        retraining=_pick(
+            RETRAINING_RUNNERS, settings.retraining_provider, "retraining_provider", settings
+        ),
+        agents=_pick(AGENT_CONTROLS, settings.agents_provider, "agents_provider", settings),
+        notifier=_pick(NOTIFIERS, notifier, "notify_urls", settings),
+        evidence=LocalEvidenceStore(LocalPaths.under(settings.data_dir).evidence, keyring),
+    )
+
+
+def activities_for(
+    providers: Providers, guard: ResourceGuard, *, poll_seconds: float = DEFAULT_POLL_SECONDS
+) -> list[Callable[..., Any]]:
+    """Every activity callable over `providers`: one per catalogue action, plus `notify.send`."""
+    retraining = RetrainingActivities(providers.retraining, providers.datasets, guard, poll_seconds)
+    keys = KeyActivities(providers.keys, guard)
+    models = ModelActivities(providers.models, guard)
+    datasets = DatasetActivities(providers.datasets, guard)
+    agents = AgentActivities(providers.agents, guard)
+    evidence = EvidenceActivities(
+        providers.evidence, providers.keys, providers.models, providers.datasets
+    )
+    return [
+        keys.revoke, keys.restore, keys.usage,
+        models.snapshot, models.rollback, models.restore, models.validate,
+        datasets.verify, datasets.quarantine, datasets.release,
+        retraining.run,
+        agents.suspend_tool, agents.restore_tool,
+        evidence.collect,
+        NotifyActivities(providers.notifier).send,
+    ]  # fmt: skip
+
+
+def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+    guard = ResourceGuard(LocalPaths.under(settings.data_dir).guard, settings.guard_window_seconds)
+    return activities_for(build_providers(settings), guard)

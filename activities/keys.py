@@ -1,0 +1,64 @@
+"""Key activities: revoke and restore API keys, report their usage."""
+
+from __future__ import annotations
+
+from activities.base import action, dry_run, guarded, reason
+from activities.guard import ResourceGuard
+from activities.providers.protocols import KeyProvider
+from orchestrator.domain import ActionInput, ActionResult
+
+
+class KeyActivities:
+    def __init__(self, keys: KeyProvider, guard: ResourceGuard) -> None:
+        self.keys = keys
+        self.guard = guard
+
+    @action("keys.revoke")
+    async def revoke(self, input: ActionInput) -> ActionResult:
+        key_id = input.params["key_id"]
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(input, f"revoke API key {key_id}", key_id=key_id)
+            state = await self.keys.revoke(
+                key_id, reason=reason(input), idempotency_key=input.idempotency_key
+            )
+            return ActionResult(
+                action=input.action,
+                changed=state.changed,
+                summary=f"API key {key_id} revoked"
+                if state.changed
+                else f"API key {key_id} was already revoked",
+                outputs={"key_id": key_id, "active": str(state.active).lower()},
+                inverse_params={"key_id": key_id} if state.changed else None,
+            )
+
+        return await guarded(self.guard, f"key:{key_id}", input, effect)
+
+    @action("keys.restore")
+    async def restore(self, input: ActionInput) -> ActionResult:
+        key_id = input.params["key_id"]
+        if input.dry_run:
+            return dry_run(input, f"restore API key {key_id}", key_id=key_id)
+        state = await self.keys.restore(key_id, idempotency_key=input.idempotency_key)
+        return ActionResult(
+            action=input.action,
+            changed=state.changed,
+            summary=f"API key {key_id} restored"
+            if state.changed
+            else f"API key {key_id} was already active",
+            outputs={"key_id": key_id, "active": str(state.active).lower()},
+        )
+
+    @action("keys.usage")
+    async def usage(self, input: ActionInput) -> ActionResult:
+        key_id = input.params["key_id"]
+        usage = await self.keys.usage(key_id)
+        last = usage.last_used_at.isoformat() if usage.last_used_at else ""
+        return ActionResult(
+            action=input.action,
+            changed=False,
+            summary=f"API key {key_id}: {usage.requests} requests, last used {last or 'never'}",
+            outputs={"key_id": key_id, "requests": str(usage.requests), "last_used_at": last}
+            | {f"detail.{k}": v for k, v in usage.detail.items()},
+        )
