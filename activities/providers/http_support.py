@@ -9,7 +9,8 @@ bodies, because gateways echo keys back in error bodies and errors end up in aud
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -87,6 +88,17 @@ def raise_for_status(response: httpx.Response, *, what: str) -> None:
     raise permanent(f"{what}: {hint} (HTTP {status})")
 
 
+@contextmanager
+def transport_errors(what: str) -> Iterator[None]:
+    """Timeouts and connection failures are retryable; their text may hold URLs, so drop it."""
+    try:
+        yield
+    except httpx.TimeoutException:
+        raise retryable(f"{what}: timed out") from None
+    except httpx.TransportError as exc:
+        raise retryable(f"{what}: cannot connect ({type(exc).__name__})") from None
+
+
 async def call(
     client: httpx.AsyncClient,
     method: str,
@@ -97,12 +109,8 @@ async def call(
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request; statuses in `accept` are returned for the caller to interpret."""
-    try:
+    with transport_errors(what):
         response = await client.request(method, url, **kwargs)
-    except httpx.TimeoutException:
-        raise retryable(f"{what}: timed out") from None
-    except httpx.TransportError as exc:
-        raise retryable(f"{what}: cannot connect ({type(exc).__name__})") from None
     if response.status_code not in accept:
         raise_for_status(response, what=what)
     return response

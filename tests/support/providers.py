@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
@@ -121,9 +122,26 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop_server(server.process)
 
 
+@dataclass(frozen=True)
+class S3Endpoint:
+    url: str
+    access_key: str
+    secret_key: str
+
+    def client(self, secret_key: str | None = None) -> Any:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=secret_key or self.secret_key,
+        )
+
+
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real moto S3-compatible server on loopback."""
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """A real moto S3 server on loopback that *checks SigV4 signatures*: IAM auth is on after
+    the three unauthenticated calls that create the user, its policy and its access key."""
     root = tmp_path_factory.mktemp("moto")
     port = free_port()
     server = start_server(
@@ -131,9 +149,26 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         port=port,
         health="/moto-api/",
         log=root / "server.log",
+        env={"INITIAL_NO_AUTH_ACTION_COUNT": "3"},
     )
     try:
-        yield server.url
+        iam = boto3.client(
+            "iam",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="bootstrap",
+            aws_secret_access_key="bootstrap",
+        )
+        iam.create_user(UserName="firebreak")
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+        }
+        iam.put_user_policy(
+            UserName="firebreak", PolicyName="s3", PolicyDocument=json.dumps(policy)
+        )
+        key = iam.create_access_key(UserName="firebreak")["AccessKey"]
+        yield S3Endpoint(server.url, key["AccessKeyId"], key["SecretAccessKey"])
     finally:
         stop_server(server.process)
 
