@@ -196,3 +196,225 @@ class ActionResult(BaseModel):
     inverse_params: dict[str, str] | None = Field(
         None, description="Parameters that undo this effect, for compensation."
     )
+
+
+# --- Playbooks, decisions and incident state (the incident workflow's vocabulary) ------------
+
+
+class PhaseName(StrEnum):
+    """The four phases every playbook runs through, in this order."""
+
+    containment = "containment"
+    investigation = "investigation"
+    eradication = "eradication"
+    recovery = "recovery"
+
+
+class ApprovalMode(StrEnum):
+    auto = "auto"
+    one = "one"
+    two = "two"
+
+
+class TimeoutRule(StrEnum):
+    """What happens when nobody decided before the deadline and the escalation window.
+
+    `deny` rejects the step, `approve` runs it, `escalate` keeps waiting for people.
+    """
+
+    deny = "deny"
+    approve = "approve"
+    escalate = "escalate"
+
+
+class ApprovalPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: ApprovalMode = ApprovalMode.auto
+    deadline_seconds: int = Field(900, ge=1, description="Until the escalation target is told.")
+    escalation_seconds: int = Field(
+        900, ge=0, description="After escalating, how long to wait before the timeout rule."
+    )
+    escalate_to: str | None = Field(None, description="Who the escalation notifies.")
+    on_timeout: TimeoutRule = TimeoutRule.deny
+
+    @property
+    def approvals_required(self) -> int:
+        return {ApprovalMode.auto: 0, ApprovalMode.one: 1, ApprovalMode.two: 2}[self.mode]
+
+
+class Step(BaseModel):
+    """One playbook step: an action with parameters, or (`undo`) the inverse of an earlier step.
+
+    `params` values may hold `{{ alert.field }}` placeholders, resolved from the alert only.
+    `approval` maps an environment tier (or `default`) to its policy.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    action: str | None = None
+    undo: Slug | None = Field(None, description="Run the inverse of this earlier step.")
+    params: dict[str, str] = Field(default_factory=dict)
+    approval: dict[str, ApprovalPolicy] = Field(default_factory=dict)
+    stall_after_seconds: int = Field(600, ge=1, description="No result by then: StepStalled.")
+    max_attempts: int | None = Field(
+        None, ge=1, le=20, description="Attempts before people are asked; default: the action's."
+    )
+    description: str = ""
+
+    def policy_for(self, environment: Environment) -> ApprovalPolicy:
+        return self.approval.get(environment.value) or self.approval.get(
+            "default", ApprovalPolicy()
+        )
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: PhaseName
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Playbook(BaseModel):
+    """A response plan for one or more alert types. `content_hash` is set by the loader."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    title: str
+    description: str = ""
+    version: str = "1"
+    alert_types: list[Slug] = Field(min_length=1)
+    dry_run: bool = False
+    phases: list[Phase]
+    content_hash: str = ""
+
+
+class DecisionKind(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    retry = "retry"
+    skip = "skip"
+    abort = "abort"
+
+
+class Decision(BaseModel):
+    """A responder's answer to a waiting step. The API fills the principal fields from the
+    authenticated caller; the workflow's update validator enforces the policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    decision_id: str = Field(min_length=1, max_length=128)
+    step_id: str
+    kind: DecisionKind
+    principal: str
+    role: Role
+    environments: list[Environment]
+    reason: str = Field("", max_length=2000)
+
+
+class StepStatus(StrEnum):
+    pending = "pending"
+    awaiting_approval = "awaiting_approval"
+    approved = "approved"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    awaiting_decision = "awaiting_decision"
+    rejected = "rejected"
+    skipped = "skipped"
+    compensated = "compensated"
+
+
+class DecisionOutcome(BaseModel):
+    """What a decision did. Repeating a decision id returns the first outcome again."""
+
+    decision_id: str
+    step_id: str
+    kind: DecisionKind
+    step_status: StepStatus
+    approved_by: list[str] = Field(default_factory=list)
+    approvals_required: int = 0
+
+
+class IncidentStatus(StrEnum):
+    active = "active"
+    awaiting_decision = "awaiting_decision"
+    closed = "closed"
+    aborted = "aborted"
+
+
+class StepState(BaseModel):
+    step_id: str
+    phase: PhaseName
+    action: str
+    status: StepStatus = StepStatus.pending
+    params: dict[str, str] = Field(default_factory=dict)
+    approvals_required: int = 0
+    approved_by: list[str] = Field(default_factory=list)
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    deadline: datetime | None = None
+    escalated: bool = False
+    stalled: bool = False
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: ActionResult | None = None
+    error: str | None = None
+
+
+class PendingDecision(BaseModel):
+    """A step waiting for people: `reason` is `approval` or `failure` (retry/skip/abort)."""
+
+    step_id: str
+    phase: PhaseName
+    action: str
+    reason: str
+    approvals_required: int = 1
+    approved_by: list[str] = Field(default_factory=list)
+    requested_by: str | None = None
+    requested_at: datetime
+    deadline: datetime | None = None
+
+
+class PhaseTiming(BaseModel):
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class IncidentState(BaseModel):
+    """The running incident as the workflow sees it (the `state` query)."""
+
+    incident_id: str
+    workflow_id: str
+    status: IncidentStatus
+    type: str
+    severity: Severity
+    environment: Environment
+    title: str
+    correlation_key: str
+    phase: PhaseName | None = None
+    current_step: str | None = None
+    steps: list[StepState] = Field(default_factory=list)
+    pending: list[PendingDecision] = Field(default_factory=list)
+    phases: dict[str, PhaseTiming] = Field(default_factory=dict)
+    alert_count: int = 0
+    resolved_alert_count: int = 0
+    playbook: str | None = None
+    playbook_hash: str | None = None
+    opened_at: datetime
+    closed_at: datetime | None = None
+    outcome: str | None = None
+
+
+class SubmitResult(BaseModel):
+    """`opened` is true when this alert started the incident, false when it attached to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    incident_id: str
+    workflow_id: str
+    run_id: str
+    opened: bool

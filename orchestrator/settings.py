@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
 
     guard_window_seconds: int = Field(3600, ge=0)
+    incident_quiet_seconds: int = Field(
+        900, ge=0, description="After recovery, close once no alert arrived for this long."
+    )
     max_alert_bytes: int = Field(256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=1)
     webhook_tolerance_seconds: int = Field(300, ge=1)

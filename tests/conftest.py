@@ -1,1 +1,6 @@
-pytest_plugins = ["tests.support.databases", "tests.support.temporal", "tests.support.providers"]
+pytest_plugins = [
+    "tests.support.databases",
+    "tests.support.temporal",
+    "tests.support.providers",
+    "tests.support.incidents",
+]

@@ -1,0 +1,1 @@
+"""Playbooks: YAML response plans, validated against the action catalogue, templated from alerts."""

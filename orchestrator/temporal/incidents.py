@@ -1,0 +1,107 @@
+"""The only way the API talks to incidents: submit an alert, decide on a step, describe.
+
+An incident id is `<workflow id>.<first execution run id>` (see docs/events.md): the workflow
+id comes from the alert's correlation key and is reused once an incident closes, the first run
+id keeps ids unique per incident and survives continue-as-new. Temporal failures are mapped onto
+`orchestrator.errors`, so callers see 403/404/409/503, never a Temporal exception.
+"""
+
+from __future__ import annotations
+
+from temporalio.api.workflowservice.v1 import SignalWithStartWorkflowExecutionResponse
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from orchestrator.domain import Alert, Decision, DecisionOutcome, IncidentState, SubmitResult
+from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound, Unavailable
+from workflows.contracts import IncidentInput
+from workflows.incident import IncidentWorkflow
+
+_REJECTIONS: dict[str, type[FirebreakError]] = {"Forbidden": Forbidden, "Conflict": Conflict}
+
+
+def incident_id_of(workflow_id: str, first_run_id: str) -> str:
+    return f"{workflow_id}.{first_run_id}"
+
+
+def parse_incident_id(incident_id: str) -> tuple[str, str]:
+    """(workflow id, first execution run id), or NotFound for a malformed id."""
+    workflow_id, dot, run_id = incident_id.rpartition(".")
+    if not dot or not workflow_id or not run_id:
+        raise NotFound(f"no incident {incident_id!r}")
+    return workflow_id, run_id
+
+
+async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> SubmitResult:
+    """Signal-with-start the incident for the alert's correlation key.
+
+    Returns once the server holds the alert in the workflow's history. A running incident gets
+    the alert attached; a closed one's key opens a new incident.
+    """
+    try:
+        handle = await client.start_workflow(
+            IncidentWorkflow.run,
+            IncidentInput(alert=alert),
+            id=alert.workflow_id,
+            task_queue=task_queue,
+            start_signal="alert",
+            start_signal_args=[alert],
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+    except RPCError as exc:
+        raise _unavailable(exc) from None
+    response = handle._start_workflow_response
+    assert isinstance(response, SignalWithStartWorkflowExecutionResponse)
+    run_id = handle.result_run_id or response.run_id
+    first_run_id = handle.first_execution_run_id
+    if first_run_id is None:
+        first_run_id = (await _query(handle, alert.workflow_id)).incident_id.rpartition(".")[2]
+    return SubmitResult(
+        incident_id=incident_id_of(alert.workflow_id, first_run_id),
+        workflow_id=alert.workflow_id,
+        run_id=run_id,
+        opened=response.started,
+    )
+
+
+async def decide(client: Client, incident_id: str, decision: Decision) -> DecisionOutcome:
+    """Apply a responder's decision; the workflow's validator enforces the approval policy."""
+    workflow_id, first_run_id = parse_incident_id(incident_id)
+    handle = client.get_workflow_handle(workflow_id, first_execution_run_id=first_run_id)
+    try:
+        return await handle.execute_update(IncidentWorkflow.decide, decision)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REJECTIONS:
+            raise _REJECTIONS[cause.type](cause.message) from None
+        raise Conflict(f"decision not applied: {cause}") from None
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
+            raise NotFound(f"no open incident {incident_id!r}") from None
+        raise _unavailable(exc) from None
+
+
+async def describe(client: Client, incident_id: str) -> IncidentState:
+    """The incident as its workflow sees it; NotFound once its key opened a newer incident."""
+    workflow_id, _ = parse_incident_id(incident_id)
+    state = await _query(client.get_workflow_handle(workflow_id), incident_id)
+    if state.incident_id != incident_id:
+        raise NotFound(f"no incident {incident_id!r}")
+    return state
+
+
+async def _query(
+    handle: WorkflowHandle[IncidentWorkflow, IncidentState], name: str
+) -> IncidentState:
+    try:
+        return await handle.query(IncidentWorkflow.state)
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise NotFound(f"no incident {name!r}") from None
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: RPCError) -> Unavailable:
+    return Unavailable(f"Temporal request failed: {exc.status.name if exc.status else 'unknown'}")

@@ -1,0 +1,56 @@
+"""The Temporal worker: the incident workflow, every action activity, audit and playbooks.
+
+Action activities are async functions over providers, run in the worker's event loop (no
+thread or process per action); `audit.append` and `playbooks.resolve` are local activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.audit import AuditActivities
+from activities.factory import build_activities
+from orchestrator.audit import open_event_store
+from orchestrator.settings import Settings
+from orchestrator.temporal.client import connect
+from orchestrator.temporal.playbook_activity import PlaybookActivities
+from workflows.incident import IncidentWorkflow
+
+
+def build_worker(
+    client: Client, settings: Settings, *, activities: list[Callable[..., Any]] | None = None
+) -> Worker:
+    """A worker on `settings.task_queue`; `activities` replaces the action activities (tests)."""
+    actions = build_activities(settings) if activities is None else activities
+    own: list[Callable[..., Any]] = [
+        AuditActivities(open_event_store(settings)).append,
+        PlaybookActivities(settings).resolve,
+    ]
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=[IncidentWorkflow],
+        activities=[*actions, *own],
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let in-flight tasks finish and shut down cleanly."""
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        await stop.wait()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):
+            loop.remove_signal_handler(sig)

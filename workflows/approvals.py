@@ -1,0 +1,52 @@
+"""The decision policy the incident workflow's update validator enforces.
+
+Pure functions over workflow state, so the rules are tested without a server and a rejected
+decision never reaches workflow history. A rejection is an `ApplicationError` whose `type`
+(`Forbidden` or `Conflict`) the client maps back onto `orchestrator.errors`.
+"""
+
+from __future__ import annotations
+
+from temporalio.exceptions import ApplicationError
+
+from orchestrator.domain import Decision, DecisionKind, Environment, Role, StepState, StepStatus
+
+DECIDERS = frozenset({Role.responder, Role.admin})
+KINDS_BY_STATUS: dict[StepStatus, frozenset[DecisionKind]] = {
+    StepStatus.awaiting_approval: frozenset(
+        {DecisionKind.approve, DecisionKind.reject, DecisionKind.abort}
+    ),
+    StepStatus.awaiting_decision: frozenset(
+        {DecisionKind.retry, DecisionKind.skip, DecisionKind.abort}
+    ),
+}
+
+
+def forbidden(message: str) -> ApplicationError:
+    return ApplicationError(message, type="Forbidden", non_retryable=True)
+
+
+def conflict(message: str) -> ApplicationError:
+    return ApplicationError(message, type="Conflict", non_retryable=True)
+
+
+def check_decision(decision: Decision, step: StepState | None, environment: Environment) -> None:
+    """Raise unless `decision` may be applied to `step` of an incident in `environment`."""
+    if decision.role not in DECIDERS:
+        raise forbidden(f"role {decision.role.value} may not decide on incident steps")
+    if environment not in decision.environments:
+        raise forbidden(f"principal is not scoped to the {environment.value} environment")
+    if step is None:
+        raise conflict(f"no step {decision.step_id!r} in this incident")
+    allowed = KINDS_BY_STATUS.get(step.status)
+    if allowed is None:
+        raise conflict(f"step {step.step_id} is {step.status.value}, not waiting for a decision")
+    if decision.kind not in allowed:
+        raise conflict(
+            f"step {step.step_id} is {step.status.value}; {decision.kind.value} does not apply"
+        )
+    if decision.kind is DecisionKind.approve:
+        if decision.principal == step.requested_by:
+            raise forbidden("the principal who requested a step cannot approve it")
+        if decision.principal in step.approved_by:
+            raise forbidden(f"{decision.principal} already approved step {step.step_id}")

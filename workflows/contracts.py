@@ -1,0 +1,46 @@
+"""What the incident workflow exchanges with its own activities and with continue-as-new.
+
+Pydantic models only: they cross the Temporal boundary through the pydantic data converter.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from orchestrator.domain import Alert, DecisionOutcome, IncidentState, NewEvent, Playbook
+
+RESOLVE_PLAYBOOK = "playbooks.resolve"
+AUDIT_APPEND = "audit.append"
+NOTIFY_SEND = "notify.send"
+
+
+class AppendInput(BaseModel):
+    stream_id: str
+    events: list[NewEvent]
+
+
+class ResolvedPlaybook(BaseModel):
+    """The playbook for an alert with its parameters rendered, or why there is none."""
+
+    playbook: Playbook | None = None
+    error: str | None = None
+    quiet_seconds: int = Field(0, description="Close after recovery once alerts stop this long.")
+
+
+class Carry(BaseModel):
+    """State handed to the next run on continue-as-new; the incident id stays the same."""
+
+    state: IncidentState
+    playbook: Playbook | None
+    quiet_seconds: int
+    phase_index: int
+    step_index: int
+    seen_alerts: list[str]
+    outcomes: dict[str, DecisionOutcome]
+    pending_alerts: list[Alert]
+    contained_at: str | None = None
+
+
+class IncidentInput(BaseModel):
+    alert: Alert
+    carry: Carry | None = None
