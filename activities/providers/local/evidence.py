@@ -14,6 +14,7 @@ from pathlib import Path
 
 from activities.errors import IntegrityFailure, ResourceNotFound
 from activities.providers.local.state import Document, JsonState, write_atomic
+from orchestrator.errors import CryptoError
 from orchestrator.security.keyring import KeyRing
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
@@ -53,7 +54,10 @@ class LocalEvidenceStore:
             stored = self.path_of(digest).read_bytes()
         except FileNotFoundError:
             raise ResourceNotFound(f"no evidence {digest}") from None
-        content = self.keyring.open(stored, aad=digest.encode()) if self.keyring else stored
+        try:
+            content = self.keyring.open(stored, aad=digest.encode()) if self.keyring else stored
+        except CryptoError as exc:
+            raise IntegrityFailure(f"evidence {digest} cannot be opened: {exc.detail}") from None
         if hashlib.sha256(content).hexdigest() != digest:
             raise IntegrityFailure(f"evidence {digest} does not match its digest")
         return content

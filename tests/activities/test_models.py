@@ -1,0 +1,98 @@
+"""models.* activities on the filesystem registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from temporalio.exceptions import ApplicationError
+
+from activities.providers.local.models import QUARANTINE_TAG, LocalModelRegistry
+from tests.activities.conftest import Lab, tree_state
+
+MODEL = "fraud-detector"
+
+
+async def test_snapshot_records_the_serving_version_once_per_key(lab: Lab) -> None:
+    first = await lab.run("models.snapshot", {"model": MODEL}, key="wf/pin")
+    assert first.outputs["version"] == "3" and not first.changed
+    before = tree_state(lab.paths.models)
+    assert await lab.run("models.snapshot", {"model": MODEL}, key="wf/pin") == first
+    assert tree_state(lab.paths.models) == before
+
+
+async def test_rollback_goes_to_the_last_known_good_snapshot_and_restore_undoes_it(
+    lab: Lab,
+) -> None:
+    registry = LocalModelRegistry(lab.paths.models)
+    await lab.run("models.snapshot", {"model": MODEL})
+    result = await lab.run("models.rollback", {"model": MODEL}, incident="incident-a")
+    assert result.changed
+    assert result.outputs["from_version"] == "3" and result.outputs["to_version"] == "2"
+    assert await registry.resolve(MODEL, "production") == "2"
+    assert registry.tags(MODEL, "3") == {QUARANTINE_TAG: "incident-a"}
+
+    assert result.inverse_params == {"model": MODEL, "alias": "production", "version": "3"}
+    restored = await lab.run("models.restore", result.inverse_params)
+    assert restored.changed
+    assert await registry.resolve(MODEL, "production") == "3"
+    assert registry.tags(MODEL, "3") == {}
+
+
+async def test_rollback_skips_versions_whose_weights_were_tampered_with(lab: Lab) -> None:
+    weights = lab.paths.models / MODEL / "versions" / "2" / "weights.json"
+    weights.write_text(json.dumps({"feature": "amount", "threshold": 1.0}))
+    result = await lab.run("models.rollback", {"model": MODEL})
+    assert result.outputs["to_version"] == "1"
+
+
+async def test_rollback_retry_does_not_lose_the_rollback_target(lab: Lab) -> None:
+    first = await lab.run("models.rollback", {"model": MODEL}, key="wf/recover")
+    again = await lab.run("models.rollback", {"model": MODEL}, key="wf/recover")
+    assert again == first and again.inverse_params == {
+        "model": MODEL,
+        "alias": "production",
+        "version": "3",
+    }
+    assert await LocalModelRegistry(lab.paths.models).resolve(MODEL, "production") == "2"
+
+
+async def test_rollback_with_no_known_good_snapshot_is_not_retried(lab: Lab) -> None:
+    state = lab.paths.models / MODEL / "state.json"
+    doc = json.loads(state.read_text())
+    doc["snapshots"] = []
+    state.write_text(json.dumps(doc))
+    with pytest.raises(ApplicationError) as caught:
+        await lab.run("models.rollback", {"model": MODEL})
+    assert caught.value.non_retryable and "known-good" in str(caught.value)
+
+
+async def test_validate_passes_a_good_version_and_fails_the_poisoned_one(lab: Lab) -> None:
+    good = await lab.run("models.validate", {"model": MODEL, "version": "2"})
+    assert float(good.outputs["metric.accuracy"]) >= 0.9
+    with pytest.raises(ApplicationError) as caught:
+        await lab.run("models.validate", {"model": MODEL})
+    assert caught.value.type == "ValidationFailed" and caught.value.non_retryable
+    assert "version 3" in str(caught.value) and "below the minimum" in str(caught.value)
+
+
+async def test_validate_detects_tampered_weights(lab: Lab) -> None:
+    weights = lab.paths.models / MODEL / "versions" / "2" / "weights.json"
+    weights.write_text(weights.read_text().replace("}", ', "x": 1}', 1))
+    with pytest.raises(ApplicationError) as caught:
+        await lab.run("models.validate", {"model": MODEL, "version": "2"})
+    assert "sha256" in str(caught.value)
+
+
+async def test_rollback_dry_run_touches_nothing(lab: Lab) -> None:
+    before = tree_state(lab.info.data_dir)
+    result = await lab.run("models.rollback", {"model": MODEL}, dry_run=True)
+    assert not result.changed and "from version 3" in result.summary
+    assert tree_state(lab.info.data_dir) == before
+
+
+async def test_unknown_model_is_not_found(lab: Lab) -> None:
+    for model in ("nope", "../gateway"):
+        with pytest.raises(ApplicationError) as caught:
+            await lab.run("models.rollback", {"model": model})
+        assert caught.value.type == "ResourceNotFound"
