@@ -12,6 +12,8 @@ import typer
 
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
+from orchestrator.cli.playbooks import playbooks_app
+from orchestrator.cli.worker import worker
 from orchestrator.errors import FirebreakError
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(playbooks_app, name="playbooks")
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -1,0 +1,21 @@
+"""`firebreak worker`: run the Temporal worker for incidents until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from orchestrator.settings import load_settings
+from orchestrator.temporal.worker import run_worker
+
+
+def worker() -> None:
+    """Serve the incident workflow and every activity on FIREBREAK_TASK_QUEUE."""
+    settings = load_settings()
+    typer.echo(
+        f"worker on {settings.temporal_address} namespace {settings.temporal_namespace}"
+        f" task queue {settings.task_queue}",
+        err=True,
+    )
+    asyncio.run(run_worker(settings))
