@@ -1,0 +1,77 @@
+"""The same migrations go up and down on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from orchestrator.db import current_revision, downgrade, head_revision, make_engine, upgrade
+from orchestrator.errors import InvalidInput
+
+AUDIT_TABLES = {"audit_events", "audit_head", "audit_checkpoints"}
+
+
+def tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def pg_triggers(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(
+                conn.exec_driver_sql(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass"
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_and_downgrade_round_trip(db_url: str) -> None:
+    assert current_revision(db_url) is None
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+    assert tables(db_url) >= AUDIT_TABLES
+    if db_url.startswith("postgresql"):
+        assert pg_triggers(db_url) == {
+            "audit_events_no_update_delete",
+            "audit_events_no_truncate",
+        }
+    downgrade(db_url, "base")
+    assert current_revision(db_url) is None
+    assert not AUDIT_TABLES & tables(db_url)
+    upgrade(db_url, "0001")
+    assert current_revision(db_url) == "0001"
+    assert tables(db_url) >= AUDIT_TABLES
+    downgrade(db_url, "base")
+    assert not AUDIT_TABLES & tables(db_url)
+
+
+def test_upgrade_is_idempotent(db_url: str) -> None:
+    upgrade(db_url)
+    upgrade(db_url)
+    assert current_revision(db_url) == head_revision()
+
+
+def test_unknown_revision_is_a_clear_error(sqlite_url: str) -> None:
+    with pytest.raises(InvalidInput, match="cannot upgrade to 'nope'"):
+        upgrade(sqlite_url, "nope")
+
+
+def test_sqlite_file_gets_its_directory_and_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/deep/er/firebreak.db"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+    finally:
+        engine.dispose()

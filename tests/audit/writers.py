@@ -1,0 +1,45 @@
+"""A writer process for the concurrency test (importable, so `spawn` can start it)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime
+
+from orchestrator.audit import EventStore
+from orchestrator.db import make_engine
+from orchestrator.domain import Actor, NewEvent
+from orchestrator.errors import ConcurrencyError
+
+
+def write(url: str, writer: int, batches: int) -> tuple[int, int]:
+    """Append `batches` batches, some racing on one shared stream; return (written, refused)."""
+    rng = random.Random(writer)
+    engine = make_engine(url)
+    store = EventStore(engine)
+    written = refused = 0
+    try:
+        for n in range(batches):
+            events = [
+                NewEvent(
+                    id=str(uuid.uuid4()),
+                    type="StepStarted",
+                    actor=Actor(id=f"writer-{writer}", role="system"),
+                    occurred_at=datetime.now(UTC),
+                    payload={"writer": writer, "batch": n, "i": i},
+                )
+                for i in range(rng.randint(1, 10))
+            ]
+            if n % 3 == 0:
+                version = len(store.read_stream("shared"))
+                try:
+                    store.append("shared", events, expected_version=version)
+                except ConcurrencyError:
+                    refused += 1
+                    continue
+            else:
+                store.append(f"writer-{writer}", events)
+            written += len(events)
+    finally:
+        engine.dispose()
+    return written, refused
