@@ -16,7 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from orchestrator.incidents.models import IncidentStatus, decisions, incidents
+from orchestrator.domain import IncidentStatus
+from orchestrator.incidents.models import decisions, incidents
 
 ALERTS_RECEIVED = Counter(
     "firebreak_alerts_received",

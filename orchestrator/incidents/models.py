@@ -7,13 +7,18 @@ be recomputed by replaying the log (`IncidentProjector.rebuild`). Migration `000
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.domain import Environment, Severity
+from orchestrator.domain import (
+    Environment,
+    IncidentStatus,
+    PendingDecision,
+    PhaseTiming,
+    Severity,
+)
 
 metadata = sa.MetaData()
 
@@ -64,34 +69,6 @@ checkpoints = sa.Table(
 )
 
 
-class IncidentStatus(StrEnum):
-    """Where an incident stands, as a responder filters for it."""
-
-    active = "active"
-    awaiting_decision = "awaiting_decision"
-    closed = "closed"
-    aborted = "aborted"
-
-
-class PhaseTimes(BaseModel):
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-
-class PendingStep(BaseModel):
-    """A step waiting for people: an approval, or a retry/skip/abort after a failure."""
-
-    step_id: str
-    phase: str | None = None
-    action: str | None = None
-    reason: str = Field(description="`approval` or `failure`.")
-    approvals_required: int = 1
-    approved_by: list[str] = Field(default_factory=list)
-    requested_by: str | None = None
-    requested_at: datetime
-    deadline: datetime | None = None
-
-
 class IncidentSummary(BaseModel):
     """One row of `GET /v1/incidents`."""
 
@@ -127,14 +104,14 @@ class IncidentDetail(IncidentSummary):
     run_id: str | None
     playbook: str | None
     correlation_key: str
-    phases: dict[str, PhaseTimes]
-    pending: list[PendingStep]
+    phases: dict[str, PhaseTiming]
+    pending: list[PendingDecision]
     live: dict[str, Any] | None = Field(
         None, description="The running workflow's state (steps, approvals); null once closed."
     )
 
 
-class PendingApproval(PendingStep):
+class PendingApproval(PendingDecision):
     """One row of `GET /v1/approvals`: a step the caller may decide on."""
 
     incident_id: str

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from orchestrator.domain import EventType, RecordedEvent
-from orchestrator.incidents.models import IncidentStatus, PendingStep, decisions, incidents
+from orchestrator.domain import EventType, IncidentStatus, PendingDecision, RecordedEvent
+from orchestrator.incidents.models import decisions, incidents
 
 Row = dict[str, Any]
 CONTAINMENT = "containment"
@@ -53,7 +53,7 @@ def _add_pending(row: Row, event: RecordedEvent, reason: str) -> None:
     _without_step(row, step_id)
     payload = event.payload
     try:
-        pending = PendingStep(
+        pending = PendingDecision(
             step_id=step_id,
             phase=payload.get("phase"),
             action=payload.get("action"),

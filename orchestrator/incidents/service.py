@@ -11,14 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from orchestrator.domain import IncidentStatus, PendingDecision
 from orchestrator.errors import InvalidInput
 from orchestrator.incidents.models import (
     IncidentDetail,
     IncidentPage,
-    IncidentStatus,
     IncidentSummary,
     PendingApproval,
-    PendingStep,
     incidents,
 )
 from orchestrator.incidents.projection import as_utc
@@ -100,7 +99,7 @@ def pending_for(
     result: list[PendingApproval] = []
     for row in rows:
         for raw in row.pending:
-            step = PendingStep.model_validate(raw)
+            step = PendingDecision.model_validate(raw)
             if principal_id in step.approved_by or step.requested_by == principal_id:
                 continue
             result.append(

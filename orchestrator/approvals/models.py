@@ -1,0 +1,33 @@
+"""Request body of a decision, validated before it reaches the workflow."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from orchestrator.domain import DecisionKind
+
+NEEDS_REASON = frozenset({DecisionKind.reject, DecisionKind.abort})
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: DecisionKind
+    reason: str = Field("", max_length=2000)
+    decision_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Idempotency key: repeating it returns the first outcome instead of "
+        "deciding twice. Generated when absent.",
+    )
+
+    @model_validator(mode="after")
+    def _reason_when_refusing(self) -> Self:
+        """Refusing or aborting stops the response; the audit log must say why."""
+        if self.decision in NEEDS_REASON and not self.reason.strip():
+            raise ValueError(f"a reason is required to {self.decision.value}")
+        return self

@@ -1,0 +1,41 @@
+"""Prometheus metrics derived from the projection after real events."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
+from orchestrator.audit import EventStore
+from orchestrator.incidents.projector import IncidentProjector
+from tests.api_b.stories import Story
+
+
+def samples(projector: IncidentProjector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(build_registry(projector.engine)).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_incident_metrics_follow_the_log(store: EventStore, projector: IncidentProjector) -> None:
+    Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
+    Story(store).open().contain().request("q")
+    Story(store).open()
+    ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc(3)
+    projector.catch_up()
+
+    got = samples(projector)
+    status = {dict(k[1])["status"]: v for k, v in got.items() if k[0] == "firebreak_incidents"}
+    assert status == {"active": 1, "awaiting_decision": 1, "closed": 1, "aborted": 0}
+    ttc = "firebreak_time_to_containment_seconds"
+    assert got[(f"{ttc}_count", ())] == 2
+    assert got[(f"{ttc}_sum", ())] == 10.0
+    assert got[(f"{ttc}_bucket", (("le", "1.0"),))] == 0
+    assert got[(f"{ttc}_bucket", (("le", "5.0"),))] == 2
+    assert got[("firebreak_approval_wait_seconds_count", ())] == 1
+    assert got[("firebreak_approval_wait_seconds_sum", ())] == 1.0
+    accepted = (("format", "generic"), ("outcome", "accepted"))
+    assert got[("firebreak_alerts_received_total", accepted)] >= 3

@@ -1,0 +1,157 @@
+"""The incidents projection, on SQLite and PostgreSQL, fed by a real event store."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from orchestrator.audit import EventStore
+from orchestrator.incidents import service
+from orchestrator.incidents.models import checkpoints, decisions, incidents
+from orchestrator.incidents.projector import IncidentProjector
+from tests.api_b.stories import T0, Story
+
+ALL_ENVS = ("dev", "staging", "prod")
+HOUR = timedelta(hours=1)
+
+
+def snapshot(engine: sa.Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return {
+            "incidents": [
+                dict(r._mapping)
+                for r in conn.execute(sa.select(incidents).order_by(incidents.c.id))
+            ],
+            "decisions": [
+                dict(r._mapping)
+                for r in conn.execute(sa.select(decisions).order_by(decisions.c.decision_id))
+            ],
+            "position": conn.execute(sa.select(checkpoints.c.position)).scalar(),
+        }
+
+
+def test_lifecycle_is_projected(store: EventStore, projector: IncidentProjector) -> None:
+    story = Story(store).open().contain().request("quarantine", approvals=2, requested_by="alice")
+    projector.catch_up()
+    opened = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert opened is not None
+    assert opened.status == "awaiting_decision"
+    assert opened.phase == "containment"
+    assert opened.alert_count == 1
+    assert opened.time_to_contain_seconds == 5.0  # opened at +1s, containment completed at +6s
+    assert [p.step_id for p in opened.pending] == ["quarantine"]
+    assert opened.phases["containment"].completed_at is not None
+
+    story.approve("quarantine", "bob", ["bob"], required=2)
+    projector.catch_up()
+    waiting = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert waiting is not None and waiting.pending[0].approved_by == ["bob"]
+
+    story.approve("quarantine", "carol", ["bob", "carol"], required=2).run("quarantine").close()
+    projector.catch_up()
+    closed = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert closed is not None
+    assert closed.status == "closed" and closed.outcome == "resolved" and closed.pending == []
+    assert closed.time_to_contain_seconds == 5.0
+    with projector.engine.connect() as conn:
+        waits = sorted(conn.execute(sa.select(decisions.c.wait_seconds)).scalars())
+    assert waits == [1.0, 2.0]
+
+
+def test_rebuild_equals_incremental_and_rerun_is_a_no_op(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    for env in ALL_ENVS:
+        story = Story(store, environment=env).open()
+        projector.catch_up()
+        story.contain().request("quarantine")
+        projector.catch_up()
+        story.approve("quarantine", "bob", ["bob"]).run("quarantine")
+        if env != "dev":
+            story.close("aborted" if env == "staging" else "resolved")
+    projector.catch_up()
+    incremental = snapshot(projector.engine)
+    assert projector.catch_up() == 0
+    assert snapshot(projector.engine) == incremental
+
+    assert projector.rebuild() == incremental["position"]
+    assert snapshot(projector.engine) == incremental
+    statuses = sorted(r["status"] for r in incremental["incidents"])
+    assert statuses == ["aborted", "active", "closed"]
+
+
+def test_concurrent_projectors_never_apply_an_event_twice(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    stories = [Story(store).open().contain().request("quarantine") for _ in range(4)]
+    for story in stories:
+        story.approve("quarantine", "bob", ["bob"])
+    rival = IncidentProjector(projector.engine, store, batch_size=2)
+    errors: list[BaseException] = []
+
+    def follow(p: IncidentProjector) -> None:
+        try:
+            p.catch_up()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=follow, args=(p,)) for p in (projector, rival, projector)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    concurrent = snapshot(projector.engine)
+    projector.rebuild()
+    assert snapshot(projector.engine) == concurrent
+    assert len(concurrent["decisions"]) == 4
+
+
+def test_listing_is_scoped_filtered_and_paginated(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    for i in range(5):
+        Story(store, environment="prod", severity="critical" if i % 2 else "low").open()
+    Story(store, environment="dev").open()
+    projector.catch_up()
+    engine = projector.engine
+
+    assert len(service.list_incidents(engine, ["dev"]).items) == 1
+    critical = service.list_incidents(engine, ALL_ENVS, severity="critical")
+    assert len(critical.items) == 2
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = service.list_incidents(engine, ["prod"], limit=2, cursor=cursor)
+        seen += [item.id for item in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) == 5
+    opened = [item.opened_at for item in service.list_incidents(engine, ["prod"]).items]
+    assert opened == sorted(opened, reverse=True)
+
+
+def test_pending_for_excludes_own_requests_and_own_approvals(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    mine = Story(store).open().request("step-a", requested_by="alice")
+    approved = (
+        Story(store).open().request("step-b", approvals=2).approve("step-b", "alice", ["alice"], 2)
+    )
+    other = Story(store, start=T0 + 2 * HOUR).open().request("step-c")
+    Story(store, environment="dev").open().request("step-d")
+    projector.catch_up()
+
+    alice = service.pending_for(projector.engine, "alice", ["prod"])
+    assert [(p.incident_id, p.step_id) for p in alice] == [(other.incident_id, "step-c")]
+    bob = service.pending_for(projector.engine, "bob", ["prod"])
+    assert [p.incident_id for p in bob] == [
+        mine.incident_id,
+        approved.incident_id,
+        other.incident_id,
+    ]
