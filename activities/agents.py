@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, reason
+from activities.base import action, dry_run, guarded, outcome, reason
 from activities.guard import ResourceGuard
 from activities.providers.protocols import AgentControl
 from orchestrator.domain import ActionInput, ActionResult
@@ -23,14 +23,13 @@ class AgentActivities:
             state = await self.agents.suspend_tool(
                 agent, tool, reason=reason(input), idempotency_key=input.idempotency_key
             )
-            return ActionResult(
-                action=input.action,
-                changed=state.changed,
-                summary=f"tool {tool} of agent {agent} suspended"
-                if state.changed
-                else f"tool {tool} of agent {agent} was already suspended",
-                outputs={"agent": agent, "tool": tool, "enabled": "false"},
-                inverse_params={"agent": agent, "tool": tool} if state.changed else None,
+            return outcome(
+                input,
+                state.changed,
+                f"tool {tool} of agent {agent} suspended",
+                f"tool {tool} of agent {agent} was already suspended",
+                {"agent": agent, "tool": tool, "enabled": "false"},
+                {"agent": agent, "tool": tool},
             )
 
         return await guarded(self.guard, f"agent:{agent}/{tool}", input, effect)
@@ -41,11 +40,10 @@ class AgentActivities:
         if input.dry_run:
             return dry_run(input, f"restore tool {tool} of agent {agent}")
         state = await self.agents.restore_tool(agent, tool, idempotency_key=input.idempotency_key)
-        return ActionResult(
-            action=input.action,
-            changed=state.changed,
-            summary=f"tool {tool} of agent {agent} restored"
-            if state.changed
-            else f"tool {tool} of agent {agent} was already enabled",
-            outputs={"agent": agent, "tool": tool, "enabled": "true"},
+        return outcome(
+            input,
+            state.changed,
+            f"tool {tool} of agent {agent} restored",
+            f"tool {tool} of agent {agent} was already enabled",
+            {"agent": agent, "tool": tool, "enabled": "true"},
         )

@@ -102,3 +102,22 @@ async def guarded(
         if claim:
             await asyncio.to_thread(guard.withdraw, resource, input.incident_id)
         raise
+
+
+def outcome(
+    input: ActionInput,
+    changed: bool,
+    done: str,
+    already: str,
+    outputs: dict[str, str],
+    inverse: dict[str, str] | None = None,
+) -> ActionResult:
+    """The result of an effect: `done` if this step changed something, else `already`; only a
+    change has an inverse to run at compensation."""
+    return ActionResult(
+        action=input.action,
+        changed=changed,
+        summary=done if changed else already,
+        outputs=outputs,
+        inverse_params=inverse if changed else None,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, optional
+from activities.base import action, dry_run, guarded, optional, outcome
 from activities.errors import ResourceNotFound
 from activities.guard import ResourceGuard
 from activities.providers.protocols import DatasetStore
@@ -67,14 +67,13 @@ class DatasetActivities:
                 incident_id=input.incident_id,
                 idempotency_key=input.idempotency_key,
             )
-            return ActionResult(
-                action=input.action,
-                changed=state.changed,
-                summary=f"dataset {dataset} version {version} quarantined"
-                if state.changed
-                else f"dataset {dataset} version {version} was already quarantined",
-                outputs={"dataset": dataset, "version": version},
-                inverse_params={"dataset": dataset, "version": version} if state.changed else None,
+            return outcome(
+                input,
+                state.changed,
+                f"dataset {dataset} version {version} quarantined",
+                f"dataset {dataset} version {version} was already quarantined",
+                {"dataset": dataset, "version": version},
+                {"dataset": dataset, "version": version},
             )
 
         return await guarded(self.guard, f"dataset:{dataset}", input, effect)
@@ -92,11 +91,10 @@ class DatasetActivities:
         if input.dry_run:
             return dry_run(input, f"release dataset {dataset} version {version}", version=version)
         state = await self.datasets.release(dataset, version, idempotency_key=input.idempotency_key)
-        return ActionResult(
-            action=input.action,
-            changed=state.changed,
-            summary=f"dataset {dataset} version {version} released from quarantine"
-            if state.changed
-            else f"dataset {dataset} version {version} was not quarantined",
-            outputs={"dataset": dataset, "version": version},
+        return outcome(
+            input,
+            state.changed,
+            f"dataset {dataset} version {version} released from quarantine",
+            f"dataset {dataset} version {version} was not quarantined",
+            {"dataset": dataset, "version": version},
         )

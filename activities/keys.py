@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, reason
+from activities.base import action, dry_run, guarded, outcome, reason
 from activities.guard import ResourceGuard
 from activities.providers.protocols import KeyProvider
 from orchestrator.domain import ActionInput, ActionResult
@@ -23,14 +23,13 @@ class KeyActivities:
             state = await self.keys.revoke(
                 key_id, reason=reason(input), idempotency_key=input.idempotency_key
             )
-            return ActionResult(
-                action=input.action,
-                changed=state.changed,
-                summary=f"API key {key_id} revoked"
-                if state.changed
-                else f"API key {key_id} was already revoked",
-                outputs={"key_id": key_id, "active": str(state.active).lower()},
-                inverse_params={"key_id": key_id} if state.changed else None,
+            return outcome(
+                input,
+                state.changed,
+                f"API key {key_id} revoked",
+                f"API key {key_id} was already revoked",
+                {"key_id": key_id, "active": str(state.active).lower()},
+                {"key_id": key_id},
             )
 
         return await guarded(self.guard, f"key:{key_id}", input, effect)
@@ -41,13 +40,12 @@ class KeyActivities:
         if input.dry_run:
             return dry_run(input, f"restore API key {key_id}", key_id=key_id)
         state = await self.keys.restore(key_id, idempotency_key=input.idempotency_key)
-        return ActionResult(
-            action=input.action,
-            changed=state.changed,
-            summary=f"API key {key_id} restored"
-            if state.changed
-            else f"API key {key_id} was already active",
-            outputs={"key_id": key_id, "active": str(state.active).lower()},
+        return outcome(
+            input,
+            state.changed,
+            f"API key {key_id} restored",
+            f"API key {key_id} was already active",
+            {"key_id": key_id, "active": str(state.active).lower()},
         )
 
     @action("keys.usage")

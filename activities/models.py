@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, optional
+from activities.base import action, dry_run, guarded, optional, outcome
 from activities.errors import ValidationFailed
 from activities.guard import ResourceGuard
 from activities.providers.protocols import ModelRegistry
@@ -56,22 +56,19 @@ class ModelActivities:
                 incident_id=input.incident_id,
                 idempotency_key=input.idempotency_key,
             )
-            return ActionResult(
-                action=input.action,
-                changed=move.changed,
-                summary=f"{model}@{alias} rolled back from version {move.from_version} to "
-                f"{move.to_version}"
-                if move.changed
-                else f"{model}@{alias} already at version {move.to_version}",
-                outputs={
+            return outcome(
+                input,
+                move.changed,
+                f"{model}@{alias} rolled back from version {move.from_version} to "
+                f"{move.to_version}",
+                f"{model}@{alias} already at version {move.to_version}",
+                {
                     "model": model,
                     "alias": alias,
                     "from_version": move.from_version,
                     "to_version": move.to_version,
                 },
-                inverse_params={"model": model, "alias": alias, "version": move.from_version}
-                if move.changed
-                else None,
+                {"model": model, "alias": alias, "version": move.from_version},
             )
 
         return await guarded(self.guard, f"model:{model}", input, effect)
@@ -85,13 +82,12 @@ class ModelActivities:
         move = await self.models.restore(
             model, alias, version, idempotency_key=input.idempotency_key
         )
-        return ActionResult(
-            action=input.action,
-            changed=move.changed,
-            summary=f"{model}@{alias} restored to version {version}"
-            if move.changed
-            else f"{model}@{alias} already at version {version}",
-            outputs={
+        return outcome(
+            input,
+            move.changed,
+            f"{model}@{alias} restored to version {version}",
+            f"{model}@{alias} already at version {version}",
+            {
                 "model": model,
                 "alias": alias,
                 "from_version": move.from_version,
