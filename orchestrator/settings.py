@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,9 +20,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orchestrator.domain import Environment, Severity
 from orchestrator.errors import ConfigError
 
 ENV_PREFIX = "FIREBREAK_"
+
+
+class NotifyRoute(BaseModel):
+    """Send notifications at or above `min_severity` in `environments` (empty: all) to `urls`."""
+
+    urls: list[str] = Field(min_length=1, description="apprise URLs; may hold secrets.")
+    min_severity: Severity = Severity.info
+    environments: list[Environment] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -58,6 +67,35 @@ class Settings(BaseSettings):
     retraining_provider: str = "local"
     agents_provider: str = "local"
     notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
+    notify_routes: list[NotifyRoute] = Field(
+        default_factory=list, description="Routes by severity/environment, else notify_urls."
+    )
+
+    provider_timeout_seconds: float = Field(15.0, gt=0, description="Per HTTP request.")
+    mlflow_url: str = "http://127.0.0.1:5000"
+    mlflow_token_env: str | None = Field(None, description="Env var holding an MLflow token.")
+    mlflow_known_good_tag: str = "firebreak.known_good"
+    mlflow_validation_metric: str | None = None
+    mlflow_validation_min: float = 0.0
+    gateway_preset: str = Field("litellm", description="litellm, kong or openai.")
+    gateway_url: str = "http://127.0.0.1:4000"
+    gateway_token_env: str = Field("LITELLM_MASTER_KEY", description="Env var of the admin key.")
+    gateway_config_file: Path | None = Field(
+        None, description="JSON GatewayConfig for a gateway without a preset."
+    )
+    s3_endpoint: str = "https://s3.amazonaws.com"
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "datasets/"
+    s3_quarantine_prefix: str = "quarantine/"
+    s3_access_key_env: str = "AWS_ACCESS_KEY_ID"
+    s3_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
+    retraining_url: str = ""
+    retraining_target: str = Field("", description="DAG id, WorkflowTemplate, owner/repo/file.")
+    retraining_token_env: str | None = None
+    retraining_username: str | None = Field(None, description="Airflow basic-auth user.")
+    retraining_namespace: str = "default"
+    retraining_ref: str = "main"
 
     guard_window_seconds: int = Field(3600, ge=0)
     incident_quiet_seconds: int = Field(
