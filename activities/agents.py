@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, outcome, reason
+from activities.base import action, dry_run, guarded, outcome, reason, undo_guarded
 from activities.guard import ResourceGuard
 from activities.providers.protocols import AgentControl
 from orchestrator.domain import ActionInput, ActionResult
@@ -37,13 +37,19 @@ class AgentActivities:
     @action("agents.restore_tool")
     async def restore_tool(self, input: ActionInput) -> ActionResult:
         agent, tool = input.params["agent"], input.params["tool"]
-        if input.dry_run:
-            return dry_run(input, f"restore tool {tool} of agent {agent}")
-        state = await self.agents.restore_tool(agent, tool, idempotency_key=input.idempotency_key)
-        return outcome(
-            input,
-            state.changed,
-            f"tool {tool} of agent {agent} restored",
-            f"tool {tool} of agent {agent} was already enabled",
-            {"agent": agent, "tool": tool, "enabled": "true"},
-        )
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(input, f"restore tool {tool} of agent {agent}")
+            state = await self.agents.restore_tool(
+                agent, tool, idempotency_key=input.idempotency_key
+            )
+            return outcome(
+                input,
+                state.changed,
+                f"tool {tool} of agent {agent} restored",
+                f"tool {tool} of agent {agent} was already enabled",
+                {"agent": agent, "tool": tool, "enabled": "true"},
+            )
+
+        return await undo_guarded(self.guard, f"agent:{agent}/{tool}", input, effect)

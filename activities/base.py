@@ -71,13 +71,16 @@ def dry_run(input: ActionInput, would: str, **outputs: str) -> ActionResult:
     )
 
 
-def held_result(input: ActionInput, resource: str, hold: GuardHold) -> ActionResult:
+def held_result(
+    input: ActionInput, resource: str, hold: GuardHold, *, undo: bool = False
+) -> ActionResult:
+    rule = "; only that incident may undo it within the guard window" if undo else ""
     return ActionResult(
         action=input.action,
         changed=False,
         summary=(
             f"{resource} was already remediated by incident {hold.incident_id} "
-            f"({hold.action}) at {hold.at.isoformat()}; nothing done"
+            f"({hold.action}) at {hold.at.isoformat()}{rule}; nothing done"
         ),
         outputs={"guarded_by": hold.incident_id, "guarded_at": hold.at.isoformat()},
     )
@@ -102,6 +105,18 @@ async def guarded(
         if claim:
             await asyncio.to_thread(guard.withdraw, resource, input.incident_id)
         raise
+
+
+async def undo_guarded(
+    guard: ResourceGuard,
+    resource: str,
+    input: ActionInput,
+    effect: Callable[[], Awaitable[ActionResult]],
+) -> ActionResult:
+    """Run an inverse unless another incident's remediation of `resource` is in force: an
+    incident whose own remediation was refused by the guard must not undo someone else's."""
+    hold = await asyncio.to_thread(guard.check, resource, input.incident_id)
+    return held_result(input, resource, hold, undo=True) if hold else await effect()
 
 
 def outcome(

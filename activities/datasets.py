@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, optional, outcome
+from activities.base import action, dry_run, guarded, optional, outcome, undo_guarded
 from activities.errors import ResourceNotFound
 from activities.guard import ResourceGuard
 from activities.providers.protocols import DatasetStore
@@ -88,13 +88,21 @@ class DatasetActivities:
             if not held:
                 raise ResourceNotFound(f"dataset {dataset!r} has no quarantined version")
             version = held[-1]
-        if input.dry_run:
-            return dry_run(input, f"release dataset {dataset} version {version}", version=version)
-        state = await self.datasets.release(dataset, version, idempotency_key=input.idempotency_key)
-        return outcome(
-            input,
-            state.changed,
-            f"dataset {dataset} version {version} released from quarantine",
-            f"dataset {dataset} version {version} was not quarantined",
-            {"dataset": dataset, "version": version},
-        )
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(
+                    input, f"release dataset {dataset} version {version}", version=version
+                )
+            state = await self.datasets.release(
+                dataset, version, idempotency_key=input.idempotency_key
+            )
+            return outcome(
+                input,
+                state.changed,
+                f"dataset {dataset} version {version} released from quarantine",
+                f"dataset {dataset} version {version} was not quarantined",
+                {"dataset": dataset, "version": version},
+            )
+
+        return await undo_guarded(self.guard, f"dataset:{dataset}", input, effect)

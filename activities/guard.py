@@ -4,9 +4,11 @@ The rule: when incident A has applied a remediating action (revoke a key, roll b
 a model, quarantine a dataset, suspend an agent tool) to a resource, another incident asking
 for a remediation of the *same resource* within `guard_window_seconds` gets `changed=False`
 and a summary naming A and the time, and nothing is done. Incident A itself is never blocked
-(its retries and later steps pass). Inverses (restore, release) are not guarded and do not
-clear the claim, so a remediate -> restore -> re-alert loop still stops at the guard. A claim
-whose effect failed is withdrawn, so a failed attempt blocks nobody.
+(its retries and later steps pass). Inverses (restore, release) claim nothing and do not
+clear the claim, so a remediate -> restore -> re-alert loop still stops at the guard; but an
+inverse asked for by an incident other than the holder is refused within the window, so an
+incident whose own remediation was refused cannot undo the holder's. A new claim whose effect
+failed is withdrawn, so a failed attempt blocks nobody.
 
 The guard sits in the activities rather than in providers, so every provider gets it.
 """

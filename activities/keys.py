@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, outcome, reason
+from activities.base import action, dry_run, guarded, outcome, reason, undo_guarded
 from activities.guard import ResourceGuard
 from activities.providers.protocols import KeyProvider
 from orchestrator.domain import ActionInput, ActionResult
@@ -37,16 +37,20 @@ class KeyActivities:
     @action("keys.restore")
     async def restore(self, input: ActionInput) -> ActionResult:
         key_id = input.params["key_id"]
-        if input.dry_run:
-            return dry_run(input, f"restore API key {key_id}", key_id=key_id)
-        state = await self.keys.restore(key_id, idempotency_key=input.idempotency_key)
-        return outcome(
-            input,
-            state.changed,
-            f"API key {key_id} restored",
-            f"API key {key_id} was already active",
-            {"key_id": key_id, "active": str(state.active).lower()},
-        )
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(input, f"restore API key {key_id}", key_id=key_id)
+            state = await self.keys.restore(key_id, idempotency_key=input.idempotency_key)
+            return outcome(
+                input,
+                state.changed,
+                f"API key {key_id} restored",
+                f"API key {key_id} was already active",
+                {"key_id": key_id, "active": str(state.active).lower()},
+            )
+
+        return await undo_guarded(self.guard, f"key:{key_id}", input, effect)
 
     @action("keys.usage")
     async def usage(self, input: ActionInput) -> ActionResult:

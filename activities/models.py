@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.base import action, dry_run, guarded, optional, outcome
+from activities.base import action, dry_run, guarded, optional, outcome, undo_guarded
 from activities.errors import ValidationFailed
 from activities.guard import ResourceGuard
 from activities.providers.protocols import ModelRegistry
@@ -77,23 +77,29 @@ class ModelActivities:
     async def restore(self, input: ActionInput) -> ActionResult:
         model, version = input.params["model"], input.params["version"]
         alias = optional(input, "alias") or DEFAULT_ALIAS
-        if input.dry_run:
-            return dry_run(input, f"point {model}@{alias} at version {version}", version=version)
-        move = await self.models.restore(
-            model, alias, version, idempotency_key=input.idempotency_key
-        )
-        return outcome(
-            input,
-            move.changed,
-            f"{model}@{alias} restored to version {version}",
-            f"{model}@{alias} already at version {version}",
-            {
-                "model": model,
-                "alias": alias,
-                "from_version": move.from_version,
-                "to_version": move.to_version,
-            },
-        )
+
+        async def effect() -> ActionResult:
+            if input.dry_run:
+                return dry_run(
+                    input, f"point {model}@{alias} at version {version}", version=version
+                )
+            move = await self.models.restore(
+                model, alias, version, idempotency_key=input.idempotency_key
+            )
+            return outcome(
+                input,
+                move.changed,
+                f"{model}@{alias} restored to version {version}",
+                f"{model}@{alias} already at version {version}",
+                {
+                    "model": model,
+                    "alias": alias,
+                    "from_version": move.from_version,
+                    "to_version": move.to_version,
+                },
+            )
+
+        return await undo_guarded(self.guard, f"model:{model}", input, effect)
 
     @action("models.validate")
     async def validate(self, input: ActionInput) -> ActionResult:

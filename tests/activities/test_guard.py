@@ -84,3 +84,39 @@ async def test_dry_run_reports_the_guard_without_claiming(lab: Lab) -> None:
         "keys.revoke", {"key_id": INGEST}, incident="incident-b", dry_run=True
     )
     assert "already remediated by incident incident-a" in blocked_preview.summary
+
+
+async def test_an_incident_cannot_undo_another_incidents_remediation(lab: Lab) -> None:
+    """B's revoke was refused by the guard; B's abort/recovery must not restore A's revoke."""
+    store = LocalKeyStore(lab.paths.keys)
+    await lab.run("keys.revoke", {"key_id": INGEST}, incident="incident-a")
+    await lab.run("keys.revoke", {"key_id": INGEST}, incident="incident-b")
+    undo = await lab.run("keys.restore", {"key_id": INGEST}, incident="incident-b")
+    assert not undo.changed and "only that incident may undo it" in undo.summary
+    assert not store.is_active(INGEST)
+    own = await lab.run("keys.restore", {"key_id": INGEST}, incident="incident-a")
+    assert own.changed and store.is_active(INGEST)
+
+
+@pytest.mark.parametrize(
+    ("remediate", "undo", "params"),
+    [
+        ("models.rollback", "models.restore", {"model": "fraud-detector"}),
+        ("datasets.quarantine", "datasets.release", {"dataset": "transactions"}),
+        (
+            "agents.suspend_tool",
+            "agents.restore_tool",
+            {"agent": "support-bot", "tool": "send_email"},
+        ),
+    ],
+)
+async def test_every_inverse_respects_the_holder(
+    lab: Lab, remediate: str, undo: str, params: dict[str, str]
+) -> None:
+    done = await lab.run(remediate, params, incident="incident-a")
+    assert done.inverse_params is not None
+    refused = await lab.run(undo, done.inverse_params, incident="incident-b")
+    assert not refused.changed and refused.outputs["guarded_by"] == "incident-a"
+    lab.clock.now += timedelta(hours=2)
+    allowed = await lab.run(undo, done.inverse_params, incident="incident-b")
+    assert allowed.changed
