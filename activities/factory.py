@@ -19,6 +19,7 @@ from activities.guard import ResourceGuard
 from activities.keys import KeyActivities
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
+from activities.providers import configured
 from activities.providers.local.agents import LocalAgentControl
 from activities.providers.local.datasets import LocalDatasetStore
 from activities.providers.local.evidence import LocalEvidenceStore
@@ -54,19 +55,34 @@ def _local_runner(settings: Settings) -> LocalRetrainingRunner:
 
 KEY_PROVIDERS: dict[str, Constructor[KeyProvider]] = {
     "local": lambda s: LocalKeyStore(LocalPaths.under(s.data_dir).keys),
+    "http": configured.key_provider(None),
+    "litellm": configured.key_provider("litellm"),
+    "kong": configured.key_provider("kong"),
+    "openai": configured.key_provider("openai"),
 }
 MODEL_REGISTRIES: dict[str, Constructor[ModelRegistry]] = {
     "local": lambda s: LocalModelRegistry(LocalPaths.under(s.data_dir).models),
+    "mlflow": configured.mlflow_registry,
 }
 DATASET_STORES: dict[str, Constructor[DatasetStore]] = {
     "local": lambda s: LocalDatasetStore(LocalPaths.under(s.data_dir).datasets),
+    "s3": configured.s3_store,
 }
-RETRAINING_RUNNERS: dict[str, Constructor[RetrainingRunner]] = {"local": _local_runner}
+RETRAINING_RUNNERS: dict[str, Constructor[RetrainingRunner]] = {
+    "local": _local_runner,
+    **{
+        kind: configured.retraining_runner(kind)
+        for kind in ("airflow", "argo", "github", "webhook")
+    },
+}
 AGENT_CONTROLS: dict[str, Constructor[AgentControl]] = {
     "local": lambda s: LocalAgentControl(LocalPaths.under(s.data_dir).agents),
 }
-NOTIFIERS: dict[str, Constructor[Notifier]] = {"log": lambda s: LogNotifier()}
-"""`log` when `notify_urls` is empty, else `apprise` (registered by the apprise notifier)."""
+NOTIFIERS: dict[str, Constructor[Notifier]] = {
+    "log": lambda s: LogNotifier(),
+    "apprise": configured.apprise_notifier,
+}
+"""`log` when `notify_urls` and `notify_routes` are empty, else `apprise`."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +107,7 @@ def _pick(registry: dict[str, Constructor[T]], name: str, field: str, settings: 
 
 
 def build_providers(settings: Settings) -> Providers:
-    notifier = "apprise" if settings.notify_urls else "log"
+    notifier = "apprise" if settings.notify_urls or settings.notify_routes else "log"
     keyring = KeyRing.load_or_create(settings.keyring_path)
     return Providers(
         keys=_pick(KEY_PROVIDERS, settings.keys_provider, "keys_provider", settings),

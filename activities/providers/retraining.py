@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from activities.providers.http_support import call, json_object, permanent, secret_from_env
-from activities.providers.protocols import RetrainingRun, RunState
+from activities.providers.protocols import RetrainingRun, RetrainingRunner, RunState
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ class WebhookRunner(_HttpRunner):
         )
 
 
-RUNNERS: dict[str, type[_HttpRunner]] = {
+RUNNERS: dict[str, Callable[[PipelineConfig], RetrainingRunner]] = {
     "airflow": AirflowRunner,
     "argo": ArgoRunner,
     "github": GitHubActionsRunner,
