@@ -96,3 +96,17 @@ async def test_unknown_model_is_not_found(lab: Lab) -> None:
         with pytest.raises(ApplicationError) as caught:
             await lab.run("models.rollback", {"model": model})
         assert caught.value.type == "ResourceNotFound"
+
+
+def test_registration_converges_after_a_crash_before_the_record(lab: Lab) -> None:
+    registry = LocalModelRegistry(lab.paths.models)
+    weights = {"feature": "amount", "threshold": 900.0}
+    kwargs = {"source": "t", "lineage": {}, "created_at": "2026-03-01", "registration_key": "r1"}
+    first = registry.register(MODEL, weights, **kwargs)  # type: ignore[arg-type]
+    state = lab.paths.models / MODEL / "state.json"
+    doc = json.loads(state.read_text())
+    doc["effects"] = {}
+    state.write_text(json.dumps(doc))
+    (lab.paths.models / MODEL / "versions" / ".5.staging").mkdir()
+    assert registry.register(MODEL, weights, **kwargs) == first  # type: ignore[arg-type]
+    assert registry.versions(MODEL) == ["1", "2", "3", "4"]

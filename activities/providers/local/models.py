@@ -82,7 +82,11 @@ class LocalModelRegistry:
         return meta
 
     def versions(self, model: str) -> list[str]:
-        found = [p.name for p in (self._dir(model) / "versions").iterdir() if p.is_dir()]
+        found = [
+            p.name
+            for p in (self._dir(model) / "versions").iterdir()
+            if p.is_dir() and p.name.isdigit()
+        ]
         return sorted(found, key=lambda v: (len(v), v))
 
     def _checksum_ok(self, model: str, version: str) -> bool:
@@ -235,11 +239,15 @@ class LocalModelRegistry:
         created_at: str,
         registration_key: str,
     ) -> RegisteredVersion:
-        """Add the next version; one registration per key, so a retried job adds one."""
+        """Add the next version; one registration per key, so a retried job adds one, even
+        if it died after the version directory appeared but before the record was written."""
         eval_rows = training.read_rows(self._dir(model) / "eval.csv")
 
         def apply(doc: Document) -> RegisteredVersion:
             existing = self.versions(model)
+            for found in existing:
+                if self.metadata(model, found).get("registration_key") == registration_key:
+                    return RegisteredVersion(model=model, version=found)
             version = str(int(existing[-1]) + 1) if existing else "1"
             target = self._dir(model) / "versions" / version
             weights_bytes = dump_json(weights)
@@ -249,6 +257,7 @@ class LocalModelRegistry:
                 "created_at": created_at,
                 "source": source,
                 "lineage": lineage,
+                "registration_key": registration_key,
                 "weights_sha256": hashlib.sha256(weights_bytes).hexdigest(),
                 "metrics": {"accuracy": training.accuracy(weights, eval_rows)},
             }
