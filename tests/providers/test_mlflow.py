@@ -2,52 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from activities.errors import ProviderError, ResourceNotFound
 from activities.providers.mlflow import MlflowConfig, MlflowRegistry
+from tests.support.providers import mlflow_post, register_model
 
 API = "/api/2.0/mlflow"
-
-
-async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(API + path, json=body)
-    response.raise_for_status()
-    result: dict[str, Any] = response.json()
-    return result
-
-
-async def _register(url: str, accuracies: list[float], alias_version: int) -> str:
-    """A model with one version per accuracy (each from a run logging it), alias `champion`."""
-    name = f"fraud-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        experiment = await _post(client, "/experiments/create", {"name": name})
-        await _post(client, "/registered-models/create", {"name": name})
-        for accuracy in accuracies:
-            run = (
-                await _post(client, "/runs/create", {"experiment_id": experiment["experiment_id"]})
-            )["run"]["info"]["run_id"]
-            await _post(
-                client,
-                "/runs/log-metric",
-                {"run_id": run, "key": "accuracy", "value": accuracy, "timestamp": 0},
-            )
-            await _post(
-                client,
-                "/model-versions/create",
-                {"name": name, "source": f"s3://models/{name}/{run}", "run_id": run},
-            )
-        await _post(
-            client,
-            "/registered-models/alias",
-            {"name": name, "alias": "champion", "version": str(alias_version)},
-        )
-    return name
 
 
 async def _version_tags(url: str, name: str, version: str) -> dict[str, str]:
@@ -70,7 +34,7 @@ async def registry(mlflow_server: str) -> AsyncIterator[MlflowRegistry]:
 async def test_snapshot_rollback_validate_restore(
     mlflow_server: str, registry: MlflowRegistry
 ) -> None:
-    name = await _register(mlflow_server, [0.95, 0.93, 0.41], alias_version=3)
+    name = await register_model(mlflow_server, [0.95, 0.93, 0.41], alias_version=3)
 
     snap = await registry.snapshot(name, "champion", idempotency_key="wf/snap")
     assert (snap.version, snap.source) == ("3", snap.source)
@@ -106,9 +70,9 @@ async def test_snapshot_rollback_validate_restore(
 async def test_rollback_prefers_known_good_tag_and_skips_quarantined(
     mlflow_server: str, registry: MlflowRegistry
 ) -> None:
-    name = await _register(mlflow_server, [0.95, 0.5, 0.6, 0.2], alias_version=4)
+    name = await register_model(mlflow_server, [0.95, 0.5, 0.6, 0.2], alias_version=4)
     async with httpx.AsyncClient(base_url=mlflow_server, timeout=10) as client:
-        await _post(
+        await mlflow_post(
             client,
             "/model-versions/set-tag",
             {"name": name, "version": "1", "key": "firebreak.known_good", "value": "true"},
@@ -127,7 +91,7 @@ async def test_rollback_prefers_known_good_tag_and_skips_quarantined(
 async def test_validation_fails_below_threshold(
     mlflow_server: str, registry: MlflowRegistry
 ) -> None:
-    name = await _register(mlflow_server, [0.5], alias_version=1)
+    name = await register_model(mlflow_server, [0.5], alias_version=1)
     report = await registry.validate(name, "1")
     assert not report.passed
     assert report.detail == "accuracy=0.5, minimum 0.9"
@@ -136,7 +100,7 @@ async def test_validation_fails_below_threshold(
 async def test_unknown_model_and_alias_are_not_found(
     mlflow_server: str, registry: MlflowRegistry
 ) -> None:
-    name = await _register(mlflow_server, [0.9], alias_version=1)
+    name = await register_model(mlflow_server, [0.9], alias_version=1)
     with pytest.raises(ResourceNotFound, match="alias staging"):
         await registry.resolve(name, "staging")
     with pytest.raises(ResourceNotFound):

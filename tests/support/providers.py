@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,6 +121,43 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         stop_server(server.process)
+
+
+async def mlflow_post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/2.0/mlflow" + path, json=body)
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def register_model(url: str, accuracies: list[float], alias_version: int) -> str:
+    """A model with one version per accuracy (each from a run logging it), alias `champion`."""
+    name = f"fraud-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        experiment = await mlflow_post(client, "/experiments/create", {"name": name})
+        await mlflow_post(client, "/registered-models/create", {"name": name})
+        for accuracy in accuracies:
+            run = (
+                await mlflow_post(
+                    client, "/runs/create", {"experiment_id": experiment["experiment_id"]}
+                )
+            )["run"]["info"]["run_id"]
+            await mlflow_post(
+                client,
+                "/runs/log-metric",
+                {"run_id": run, "key": "accuracy", "value": accuracy, "timestamp": 0},
+            )
+            await mlflow_post(
+                client,
+                "/model-versions/create",
+                {"name": name, "source": f"s3://models/{name}/{run}", "run_id": run},
+            )
+        await mlflow_post(
+            client,
+            "/registered-models/alias",
+            {"name": name, "alias": "champion", "version": str(alias_version)},
+        )
+    return name
 
 
 @dataclass(frozen=True)
