@@ -21,11 +21,21 @@ from temporalio.worker import Worker
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from orchestrator.audit import open_event_store
 from orchestrator.db import upgrade
-from orchestrator.domain import Alert, Environment, RecordedEvent, Resources
+from orchestrator.domain import (
+    Alert,
+    Decision,
+    Environment,
+    IncidentState,
+    RecordedEvent,
+    Resources,
+    Role,
+)
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import data_converter
+from orchestrator.temporal.incidents import describe
 from orchestrator.temporal.worker import build_worker
+from workflows.incident import IncidentWorkflow
 
 
 @pytest.fixture
@@ -107,3 +117,46 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+def decision(step_id: str, kind: str = "approve", principal: str = "alice", **kw: Any) -> Decision:
+    fields: dict[str, Any] = {
+        "decision_id": f"d-{uuid.uuid4().hex[:10]}",
+        "step_id": step_id,
+        "kind": kind,
+        "principal": principal,
+        "role": Role.responder,
+        "environments": list(Environment),
+        "reason": "checked the evidence",
+    }
+    return Decision(**{**fields, **kw})
+
+
+async def wait_for_pending(client: Client, incident_id: str, step_id: str) -> IncidentState:
+    """Poll the workflow until `step_id` waits for people."""
+
+    async def check() -> IncidentState | None:
+        state = await describe(client, incident_id)
+        return state if any(p.step_id == step_id for p in state.pending) else None
+
+    result: IncidentState = await eventually(check)
+    return result
+
+
+async def final_state(client: Client, workflow_id: str, timeout: float = 60) -> IncidentState:
+    """The closed incident's state; a timeout names the steps still waiting for people."""
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, workflow_id)
+    try:
+        return await asyncio.wait_for(handle.result(), timeout)
+    except TimeoutError:
+        state = await handle.query(IncidentWorkflow.state)
+        waiting = [(p.step_id, p.reason) for p in state.pending]
+        raise AssertionError(f"incident still open; waiting: {waiting}") from None
+
+
+def event_types(events: list[RecordedEvent]) -> list[str]:
+    return [e.type for e in events]
+
+
+def payloads(events: list[RecordedEvent], type_: str) -> list[dict[str, Any]]:
+    return [e.payload for e in events if e.type == type_]
