@@ -27,15 +27,18 @@ TYPES = sorted(t for pb in builtin_playbooks().values() for t in pb.alert_types)
 
 
 def test_six_incident_types_have_builtin_playbooks() -> None:
-    assert TYPES == sorted(
-        [
-            "agent_tool_compromise",
-            "api_key_abuse",
-            "data_poisoning",
-            "model_extraction",
-            "model_inversion",
-            "prompt_injection",
-        ]
+    assert (
+        sorted(
+            [
+                "agent_tool_compromise",
+                "api_key_abuse",
+                "data_poisoning",
+                "model_extraction",
+                "model_inversion",
+                "prompt_injection",
+            ]
+        )
+        == TYPES
     )
 
 
@@ -57,9 +60,9 @@ async def test_builtin_playbook_runs_end_to_end(
     assert final.alert_count == 1
     expected_steps = [s.id for ph in playbook.phases for s in ph.steps]
     assert [s.step_id for s in final.steps] == expected_steps
-    assert all(
-        s.status in (StepStatus.succeeded, StepStatus.compensated) for s in final.steps
-    ), [(s.step_id, s.status, s.error) for s in final.steps]
+    assert all(s.status in (StepStatus.succeeded, StepStatus.compensated) for s in final.steps), [
+        (s.step_id, s.status, s.error) for s in final.steps
+    ]
 
     events = audit_stream(fb_settings, submitted.incident_id)
     types = event_types(events)
