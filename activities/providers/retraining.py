@@ -296,7 +296,7 @@ class WebhookRunner(_HttpRunner):
     ) -> RetrainingRun:
         _, body = await self._json(
             "POST",
-            "",
+            self.config.url.rstrip("/"),
             what="trigger retraining",
             headers={"Idempotency-Key": idempotency_key},
             json={

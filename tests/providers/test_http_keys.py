@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -41,7 +42,10 @@ def litellm_api(blocked: dict[str, bool]) -> Callable[[Recorded], Reply]:
     return handle
 
 
-async def test_litellm_revoke_restore_usage_idempotent(loopback: Loopback) -> None:
+async def test_litellm_revoke_restore_usage_idempotent(
+    loopback: Loopback, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     blocked = {HASHED: False}
     loopback.handler = litellm_api(blocked)
     provider = HttpKeyProvider(litellm(loopback.url, "GATEWAY_ADMIN_TOKEN"))
@@ -60,6 +64,7 @@ async def test_litellm_revoke_restore_usage_idempotent(loopback: Loopback) -> No
     assert (restored.active, restored.changed, blocked[HASHED]) == (True, True, False)
     assert not (await provider.restore(HASHED, idempotency_key="wf/2")).changed
     assert SECRET not in repr(first) + repr(usage) + repr(provider.config)
+    assert "/key/block" in caplog.text and SECRET not in caplog.text
     await provider.aclose()
 
 

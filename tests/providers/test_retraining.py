@@ -197,6 +197,7 @@ async def test_webhook_runner_and_bad_replies(loopback: Loopback) -> None:
     runner = WebhookRunner(PipelineConfig(url=loopback.url + "/retrain"))
     assert (await _trigger(runner)).run_id == "r-1"
     assert loopback.requests[0].json() == {**PARAMS, "idempotency_key": "wf/retrain"}
+    assert [r.path for r in loopback.requests] == ["/retrain"]
     assert (await runner.status("r-1")).state == "running"
     state["value"] = "crash"
     with pytest.raises(ProviderError, match="HTTP 502") as caught:
