@@ -191,6 +191,8 @@ class MlflowRegistry:
         snapshot = await self._record(model, f"firebreak.snapshot.{alias}")
         if snapshot and snapshot["version"] != current.version:
             return str(snapshot["version"])
+        if "'" in model:
+            raise permanent(f"MLflow: cannot search versions of {model!r}; pass to_version")
         response = await call(
             self._client,
             "GET",

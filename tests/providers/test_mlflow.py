@@ -88,6 +88,18 @@ async def test_rollback_prefers_known_good_tag_and_skips_quarantined(
     assert not caught.value.retryable
 
 
+async def test_rollback_without_an_older_good_version_asks_for_one(
+    mlflow_server: str, registry: MlflowRegistry
+) -> None:
+    name = await register_model(mlflow_server, [0.9], alias_version=1)
+    with pytest.raises(ProviderError, match=r"no known-good version .* pass to_version") as caught:
+        await registry.rollback(
+            name, "champion", to_version=None, incident_id="inc-3", idempotency_key="k"
+        )
+    assert not caught.value.retryable
+    assert await registry.resolve(name, "champion") == "1"
+
+
 async def test_validation_fails_below_threshold(
     mlflow_server: str, registry: MlflowRegistry
 ) -> None:
