@@ -46,12 +46,15 @@ class DemoApi:
         items: list[dict[str, Any]] = page["items"]
         return items
 
-    async def approve(self, token: str, incident_id: str, step_id: str, reason: str) -> None:
+    async def approve(
+        self, token: str, incident_id: str, step_id: str, decision_id: str, reason: str
+    ) -> None:
+        """Approve once: repeating `decision_id` returns the first outcome, never a second vote."""
         await self._call(
             "POST",
             f"/v1/incidents/{incident_id}/steps/{step_id}/decisions",
             token=token,
-            json={"decision": "approve", "reason": reason},
+            json={"decision": "approve", "reason": reason, "decision_id": decision_id},
         )
 
     async def verify_audit(self, token: str) -> dict[str, Any]:

@@ -75,7 +75,7 @@ class IncidentReport:
         return (_when(contained[0]) - _when(opened[0])).total_seconds()
 
     def approvals(self) -> dict[str, list[str]]:
-        """Step id -> who approved it (people only, not timeout rules)."""
+        """Step id -> names of who approved it (people only, not timeout rules)."""
         found: dict[str, list[str]] = {}
         for event in self.of_type(EventType.step_approved):
             if event["actor"]["role"] != "system":
@@ -110,8 +110,8 @@ async def run_demo(options: DemoOptions, console: Console) -> list[IncidentRepor
             ) from None
         verdict = await api.verify_audit(cast.tokens[AUDITOR])
     for report in reports:
-        _check(report, cast)
-    _summary(console, reports, cast)
+        _check(report)
+    _summary(console, reports)
     if not verdict.get("ok"):
         raise DemoFailed(
             f"audit verify failed at position {verdict.get('first_bad_position')}: "
@@ -178,8 +178,9 @@ async def _react(
             command = _approve_command(options, cast, name, report.incident_id, step)
             say(f"[{key}] waiting for you; as {name}, run:\n  {command}")
         else:
+            decision_id = f"demo-{report.incident_id[-12:]}-{step}-{name}"
             await api.approve(
-                cast.tokens[name], report.incident_id, step, "demo: evidence reviewed"
+                cast.tokens[name], report.incident_id, step, decision_id, "demo: evidence reviewed"
             )
             say(f"[{key}] {name} approved {step}")
 
@@ -195,7 +196,7 @@ def _approve_command(
     )
 
 
-def _check(report: IncidentReport, cast: Cast) -> None:
+def _check(report: IncidentReport) -> None:
     """The outcomes each scenario promises; the first one missing fails the demo."""
     scenario = report.scenario
     if report.phases_completed[:4] != PHASES:
@@ -208,17 +209,14 @@ def _check(report: IncidentReport, cast: Cast) -> None:
             f"sent {len(scenario.alerts)}"
         )
     approvals = report.approvals()
-    expected = {
-        step: sorted(cast.ids[name] for name in names) for step, names in scenario.approvers.items()
-    }
+    expected = {step: sorted(names) for step, names in scenario.approvers.items()}
     if {step: sorted(who) for step, who in approvals.items()} != expected:
         raise DemoFailed(f"{scenario.key}: approvals {approvals}, expected {expected}")
     if report.time_to_contain is None:
         raise DemoFailed(f"{scenario.key}: containment never completed")
 
 
-def _summary(console: Console, reports: list[IncidentReport], cast: Cast) -> None:
-    names = {principal_id: name for name, principal_id in cast.ids.items()}
+def _summary(console: Console, reports: list[IncidentReport]) -> None:
     table = Table(
         "SCENARIO",
         "INCIDENT",
@@ -233,8 +231,7 @@ def _summary(console: Console, reports: list[IncidentReport], cast: Cast) -> Non
     )
     for report in reports:
         approvals = "\n".join(
-            f"{step}: {', '.join(names.get(p, p) for p in who)}"
-            for step, who in report.approvals().items()
+            f"{step}: {', '.join(who)}" for step, who in report.approvals().items()
         )
         table.add_row(
             report.scenario.key,
