@@ -156,7 +156,13 @@ class IncidentWorkflow:
             step.status = StepStatus.pending
             self._retry_by = decision
         elif decision.kind is DecisionKind.skip:
-            self._skip(step, "decision", **who)
+            self._skip(
+                step,
+                "decision",
+                decision_id=decision.decision_id,
+                principal=decision.principal,
+                note=decision.reason,
+            )
         else:
             step.status = StepStatus.rejected
             step.finished_at = workflow.now()
@@ -231,6 +237,9 @@ class IncidentWorkflow:
         if pb is None:
             await self._close("playbook_error", error=resolved.error)
             return False
+        for phase in pb.phases:
+            for step in phase.steps:
+                self._state.steps.append(self._plan_step(phase.name, step))
         return True
 
     async def _run_playbook(self) -> None:
@@ -264,16 +273,15 @@ class IncidentWorkflow:
     # --- steps --------------------------------------------------------------------------
 
     async def _run_step(self, phase: PhaseName, step: Step) -> None:
-        state = self._step(step.id) or self._add_step(phase, step)
+        state = self._step(step.id)
+        assert state is not None
         self._state.current_step = step.id
         target = self._step(step.undo) if step.undo else None
-        if (
-            target
-            and target.status is not StepStatus.succeeded
-            and state.status is StepStatus.pending
-        ):
-            self._skip(state, f"nothing to undo: {target.step_id} is {target.status.value}")
-            return
+        if target and state.status is StepStatus.pending and state.attempts == 0:
+            if target.status is not StepStatus.succeeded:
+                self._skip(state, f"nothing to undo: {target.step_id} is {target.status.value}")
+                return
+            state.params = {**self._inverse_params(target), **step.params}
         if state.status is StepStatus.pending and state.attempts == 0:
             await self._request_approval(step, state)
         if state.status is StepStatus.awaiting_approval:
@@ -287,14 +295,12 @@ class IncidentWorkflow:
                 return
             await self._attempt(phase, step, state)
 
-    def _add_step(self, phase: PhaseName, step: Step) -> StepState:
+    def _plan_step(self, phase: PhaseName, step: Step) -> StepState:
+        """A step as planned at open; an undo step's parameters are filled when it runs."""
         target = self._step(step.undo) if step.undo else None
         action = ACTIONS[target.action].inverse if target else step.action
         assert action is not None
-        params = {**(self._inverse_params(target) if target else {}), **step.params}
-        state = StepState(step_id=step.id, phase=phase, action=action, params=params)
-        self._state.steps.append(state)
-        return state
+        return StepState(step_id=step.id, phase=phase, action=action, params=dict(step.params))
 
     async def _request_approval(self, step: Step, state: StepState) -> None:
         policy = step.policy_for(self._state.environment)

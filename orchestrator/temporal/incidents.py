@@ -19,6 +19,11 @@ from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound, U
 from workflows.contracts import IncidentInput
 from workflows.incident import IncidentWorkflow
 
+_NOT_OPEN = (
+    RPCStatusCode.NOT_FOUND,
+    RPCStatusCode.FAILED_PRECONDITION,
+    RPCStatusCode.INVALID_ARGUMENT,
+)
 _REJECTIONS: dict[str, type[FirebreakError]] = {"Forbidden": Forbidden, "Conflict": Conflict}
 
 
@@ -78,9 +83,20 @@ async def decide(client: Client, incident_id: str, decision: Decision) -> Decisi
             raise _REJECTIONS[cause.type](cause.message) from None
         raise Conflict(f"decision not applied: {cause}") from None
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.FAILED_PRECONDITION):
-            raise NotFound(f"no open incident {incident_id!r}") from None
+        if exc.status in _NOT_OPEN:
+            raise await _why_not_open(client, workflow_id, first_run_id, incident_id) from None
         raise _unavailable(exc) from None
+
+
+async def _why_not_open(
+    client: Client, workflow_id: str, first_run_id: str, incident_id: str
+) -> FirebreakError:
+    """Conflict for an incident that exists but has closed, NotFound for one that never did."""
+    try:
+        await client.get_workflow_handle(workflow_id, run_id=first_run_id).describe()
+    except RPCError:
+        return NotFound(f"no incident {incident_id!r}")
+    return Conflict(f"incident {incident_id!r} is closed")
 
 
 async def describe(client: Client, incident_id: str) -> IncidentState:

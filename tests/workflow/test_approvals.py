@@ -1,0 +1,134 @@
+"""Approvals through the workflow update on a real dev server: every rejection case, the
+two-person rule, idempotent decision ids, and rejection of a step."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from temporalio.client import Client
+
+from activities.providers.local.lab import LabInfo
+from orchestrator.domain import (
+    DecisionKind,
+    Environment,
+    IncidentStatus,
+    Role,
+    StepStatus,
+)
+from orchestrator.errors import Conflict, Forbidden, NotFound
+from orchestrator.settings import Settings
+from orchestrator.temporal.incidents import decide, describe, submit_alert
+from tests.support.incidents import (
+    audit_stream,
+    decision,
+    final_state,
+    make_alert,
+    payloads,
+    running_worker,
+    wait_for_pending,
+)
+
+
+async def test_approval_policy_is_enforced_by_the_update_validator(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "data_poisoning", Environment.prod)
+    async with running_worker(dev_client, fb_settings):
+        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
+        state = await wait_for_pending(dev_client, inc, "quarantine-dataset")
+        assert state.status is IncidentStatus.awaiting_decision
+        (pending,) = state.pending
+        assert pending.reason == "approval" and pending.approvals_required == 1
+        assert pending.requested_by == alert.source and pending.deadline is not None
+
+        step = "quarantine-dataset"
+        with pytest.raises(Forbidden, match="role auditor"):
+            await decide(dev_client, inc, decision(step, role=Role.auditor))
+        with pytest.raises(Forbidden, match="prod environment"):
+            await decide(dev_client, inc, decision(step, environments=[Environment.dev]))
+        with pytest.raises(Forbidden, match="requested a step"):
+            await decide(dev_client, inc, decision(step, principal=alert.source))
+        with pytest.raises(Conflict, match="not waiting"):
+            await decide(dev_client, inc, decision("rollback-model"))
+        with pytest.raises(Conflict, match="retry does not apply"):
+            await decide(dev_client, inc, decision(step, kind=DecisionKind.retry))
+        with pytest.raises(Conflict, match="no step"):
+            await decide(dev_client, inc, decision("no-such-step"))
+        with pytest.raises(NotFound):
+            await decide(dev_client, inc.split(".")[0] + ".0000-none", decision(step))
+        with pytest.raises(NotFound):
+            await decide(dev_client, "not-an-incident-id", decision(step))
+
+        first = decision(step)
+        outcome = await decide(dev_client, inc, first)
+        assert outcome.step_status is StepStatus.approved and outcome.approved_by == ["alice"]
+        assert await decide(dev_client, inc, first) == outcome, "same decision id, same outcome"
+
+        await wait_for_pending(dev_client, inc, "rollback-model")
+        one = await decide(dev_client, inc, decision("rollback-model"))
+        assert one.step_status is StepStatus.awaiting_approval and one.approvals_required == 2
+        with pytest.raises(Forbidden, match="already approved"):
+            await decide(dev_client, inc, decision("rollback-model"))
+        two = await decide(dev_client, inc, decision("rollback-model", principal="bob"))
+        assert two.step_status is StepStatus.approved and two.approved_by == ["alice", "bob"]
+
+        await wait_for_pending(dev_client, inc, "restore-ingest-key")
+        await decide(dev_client, inc, decision("restore-ingest-key", principal="carol"))
+        final = await final_state(dev_client, alert.workflow_id)
+        with pytest.raises(Conflict, match="closed|not waiting"):
+            await decide(dev_client, inc, decision("restore-ingest-key", principal="dave"))
+
+    assert final.status is IncidentStatus.closed and final.outcome == "resolved"
+    events = audit_stream(fb_settings, inc)
+    approvals = [(p["step_id"], p["principal"]) for p in payloads(events, "StepApproved")]
+    assert approvals == [
+        ("quarantine-dataset", "alice"),
+        ("rollback-model", "alice"),
+        ("rollback-model", "bob"),
+        ("restore-ingest-key", "carol"),
+    ]
+    approved = [e for e in events if e.type == "StepApproved"]
+    assert {(e.actor.id, e.actor.role) for e in approved} == {
+        ("alice", "responder"),
+        ("bob", "responder"),
+        ("carol", "responder"),
+    }
+    requested = [p["step_id"] for p in payloads(events, "StepRequested")]
+    assert requested == ["quarantine-dataset", "rollback-model", "restore-ingest-key"]
+    kinds = Counter(p["kind"] for p in payloads(events, "NotificationSent"))
+    assert kinds == {"approval": 3}
+
+
+async def test_rejected_step_is_not_run_and_the_incident_goes_on(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "model_inversion", Environment.staging)
+    async with running_worker(dev_client, fb_settings):
+        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
+        await wait_for_pending(dev_client, inc, "rollback-model")
+        outcome = await decide(
+            dev_client, inc, decision("rollback-model", kind=DecisionKind.reject, reason="no")
+        )
+        assert outcome.step_status is StepStatus.rejected
+        # Without the rollback, production still serves the poisoned version: validation fails
+        # and the responders are asked; they skip it.
+        state = await wait_for_pending(dev_client, inc, "validate-model")
+        assert state.pending[0].reason == "failure"
+        failed = next(s for s in state.steps if s.step_id == "validate-model")
+        assert failed.error and failed.error.startswith("ValidationFailed:")
+        await decide(dev_client, inc, decision("validate-model", kind=DecisionKind.skip))
+        await wait_for_pending(dev_client, inc, "restore-caller-key")
+        state = await describe(dev_client, inc)
+        assert state.phase and state.phase.value == "recovery"
+        await decide(dev_client, inc, decision("restore-caller-key"))
+        final = await final_state(dev_client, alert.workflow_id)
+
+    steps = {s.step_id: s.status for s in final.steps}
+    assert steps["rollback-model"] is StepStatus.rejected
+    assert steps["validate-model"] is StepStatus.skipped
+    events = audit_stream(fb_settings, inc)
+    (rejected,) = payloads(events, "StepRejected")
+    assert rejected["principal"] == "alice" and rejected["reason"] == "no"
+    started = {p["step_id"] for p in payloads(events, "StepStarted")}
+    assert "rollback-model" not in started
