@@ -1,0 +1,127 @@
+"""Deadline -> escalation -> timeout rule, under the time-skipping test server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.providers.local.lab import LabInfo
+from orchestrator.domain import IncidentState, StepStatus
+from orchestrator.settings import Settings
+from orchestrator.temporal.incidents import decide, describe, submit_alert
+from tests.support.incidents import (
+    audit_stream,
+    decision,
+    eventually,
+    final_state,
+    make_alert,
+    payloads,
+    running_worker,
+    wait_for_pending,
+)
+
+DRILL = """
+id: timeout-drill
+title: Timeout drill
+alert_types: [timeout_drill]
+phases:
+  - name: containment
+    steps:
+      - id: approve-on-timeout
+        action: keys.usage
+        params: {key_id: "{{ alert.resources.api_key }}"}
+        approval:
+          default: {mode: one, deadline_seconds: 600, escalation_seconds: 300,
+                    escalate_to: duty-lead, on_timeout: approve}
+      - id: deny-on-timeout
+        action: keys.revoke
+        params: {key_id: "{{ alert.resources.api_key }}"}
+        approval:
+          default: {mode: two, deadline_seconds: 600, escalation_seconds: 300,
+                    escalate_to: duty-lead, on_timeout: deny}
+      - id: keep-waiting
+        action: keys.usage
+        params: {key_id: "{{ alert.resources.api_key }}"}
+        approval:
+          default: {mode: one, deadline_seconds: 3600, escalation_seconds: 0,
+                    escalate_to: ciso, on_timeout: escalate}
+"""
+
+
+def step(state: IncidentState, step_id: str) -> StepStatus:
+    return next(s.status for s in state.steps if s.step_id == step_id)
+
+
+async def test_deadline_escalates_then_applies_the_timeout_rule(
+    temporal_time_env: WorkflowEnvironment,
+    time_client: Client,
+    fb_settings: Settings,
+    lab: LabInfo,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "drill.yaml").write_text(DRILL)
+    settings = fb_settings.model_copy(update={"playbooks_dir": tmp_path / "playbooks"})
+    alert = make_alert(lab, "timeout_drill")
+    async with running_worker(time_client, settings):
+        inc = (await submit_alert(time_client, alert, task_queue=settings.task_queue)).incident_id
+        await wait_for_pending(time_client, inc, "approve-on-timeout")
+
+        await temporal_time_env.sleep(590)
+        state = await describe(time_client, inc)
+        assert step(state, "approve-on-timeout") is StepStatus.awaiting_approval
+        assert not state.steps[0].escalated, "nothing happens before the deadline"
+
+        await temporal_time_env.sleep(20)
+        escalated = await eventually(
+            lambda: _escalated(time_client, inc, "approve-on-timeout"), timeout=10
+        )
+        assert step(escalated, "approve-on-timeout") is StepStatus.awaiting_approval
+
+        await temporal_time_env.sleep(300)
+        await wait_for_pending(time_client, inc, "deny-on-timeout")
+        await temporal_time_env.sleep(905)
+        await wait_for_pending(time_client, inc, "keep-waiting")
+        state = await describe(time_client, inc)
+        assert step(state, "approve-on-timeout") is StepStatus.succeeded
+        assert step(state, "deny-on-timeout") is StepStatus.rejected
+
+        await temporal_time_env.sleep(3605)
+        await eventually(lambda: _escalated(time_client, inc, "keep-waiting"), timeout=10)
+        await temporal_time_env.sleep(7 * 24 * 3600)
+        state = await describe(time_client, inc)
+        assert step(state, "keep-waiting") is StepStatus.awaiting_approval, "escalate: wait on"
+        await decide(time_client, inc, decision("keep-waiting"))
+        final = await final_state(time_client, alert.workflow_id)
+
+    assert step(final, "keep-waiting") is StepStatus.succeeded
+    events = audit_stream(settings, inc)
+    escalations = [(p["step_id"], p["escalate_to"]) for p in payloads(events, "StepEscalated")]
+    assert escalations == [
+        ("approve-on-timeout", "duty-lead"),
+        ("deny-on-timeout", "duty-lead"),
+        ("keep-waiting", "ciso"),
+    ]
+    by_timeout = [
+        (e.type, e.payload["step_id"]) for e in events if e.actor.id == "firebreak/timeout"
+    ]
+    assert by_timeout == [
+        ("StepApproved", "approve-on-timeout"),
+        ("StepRejected", "deny-on-timeout"),
+    ]
+    notes = Counter((p["kind"], p["target"]) for p in payloads(events, "NotificationSent"))
+    assert notes == {
+        ("approval", None): 3,
+        ("escalation", "duty-lead"): 2,
+        ("escalation", "ciso"): 1,
+    }
+    assert "keys.revoke" not in {p["action"] for p in payloads(events, "StepStarted")}
+
+
+async def _escalated(client: Client, incident_id: str, step_id: str) -> IncidentState | None:
+    state = await describe(client, incident_id)
+    found = next(s for s in state.steps if s.step_id == step_id)
+    return state if found.escalated else None
