@@ -21,8 +21,8 @@ def demo(
     interactive: Annotated[
         bool, typer.Option("--interactive", help="Print the approve commands and wait for you.")
     ] = False,
-    api_url: Annotated[str | None, typer.Option(help="[env FIREBREAK_API_URL]")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="[env FIREBREAK_DATA_DIR]")] = None,
+    api_url: Annotated[str | None, typer.Option(help="(env FIREBREAK_API_URL)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="(env FIREBREAK_DATA_DIR)")] = None,
     timeout: Annotated[
         float, typer.Option(min=10, help="Seconds all incidents get to finish recovery.")
     ] = 300.0,
@@ -35,4 +35,4 @@ def demo(
     options = DemoOptions(
         load_settings(**overrides), interactive=interactive, timeout_seconds=timeout
     )
-    asyncio.run(run_demo(options, Console(highlight=False)))
+    asyncio.run(run_demo(options, Console(highlight=False, soft_wrap=True)))

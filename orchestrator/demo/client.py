@@ -42,8 +42,10 @@ class DemoApi:
         return await self._call("POST", "/v1/alerts/generic", content=body, headers=headers)
 
     async def timeline(self, token: str, incident_id: str) -> list[dict[str, Any]]:
-        page = await self._call("GET", f"/v1/incidents/{incident_id}/timeline", token=token)
-        items: list[dict[str, Any]] = page["items"]
+        """The incident's events so far; none yet (404) until the workflow appended the first."""
+        path = f"/v1/incidents/{incident_id}/timeline"
+        page = await self._call("GET", path, token=token, missing_ok=True)
+        items: list[dict[str, Any]] = page.get("items", [])
         return items
 
     async def approve(
@@ -61,7 +63,13 @@ class DemoApi:
         return await self._call("GET", "/v1/audit/verify", token=token)
 
     async def _call(
-        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        missing_ok: bool = False,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         if token is not None:
             kwargs["headers"] = {"authorization": f"Bearer {token}"}
@@ -72,6 +80,8 @@ class DemoApi:
                 f"{method} {path}: no answer from the API at {self._http.base_url} "
                 f"({type(exc).__name__}); is `firebreak up` running?"
             ) from None
+        if missing_ok and response.status_code == 404:
+            return {}
         if response.status_code >= 400:
             raise DemoFailed(f"{method} {path}: {response.status_code} {_problem(response)}")
         data: dict[str, Any] = response.json()

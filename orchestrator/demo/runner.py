@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from activities.providers.local.lab import seed_demo_lab
 from orchestrator.demo.cast import AUDITOR, SOURCE, Cast, create_cast
@@ -125,12 +124,13 @@ async def _fire(api: DemoApi, cast: Cast, scenario: Scenario) -> str:
     """Deliver the scenario's alerts (a burst concurrently); all must land in one incident."""
     gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
-    async def send(alert: dict[str, Any]) -> str:
+    async def send(alert: dict[str, Any]) -> list[str]:
         async with gate:
             answer = await api.post_alert(cast.tokens[SOURCE], cast.webhook_secret, alert)
-        return str(answer["incident_id"])
+        return [str(incident) for incident in answer["incidents"]]
 
-    ids = set(await asyncio.gather(*(send(alert) for alert in scenario.alerts)))
+    answers = await asyncio.gather(*(send(alert) for alert in scenario.alerts))
+    ids = {incident for incidents in answers for incident in incidents}
     if len(ids) != 1:
         raise DemoFailed(
             f"{scenario.key}: {len(scenario.alerts)} alerts with one fingerprint opened "
@@ -148,7 +148,8 @@ async def _follow(
         timeline = await api.timeline(cast.tokens[AUDITOR], report.incident_id)
         for event in timeline[len(report.events) :]:
             report.events.append(event)
-            say(f"[{scenario.key}] {_describe(event)}")
+            if _worth_showing(event):
+                say(f"[{scenario.key}] {_describe(event)}")
             await _react(api, cast, report, event, options, say)
         if not report.finished:
             await asyncio.sleep(POLL_SECONDS)
@@ -167,6 +168,10 @@ async def _react(
         raise DemoFailed(f"{key}: step {payload['step_id']} failed: {payload.get('error')}")
     if event["type"] == EventType.incident_aborted.value:
         raise DemoFailed(f"{key}: incident aborted: {payload.get('reason')}")
+    if event["type"] == EventType.incident_closed.value and payload.get("outcome") != "resolved":
+        raise DemoFailed(
+            f"{key}: incident closed as {payload.get('outcome')}: {_plain(payload.get('error'))}"
+        )
     if event["type"] != EventType.step_requested.value or not payload.get("approvals_required"):
         return
     step = payload["step_id"]
@@ -217,37 +222,36 @@ def _check(report: IncidentReport) -> None:
 
 
 def _summary(console: Console, reports: list[IncidentReport]) -> None:
-    table = Table(
-        "SCENARIO",
-        "INCIDENT",
-        "ALERTS",
-        "CONTAINED IN",
-        "APPROVED BY",
-        "ACTIONS TAKEN",
-        title="demo summary",
-        title_justify="left",
-        highlight=False,
-        show_lines=True,
-    )
+    """Per incident: alerts, time to containment, who approved what, every action taken."""
+    console.print("\nsummary", markup=False)
     for report in reports:
-        approvals = "\n".join(
-            f"{step}: {', '.join(who)}" for step, who in report.approvals().items()
+        contained = report.time_to_contain
+        approvals = "; ".join(
+            f"{step} by {' and '.join(who)}" for step, who in report.approvals().items()
         )
-        table.add_row(
-            report.scenario.key,
-            report.incident_id,
-            str(report.alert_count),
-            f"{report.time_to_contain:.1f}s" if report.time_to_contain is not None else "-",
-            approvals or "nobody (automatic)",
-            "\n".join(_action(e) for e in report.of_type(EventType.step_succeeded)),
+        console.print(
+            f"  {report.scenario.key}: {report.incident_id}\n"
+            f"    alerts {report.alert_count}, contained in "
+            f"{'-' if contained is None else f'{contained:.1f}s'}, "
+            f"approved: {approvals or 'nobody (fully automatic)'}",
+            markup=False,
         )
-    console.print(table, markup=False)
+        for event in report.of_type(EventType.step_succeeded):
+            console.print(f"    - {_action(event)}", markup=False)
 
 
 def _action(event: dict[str, Any]) -> str:
     result = event["payload"].get("result") or {}
-    note = "" if result.get("changed", True) else " (already in place)"
-    return f"{event['payload']['step_id']}: {_plain(result.get('summary', ''))}{note}"
+    summary = _plain(result.get("summary", ""))
+    return f"{event['payload']['step_id']}: {summary[:160]}"
+
+
+def _worth_showing(event: dict[str, Any]) -> bool:
+    """Everything but the bulk of an alert storm: its first alert and every tenth."""
+    if event["type"] != EventType.alert_attached.value:
+        return True
+    count = int(event["payload"].get("alert_count") or 0)
+    return count == 1 or count % 10 == 0
 
 
 def _describe(event: dict[str, Any]) -> str:
@@ -258,6 +262,8 @@ def _describe(event: dict[str, Any]) -> str:
         detail = f"alert #{payload.get('alert_count')}"
     elif kind == EventType.step_succeeded.value:
         detail += f": {(payload.get('result') or {}).get('summary', '')}"
+    elif kind == EventType.incident_closed.value:
+        detail = f"{payload.get('outcome')} {payload.get('error') or ''}"
     elif kind == EventType.step_requested.value and payload.get("approvals_required"):
         detail += f" needs {payload['approvals_required']} approval(s)"
     return f"{kind} {_plain(detail)}".rstrip()

@@ -1,0 +1,123 @@
+"""`firebreak up`: the whole stack in one process tree, from an empty directory, in one command.
+
+Flags override the matching `FIREBREAK_*` variables. Setting `--temporal-address` (or the
+variable) uses that Temporal instead of the embedded dev server; `--database-url` likewise for
+the event store. Nothing else changes between the embedded and the distributed setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import make_url
+
+from orchestrator.demo.runner import DemoOptions, run_demo
+from orchestrator.errors import FirebreakError
+from orchestrator.runtime.prepare import Prepared, prepare
+from orchestrator.runtime.stack import Running, embedded_temporal, serve
+from orchestrator.settings import Settings, load_settings
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def up(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="State directory (env FIREBREAK_DATA_DIR)")
+    ] = None,
+    api_host: Annotated[str | None, typer.Option(help="(env FIREBREAK_API_HOST)")] = None,
+    api_port: Annotated[int | None, typer.Option(help="(env FIREBREAK_API_PORT)")] = None,
+    temporal_port: Annotated[
+        int | None, typer.Option(help="Embedded Temporal gRPC port (env FIREBREAK_TEMPORAL_PORT)")
+    ] = None,
+    temporal_ui_port: Annotated[
+        int | None, typer.Option(help="Embedded Temporal UI port (env FIREBREAK_TEMPORAL_UI_PORT)")
+    ] = None,
+    temporal_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Use this Temporal instead of embedding one (env FIREBREAK_TEMPORAL_ADDRESS)"
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Event store URL (env FIREBREAK_DATABASE_URL)")
+    ] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run `firebreak demo` once ready.")] = False,
+    exit_after_demo: Annotated[
+        bool, typer.Option("--exit-after-demo", help="With --demo: stop afterwards (for CI).")
+    ] = False,
+    init_only: Annotated[
+        bool,
+        typer.Option(
+            "--init-only", help="Migrate, create keys and the admin principal, then exit."
+        ),
+    ] = False,
+) -> None:
+    """Run Firebreak: Temporal dev server, migrations, worker and API. Ctrl-C stops everything."""
+    flags = {
+        "data_dir": data_dir,
+        "api_host": api_host,
+        "api_port": api_port,
+        "temporal_port": temporal_port,
+        "temporal_ui_port": temporal_ui_port,
+        "temporal_address": temporal_address,
+        "database_url": database_url,
+    }
+    overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    settings = load_settings(**overrides)
+    devserver = embedded_temporal(settings)
+    if devserver is not None:
+        overrides["temporal_address"] = devserver.address
+    if "api_url" not in settings.model_fields_set:
+        overrides["api_url"] = f"http://{settings.api_host}:{settings.api_port}"
+    settings = load_settings(**overrides)
+    prepared = prepare(settings)
+    _print_prepared(settings, prepared)
+    if init_only:
+        return
+
+    async def on_ready(running: Running) -> None:
+        _print_running(running)
+
+    async def run_demo_once() -> None:
+        try:
+            await run_demo(DemoOptions(settings=settings), console)
+        except FirebreakError as exc:
+            if exit_after_demo:
+                raise
+            console.print(f"demo failed: {exc.detail}; still serving", markup=False)
+        if not exit_after_demo:
+            await asyncio.Event().wait()
+
+    asyncio.run(
+        serve(settings, devserver, on_ready=on_ready, until=run_demo_once if demo else None)
+    )
+    console.print("Firebreak stopped.", markup=False)
+
+
+def _print_prepared(settings: Settings, prepared: Prepared) -> None:
+    store = make_url(settings.db_url).render_as_string(hide_password=True)
+    console.print(f"data dir     {prepared.data_dir}", markup=False)
+    console.print(f"keys         {settings.keyring_path.resolve().parent}", markup=False)
+    console.print(f"event store  {store}", markup=False)
+    if prepared.admin_token:
+        console.print(
+            f"admin token  {prepared.admin_token}\n"
+            f"             shown once; saved to {prepared.admin_token_file} (mode 0600)",
+            markup=False,
+        )
+    else:
+        console.print(f"admin token  in {prepared.admin_token_file}", markup=False)
+
+
+def _print_running(running: Running) -> None:
+    console.print(f"temporal     {running.temporal_address}", markup=False)
+    if running.temporal_ui_url:
+        console.print(f"temporal UI  {running.temporal_ui_url}", markup=False)
+    console.print(
+        f"API          {running.api_url}  (OpenAPI: {running.api_url}/docs)", markup=False
+    )
+    console.print("Firebreak is up. Press Ctrl-C to stop.", markup=False)
