@@ -12,7 +12,9 @@ import typer
 
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
+from orchestrator.cli.demo import demo
 from orchestrator.cli.playbooks import playbooks_app
+from orchestrator.cli.up import up
 from orchestrator.cli.worker import worker
 from orchestrator.errors import FirebreakError
 
@@ -28,6 +30,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 app.add_typer(playbooks_app, name="playbooks")
 app.command("worker")(worker)
+app.command("up")(up)
+app.command("demo")(demo)
 
 
 def main() -> None:
