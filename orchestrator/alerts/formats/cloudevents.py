@@ -1,0 +1,114 @@
+"""`cloudevents`: CloudEvents 1.0 over HTTP, structured, batch and binary mode.
+
+- structured: `application/cloudevents+json`, the whole event is the body;
+- batch: `application/cloudevents-batch+json`, a JSON array of structured events;
+- binary: `ce-specversion`, `ce-id`, `ce-source`, `ce-type` headers, the body is `data`.
+
+The alert id is the event's `source` + `id` (unique by the CloudEvents spec). `data` uses the
+generic format's vocabulary (type, severity, environment, status, title, description,
+resources, labels, fingerprint), every field optional; without `data.type` the incident type
+is the last dotted segment of the event type (`com.example.guardrail.prompt_injection`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from orchestrator.alerts.formats.common import (
+    clip,
+    digest,
+    environment,
+    parse_json,
+    severity,
+    slug,
+    string_labels,
+    validate,
+)
+from orchestrator.alerts.models import ParsedAlert
+from orchestrator.domain import Alert, AlertStatus, Resources
+from orchestrator.errors import InvalidInput
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+CONTENT_TYPES = frozenset({STRUCTURED, BATCH, "application/json"})
+MAX_BATCH = 500
+
+
+class CeData(BaseModel):
+    type: str | None = Field(None, max_length=64)
+    severity: str | None = Field(None, max_length=40)
+    environment: str | None = Field(None, max_length=40)
+    status: AlertStatus = AlertStatus.firing
+    title: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=20000)
+    resources: Resources = Field(default_factory=Resources)
+    labels: dict[str, Any] = Field(default_factory=dict)
+    fingerprint: str | None = Field(None, min_length=1, max_length=200)
+
+
+class CloudEvent(BaseModel):
+    specversion: Literal["1.0"]
+    id: str = Field(min_length=1, max_length=200)
+    source: str = Field(min_length=1, max_length=500)
+    type: str = Field(min_length=1, max_length=200)
+    subject: str | None = Field(None, max_length=500)
+    time: str | None = Field(None, max_length=64)
+    datacontenttype: str | None = Field(None, max_length=100)
+    data: CeData = Field(default_factory=CeData)
+
+
+def normalise(
+    body: bytes, headers: Mapping[str, str], source: str, received_at: datetime
+) -> list[ParsedAlert]:
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == BATCH:
+        events = parse_json(body)
+        if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
+            raise InvalidInput(f"body: a batch is a JSON array of 1-{MAX_BATCH} events", "body")
+        return [
+            _parsed(validate(CloudEvent, event, str(i)), source, received_at)
+            for i, event in enumerate(events)
+        ]
+    if media_type == STRUCTURED:
+        return [_parsed(validate(CloudEvent, parse_json(body)), source, received_at)]
+    if "ce-specversion" not in headers:
+        raise InvalidInput(
+            "ce-specversion: binary mode needs ce-* headers (or send application/cloudevents+json)",
+            "ce-specversion",
+        )
+    attributes: dict[str, Any] = {
+        name: headers[f"ce-{name}"]
+        for name in ("specversion", "id", "source", "type", "subject", "time")
+        if f"ce-{name}" in headers
+    }
+    attributes["data"] = parse_json(body)
+    return [_parsed(validate(CloudEvent, attributes, "ce"), source, received_at)]
+
+
+def _parsed(event: CloudEvent, source: str, received_at: datetime) -> ParsedAlert:
+    data = event.data
+    labels = string_labels(data.labels, "data.labels")
+    name = data.type or event.type.rsplit(".", 1)[-1]
+    alert_type = slug(name)
+    fingerprint = data.fingerprint or digest(
+        alert_type, event.source, event.subject or data.resources.model_dump_json(exclude_none=True)
+    )
+    alert = Alert(
+        id=f"{event.source}/{event.id}",
+        source=source,
+        type=alert_type,
+        severity=severity(data.severity, "data.severity"),
+        environment=environment(data.environment, "data.environment"),
+        status=data.status,
+        title=clip(data.title or event.subject or event.type, 1000),
+        description=clip(data.description, 20000),
+        resources=data.resources,
+        labels={**labels, "ce_type": event.type[:200], "ce_source": event.source[:500]},
+        fingerprint=fingerprint,
+        received_at=received_at,
+    )
+    return ParsedAlert(alert)

@@ -1,0 +1,62 @@
+"""`generic`: Firebreak's own JSON alert, for detectors that can post arbitrary JSON.
+
+The schema is `GenericAlert` (published in docs/alert-formats.md); unknown fields are refused
+so a typo in a field name is a 422, not a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator.alerts.formats.common import digest, parse_json, validate
+from orchestrator.alerts.models import ParsedAlert
+from orchestrator.domain import Alert, AlertStatus, Environment, Resources, Severity, Slug
+
+
+class GenericAlert(BaseModel):
+    """One alert in Firebreak's generic webhook format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="Unique per alert; retries reuse it.")
+    type: Slug = Field(description="Incident type, e.g. prompt_injection; selects the playbook.")
+    severity: Severity = Severity.high
+    environment: Environment = Environment.prod
+    status: AlertStatus = AlertStatus.firing
+    title: str = Field("", max_length=1000)
+    description: str = Field("", max_length=20000)
+    resources: Resources = Field(default_factory=Resources)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=64)
+    fingerprint: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Stable identity of the condition; default: type + resources.",
+    )
+
+
+def normalise(
+    body: bytes, _headers: Mapping[str, str], source: str, received_at: datetime
+) -> list[ParsedAlert]:
+    doc = validate(GenericAlert, parse_json(body))
+    fingerprint = doc.fingerprint or digest(
+        doc.type, doc.resources.model_dump_json(exclude_none=True)
+    )
+    alert = Alert(
+        id=doc.id,
+        source=source,
+        type=doc.type,
+        severity=doc.severity,
+        environment=doc.environment,
+        status=doc.status,
+        title=doc.title,
+        description=doc.description,
+        resources=doc.resources,
+        labels=doc.labels,
+        fingerprint=fingerprint,
+        received_at=received_at,
+    )
+    return [ParsedAlert(alert)]

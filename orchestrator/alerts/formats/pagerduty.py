@@ -1,0 +1,109 @@
+"""`pagerduty`: PagerDuty Events API v2 (`trigger`, `acknowledge`, `resolve`).
+
+The `dedup_key` is both the fingerprint and the trigger's alert id, so a re-sent trigger is a
+retry. `acknowledge` and `resolve` carry only the dedup key: they inherit type, environment
+and resources from the trigger (see `ParsedAlert.inherit_from`). A resolve is forwarded to the
+incident; an acknowledge is recorded only. Incident type comes from
+`payload.custom_details.firebreak_type`, else `payload.class`; environment from
+`custom_details.environment`, else `payload.group`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from orchestrator.alerts.formats.common import (
+    ENVIRONMENT_LABELS,
+    TYPE_LABELS,
+    clip,
+    digest,
+    environment,
+    first_label,
+    parse_json,
+    resources,
+    severity,
+    slug,
+    string_labels,
+    validate,
+)
+from orchestrator.alerts.models import ParsedAlert
+from orchestrator.domain import Alert, AlertStatus
+from orchestrator.errors import InvalidInput
+
+
+class PdPayload(BaseModel):
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: Literal["critical", "error", "warning", "info"]
+    timestamp: str | None = Field(None, max_length=64)
+    component: str | None = Field(None, max_length=255)
+    group: str | None = Field(None, max_length=255)
+    class_: str | None = Field(None, alias="class", max_length=255)
+    custom_details: dict[str, Any] = Field(default_factory=dict)
+
+
+class PdEvent(BaseModel):
+    routing_key: str = Field(min_length=1, max_length=64)
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(None, min_length=1, max_length=255)
+    payload: PdPayload | None = None
+
+
+def normalise(
+    body: bytes, _headers: Mapping[str, str], source: str, received_at: datetime
+) -> list[ParsedAlert]:
+    event = validate(PdEvent, parse_json(body))
+    if event.event_action == "trigger":
+        return [_trigger(event, source, received_at)]
+    if event.dedup_key is None:
+        raise InvalidInput(f"dedup_key: required for {event.event_action}", "dedup_key")
+    placeholder = Alert(
+        id=f"{event.dedup_key}:{event.event_action}",
+        source=source,
+        type="unknown",
+        status=AlertStatus.resolved if event.event_action == "resolve" else AlertStatus.firing,
+        fingerprint=event.dedup_key,
+        received_at=received_at,
+    )
+    return [
+        ParsedAlert(
+            placeholder, inherit_from=event.dedup_key, forward=event.event_action == "resolve"
+        )
+    ]
+
+
+def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
+    payload = event.payload
+    if payload is None:
+        raise InvalidInput("payload: required for trigger", "payload")
+    details = string_labels(payload.custom_details, "payload.custom_details")
+    name = first_label(details, TYPE_LABELS) or payload.class_
+    if not name:
+        raise InvalidInput(
+            "payload.class: a trigger needs payload.class or custom_details.firebreak_type",
+            "payload.class",
+        )
+    dedup_key = event.dedup_key or digest(name, payload.source, payload.component or "")
+    env_value = first_label(details, ENVIRONMENT_LABELS) or payload.group
+    labels = {
+        **details,
+        **{k: v for k, v in (("pd_source", payload.source), ("component", payload.component)) if v},
+    }
+    alert = Alert(
+        id=dedup_key,
+        source=source,
+        type=slug(name),
+        severity=severity(payload.severity, "payload.severity"),
+        environment=environment(env_value, "payload.custom_details.environment"),
+        title=clip(payload.summary, 1000),
+        description=clip(details.get("description"), 20000),
+        resources=resources(details),
+        labels=labels,
+        fingerprint=dedup_key,
+        received_at=received_at,
+    )
+    return ParsedAlert(alert)

@@ -1,0 +1,123 @@
+"""`POST /v1/alerts/{format}`: webhook ingress.
+
+Order of checks, cheapest and least trusting first: token and role (401/403), per-source rate
+limit (429), content type (415), body size while reading (413), signature when the source has
+secrets (401), parse and validate (422), environment scope of every alert (403). Only then is
+anything recorded; the 202 is sent after the audit store and the workflow both have the alerts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Path, Request
+
+from orchestrator.alerts import service, signatures
+from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
+from orchestrator.alerts.limits import RateLimiter, read_capped
+from orchestrator.alerts.models import AlertFormat, IngestResponse
+from orchestrator.api.auth import Permission, Principal, can_access, require
+from orchestrator.api.deps import get_settings, get_store, get_temporal, problem_responses
+from orchestrator.api.metrics import ALERTS_RECEIVED
+from orchestrator.audit import EventStore
+from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
+from orchestrator.principals.service import active_webhook_secrets
+from orchestrator.settings import Settings
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
+
+
+def _limiter(request: Request, settings: Settings) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "alert_rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    return limiter
+
+
+@router.post(
+    "/{format}",
+    status_code=202,
+    responses=problem_responses(401, 403, 409, 413, 415, 422, 429, 503),
+    summary="Receive alerts from a detector",
+)
+async def receive_alerts(
+    format: Annotated[AlertFormat, Path(description="Webhook payload format.")],
+    request: Request,
+    principal: Source,
+    settings: Annotated[Settings, Depends(get_settings)],
+    store: Annotated[EventStore, Depends(get_store)],
+) -> IngestResponse:
+    """Record the delivery's alerts and hand them to their incidents; answers 202 with the
+    incident ids once both hold them. A retried delivery answers the same ids again."""
+    try:
+        response = await _receive(format, request, principal, settings, store)
+    except FirebreakError as exc:
+        ALERTS_RECEIVED.labels(format.value, f"rejected_{exc.status}").inc()
+        raise
+    return response
+
+
+async def _receive(
+    fmt: AlertFormat,
+    request: Request,
+    principal: Principal,
+    settings: Settings,
+    store: EventStore,
+) -> IngestResponse:
+    _limiter(request, settings).take(principal.name)
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in CONTENT_TYPES[fmt]:
+        allowed = ", ".join(sorted(CONTENT_TYPES[fmt]))
+        raise UnsupportedMediaType(f"{fmt.value} alerts must be sent as {allowed}")
+    body = await read_capped(
+        request.stream(), request.headers.get("content-length"), settings.max_alert_bytes
+    )
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    webhook_id = await _verified_webhook_id(store, principal, headers, body, settings)
+    received_at = datetime.now(UTC)
+    parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
+    delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
+    previous = await anyio.to_thread.run_sync(service.previous_response, store.engine, delivery)
+    if previous is not None:
+        ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(previous.alerts))
+        return previous
+    alerts = await anyio.to_thread.run_sync(
+        service.resolve_inherited, store, principal.name, parsed
+    )
+    for alert in alerts:
+        if not can_access(principal, alert.environment):
+            raise Forbidden(f"source {principal.name!r} may not send {alert.environment} alerts")
+    client = get_temporal(request)
+    response = await service.ingest(store, client, settings.task_queue, delivery, alerts)
+    for accepted in response.alerts:
+        ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
+    return response
+
+
+async def _verified_webhook_id(
+    store: EventStore,
+    principal: Principal,
+    headers: dict[str, str],
+    body: bytes,
+    settings: Settings,
+) -> str | None:
+    """The delivery's webhook id: verified when the source has secrets, else as sent."""
+    if store.keyring is None:
+        raise CryptoError("the event store has no key ring to open webhook secrets with")
+    secrets = await anyio.to_thread.run_sync(
+        active_webhook_secrets, store.engine, store.keyring, principal.id
+    )
+    if not secrets:
+        webhook_id = headers.get("webhook-id") or None
+        return webhook_id[: signatures.MAX_ID_CHARS] if webhook_id else None
+    return signatures.verify(
+        secrets,
+        headers,
+        body,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+        now=time.time(),
+    )

@@ -1,0 +1,74 @@
+"""The FastAPI application factory: every domain router, one error mapping, one lifespan.
+
+Temporal and the event store are injected by tests and by `firebreak up`; otherwise they are
+opened from settings. The lifespan also follows the audit log into the incidents projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+import orchestrator
+from orchestrator.alerts.views import router as alerts_router
+from orchestrator.api.health import router as health_router
+from orchestrator.api.metrics import metrics_router
+from orchestrator.api.problems import install_problem_handlers
+from orchestrator.approvals.views import router as approvals_router
+from orchestrator.audit import EventStore, open_event_store
+from orchestrator.auditlog.views import router as audit_router
+from orchestrator.incidents.projector import IncidentProjector
+from orchestrator.incidents.views import router as incidents_router
+from orchestrator.principals.views import router as principals_router
+from orchestrator.settings import Settings
+from orchestrator.temporal.client import connect
+
+
+def create_app(
+    settings: Settings,
+    *,
+    temporal_client: Client | None = None,
+    store: EventStore | None = None,
+) -> FastAPI:
+    owns_store = store is None
+    event_store = store if store is not None else open_event_store(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.temporal = temporal_client or await connect(settings)
+        projector = IncidentProjector(event_store.engine, event_store)
+        following = asyncio.create_task(projector.run(), name="incidents-projection")
+        try:
+            yield
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+            if owns_store:
+                event_store.engine.dispose()
+
+    app = FastAPI(
+        title="Firebreak",
+        version=getattr(orchestrator, "__version__", "0"),
+        description="Incident response for production AI and agent systems.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = event_store
+    app.state.temporal = temporal_client
+    install_problem_handlers(app)
+    for router in (
+        health_router,
+        alerts_router,
+        incidents_router,
+        approvals_router,
+        audit_router,
+        principals_router,
+        metrics_router(event_store.engine),
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,39 @@
+"""Typed accessors for what the app holds: settings, event store, database engine, Temporal.
+
+Endpoints depend on these instead of reaching into `request.app.state`, so a missing piece is
+one clear 503 instead of an AttributeError.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import Request
+from temporalio.client import Client
+
+from orchestrator.api.problems import problem_responses
+from orchestrator.audit import EventStore
+from orchestrator.errors import Unavailable
+from orchestrator.settings import Settings
+
+__all__ = ["get_engine", "get_settings", "get_store", "get_temporal", "problem_responses"]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> EventStore:
+    store: EventStore = request.app.state.store
+    return store
+
+
+def get_engine(request: Request) -> sa.Engine:
+    return get_store(request).engine
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client | None = getattr(request.app.state, "temporal", None)
+    if client is None:
+        raise Unavailable("not connected to Temporal")
+    return client

@@ -1,0 +1,1 @@
+"""Principals: who may call the API, with which role, in which environment tiers."""
