@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from orchestrator.audit import Checkpoint, EventStore, QueryPage
 from orchestrator.audit import schema as audit_schema
 from orchestrator.auditlog.models import AuditFilter
+from orchestrator.incidents.projection import as_utc
 
 EXPORT_PAGE = 500
 
@@ -40,5 +41,12 @@ def list_checkpoints(store: EventStore, limit: int) -> list[Checkpoint]:
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
-        Checkpoint.model_validate({k: v for k, v in r._mapping.items() if k != "id"}) for r in rows
+        Checkpoint(
+            position=r.position,
+            head_hash=r.head_hash,
+            created_at=as_utc(r.created_at),
+            key_fingerprint=r.key_fingerprint,
+            signature=r.signature,
+        )
+        for r in rows
     ]

@@ -1,0 +1,81 @@
+"""Auditor endpoints over the event store: query, export, verify, checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from orchestrator.api.auth import Permission, Principal, require
+from orchestrator.api.deps import get_store, problem_responses
+from orchestrator.audit import Checkpoint, EventStore, VerificationReport
+from orchestrator.auditlog import service
+from orchestrator.auditlog.models import AuditFilter, AuditPage
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Auditor = Annotated[Principal, Depends(require(Permission.audit_read))]
+Store = Annotated[EventStore, Depends(get_store)]
+MAX_LIMIT = 1000
+
+
+def audit_filter(
+    incident: Annotated[
+        str | None, Query(max_length=200, description="Incident id (= its stream id).")
+    ] = None,
+    stream: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[list[str] | None, Query(max_length=100, description="Event type(s).")] = None,
+    actor: Annotated[str | None, Query(max_length=200, description="Actor id.")] = None,
+    since: Annotated[datetime | None, Query(description="occurred_at >= since")] = None,
+    until: Annotated[datetime | None, Query(description="occurred_at < until")] = None,
+) -> AuditFilter:
+    return AuditFilter(stream=incident or stream, types=type, actor=actor, since=since, until=until)
+
+
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@router.get("/events", responses=problem_responses(401, 403, 422))
+async def events(
+    _: Auditor,
+    store: Store,
+    where: Filter,
+    cursor: Annotated[int, Query(ge=0, le=2**62, description="next_cursor of the last page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> AuditPage:
+    """Events matching every filter, in log order; page on with `cursor`."""
+    page = await service.query(store, where, cursor, limit)
+    return AuditPage(items=page.events, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"},
+        **problem_responses(401, 403, 422),
+    },
+)
+async def export(_: Auditor, store: Store, where: Filter) -> StreamingResponse:
+    """Matching events as JSON Lines, streamed a page at a time (constant memory)."""
+    return StreamingResponse(
+        service.export_lines(store, where),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="firebreak-audit.jsonl"'},
+    )
+
+
+@router.get("/verify", responses=problem_responses(401, 403))
+async def verify(_: Auditor, store: Store) -> VerificationReport:
+    """Walk the hash chain and the signed checkpoints; `ok` is false at the first bad row."""
+    return await anyio.to_thread.run_sync(store.verify)
+
+
+@router.get("/checkpoints", responses=problem_responses(401, 403, 422))
+async def checkpoints(
+    _: Auditor, store: Store, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
+) -> list[Checkpoint]:
+    """Signed chain heads, newest first."""
+    return await anyio.to_thread.run_sync(service.list_checkpoints, store, limit)
