@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from orchestrator.demo.runner import DemoOptions, run_demo
 from orchestrator.errors import FirebreakError
 from orchestrator.runtime.prepare import Prepared, prepare
-from orchestrator.runtime.stack import Running, embedded_temporal, serve
+from orchestrator.runtime.stack import Running, embedded_temporal, preflight, serve
 from orchestrator.settings import Settings, load_settings
 
 console = Console(highlight=False, soft_wrap=True)
@@ -74,6 +74,8 @@ def up(
     if "api_url" not in settings.model_fields_set:
         overrides["api_url"] = f"http://{settings.api_host}:{settings.api_port}"
     settings = load_settings(**overrides)
+    if not init_only:
+        preflight(settings, devserver)
     prepared = prepare(settings)
     _print_prepared(settings, prepared)
     if init_only:

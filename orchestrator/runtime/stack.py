@@ -56,6 +56,14 @@ def embedded_temporal(settings: Settings) -> DevServerConfig | None:
     )
 
 
+def preflight(settings: Settings, devserver: DevServerConfig | None) -> None:
+    """Fail before touching anything when a port `up` needs is taken."""
+    ensure_port_free(settings.api_host, settings.api_port, "FIREBREAK_API_PORT")
+    if devserver is not None:
+        ensure_port_free(devserver.host, devserver.port, "FIREBREAK_TEMPORAL_PORT")
+        ensure_port_free(devserver.host, devserver.ui_port, "FIREBREAK_TEMPORAL_UI_PORT")
+
+
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: the stack owns SIGINT/SIGTERM and the order in
     which things stop (uvicorn would otherwise re-raise the signal after serving)."""
@@ -85,7 +93,6 @@ async def serve(
     until: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or until `until()` returns, for `--exit-after-demo`)."""
-    ensure_port_free(settings.api_host, settings.api_port, "FIREBREAK_API_PORT")
     server = DevServer(devserver) if devserver else None
     if server:
         server.start()
