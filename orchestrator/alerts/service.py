@@ -173,10 +173,19 @@ def _record(
     if existing is not None:
         return existing
     alert = alert.model_copy(update={"raw_ref": raw_ref})
+    # The alert's text (titles, descriptions, labels) carries captured prompts and outputs, so
+    # the full alert is sealed like the raw body; only the routing facts stay in clear.
     payload: dict[str, object] = {
-        "alert": alert.model_dump(mode="json"),
+        "alert_id": alert.id,
+        "source": alert.source,
+        "type": alert.type,
+        "severity": alert.severity.value,
+        "environment": alert.environment.value,
+        "status": alert.status.value,
+        "fingerprint": alert.fingerprint,
         "format": delivery.format,
         "webhook_id": delivery.webhook_id,
+        "alert": alert.model_dump(mode="json"),
     }
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
@@ -186,7 +195,7 @@ def _record(
         actor=Actor(id=delivery.principal.id, role=delivery.principal.role.value),
         occurred_at=alert.received_at,
         payload=payload,
-        sensitive=("raw",) if with_raw else (),
+        sensitive=("alert", "raw") if with_raw else ("alert",),
     )
     try:
         store.append(alert_stream(source, alert.id), [event], expected_version=0)

@@ -1,0 +1,228 @@
+"""Each format's fixtures open the right incidents, durably and idempotently."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from orchestrator.alerts.service import alert_stream
+from orchestrator.audit import EventStore
+from orchestrator.domain import Alert
+from tests.api.conftest import Tokens, fixture_bytes, fixture_json, post_alert
+
+
+async def assert_running(temporal: Client, incident_ids: list[str]) -> None:
+    for incident_id in incident_ids:
+        workflow_id, _, run_id = incident_id.rpartition(".")
+        described = await temporal.get_workflow_handle(workflow_id, run_id=run_id).describe()
+        assert described.status is WorkflowExecutionStatus.RUNNING
+
+
+def received(store: EventStore, source: str, alert_id: str) -> Alert:
+    events = store.read_stream(alert_stream(source, alert_id))
+    assert [e.type for e in events] == ["AlertReceived"]
+    return Alert.model_validate(events[0].payload["alert"])
+
+
+async def test_generic_alert_is_recorded_encrypted_and_opens_an_incident(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
+) -> None:
+    response = await post_alert(http, "generic", fixture_bytes("generic.json"), tokens.source)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert len(body["incidents"]) == 1
+    assert body["alerts"][0]["duplicate"] is False
+    await assert_running(temporal, body["incidents"])
+
+    alert = received(store, "detector", "guard-7f3a9c21")
+    assert (alert.type, alert.severity, alert.environment) == (
+        "prompt_injection",
+        "critical",
+        "prod",
+    )
+    assert (
+        alert.resources.model == "support-bot" and alert.resources.api_key == "key-support-bot-prod"
+    )
+    assert body["incidents"][0].startswith(alert.workflow_id + ".")
+    raw_event = store.read_stream(alert_stream("detector", alert.id))[0]
+    assert "Ignore all previous instructions" in raw_event.payload["raw"]
+    with store.engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT payload FROM audit_events")).scalars().all()
+    assert not any("Ignore all previous" in text for text in stored), "raw body stored in clear"
+
+
+async def test_alertmanager_group_splits_by_fingerprint_and_resolves(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
+) -> None:
+    firing = await post_alert(
+        http, "alertmanager", fixture_bytes("alertmanager_firing.json"), tokens.source
+    )
+    assert firing.status_code == 202, firing.text
+    incidents = firing.json()["incidents"]
+    assert len(incidents) == 2  # two instances of one condition share an incident
+    alerts = firing.json()["alerts"]
+    assert alerts[0]["incident_id"] == alerts[2]["incident_id"] != alerts[1]["incident_id"]
+    await assert_running(temporal, incidents)
+
+    toxic = received(store, "detector", alerts[0]["alert_id"])
+    assert (toxic.type, toxic.environment, toxic.severity) == (
+        "model_poisoning",
+        "prod",
+        "critical",
+    )
+    assert (toxic.resources.model, toxic.resources.model_version) == ("recommender", "42")
+    assert toxic.fingerprint == "a1b2c3d4e5f60718"
+    leak = received(store, "detector", alerts[1]["alert_id"])
+    assert (leak.type, leak.environment, leak.severity) == ("api_key_leak", "staging", "medium")
+    assert leak.resources.api_key == "key-batch-staging"
+
+    resolved = await post_alert(
+        http, "alertmanager", fixture_bytes("alertmanager_resolved.json"), tokens.source
+    )
+    assert resolved.status_code == 202, resolved.text
+    assert resolved.json()["incidents"] == [alerts[0]["incident_id"]]
+    assert resolved.json()["alerts"][0]["status"] == "resolved"
+
+
+async def test_cloudevents_structured_binary_and_batch(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
+) -> None:
+    structured = await post_alert(
+        http,
+        "cloudevents",
+        fixture_bytes("cloudevents_structured.json"),
+        tokens.source,
+        "application/cloudevents+json; charset=utf-8",
+    )
+    assert structured.status_code == 202, structured.text
+    jailbreak = received(
+        store, "detector", "//guardrails.example.com/llm-firewall/eu-1/b3e1c2d4-0001"
+    )
+    assert (jailbreak.type, jailbreak.severity) == ("jailbreak", "high")
+    assert (jailbreak.resources.agent, jailbreak.resources.tool) == (
+        "travel-planner",
+        "transfer_funds",
+    )
+    assert jailbreak.labels["confidence"] == "0.97"
+
+    binary = await post_alert(
+        http,
+        "cloudevents",
+        fixture_bytes("cloudevents_binary_data.json"),
+        tokens.source,
+        **{
+            "ce-specversion": "1.0",
+            "ce-id": "drift-77",
+            "ce-source": "//drift.example.com",
+            "ce-type": "com.example.drift.data_poisoning",
+        },
+    )
+    assert binary.status_code == 202, binary.text
+    drift = received(store, "detector", "//drift.example.com/drift-77")
+    assert (drift.type, drift.environment, drift.resources.dataset) == (
+        "data_poisoning",
+        "staging",
+        "support-tickets",
+    )
+
+    batch = await post_alert(
+        http,
+        "cloudevents",
+        fixture_bytes("cloudevents_batch.json"),
+        tokens.source,
+        "application/cloudevents-batch+json",
+    )
+    assert batch.status_code == 202, batch.text
+    assert len(batch.json()["alerts"]) == 2 and len(batch.json()["incidents"]) == 1
+    await assert_running(
+        temporal,
+        structured.json()["incidents"] + binary.json()["incidents"] + batch.json()["incidents"],
+    )
+
+
+async def test_pagerduty_trigger_acknowledge_resolve(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
+) -> None:
+    trigger = await post_alert(
+        http, "pagerduty", fixture_bytes("pagerduty_trigger.json"), tokens.source
+    )
+    assert trigger.status_code == 202, trigger.text
+    [incident] = trigger.json()["incidents"]
+    alert = received(store, "detector", "litellm-key-abuse-7781")
+    assert (alert.type, alert.severity, alert.environment) == ("api_key_leak", "high", "prod")
+    assert alert.resources.api_key == "key-7781"
+
+    ack = await post_alert(
+        http, "pagerduty", fixture_bytes("pagerduty_acknowledge.json"), tokens.source
+    )
+    assert ack.status_code == 202, ack.text
+    assert ack.json()["incidents"] == [incident]
+    resolve = await post_alert(
+        http, "pagerduty", fixture_bytes("pagerduty_resolve.json"), tokens.source
+    )
+    assert resolve.status_code == 202, resolve.text
+    assert resolve.json()["incidents"] == [incident]
+    resolved = received(store, "detector", "litellm-key-abuse-7781:resolve")
+    assert (resolved.status, resolved.type, resolved.fingerprint) == (
+        "resolved",
+        "api_key_leak",
+        "litellm-key-abuse-7781",
+    )
+
+    orphan = fixture_json("pagerduty_resolve.json") | {"dedup_key": "never-triggered"}
+    refused = await post_alert(http, "pagerduty", json.dumps(orphan).encode(), tokens.source)
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "dedup_key"
+
+
+async def test_retried_delivery_returns_the_same_incident_and_records_once(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore
+) -> None:
+    body = fixture_bytes("generic.json")
+    first = await post_alert(http, "generic", body, tokens.source, **{"webhook-id": "msg_1"})
+    again = await post_alert(http, "generic", body, tokens.source, **{"webhook-id": "msg_1"})
+    other_delivery = await post_alert(
+        http, "generic", body, tokens.source, **{"webhook-id": "msg_2"}
+    )
+    assert first.status_code == again.status_code == other_delivery.status_code == 202
+    assert first.json() == again.json()
+    assert other_delivery.json()["incidents"] == first.json()["incidents"]
+    assert other_delivery.json()["alerts"][0]["duplicate"] is True
+    assert len(store.read_stream(alert_stream("detector", "guard-7f3a9c21"))) == 1
+
+    changed = body.replace(b"critical", b"low")
+    replay = await post_alert(http, "generic", changed, tokens.source, **{"webhook-id": "msg_1"})
+    assert replay.status_code == 409
+
+
+async def test_storm_with_one_fingerprint_lands_in_one_incident(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore
+) -> None:
+    base = fixture_json("generic.json")
+
+    async def one(i: int) -> httpx.Response:
+        body = json.dumps(base | {"id": f"storm-{i}"}).encode()
+        return await post_alert(http, "generic", body, tokens.source)
+
+    responses = await asyncio.gather(*(one(i) for i in range(40)))
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["incidents"][0] for r in responses}) == 1
+    with store.engine.connect() as conn:
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM audit_events WHERE type = 'AlertReceived'")
+        ).scalar_one()
+    assert count == 40
+
+
+async def test_source_may_only_send_alerts_for_its_environments(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore
+) -> None:
+    response = await post_alert(http, "generic", fixture_bytes("generic.json"), tokens.source_dev)
+    assert response.status_code == 403
+    assert store.head()[0] == 0 or not store.read_stream(
+        alert_stream("dev-detector", "guard-7f3a9c21")
+    )
