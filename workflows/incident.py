@@ -5,9 +5,10 @@ in order, gates steps behind approvals (update `decide`, validated by `workflows
 escalates and applies timeout rules, asks people what to do about failed steps, compensates on
 abort, and appends every transition to the audit stream. Its state is the `state` query.
 
-Everything here is replay-safe: time is `workflow.now()`, ids are `workflow.uuid4()`, and every
-effect is an activity. The step methods resume from the step's recorded status, which is what
-lets a long wait (a storm during an approval) continue as new without losing its place.
+Everything here is replay-safe: time is `workflow.now()`, event ids derive from the incident
+and the event's subject (`workflows.outbox`), and every effect is an activity. The step
+methods resume from the step's recorded status, which is what lets a long wait (a storm during
+an approval) continue as new without losing its place.
 """
 
 from __future__ import annotations
@@ -81,11 +82,11 @@ class IncidentWorkflow:
         info = workflow.info()
         alert = inp.alert
         self._alert = alert
-        self._outbox = Outbox()
         self._buffer: list[Alert] = []
         carry = inp.carry
         if carry is not None:
             self._state = carry.state
+            self._outbox = Outbox(self._state.incident_id)
             self._playbook: Playbook | None = carry.playbook
             self._quiet_seconds = carry.quiet_seconds
             self._pos = (carry.phase_index, carry.step_index)
@@ -107,6 +108,7 @@ class IncidentWorkflow:
             correlation_key=alert.correlation_key,
             opened_at=workflow.now(),
         )
+        self._outbox = Outbox(self._state.incident_id)
         self._playbook = None
         self._quiet_seconds = 0
         self._pos = (0, 0)
@@ -400,7 +402,7 @@ class IncidentWorkflow:
             state.deadline = None
             self._outbox.emit(
                 EventType.step_failed,
-                {**_ids(state), "error": state.error},
+                {**_ids(state), "attempt": state.attempts, "error": state.error},
             )
             await self._notify("failure", state, None, f"Step failed: {state.action}")
             return
@@ -467,7 +469,13 @@ class IncidentWorkflow:
         if not await self._wait(handle.done, stall_after, may_continue=False):
             state.stalled = True
             self._outbox.emit(
-                EventType.step_stalled, {**_ids(state), "running_seconds": stall_after}
+                EventType.step_stalled,
+                {
+                    **_ids(state),
+                    "action": action,
+                    "attempt": state.attempts,
+                    "running_seconds": stall_after,
+                },
             )
             await self._notify("stalled", state, None, f"Step stalled: {action}")
             await self._wait(handle.done, None, may_continue=False)
@@ -596,7 +604,13 @@ class IncidentWorkflow:
             delivered = False
         self._outbox.emit(
             EventType.notification_sent,
-            {"step_id": state.step_id, "kind": kind, "target": target, "delivered": delivered},
+            {
+                "step_id": state.step_id,
+                "kind": kind,
+                "attempt": state.attempts,
+                "target": target,
+                "delivered": delivered,
+            },
         )
 
     async def _close(self, outcome: str, error: str | None = None) -> None:

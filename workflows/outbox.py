@@ -1,12 +1,17 @@
 """Audit events the workflow has produced but not yet appended.
 
-Ids come from `workflow.uuid4()` and times from `workflow.now()`, so a replay rebuilds exactly
-the same events: appending them again is a no-op in the event store, and a worker that crashed
-before appending regenerates them instead of losing them.
+An event's id is a UUID derived from the incident id, the event type and the event's subject
+(alert, phase, step, action, decision, notification kind, attempt: the facts that make it
+unique within the incident), and its time is `workflow.now()`. A replay therefore rebuilds
+the same ids, and so does a retried workflow task that saw more signals than the attempt it
+replaces: a sequence-based id (`workflow.uuid4()`) would shift there and give a different
+event an id already appended by the lost attempt. The append activity treats an id already
+stored as already recorded.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from temporalio import workflow
@@ -16,16 +21,24 @@ from orchestrator.domain import Actor, EventType, NewEvent
 SYSTEM = Actor.system()
 SENSITIVE = ("result",)
 """Payload keys the store encrypts at rest: action results may carry model outputs."""
+SUBJECT_KEYS = ("alert_id", "phase", "step_id", "action", "decision_id", "kind", "attempt")
+NAMESPACE = uuid.UUID("5b0e6f1c-2f7a-4c61-9d1e-6a0f3f1e9b42")
+
+
+def event_id(incident_id: str, type_: EventType, payload: dict[str, Any]) -> str:
+    subject = "/".join(str(payload[k]) for k in SUBJECT_KEYS if payload.get(k) is not None)
+    return str(uuid.uuid5(NAMESPACE, f"{incident_id}|{type_.value}|{subject}"))
 
 
 class Outbox:
-    def __init__(self) -> None:
+    def __init__(self, incident_id: str) -> None:
+        self._incident_id = incident_id
         self._events: list[NewEvent] = []
 
     def emit(self, type_: EventType, payload: dict[str, Any], actor: Actor = SYSTEM) -> None:
         self._events.append(
             NewEvent(
-                id=str(workflow.uuid4()),
+                id=event_id(self._incident_id, type_, payload),
                 type=type_.value,
                 actor=actor,
                 occurred_at=workflow.now(),
