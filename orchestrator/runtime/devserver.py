@@ -125,6 +125,12 @@ class DevServer:
             return False
         return True
 
+    async def watch(self, poll_seconds: float = 1.0) -> None:
+        """Return never while the server runs; raise as soon as it dies underneath us."""
+        while True:
+            self._raise_if_exited()
+            await asyncio.sleep(poll_seconds)
+
     def _raise_if_exited(self) -> None:
         if self._process is None:
             raise Unavailable("Temporal dev server was not started")

@@ -103,7 +103,8 @@ async def serve(
             if server:
                 await _until_stopped(server.wait_ready(), stop)
             if not stop.is_set():
-                await _run_processes(settings, devserver, stop, on_ready, until)
+                watch = server.watch if server else None
+                await _run_processes(settings, devserver, stop, on_ready, until, watch)
     finally:
         if server:
             server.stop()
@@ -130,10 +131,12 @@ async def _run_processes(
     stop: asyncio.Event,
     on_ready: OnReady,
     until: Callable[[], Awaitable[Any]] | None,
+    watch: Callable[[], Awaitable[None]] | None,
 ) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings)
-    app = create_app(settings, temporal_client=client, store=open_event_store(settings))
+    store = open_event_store(settings)
+    app = create_app(settings, temporal_client=client, store=store)
     api = _Server(
         uvicorn.Config(
             app,
@@ -156,8 +159,9 @@ async def _run_processes(
                 temporal_ui_url=devserver.ui_url if devserver else None,
             )
             await on_ready(running)
-            if until is not None:
-                watched.add(asyncio.ensure_future(until()))
+            for extra in (until, watch):
+                if extra is not None:
+                    watched.add(asyncio.ensure_future(extra()))
             done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 task.result()
@@ -166,6 +170,7 @@ async def _run_processes(
                 task.cancel()
             api.should_exit = True
             await api_task
+            store.engine.dispose()
 
 
 async def _wait_started(api: uvicorn.Server, task: asyncio.Task[None]) -> None:

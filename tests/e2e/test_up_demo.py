@@ -206,3 +206,13 @@ def test_taken_api_port_is_one_line_and_starts_nothing(
         "(Address already in use); stop what uses it or choose another port"
     ]
     assert not (tmp_path / "data").exists()
+
+
+def test_up_stops_when_its_temporal_server_dies(tmp_path: Path, ports: dict[str, int]) -> None:
+    data_dir = tmp_path / "data"
+    with running_up(data_dir, ports, tmp_path / "up.log") as stack:
+        (server,) = descendants(stack.process.pid)
+        os.kill(server, signal.SIGKILL)
+        assert stack.process.wait(timeout=60) == 2, stack.output()
+    assert "firebreak: Temporal dev server exited with code -9" in stack.output()
+    assert "Traceback" not in stack.output()
