@@ -112,6 +112,12 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def alerts_recorded(store: EventStore) -> int:
+    with store.engine.connect() as conn:
+        query = sa.text("SELECT count(*) FROM audit_events WHERE type = 'AlertReceived'")
+        return int(conn.execute(query).scalar_one())
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
 

@@ -65,6 +65,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise InvalidInput("body is not valid UTF-8 JSON", "body") from None
+    except RecursionError:
+        raise InvalidInput("body nests too deeply", "body") from None
 
 
 def validate(model: type[M], data: Any, prefix: str = "") -> M:
