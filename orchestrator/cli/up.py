@@ -47,7 +47,7 @@ def up(
     ] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run `firebreak demo` once ready.")] = False,
     exit_after_demo: Annotated[
-        bool, typer.Option("--exit-after-demo", help="With --demo: stop afterwards (for CI).")
+        bool, typer.Option("--exit-after-demo", help="Run the demo, then stop (for CI).")
     ] = False,
     init_only: Annotated[
         bool,
@@ -67,6 +67,19 @@ def up(
         "database_url": database_url,
     }
     overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
+    try:
+        _up(
+            overrides,
+            demo=demo or exit_after_demo,
+            exit_after_demo=exit_after_demo,
+            init_only=init_only,
+        )
+    except KeyboardInterrupt:  # Ctrl-C before serving started: nothing is running yet
+        console.print("interrupted", markup=False)
+        raise typer.Exit(130) from None
+
+
+def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_only: bool) -> None:
     settings = load_settings(**overrides)
     devserver = embedded_temporal(settings)
     if devserver is not None:
