@@ -34,6 +34,10 @@ class DemoApi:
     ) -> None:
         await self._http.aclose()
 
+    async def ready(self) -> None:
+        """Fail early, with the reason, when the API or what it depends on is not up."""
+        await self._call("GET", "/readyz")
+
     async def post_alert(self, token: str, secret: str, alert: dict[str, Any]) -> dict[str, Any]:
         """Deliver one signed generic alert; the delivery id is the alert id (retries reuse it)."""
         body = json.dumps(alert).encode()

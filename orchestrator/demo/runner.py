@@ -86,12 +86,18 @@ class IncidentReport:
 async def run_demo(options: DemoOptions, console: Console) -> list[IncidentReport]:
     """Run the three scenarios against the API at `settings.api_url`; return their reports."""
     settings = options.settings
-    lab = seed_demo_lab(settings.data_dir.resolve())
-    cast = create_cast(settings)
-    run_id = uuid.uuid4().hex[:8]
+    if not settings.keyring_path.is_file():
+        raise DemoFailed(
+            f"no Firebreak keys in {settings.data_dir.resolve()}: run the demo with the same "
+            "FIREBREAK_DATA_DIR (and FIREBREAK_DATABASE_URL) as `firebreak up`"
+        )
     say = _Printer(console)
-    say(f"demo {run_id}: lab in {lab.data_dir}, principals {', '.join(cast.tokens)}")
     async with DemoApi(settings.api_url) as api:
+        await api.ready()
+        lab = seed_demo_lab(settings.data_dir.resolve())
+        cast = create_cast(settings)
+        run_id = uuid.uuid4().hex[:8]
+        say(f"demo {run_id}: lab in {lab.data_dir}, principals {', '.join(cast.tokens)}")
         reports = []
         for scenario in scenarios(run_id, lab):
             say(f"[{scenario.key}] {scenario.headline}")

@@ -5,14 +5,20 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+
 from orchestrator.db import current_revision, head_revision, make_engine
 from orchestrator.demo.cast import ALICE, AUDITOR, BOB, SOURCE, create_cast
+from orchestrator.demo.client import DemoFailed
+from orchestrator.demo.runner import DemoOptions, run_demo
 from orchestrator.demo.webhooks import signed_headers
 from orchestrator.domain import Role
 from orchestrator.principals.service import active_webhook_secrets, authenticate
 from orchestrator.runtime.prepare import prepare
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
+from tests.support.providers import free_port
 
 
 def _settings(tmp_path: Path, db_url: str) -> Settings:
@@ -75,3 +81,17 @@ def test_signature_matches_the_standard_webhooks_reference_vector() -> None:
         "webhook-timestamp": "1614265330",
         "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
     }
+
+
+async def test_demo_without_keys_names_the_data_dir(tmp_path: Path) -> None:
+    options = DemoOptions(Settings(data_dir=tmp_path / "elsewhere"))
+    with pytest.raises(DemoFailed, match="run the demo with the same FIREBREAK_DATA_DIR"):
+        await run_demo(options, Console())
+
+
+async def test_demo_without_api_asks_whether_up_runs(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", api_url=f"http://127.0.0.1:{free_port()}")
+    prepare(settings)
+    with pytest.raises(DemoFailed, match="is `firebreak up` running"):
+        await run_demo(DemoOptions(settings), Console())
+    assert not (settings.data_dir / "demo").exists()  # nothing created before the API answered
