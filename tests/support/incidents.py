@@ -30,6 +30,7 @@ from orchestrator.domain import (
     Resources,
     Role,
 )
+from orchestrator.errors import Unavailable
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import data_converter
@@ -132,14 +133,19 @@ def decision(step_id: str, kind: str = "approve", principal: str = "alice", **kw
     return Decision(**{**fields, **kw})
 
 
-async def wait_for_pending(client: Client, incident_id: str, step_id: str) -> IncidentState:
+async def wait_for_pending(
+    client: Client, incident_id: str, step_id: str, timeout: float = 30
+) -> IncidentState:
     """Poll the workflow until `step_id` waits for people."""
 
     async def check() -> IncidentState | None:
-        state = await describe(client, incident_id)
+        try:
+            state = await describe(client, incident_id)
+        except Unavailable:  # a worker that just took over has not answered yet
+            return None
         return state if any(p.step_id == step_id for p in state.pending) else None
 
-    result: IncidentState = await eventually(check)
+    result: IncidentState = await eventually(check, timeout)
     return result
 
 
