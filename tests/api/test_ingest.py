@@ -45,7 +45,7 @@ async def test_generic_alert_is_recorded_encrypted_and_opens_an_incident(
         "prod",
     )
     assert (
-        alert.resources.model == "support-bot" and alert.resources.api_key == "key-support-bot-prod"
+        alert.resources.model == "fraud-detector" and alert.resources.api_key == "key-support-bot"
     )
     assert body["incidents"][0].startswith(alert.workflow_id + ".")
     raw_event = store.read_stream(alert_stream("detector", alert.id))[0]

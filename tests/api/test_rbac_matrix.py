@@ -1,0 +1,185 @@
+"""The RBAC matrix: every route of the app x every role x in/out-of-scope environment, plus no
+token and a revoked token, checked for the exact status.
+
+Routes are enumerated from the app itself, so a new endpoint without a row in `CASES` fails
+this test until someone states who may call it and what a permitted call answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from temporalio.client import Client
+
+from orchestrator import db
+from orchestrator.api.app import create_app
+from orchestrator.api.auth import ROLE_PERMISSIONS, endpoints
+from orchestrator.audit import open_event_store
+from orchestrator.domain import Environment, Role
+from orchestrator.principals.service import create_principal, revoke_principal
+from orchestrator.settings import Settings
+from tests.api.conftest import bearer, fixture_json, terminate_started
+from tests.api_b.server import serving
+from tests.support.incidents import running_worker
+
+_counter = itertools.count()
+APPROVAL_STEP = "suspend-target-tool"  # the built-in prompt-injection playbook's first approval
+
+
+@dataclass
+class World:
+    incident_id: str  # a prod incident waiting for approval of APPROVAL_STEP
+    waiting: list[str]  # more such incidents, one per permitted decision
+    engine: sa.Engine
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{next(_counter)}"
+
+
+def alert(world: World) -> dict[str, Any]:
+    body = fixture_json("generic.json") | {"id": unique("rbac")}
+    return {"json": body}
+
+
+def new_principal(world: World) -> dict[str, Any]:
+    return {"json": {"name": unique("made"), "role": "auditor", "environments": ["prod"]}}
+
+
+def victim(world: World) -> str:
+    name = unique("victim")
+    create_principal(world.engine, name, Role.auditor, [Environment.prod])
+    return name
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call a route, and what a permitted caller in / out of scope gets."""
+
+    path: Callable[[World], str]
+    request: Callable[[World], dict[str, Any]] = lambda _: {}
+    in_scope: int = 200
+    out_of_scope: int = 200
+    permitted_path: Callable[[World], str] | None = None  # for calls that change state
+
+
+def fixed(path: str) -> Callable[[World], str]:
+    return lambda _: path
+
+
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/healthz"): Case(fixed("/healthz")),
+    ("GET", "/readyz"): Case(fixed("/readyz")),
+    ("GET", "/metrics"): Case(fixed("/metrics")),
+    ("POST", "/v1/alerts/{format}"): Case(
+        fixed("/v1/alerts/generic"), alert, in_scope=202, out_of_scope=403
+    ),
+    ("GET", "/v1/incidents"): Case(fixed("/v1/incidents")),
+    ("GET", "/v1/incidents/{incident_id}"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}", out_of_scope=404
+    ),
+    ("GET", "/v1/incidents/{incident_id}/timeline"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/timeline", out_of_scope=404
+    ),
+    ("POST", "/v1/incidents/{incident_id}/steps/{step_id}/decisions"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/steps/{APPROVAL_STEP}/decisions",
+        lambda _: {"json": {"decision": "approve", "reason": "matrix"}},
+        out_of_scope=403,
+        permitted_path=lambda w: f"/v1/incidents/{w.waiting.pop()}/steps/{APPROVAL_STEP}/decisions",
+    ),
+    ("GET", "/v1/approvals"): Case(fixed("/v1/approvals")),
+    ("GET", "/v1/audit/events"): Case(fixed("/v1/audit/events")),
+    ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
+    ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
+    ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
+    ("GET", "/v1/principals"): Case(fixed("/v1/principals")),
+    ("POST", "/v1/principals"): Case(fixed("/v1/principals"), new_principal, 201, 201),
+    ("DELETE", "/v1/principals/{name_or_id}"): Case(lambda w: f"/v1/principals/{victim(w)}"),
+    ("POST", "/v1/principals/{name_or_id}/webhook-secrets"): Case(
+        lambda w: f"/v1/principals/{victim(w)}/webhook-secrets", in_scope=201, out_of_scope=201
+    ),
+}
+
+
+async def waiting_incident(http: httpx.AsyncClient, source: str, admin: str) -> str:
+    """A prod incident that reached the projection and waits for approval of APPROVAL_STEP."""
+    body = fixture_json("generic.json") | {"id": unique("opening"), "fingerprint": unique("fp")}
+    response = await http.post("/v1/alerts/generic", json=body, headers=bearer(source))
+    assert response.status_code == 202, response.text
+    [incident_id] = response.json()["incidents"]
+    for _ in range(400):  # the projection follows the log in the background
+        found = await http.get(f"/v1/incidents/{incident_id}", headers=bearer(admin))
+        if found.status_code == 200 and APPROVAL_STEP in json.dumps(found.json()["pending"]):
+            return incident_id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"incident never waited for {APPROVAL_STEP}: {found.text[:500]}")
+
+
+async def test_every_route_every_role_every_scope(
+    fb_settings: Settings, dev_client: Client
+) -> None:
+    engine = db.make_engine(fb_settings.db_url)
+    tokens: dict[tuple[Role, bool], str] = {}
+    for role in Role:
+        for in_scope in (True, False):
+            env = Environment.prod if in_scope else Environment.dev
+            tokens[role, in_scope] = create_principal(engine, f"{role}-{in_scope}", role, [env])[1]
+    revoked = create_principal(engine, "gone", Role.admin, [])[1]
+    revoke_principal(engine, "gone")
+
+    app = create_app(fb_settings, temporal_client=dev_client, store=open_event_store(fb_settings))
+    missing = sorted(
+        f"{e.method} {e.path}" for e in endpoints(app) if (e.method, e.path) not in CASES
+    )
+    assert not missing, f"routes without a row in the RBAC matrix: {missing}"
+
+    mismatches = []
+    try:
+        async with (
+            running_worker(dev_client, fb_settings),
+            serving(app) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            admin = tokens[Role.admin, True]
+            source = tokens[Role.source, True]
+            incidents = [await waiting_incident(http, source, admin) for _ in range(3)]
+            world = World(incidents[0], incidents[1:], engine)
+            for endpoint in endpoints(app):
+                case = CASES[endpoint.method, endpoint.path]
+                callers: list[tuple[str, str | None, int]] = []
+                public = endpoint.permission is None
+                callers.append(("no token", None, case.in_scope if public else 401))
+                callers.append(("revoked", revoked, case.in_scope if public else 401))
+                for (role, in_scope), token in tokens.items():
+                    allowed = public or endpoint.permission in ROLE_PERMISSIONS[role]
+                    expected = (
+                        (case.in_scope if in_scope else case.out_of_scope) if allowed else 403
+                    )
+                    if public:
+                        expected = case.in_scope
+                    callers.append((f"{role}/{'in' if in_scope else 'out'}", token, expected))
+                for who, token, expected in callers:
+                    permitted = expected == case.in_scope and case.permitted_path
+                    path = case.permitted_path(world) if permitted else case.path(world)
+                    response = await http.request(
+                        endpoint.method,
+                        path,
+                        headers=bearer(token) if token else {},
+                        **case.request(world),
+                    )
+                    if response.status_code != expected:
+                        mismatches.append(
+                            f"{endpoint.method} {endpoint.path} as {who}: "
+                            f"{response.status_code} != {expected} {response.text[:120]}"
+                        )
+    finally:
+        await terminate_started(dev_client, engine)
+        engine.dispose()
+    assert not mismatches, "\n".join(mismatches)
