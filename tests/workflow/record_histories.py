@@ -1,0 +1,114 @@
+"""Re-record the histories the replay test checks: `python -m tests.workflow.record_histories`.
+
+Run it after a *deliberate* change to the incident workflow's history shape, and keep the old
+files beside the new ones while incidents started by the old code may still be running. Each
+scenario runs against a fresh dev server and lab; payloads are encrypted with the test-only key
+ring in `histories/keyring.json`, which the replay test uses to decode them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.providers.local.lab import LabInfo, seed_demo_lab
+from orchestrator.db import upgrade
+from orchestrator.domain import DecisionKind, Environment
+from orchestrator.settings import Settings
+from orchestrator.temporal.binaries import find_binary
+from orchestrator.temporal.incidents import decide, submit_alert
+from orchestrator.temporal.worker import build_worker
+from tests.support.incidents import (
+    decision,
+    encrypted_client,
+    final_state,
+    make_alert,
+    wait_for_pending,
+)
+from tests.workflow.test_failures import BrokenQuarantine, with_broken_quarantine
+
+HISTORIES = Path(__file__).parent / "histories"
+KEYRING = HISTORIES / "keyring.json"
+
+Scenario = Callable[[Client, Settings, LabInfo], Awaitable[str]]
+
+
+async def dev_happy_path(client: Client, settings: Settings, lab: LabInfo) -> str:
+    alert = make_alert(lab, "data_poisoning")
+    await submit_alert(client, alert, task_queue=settings.task_queue)
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
+async def prod_approvals_and_storm(client: Client, settings: Settings, lab: LabInfo) -> str:
+    alert = make_alert(lab, "model_inversion", Environment.prod)
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    for _ in range(20):
+        more = make_alert(lab, "model_inversion", Environment.prod, fingerprint=alert.fingerprint)
+        await submit_alert(client, more, task_queue=settings.task_queue)
+    await wait_for_pending(client, inc, "rollback-model")
+    await decide(client, inc, decision("rollback-model"))
+    await decide(client, inc, decision("rollback-model", principal="bob"))
+    await wait_for_pending(client, inc, "restore-caller-key")
+    await decide(client, inc, decision("restore-caller-key", kind=DecisionKind.reject))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
+async def failure_retry_then_abort(client: Client, settings: Settings, lab: LabInfo) -> str:
+    alert = make_alert(lab, "data_poisoning")
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, inc, "quarantine-dataset")
+    await decide(client, inc, decision("quarantine-dataset", kind=DecisionKind.retry))
+    await wait_for_pending(client, inc, "quarantine-dataset")
+    await decide(client, inc, decision("quarantine-dataset", kind=DecisionKind.abort))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "dev_happy_path": dev_happy_path,
+    "prod_approvals_and_storm": prod_approvals_and_storm,
+    "failure_retry_then_abort": failure_retry_then_abort,
+}
+
+
+async def record(env: WorkflowEnvironment, name: str, scenario: Scenario) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        lab = seed_demo_lab(Path(tmp) / "data")
+        settings = Settings(
+            data_dir=lab.data_dir,
+            task_queue=f"record-{uuid.uuid4().hex[:8]}",
+            keyring_file=KEYRING,
+            incident_quiet_seconds=0,
+        )
+        upgrade(settings.db_url)
+        client = encrypted_client(env, settings)
+        broken = BrokenQuarantine()
+        activities = with_broken_quarantine(settings, broken) if "failure" in name else None
+        async with build_worker(client, settings, activities=activities):
+            workflow_id = await scenario(client, settings, lab)
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def main() -> None:
+    HISTORIES.mkdir(exist_ok=True)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_binary("temporal")),
+        dev_server_extra_args=["--log-level", "error"],
+    )
+    async with env:
+        for name, scenario in SCENARIOS.items():
+            await record(env, name, scenario)
+            print(f"recorded {name}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,41 @@
+"""Recorded incident histories replay without non-determinism against the current workflow.
+
+A failure here means a change would break incidents already running: version the change with
+`workflow.patched` instead, or, if it is deliberate and safe, re-record with
+`python -m tests.workflow.record_histories`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from orchestrator.security.keyring import KeyRing
+from orchestrator.temporal.client import data_converter
+from workflows.incident import IncidentWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+FILES = sorted(HISTORIES.glob("*.json"), key=lambda p: p.name)
+RECORDED = [p for p in FILES if p.name != "keyring.json"]
+
+
+def test_histories_are_recorded() -> None:
+    assert {p.stem for p in RECORDED} >= {
+        "dev_happy_path",
+        "prod_approvals_and_storm",
+        "failure_retry_then_abort",
+    }
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
+async def test_recorded_history_replays(path: Path) -> None:
+    replayer = Replayer(
+        workflows=[IncidentWorkflow],
+        data_converter=data_converter(KeyRing.load(HISTORIES / "keyring.json")),
+    )
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
