@@ -3,16 +3,12 @@ it, Ctrl-C, and a second `firebreak up` that finds everything where it was left.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import json
 import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,94 +16,12 @@ import pytest
 
 from orchestrator.audit import open_event_store
 from orchestrator.domain import EventType
+from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.settings import Settings
-from tests.e2e.procs import alive, descendants, in_group
-from tests.support.providers import free_port
+from tests.e2e.procs import descendants
+from tests.e2e.stack import FIREBREAK, env_for, running_up, stop_with_ctrl_c, up_argv
 
 pytestmark = pytest.mark.slow
-
-FIREBREAK = [str(Path(sys.executable).parent / "firebreak")]
-READY_LINE = "Firebreak is up."
-START_SECONDS = 120
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[bytes]
-    log: Path
-    api_url: str
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
-    return env | {"FIREBREAK_DATA_DIR": str(data_dir)} | extra
-
-
-@pytest.fixture
-def ports() -> dict[str, int]:
-    return {"api": free_port(), "temporal": free_port(), "ui": free_port()}
-
-
-def _up_argv(data_dir: Path, ports: dict[str, int], *extra: str) -> list[str]:
-    return [
-        *FIREBREAK,
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--api-port",
-        str(ports["api"]),
-        "--temporal-port",
-        str(ports["temporal"]),
-        "--temporal-ui-port",
-        str(ports["ui"]),
-        *extra,
-    ]
-
-
-@contextlib.contextmanager
-def running_up(data_dir: Path, ports: dict[str, int], log: Path) -> Iterator[Stack]:
-    """`firebreak up` in its own session (like a terminal job); killed hard only on failure."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            _up_argv(data_dir, ports),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=_env(data_dir),
-            start_new_session=True,
-        )
-    stack = Stack(process, log, f"http://127.0.0.1:{ports['api']}")
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while READY_LINE not in stack.output():
-            assert process.poll() is None, f"firebreak up exited:\n{stack.output()}"
-            assert time.monotonic() < deadline, f"firebreak up not ready:\n{stack.output()}"
-            time.sleep(0.2)
-        yield stack
-    finally:
-        if process.poll() is None:
-            for pid in descendants(process.pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _stop_with_ctrl_c(stack: Stack) -> None:
-    """SIGINT like Ctrl-C; up must exit 0 and take its Temporal server with it."""
-    children = descendants(stack.process.pid)
-    assert children, "the embedded Temporal server should run under firebreak up"
-    stack.process.send_signal(signal.SIGINT)
-    assert stack.process.wait(timeout=60) == 0, stack.output()
-    deadline = time.monotonic() + 10
-    while any(alive(pid) for pid in children) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(alive(pid) for pid in children), f"left behind: {children}"
-    for pid in children:
-        assert in_group(pid) == set()
-    assert "Firebreak stopped." in stack.output()
 
 
 def _admin(data_dir: Path) -> dict[str, str]:
@@ -125,7 +39,7 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         assert f"http://127.0.0.1:{ports['ui']}" in first_output
         demo = subprocess.run(
             [*FIREBREAK, "demo", "--timeout", "180"],
-            env=_env(data_dir, FIREBREAK_API_URL=stack.api_url),
+            env=env_for(data_dir, FIREBREAK_API_URL=stack.api_url),
             capture_output=True,
             text=True,
             timeout=240,
@@ -134,7 +48,7 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         assert "audit verify: ok" in demo.stdout
         assert "rollback-model by alice and bob" in demo.stdout
         assert "nobody (fully automatic)" in demo.stdout
-        _stop_with_ctrl_c(stack)
+        stop_with_ctrl_c(stack)
 
     store = open_event_store(Settings(data_dir=data_dir))
     try:
@@ -170,14 +84,14 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
             assert detail["live"] is not None, json.dumps(detail)
         verdict = httpx.get(f"{stack.api_url}/v1/audit/verify", headers=headers, timeout=60)
         assert verdict.status_code == 200 and verdict.json()["ok"] is True
-        _stop_with_ctrl_c(stack)
+        stop_with_ctrl_c(stack)
 
 
 def test_up_demo_exit_after_demo(tmp_path: Path, ports: dict[str, int]) -> None:
     data_dir = tmp_path / "data"
     result = subprocess.run(
-        _up_argv(data_dir, ports, "--demo", "--exit-after-demo"),
-        env=_env(data_dir),
+        up_argv(data_dir, ports, "--exit-after-demo"),
+        env=env_for(data_dir),
         capture_output=True,
         text=True,
         timeout=300,
@@ -194,8 +108,8 @@ def test_taken_api_port_is_one_line_and_starts_nothing(
         busy.bind(("127.0.0.1", ports["api"]))
         busy.listen()
         result = subprocess.run(
-            _up_argv(tmp_path / "data", ports),
-            env=_env(tmp_path / "data"),
+            up_argv(tmp_path / "data", ports),
+            env=env_for(tmp_path / "data"),
             capture_output=True,
             text=True,
             timeout=120,
@@ -216,3 +130,43 @@ def test_up_stops_when_its_temporal_server_dies(tmp_path: Path, ports: dict[str,
         assert stack.process.wait(timeout=60) == 2, stack.output()
     assert "firebreak: Temporal dev server exited with code -9" in stack.output()
     assert "Traceback" not in stack.output()
+
+
+async def test_external_temporal_and_postgresql_same_code_path(
+    tmp_path: Path, ports: dict[str, int], pg_url: str
+) -> None:
+    cluster = DevServer(
+        DevServerConfig(
+            db_file=tmp_path / "cluster.db",
+            log_file=tmp_path / "cluster.log",
+            port=ports["temporal"],
+            ui_port=ports["ui"],
+        )
+    )
+    cluster.start()
+    try:
+        await cluster.wait_ready()
+        data_dir = tmp_path / "data"
+        env = env_for(
+            data_dir,
+            FIREBREAK_TEMPORAL_ADDRESS=cluster.config.address,
+            FIREBREAK_DATABASE_URL=pg_url,
+        )
+        argv = [*FIREBREAK, "up", "--api-port", str(ports["api"]), "--demo", "--exit-after-demo"]
+        result = await asyncio.to_thread(
+            subprocess.run, argv, env=env, capture_output=True, text=True, timeout=300
+        )
+    finally:
+        cluster.stop()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "audit verify: ok" in result.stdout
+    assert f"temporal     {cluster.config.address}" in result.stdout
+    assert "temporal UI" not in result.stdout  # nothing embedded was started
+    assert not (data_dir / "temporal.db").exists()
+    assert not (data_dir / "firebreak.db").exists()
+    store = open_event_store(Settings(data_dir=data_dir, database_url=pg_url))
+    try:
+        types = {e.payload.get("type") for e in store.read_all() if e.type == "IncidentOpened"}
+        assert types == {"data_poisoning", "model_extraction", "prompt_injection"}
+    finally:
+        store.engine.dispose()
