@@ -10,9 +10,11 @@ import sys
 
 import typer
 
+from orchestrator.cli.approvals import register as register_approvals
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
+from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.playbooks import playbooks_app
 from orchestrator.cli.up import up
 from orchestrator.cli.worker import worker
@@ -32,6 +34,8 @@ app.add_typer(playbooks_app, name="playbooks")
 app.command("worker")(worker)
 app.command("up")(up)
 app.command("demo")(demo)
+app.add_typer(incidents_app, name="incidents")
+register_approvals(app)
 
 
 def main() -> None:

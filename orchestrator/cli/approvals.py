@@ -1,0 +1,88 @@
+"""`firebreak approvals`, `approve`, `reject`, `decide`: answering steps that wait for people.
+
+A decision is posted to the API, which passes it to the incident workflow's validated update;
+a refusal (wrong role, self-approval, step not waiting …) comes back as one line and exit 1.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.client import api_request
+from orchestrator.cli.incidents import JsonFlag, console, pending_table, plain, print_json
+
+
+class DecisionKind(StrEnum):
+    approve = "approve"
+    reject = "reject"
+    retry = "retry"
+    skip = "skip"
+    abort = "abort"
+
+
+Reason = Annotated[str, typer.Option("--reason", "-r", help="Why; recorded in the audit log.")]
+OptionalReason = Annotated[
+    str, typer.Option("--reason", "-r", help="Why; recorded in the audit log.")
+]
+
+
+def approvals(as_json: JsonFlag = False) -> None:
+    """Steps waiting for a decision that you may make, oldest first."""
+    page = api_request("GET", "/v1/approvals", params={"mine": "pending"})
+    if as_json:
+        print_json(page)
+        return
+    if not page["items"]:
+        console().print("nothing waits for your decision", markup=False)
+        return
+    console().print(pending_table(page["items"], with_incident=True), markup=False)
+
+
+def _decide(incident_id: str, step_id: str, kind: DecisionKind, reason: str, as_json: bool) -> None:
+    outcome = api_request(
+        "POST",
+        f"/v1/incidents/{incident_id}/steps/{step_id}/decisions",
+        json={"decision": kind.value, "reason": reason},
+    )
+    if as_json:
+        print_json(outcome)
+        return
+    console().print(
+        f"{kind.value} recorded for step {plain(step_id)} of {plain(incident_id)}: "
+        f"{plain(outcome.get('summary', 'accepted'))}",
+        markup=False,
+    )
+
+
+def approve(
+    incident_id: str, step_id: str, reason: OptionalReason = "", as_json: JsonFlag = False
+) -> None:
+    """Approve a step that waits for approval."""
+    _decide(incident_id, step_id, DecisionKind.approve, reason, as_json)
+
+
+def reject(incident_id: str, step_id: str, reason: Reason, as_json: JsonFlag = False) -> None:
+    """Reject a step; a reason is required."""
+    _decide(incident_id, step_id, DecisionKind.reject, reason, as_json)
+
+
+def decide(
+    incident_id: str,
+    step_id: str,
+    kind: DecisionKind,
+    reason: OptionalReason = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Any decision: approve, reject, retry, skip or abort (reject and abort need --reason)."""
+    _decide(incident_id, step_id, kind, reason, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Top-level verbs, because responders type them under pressure."""
+    app.command("approvals")(approvals)
+    app.command("approve")(approve)
+    app.command("reject")(reject)
+    app.command("decide")(decide)

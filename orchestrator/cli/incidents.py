@@ -1,0 +1,202 @@
+"""`firebreak incidents list|show|timeline`: the responder's view of incidents over HTTP.
+
+Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
+is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.client import api_request
+
+incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
+
+
+def console() -> Console:
+    """Made per call, so the terminal width (and COLUMNS) is read when printing."""
+    return Console(highlight=False)
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+def plain(value: object) -> str:
+    """Text as data: no rich markup, no control characters that could move the cursor."""
+    text = "" if value is None else str(value)
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def short_time(value: str | None) -> str:
+    return "" if not value else value.replace("T", " ")[:19]
+
+
+def new_table(*columns: str, title: str | None = None) -> Table:
+    table = Table(*columns, title=title, title_justify="left", highlight=False)
+    return table
+
+
+def row(*values: object) -> list[str]:
+    return [plain(v) for v in values]
+
+
+@incidents_app.command("list")
+def list_incidents(
+    status: Annotated[
+        str | None, typer.Option(help="active, awaiting_decision, closed, aborted")
+    ] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="Incident type, e.g. prompt_injection")
+    ] = None,
+    severity: Annotated[str | None, typer.Option()] = None,
+    environment: Annotated[str | None, typer.Option("--env")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of a previous page")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Incidents you may see, newest first."""
+    params = {
+        "status": status,
+        "type": type,
+        "severity": severity,
+        "environment": environment,
+        "limit": limit,
+        "cursor": cursor,
+    }
+    page = api_request("GET", "/v1/incidents", params={k: v for k, v in params.items() if v})
+    if as_json:
+        print_json(page)
+        return
+    table = new_table("ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "TITLE")
+    for item in page["items"]:
+        table.add_row(
+            *row(
+                item["id"],
+                item["status"],
+                item["severity"],
+                item["environment"],
+                item["type"],
+                item["phase"] or "",
+                item["alert_count"],
+                short_time(item["opened_at"]),
+                item["title"],
+            )
+        )
+    console().print(table, markup=False)
+    if page.get("next_cursor"):
+        console().print(f"more: --cursor {page['next_cursor']}", markup=False)
+
+
+@incidents_app.command("show")
+def show(incident_id: str, as_json: JsonFlag = False) -> None:
+    """One incident: phases, pending decisions, and the running workflow's steps."""
+    incident = api_request("GET", f"/v1/incidents/{incident_id}")
+    if as_json:
+        print_json(incident)
+        return
+    facts = new_table("FIELD", "VALUE", title=f"incident {plain(incident['id'])}")
+    for key in ("status", "type", "severity", "environment", "phase", "title", "playbook"):
+        facts.add_row(*row(key, incident.get(key) or ""))
+    facts.add_row(
+        *row("alerts", f"{incident['alert_count']} ({incident['resolved_alert_count']} resolved)")
+    )
+    facts.add_row(*row("opened", short_time(incident["opened_at"])))
+    facts.add_row(*row("closed", short_time(incident["closed_at"])))
+    if incident.get("time_to_contain_seconds") is not None:
+        facts.add_row(*row("time to contain", f"{incident['time_to_contain_seconds']:.1f}s"))
+    console().print(facts, markup=False)
+    if incident["phases"]:
+        phases = new_table("PHASE", "STARTED", "COMPLETED", title="phases")
+        for name, times in incident["phases"].items():
+            phases.add_row(
+                *row(
+                    name, short_time(times.get("started_at")), short_time(times.get("completed_at"))
+                )
+            )
+        console().print(phases, markup=False)
+    if incident["pending"]:
+        console().print(pending_table(incident["pending"], with_incident=False), markup=False)
+
+
+def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
+    columns = ["INCIDENT"] if with_incident else []
+    table = new_table(
+        *columns,
+        "STEP",
+        "ACTION",
+        "WAITING FOR",
+        "APPROVED BY",
+        "REQUESTED",
+        "DEADLINE",
+        title="waiting for a decision",
+    )
+    for item in items:
+        lead = [item["incident_id"]] if with_incident else []
+        needed = (
+            f"{item['approvals_required']} approval(s)"
+            if item["reason"] == "approval"
+            else "retry/skip/abort"
+        )
+        table.add_row(
+            *row(
+                *lead,
+                item["step_id"],
+                item.get("action") or "",
+                needed,
+                ", ".join(item["approved_by"]),
+                short_time(item["requested_at"]),
+                short_time(item.get("deadline")),
+            )
+        )
+    return table
+
+
+@incidents_app.command("timeline")
+def timeline(incident_id: str, as_json: JsonFlag = False) -> None:
+    """The incident's audit stream, oldest first."""
+    events = api_request("GET", f"/v1/incidents/{incident_id}/timeline")
+    if as_json:
+        print_json(events)
+        return
+    table = new_table(
+        "#", "TIME", "EVENT", "ACTOR", "DETAILS", title=f"timeline {plain(incident_id)}"
+    )
+    for event in events["items"]:
+        details = ", ".join(
+            f"{k}={v}"
+            for k, v in event["payload"].items()
+            if k in TIMELINE_FIELDS and v is not None
+        )
+        table.add_row(
+            *row(
+                event["version"],
+                short_time(event["occurred_at"]),
+                event["type"],
+                event["actor"]["id"],
+                details,
+            )
+        )
+    console().print(table, markup=False)
+
+
+TIMELINE_FIELDS = (
+    "phase",
+    "step_id",
+    "action",
+    "principal",
+    "reason",
+    "status",
+    "alert_count",
+    "outcome",
+    "summary",
+    "error",
+)
