@@ -29,7 +29,7 @@ class ApprovalList(BaseModel):
 
 @router.post(
     "/v1/incidents/{incident_id}/steps/{step_id}/decisions",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
 )
 async def decide(
     incident_id: Annotated[str, Path(min_length=1, max_length=200)],
