@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -97,8 +98,12 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc.status_code, title, detail, headers=headers)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled %s", type(exc).__name__, exc_info=exc)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Frames but not the message: exception texts can quote URLs, tokens or alert content.
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "unhandled %s in %s %s\n%s", type(exc).__name__, request.method, request.url.path, frames
+    )
     return problem_response(500, "Internal error", "the server could not handle this request")
 
 

@@ -10,12 +10,15 @@ import sys
 
 import typer
 
+from orchestrator.cli.alerts import alert_app
+from orchestrator.cli.api import api
 from orchestrator.cli.approvals import register as register_approvals
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
 from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.playbooks import playbooks_app
+from orchestrator.cli.principals import principals_app
 from orchestrator.cli.up import up
 from orchestrator.cli.worker import worker
 from orchestrator.errors import FirebreakError
@@ -36,6 +39,9 @@ app.command("up")(up)
 app.command("demo")(demo)
 app.add_typer(incidents_app, name="incidents")
 register_approvals(app)
+app.command("api")(api)
+app.add_typer(principals_app, name="principals")
+app.add_typer(alert_app, name="alert")
 
 
 def main() -> None:

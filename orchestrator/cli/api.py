@@ -1,0 +1,32 @@
+"""`firebreak api`: serve the HTTP API with uvicorn on FIREBREAK_API_HOST:FIREBREAK_API_PORT."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from orchestrator.api.app import create_app
+from orchestrator.settings import load_settings
+
+
+def api(
+    host: Annotated[str | None, typer.Option(help="Default: FIREBREAK_API_HOST.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Default: FIREBREAK_API_PORT.")
+    ] = None,
+) -> None:
+    """Serve webhooks, incidents, approvals and audit queries until SIGINT/SIGTERM."""
+    overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
+    settings = load_settings(**overrides)
+    app = create_app(settings)
+    typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
+    uvicorn.run(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
