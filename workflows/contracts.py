@@ -12,6 +12,8 @@ from orchestrator.domain import Alert, DecisionOutcome, IncidentState, NewEvent,
 RESOLVE_PLAYBOOK = "playbooks.resolve"
 AUDIT_APPEND = "audit.append"
 NOTIFY_SEND = "notify.send"
+DEFAULT_HISTORY_LIMIT = 8000
+"""Continue as new past this many history events (Temporal warns at 10,240)."""
 
 
 class AppendInput(BaseModel):
@@ -25,6 +27,7 @@ class ResolvedPlaybook(BaseModel):
     playbook: Playbook | None = None
     error: str | None = None
     quiet_seconds: int = Field(0, description="Close after recovery once alerts stop this long.")
+    history_limit: int = Field(DEFAULT_HISTORY_LIMIT, description="Continue as new past this.")
 
 
 class Carry(BaseModel):
@@ -33,6 +36,7 @@ class Carry(BaseModel):
     state: IncidentState
     playbook: Playbook | None
     quiet_seconds: int
+    history_limit: int = DEFAULT_HISTORY_LIMIT
     phase_index: int
     step_index: int
     seen_alerts: list[str]

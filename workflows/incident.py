@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import check_decision
     from workflows.contracts import (
         AUDIT_APPEND,
+        DEFAULT_HISTORY_LIMIT,
         NOTIFY_SEND,
         RESOLVE_PLAYBOOK,
         AppendInput,
@@ -59,8 +60,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.outbox import Outbox
 
 TIMEOUT_ACTOR = Actor(id="firebreak/timeout", role="system")
-HISTORY_LIMIT = 8000
-"""Continue as new past this many history events (Temporal warns at 10,240)."""
 SEEN_ALERTS_KEPT = 5000
 """Alert ids remembered for de-duplication across continue-as-new."""
 OUTCOMES_KEPT = 1000
@@ -89,6 +88,7 @@ class IncidentWorkflow:
             self._outbox = Outbox(self._state.incident_id)
             self._playbook: Playbook | None = carry.playbook
             self._quiet_seconds = carry.quiet_seconds
+            self._history_limit = carry.history_limit
             self._pos = (carry.phase_index, carry.step_index)
             self._seen: dict[str, None] = dict.fromkeys(carry.seen_alerts)
             self._outcomes: dict[str, DecisionOutcome] = dict(carry.outcomes)
@@ -111,6 +111,7 @@ class IncidentWorkflow:
         self._outbox = Outbox(self._state.incident_id)
         self._playbook = None
         self._quiet_seconds = 0
+        self._history_limit = DEFAULT_HISTORY_LIMIT
         self._pos = (0, 0)
         self._seen = {}
         self._outcomes = {}
@@ -215,6 +216,7 @@ class IncidentWorkflow:
         )
         self._playbook = resolved.playbook
         self._quiet_seconds = resolved.quiet_seconds
+        self._history_limit = resolved.history_limit
         s, pb = self._state, resolved.playbook
         s.playbook = pb.id if pb else None
         s.playbook_hash = pb.content_hash if pb else None
@@ -524,7 +526,7 @@ class IncidentWorkflow:
             await self._flush()
             if done():
                 return True
-            if may_continue and workflow.info().get_current_history_length() > HISTORY_LIMIT:
+            if may_continue and self._history_is_long():
                 raise _ContinueAsNew
             remaining = None
             if deadline is not None:
@@ -628,6 +630,13 @@ class IncidentWorkflow:
         await self._flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > self._history_limit
+        )
+
     def _step(self, step_id: str | None) -> StepState | None:
         return next((s for s in self._state.steps if s.step_id == step_id), None)
 
@@ -663,6 +672,7 @@ class IncidentWorkflow:
             state=self._state,
             playbook=self._playbook,
             quiet_seconds=self._quiet_seconds,
+            history_limit=self._history_limit,
             phase_index=phase_index,
             step_index=step_index,
             seen_alerts=list(self._seen)[-SEEN_ALERTS_KEPT:],

@@ -15,18 +15,22 @@ from orchestrator.domain import Alert
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.playbooks.loader import load_playbooks, playbook_for, resolve
 from orchestrator.settings import Settings
-from workflows.contracts import RESOLVE_PLAYBOOK, ResolvedPlaybook
+from workflows.contracts import DEFAULT_HISTORY_LIMIT, RESOLVE_PLAYBOOK, ResolvedPlaybook
 
 
 class PlaybookActivities:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, history_limit: int = DEFAULT_HISTORY_LIMIT) -> None:
         self.settings = settings
+        self.history_limit = history_limit
 
     @activity.defn(name=RESOLVE_PLAYBOOK)
     async def resolve(self, alert: Alert) -> ResolvedPlaybook:
-        quiet = self.settings.incident_quiet_seconds
+        tuning = {
+            "quiet_seconds": self.settings.incident_quiet_seconds,
+            "history_limit": self.history_limit,
+        }
         try:
             playbook = playbook_for(alert.type, load_playbooks(self.settings.playbooks_dir))
-            return ResolvedPlaybook(playbook=resolve(playbook, alert), quiet_seconds=quiet)
+            return ResolvedPlaybook(playbook=resolve(playbook, alert), **tuning)
         except (InvalidInput, NotFound) as exc:
-            return ResolvedPlaybook(error=exc.detail, quiet_seconds=quiet)
+            return ResolvedPlaybook(error=exc.detail, **tuning)

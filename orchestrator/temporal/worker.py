@@ -21,17 +21,23 @@ from orchestrator.audit import open_event_store
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.playbook_activity import PlaybookActivities
+from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow
 
 
 def build_worker(
-    client: Client, settings: Settings, *, activities: list[Callable[..., Any]] | None = None
+    client: Client,
+    settings: Settings,
+    *,
+    activities: list[Callable[..., Any]] | None = None,
+    history_limit: int = DEFAULT_HISTORY_LIMIT,
 ) -> Worker:
-    """A worker on `settings.task_queue`; `activities` replaces the action activities (tests)."""
+    """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
+    `history_limit` past which an incident continues as new."""
     actions = build_activities(settings) if activities is None else activities
     own: list[Callable[..., Any]] = [
         AuditActivities(open_event_store(settings)).append,
-        PlaybookActivities(settings).resolve,
+        PlaybookActivities(settings, history_limit).resolve,
     ]
     return Worker(
         client,

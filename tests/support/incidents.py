@@ -72,9 +72,12 @@ async def time_client(temporal_time_env: WorkflowEnvironment, fb_settings: Setti
 
 @asynccontextmanager
 async def running_worker(
-    client: Client, settings: Settings, activities: list[Callable[..., Any]] | None = None
+    client: Client,
+    settings: Settings,
+    activities: list[Callable[..., Any]] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Worker]:
-    worker = build_worker(client, settings, activities=activities)
+    worker = build_worker(client, settings, activities=activities, **options)
     async with worker:
         yield worker
 

@@ -1,0 +1,206 @@
+"""The incident workflow's edges: no playbook, an alert missing a templated field, a stalled
+step, a dry run, continue-as-new in a long storm, and the PostgreSQL event store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.factory import build_activities
+from activities.providers.local.keys import LocalKeyStore
+from activities.providers.local.lab import LabInfo
+from activities.providers.local.paths import LocalPaths
+from orchestrator.db import upgrade
+from orchestrator.domain import (
+    ActionInput,
+    ActionResult,
+    Environment,
+    IncidentStatus,
+    Resources,
+    StepStatus,
+)
+from orchestrator.settings import Settings
+from orchestrator.temporal.incidents import decide, submit_alert
+from tests.support.incidents import (
+    audit_stream,
+    decision,
+    event_types,
+    final_state,
+    make_alert,
+    payloads,
+    running_worker,
+    wait_for_pending,
+)
+
+KEY_PLAYBOOK = """
+id: key-drill
+title: Key drill
+alert_types: [key_drill]
+dry_run: {dry_run}
+phases:
+  - name: containment
+    steps:
+      - id: revoke
+        action: keys.revoke
+        params: {{key_id: "{{{{ alert.resources.api_key }}}}"}}
+  - name: investigation
+    steps:
+      - id: usage
+        action: keys.usage
+        params: {{key_id: "{{{{ alert.resources.api_key }}}}"}}
+        stall_after_seconds: 1
+"""
+
+
+def with_playbook(settings: Settings, tmp_path: Path, dry_run: bool) -> Settings:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "drill.yaml").write_text(KEY_PLAYBOOK.format(dry_run=str(dry_run).lower()))
+    return settings.model_copy(update={"playbooks_dir": folder})
+
+
+async def key_is_active(lab: LabInfo) -> bool:
+    store = LocalKeyStore(LocalPaths.under(lab.data_dir).keys)
+    return not (await store.restore(lab.ingest_key, idempotency_key="probe")).changed
+
+
+async def test_alert_type_without_playbook_closes_with_the_reason(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "crypto_mining")
+    async with running_worker(dev_client, fb_settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        final = await final_state(dev_client, alert.workflow_id)
+    assert final.outcome == "playbook_error" and final.playbook is None and final.steps == []
+    events = audit_stream(fb_settings, submitted.incident_id)
+    assert event_types(events) == ["IncidentOpened", "AlertAttached", "IncidentClosed"]
+    assert "no playbook handles alert type 'crypto_mining'" in events[-1].payload["error"]
+
+
+async def test_alert_missing_a_templated_field_is_an_error_naming_it(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "api_key_abuse", resources=Resources(model=lab.model))
+    async with running_worker(dev_client, fb_settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        final = await final_state(dev_client, alert.workflow_id)
+    assert final.outcome == "playbook_error"
+    closed = audit_stream(fb_settings, submitted.incident_id)[-1]
+    assert "'alert.resources.api_key' is empty" in closed.payload["error"]
+    assert await key_is_active(lab), "nothing ran"
+
+
+class SlowUsage:
+    @activity.defn(name="keys.usage")
+    async def run(self, inp: ActionInput) -> ActionResult:
+        await asyncio.sleep(2.5)
+        return ActionResult(action=inp.action, changed=False, summary="no traffic")
+
+
+def with_slow_usage(settings: Settings) -> list[Callable[..., Any]]:
+    real = [
+        fn
+        for fn in build_activities(settings)
+        if activity._Definition.must_from_callable(fn).name != "keys.usage"
+    ]
+    return [*real, SlowUsage().run]
+
+
+async def test_step_without_progress_past_its_deadline_is_reported_stalled(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    settings = with_playbook(fb_settings, tmp_path, dry_run=False)
+    alert = make_alert(lab, "key_drill")
+    async with running_worker(dev_client, settings, with_slow_usage(settings)):
+        submitted = await submit_alert(dev_client, alert, task_queue=settings.task_queue)
+        final = await final_state(dev_client, alert.workflow_id)
+    usage = next(s for s in final.steps if s.step_id == "usage")
+    assert usage.stalled and usage.status is StepStatus.succeeded
+    events = audit_stream(settings, submitted.incident_id)
+    (stalled,) = payloads(events, "StepStalled")
+    assert stalled["step_id"] == "usage" and stalled["running_seconds"] == 1
+    assert [p["kind"] for p in payloads(events, "NotificationSent")] == ["stalled"]
+    types = event_types(events)
+    assert types.index("StepStalled") < types.index("StepSucceeded", types.index("StepStalled"))
+    assert not await key_is_active(lab), "the real revoke ran"
+
+
+async def test_dry_run_playbook_records_what_it_would_do(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    settings = with_playbook(fb_settings, tmp_path, dry_run=True)
+    alert = make_alert(lab, "key_drill")
+    async with running_worker(dev_client, settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=settings.task_queue)
+        await final_state(dev_client, alert.workflow_id)
+    events = audit_stream(settings, submitted.incident_id)
+    assert events[0].payload["dry_run"] is True
+    revoke = next(p for p in payloads(events, "StepSucceeded") if p["step_id"] == "revoke")
+    assert revoke["result"]["summary"].startswith("dry run") and not revoke["result"]["changed"]
+    assert await key_is_active(lab)
+
+
+async def test_long_storm_continues_as_new_keeping_the_incident(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "data_poisoning", Environment.prod)
+    async with running_worker(dev_client, fb_settings, history_limit=150):
+        first = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        inc = first.incident_id
+        await wait_for_pending(dev_client, inc, "quarantine-dataset")
+        await decide(dev_client, inc, decision("quarantine-dataset", decision_id="d-quarantine"))
+        await wait_for_pending(dev_client, inc, "rollback-model")
+        await decide(dev_client, inc, decision("rollback-model"))
+        for _ in range(120):
+            more = make_alert(
+                lab, "data_poisoning", Environment.prod, fingerprint=alert.fingerprint
+            )
+            assert (
+                await submit_alert(dev_client, more, task_queue=fb_settings.task_queue)
+            ).incident_id == inc
+        state = await wait_for_pending(dev_client, inc, "rollback-model")
+        assert state.incident_id == inc and state.alert_count == 121
+        run = (await dev_client.get_workflow_handle(alert.workflow_id).describe()).run_id
+        assert run != first.run_id, "the storm made the incident continue as new"
+        pending = next(p for p in state.pending if p.step_id == "rollback-model")
+        assert pending.approved_by == ["alice"], "approvals so far survive continue-as-new"
+        again = await decide(
+            dev_client, inc, decision("quarantine-dataset", decision_id="d-quarantine")
+        )
+        assert again.step_status is StepStatus.approved, "decision ids stay idempotent"
+        await decide(dev_client, inc, decision("rollback-model", principal="bob"))
+        await wait_for_pending(dev_client, inc, "restore-ingest-key")
+        await decide(dev_client, inc, decision("restore-ingest-key", principal="carol"))
+        final = await final_state(dev_client, alert.workflow_id)
+
+    assert final.status is IncidentStatus.closed and final.incident_id == inc
+    events = audit_stream(fb_settings, inc)
+    counts = Counter(event_types(events))
+    assert counts["IncidentOpened"] == 1 and counts["AlertAttached"] == 121
+    assert counts["StepRequested"] == 3 and counts["PhaseStarted"] == 4
+    assert counts["StepSucceeded"] == 11
+
+
+async def test_incident_on_postgresql(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, pg_url: str
+) -> None:
+    upgrade(pg_url)
+    settings = Settings(
+        data_dir=lab.data_dir,
+        task_queue=fb_settings.task_queue,
+        incident_quiet_seconds=0,
+        database_url=pg_url,
+    )
+    alert = make_alert(lab, "api_key_abuse")
+    async with running_worker(dev_client, settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=settings.task_queue)
+        await final_state(dev_client, alert.workflow_id)
+    events = audit_stream(settings, submitted.incident_id)
+    assert events[0].type == "IncidentOpened" and events[-1].type == "IncidentClosed"
+    assert audit_stream(fb_settings, submitted.incident_id) == [], "nothing went to SQLite"
