@@ -1,0 +1,508 @@
+"""Ingest benchmark: the real stack on loopback, driven as detectors drive it.
+
+Starts `firebreak up` (Temporal dev server from the wheel, worker and API under uvicorn in one
+process tree) in a temporary data dir on free ports, plus, as baselines in the same run, a bare
+FastAPI endpoint under uvicorn and a trivial one-activity workflow on the same Temporal server.
+Prints:
+
+1. sustained alerts/s accepted (202) with p50/p95/p99, against the same load on the bare app;
+2. webhook receipt -> first containment step completed (auto-approved), p50/p99, at 2, 5 and
+   10 new incidents/s (distinct fingerprints) while 200 alerts/s of duplicates arrive;
+3. a storm of N alerts with one fingerprint -> incidents created (must be 1);
+4. the trivial workflow: starts/s and completions/s for 400 at once, p50/p99 start->result
+   paced at 10/s.
+
+    .venv/bin/python bench/ingest.py            # full run (about 3 minutes)
+    .venv/bin/python bench/ingest.py --quick    # shorter phases, smaller storm
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+TYPE = "prompt_injection"
+CONTAINMENT_WAIT = 60.0
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def bare_app() -> Any:
+    """The floor for HTTP: a FastAPI endpoint that parses JSON and answers 202."""
+    app = FastAPI()
+
+    @app.post("/v1/alerts/generic", status_code=202)
+    async def accept(request: Request) -> dict[str, str]:
+        await request.json()
+        return {"status": "accepted"}
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+@activity.defn(name="bench.noop")
+async def noop(value: str) -> str:
+    return value
+
+
+@workflow.defn(name="BenchTrivial", sandboxed=False)
+class TrivialWorkflow:
+    """The floor for Temporal: one regular activity, nothing else."""
+
+    @workflow.run
+    async def run(self, value: str) -> str:
+        return await workflow.execute_activity(
+            noop, value, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+# --- measurement helpers -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms"
+
+
+@dataclass
+class Load:
+    """Outcome of one load phase: latencies of accepted requests, other status counts."""
+
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(202, 0)
+
+    def line(self, name: str) -> str:
+        rate = self.accepted / self.seconds if self.seconds else 0.0
+        others = {k: v for k, v in self.statuses.items() if k != 202}
+        return (
+            f"{name:<34} {rate:7.0f}/s accepted   p50 {ms(pct(self.latencies, 0.5)):>7}"
+            f"   p95 {ms(pct(self.latencies, 0.95)):>7}   p99 {ms(pct(self.latencies, 0.99)):>7}"
+            + (f"   other statuses {others}" if others else "")
+        )
+
+
+async def post(http: httpx.AsyncClient, body: dict[str, Any], load: Load, keep: bool) -> None:
+    started = time.perf_counter()
+    try:
+        response = await http.post("/v1/alerts/generic", json=body)
+        status = response.status_code
+    except httpx.HTTPError:
+        status = -1
+    load.statuses[status] = load.statuses.get(status, 0) + 1
+    if status == 202:
+        load.latencies.append(time.perf_counter() - started)
+        if keep:
+            load.bodies.append(response.json())
+
+
+async def closed_loop(
+    http: httpx.AsyncClient, make: Callable[[int], dict[str, Any]], total: int, concurrency: int
+) -> Load:
+    """`total` requests from `concurrency` senders as fast as answers come back."""
+    load = Load()
+    counter = iter(range(total))
+
+    async def sender() -> None:
+        for i in counter:
+            await post(http, make(i), load, keep=False)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(concurrency)))
+    load.seconds = time.perf_counter() - started
+    return load
+
+
+async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[None]]) -> None:
+    """Open loop: fire `send(i)` at `rate`/s regardless of how fast earlier ones finish."""
+    tasks = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(i)))
+    await asyncio.gather(*tasks)
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    url: str
+    temporal: str
+    data_dir: Path
+    lab_key: str
+    lab_model: str
+
+
+def bench_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
+    env |= {
+        "FIREBREAK_DATA_DIR": str(data_dir),
+        "FIREBREAK_RATE_LIMIT_PER_MINUTE": "100000000",
+        "FIREBREAK_GUARD_WINDOW_SECONDS": "0",
+    }
+    return env
+
+
+async def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 90.0) -> None:
+    deadline = time.monotonic() + seconds
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"{proc.args!r} exited with {proc.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
+
+
+@contextlib.asynccontextmanager
+async def process(args: list[str], env: dict[str, str], ready_url: str) -> AsyncIterator[None]:
+    """A child in its own process group, stopped (with everything it started) on exit."""
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
+        args, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    try:
+        await wait_http(ready_url, proc)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def firebreak_stack(data_dir: Path) -> AsyncIterator[Stack]:
+    from activities.providers.local.lab import seed_demo_lab
+
+    lab = seed_demo_lab(data_dir)
+    api_port, temporal_port = free_port(), free_port()
+    args = [
+        str(VENV_BIN / "firebreak"),
+        "up",
+        "--data-dir",
+        str(data_dir),
+        "--api-port",
+        str(api_port),
+        "--temporal-port",
+        str(temporal_port),
+        "--temporal-ui-port",
+        str(free_port()),
+    ]
+    url = f"http://127.0.0.1:{api_port}"
+    async with process(args, bench_env(data_dir), f"{url}/healthz"):
+        yield Stack(url, f"127.0.0.1:{temporal_port}", data_dir, lab.ingest_key, lab.model)
+
+
+def source_token(data_dir: Path) -> str:
+    from orchestrator.db import make_engine
+    from orchestrator.domain import Environment, Role
+    from orchestrator.principals.service import create_principal
+    from orchestrator.settings import Settings
+
+    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    try:
+        return create_principal(engine, "bench-detector", Role.source, [Environment.prod])[1]
+    finally:
+        engine.dispose()
+
+
+def alert_factory(lab_key: str, lab_model: str) -> Callable[[str, str], dict[str, Any]]:
+    def make(alert_id: str, fingerprint: str) -> dict[str, Any]:
+        return {
+            "id": alert_id,
+            "type": TYPE,
+            "severity": "high",
+            "environment": "prod",
+            "title": "Prompt injection blocked by guardrail",
+            "resources": {"api_key": lab_key, "model": lab_model},
+            "fingerprint": fingerprint,
+        }
+
+    return make
+
+
+def containment_latencies(data_dir: Path, sent: dict[str, float]) -> tuple[list[float], int]:
+    """Seconds from webhook send to the first containment StepSucceeded, per incident."""
+    from orchestrator.audit import open_event_store
+    from orchestrator.settings import Settings
+
+    store = open_event_store(Settings(data_dir=data_dir))
+    latencies, missing = [], 0
+    for incident_id, t0 in sent.items():
+        done = [
+            e.occurred_at.timestamp()
+            for e in store.read_stream(incident_id)
+            if e.type == "StepSucceeded" and e.payload.get("phase") == "containment"
+        ]
+        if done:
+            latencies.append(min(done) - t0)
+        else:
+            missing += 1
+    store.engine.dispose()
+    return latencies, missing
+
+
+def opened_incidents(data_dir: Path, fingerprint: str) -> int:
+    from orchestrator.audit import open_event_store
+    from orchestrator.settings import Settings
+
+    store = open_event_store(Settings(data_dir=data_dir))
+    count = 0
+    cursor: int | None = 0
+    while cursor is not None:
+        page = store.query(types=["IncidentOpened"], after_position=cursor, limit=1000)
+        count += sum(
+            1
+            for e in page.events
+            if str(e.payload.get("correlation_key", "")).endswith(fingerprint)
+        )
+        cursor = page.next_cursor
+    store.engine.dispose()
+    return count
+
+
+# --- phases ------------------------------------------------------------------------------------
+
+
+async def sustained(url: str, headers: dict[str, str], make: Any, total: int) -> Load:
+    """Duplicates of a few conditions (distinct alert ids): the ingest path, not incident starts."""
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+        warm = await closed_loop(http, lambda i: make(f"w-{uuid.uuid4()}", "warm"), 50, 8)
+        assert warm.accepted, f"warm-up rejected: {warm.statuses}"
+        tag = uuid.uuid4().hex[:8]
+        return await closed_loop(http, lambda i: make(f"s-{tag}-{i}", f"sus-{i % 4}"), total, 32)
+
+
+async def containment(
+    stack: Stack, headers: dict[str, str], make: Any, rate: float, seconds: float
+) -> tuple[list[float], int, Load]:
+    sent: dict[str, float] = {}
+    dupes = Load()
+    tag = uuid.uuid4().hex[:8]
+    limits = httpx.Limits(max_connections=128)
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers=headers, limits=limits, timeout=60
+    ) as http:
+
+        async def new_incident(i: int) -> None:
+            t0 = time.time()
+            response = await http.post(
+                "/v1/alerts/generic", json=make(f"n-{tag}-{i}", f"n-{tag}-{i}")
+            )
+            if response.status_code == 202:
+                for incident_id in incident_ids(response.json()):
+                    sent.setdefault(incident_id, t0)
+
+        async def duplicate(i: int) -> None:
+            await post(http, make(f"d-{tag}-{i}", f"dup-{i % 4}"), dupes, keep=False)
+
+        await asyncio.gather(paced(rate, seconds, new_incident), paced(200, seconds, duplicate))
+    deadline = time.monotonic() + CONTAINMENT_WAIT
+    while True:  # a backlog may still be draining: wait for it, up to a limit
+        latencies, missing = containment_latencies(stack.data_dir, sent)
+        if not missing or time.monotonic() > deadline:
+            return latencies, missing, dupes
+        await asyncio.sleep(2)
+
+
+def incident_ids(body: dict[str, Any]) -> list[str]:
+    return [str(i) for i in body.get("incidents", [])]
+
+
+async def storm(stack: Stack, headers: dict[str, str], make: Any, total: int) -> tuple[Load, int]:
+    fingerprint = f"storm-{uuid.uuid4().hex[:8]}"
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(
+        base_url=stack.url, headers=headers, limits=limits, timeout=120
+    ) as http:
+        load = await closed_loop(http, lambda i: make(f"{fingerprint}-{i}", fingerprint), total, 48)
+    return load, opened_incidents(stack.data_dir, fingerprint)
+
+
+async def bare_baseline(total: int) -> Load:
+    port = free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.ingest:bare_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    async with process(args, dict(os.environ), f"{url}/healthz"):
+        make = alert_factory("k", "m")
+        return await sustained(url, {}, make, total)
+
+
+async def trivial_workflow(temporal: str, paced_seconds: float) -> tuple[float, float, list[float]]:
+    client = await Client.connect(temporal)
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow], activities=[noop]):
+        started = time.perf_counter()
+        handles = await asyncio.gather(
+            *(
+                client.start_workflow(
+                    TrivialWorkflow.run, str(i), id=f"{queue}-{i}", task_queue=queue
+                )
+                for i in range(400)
+            )
+        )
+        start_rate = 400 / (time.perf_counter() - started)
+        await asyncio.gather(*(h.result() for h in handles))
+        completion_rate = 400 / (time.perf_counter() - started)
+        latencies: list[float] = []
+
+        async def one(i: int) -> None:
+            t0 = time.perf_counter()
+            await client.execute_workflow(
+                TrivialWorkflow.run, str(i), id=f"{queue}-paced-{i}", task_queue=queue
+            )
+            latencies.append(time.perf_counter() - t0)
+
+        await paced(10, paced_seconds, one)
+    return start_rate, completion_rate, latencies
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 1024 / 1024:.1f} GiB RAM"
+    return (
+        f"{os.cpu_count()} cores ({model}){mem}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    scale = 0.3 if args.quick else 1.0
+    sustained_total = int(6000 * scale)
+    phase_seconds = 20 * scale
+    storm_total = 2000 if args.quick else args.storm
+    print(f"machine: {machine()}")
+    print(f"reproduce: .venv/bin/python bench/ingest.py{' --quick' if args.quick else ''}")
+    print("(client, API, worker and Temporal dev server share this machine)\n")
+
+    bare = await bare_baseline(sustained_total)
+    with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        async with firebreak_stack(data_dir) as stack:
+            make = alert_factory(stack.lab_key, stack.lab_model)
+            headers = {"Authorization": f"Bearer {source_token(data_dir)}"}
+
+            print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
+            print("  " + bare.line("bare FastAPI endpoint (baseline)"))
+            ours = await sustained(stack.url, headers, make, sustained_total)
+            print("  " + ours.line("POST /v1/alerts/generic"))
+
+            print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
+            for rate in (2, 5, 10):
+                latencies, missing, dupes = await containment(
+                    stack, headers, make, rate, phase_seconds
+                )
+                print(
+                    f"  {rate:>2} new incidents/s: n={len(latencies):<4} p50 "
+                    f"{ms(pct(latencies, 0.5)):>8}  p99 {ms(pct(latencies, 0.99)):>8}"
+                    f"  not contained {CONTAINMENT_WAIT:.0f}s after the phase: {missing}"
+                    f"   duplicates {dupes.accepted / phase_seconds:.0f}/s accepted,"
+                    f" p99 {ms(pct(dupes.latencies, 0.99))}"
+                    + (
+                        f", other statuses {dict(dupes.statuses)}"
+                        if len(dupes.statuses) > 1
+                        else ""
+                    )
+                )
+
+            print(f"\n3. storm: {storm_total} alerts, one fingerprint, 48 concurrent senders")
+            load, opened = await storm(stack, headers, make, storm_total)
+            print("  " + load.line("storm"))
+            print(f"  incidents opened: {opened} (must be 1)")
+
+            print("\n4. trivial workflow, one activity, same Temporal server (baseline)")
+            starts, completions, paced_latencies = await trivial_workflow(
+                stack.temporal, phase_seconds
+            )
+            print(f"  400 at once: {starts:.0f} starts/s, {completions:.0f} completions/s")
+            print(
+                f"  paced 10/s: start->result p50 {ms(statistics.median(paced_latencies))}"
+                f"  p99 {ms(pct(paced_latencies, 0.99))}"
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter phases (about a minute)")
+    parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
+    sys.path.insert(0, str(ROOT))
+    asyncio.run(main(parser.parse_args()))
