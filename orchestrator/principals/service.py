@@ -182,25 +182,7 @@ def add_webhook_secret(engine: sa.Engine, ring: KeyRing, name_or_id: str) -> str
                     created_at=now,
                 )
             )
-            keep = (
-                sa.select(webhook_secrets.c.id)
-                .where(
-                    webhook_secrets.c.principal_id == principal.id,
-                    webhook_secrets.c.retired_at.is_(None),
-                )
-                .order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc())
-                .limit(ACTIVE_SECRETS)
-            )
-            kept = [r.id for r in conn.execute(keep)]
-            conn.execute(
-                sa.update(webhook_secrets)
-                .where(
-                    webhook_secrets.c.principal_id == principal.id,
-                    webhook_secrets.c.retired_at.is_(None),
-                    webhook_secrets.c.id.not_in(kept),
-                )
-                .values(retired_at=now)
-            )
+            _retire(conn, _active_secret_ids(conn, principal.id)[ACTIVE_SECRETS:], now)
     except (OperationalError, ProgrammingError) as exc:
         raise _unavailable(exc) from None
     return secret
@@ -212,20 +194,8 @@ def retire_webhook_secrets(engine: sa.Engine, name_or_id: str, *, keep_newest: b
     try:
         with engine.begin() as conn:
             principal = _active(conn, name_or_id)
-            active = (
-                sa.select(webhook_secrets.c.id)
-                .where(
-                    webhook_secrets.c.principal_id == principal.id,
-                    webhook_secrets.c.retired_at.is_(None),
-                )
-                .order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc())
-            )
-            ids = [r.id for r in conn.execute(active)][1 if keep_newest else 0 :]
-            conn.execute(
-                sa.update(webhook_secrets)
-                .where(webhook_secrets.c.id.in_(ids))
-                .values(retired_at=now)
-            )
+            ids = _active_secret_ids(conn, principal.id)[1 if keep_newest else 0 :]
+            _retire(conn, ids, now)
     except (OperationalError, ProgrammingError) as exc:
         raise _unavailable(exc) from None
     return len(ids)
@@ -271,6 +241,28 @@ def _active(conn: sa.Connection, name_or_id: str) -> Principal:
         role=Role(row.role),
         environments=frozenset(Environment(e) for e in row.environments),
     )
+
+
+def _active_secret_ids(conn: sa.Connection, principal_id: str) -> list[str]:
+    """Ids of the principal's active secrets, newest first."""
+    query = (
+        sa.select(webhook_secrets.c.id)
+        .where(
+            webhook_secrets.c.principal_id == principal_id,
+            webhook_secrets.c.retired_at.is_(None),
+        )
+        .order_by(webhook_secrets.c.created_at.desc(), webhook_secrets.c.id.desc())
+    )
+    return list(conn.execute(query).scalars())
+
+
+def _retire(conn: sa.Connection, secret_ids: list[str], at: datetime) -> None:
+    if secret_ids:
+        conn.execute(
+            sa.update(webhook_secrets)
+            .where(webhook_secrets.c.id.in_(secret_ids))
+            .values(retired_at=at)
+        )
 
 
 def _seal(ring: KeyRing, secret_id: str, secret: str) -> str:
