@@ -52,25 +52,26 @@ def event_hash(
     prev_hash: str,
 ) -> str:
     """SHA-256 (hex) over the canonical JSON array of an event row's fields and `prev_hash`."""
-    encoded = canonical_json(
-        [
-            EVENT_TAG,
-            position,
-            stream_id,
-            version,
-            event_id,
-            type,
-            actor_id,
-            actor_role,
-            timestamp(occurred_at),
-            timestamp(recorded_at),
-            payload,
-            encrypted_fields,
-            key_id,
-            prev_hash,
-        ]
+    return encoded_hash(
+        position,
+        stream_id,
+        version,
+        event_id,
+        type,
+        actor_id,
+        actor_role,
+        timestamp(occurred_at),
+        timestamp(recorded_at),
+        payload,
+        encrypted_fields,
+        key_id,
+        prev_hash,
     )
-    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def encoded_hash(*fields: object) -> str:
+    """The hash of a row whose fields are already in column order, timestamps as text."""
+    return hashlib.sha256(canonical_json([EVENT_TAG, *fields]).encode()).hexdigest()
 
 
 def checkpoint_message(position: int, head_hash: str, created_at: datetime) -> bytes:

@@ -17,7 +17,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic_core import PydanticSerializationError, to_jsonable_python
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.audit import schema
 from orchestrator.audit.chain import (
@@ -70,10 +70,33 @@ class EventStore:
         if not events:
             return []
         prepared = [self._prepare(event) for event in events]
+        try:
+            return self._write(stream_id, events, prepared, expected_version, {})
+        except (_Retry, IntegrityError):
+            # A retried append (ids already stored) or a lost race: look the ids up this time.
+            pass
+        try:
+            return self._write(stream_id, events, prepared, expected_version, None)
+        except _Retry as retry:
+            raise retry.error from None
+        except IntegrityError:
+            raise Conflict(f"append to {stream_id!r} clashed with a concurrent one") from None
+
+    def _write(
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        prepared: list[dict[str, Any]],
+        expected_version: int | None,
+        stored: dict[str, Row] | None,
+    ) -> list[int]:
+        """One locked attempt. `stored={}` is the fast path that assumes every id is new and
+        leaves duplicates to the unique index; `None` looks the ids up first."""
         with self._locked() as (conn, position, prev_hash):
-            stored = self._stored_by_id(conn, [event.id for event in events])
+            if stored is None:
+                stored = self._stored_by_id(conn, [event.id for event in events])
             fresh = [
-                (event, row)
+                row
                 for event, row in zip(events, prepared, strict=True)
                 if not self._is_duplicate(stream_id, event, stored.get(event.id))
             ]
@@ -88,12 +111,14 @@ class EventStore:
                 or 0
             )
             if expected_version is not None and expected_version != version:
-                raise ConcurrencyError(
-                    f"stream {stream_id!r} is at version {version}, expected {expected_version}"
+                raise _Retry(
+                    ConcurrencyError(
+                        f"stream {stream_id!r} is at version {version}, expected {expected_version}"
+                    )
                 )
             recorded_at = datetime.now(UTC)
             rows = []
-            for _, row in fresh:
+            for row in fresh:
                 position += 1
                 version += 1
                 row = {
@@ -346,6 +371,14 @@ class EventStore:
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
+
+
+class _Retry(Exception):
+    """The fast path's expectation failed; the error stands unless the ids are already stored."""
+
+    def __init__(self, error: ConcurrencyError) -> None:
+        super().__init__(error.detail)
+        self.error = error
 
 
 def _check_append_args(

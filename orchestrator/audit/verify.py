@@ -8,12 +8,13 @@ and a whole rewritten suffix with recomputed hashes (through the checkpoints sig
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from orchestrator.audit import schema
-from orchestrator.audit.chain import GENESIS_HASH, checkpoint_message, event_hash
+from orchestrator.audit.chain import GENESIS_HASH, checkpoint_message, encoded_hash
 from orchestrator.audit.models import VerificationReport
 from orchestrator.audit.signing import fingerprint, signature_valid
 
@@ -74,9 +75,10 @@ def _walk_chain(
     """Check every row up to the head read at the start; return how many were checked."""
     expected, prev_hash = 1, GENESIS_HASH
     c = schema.events.c
+    columns = _hashed_columns(engine.dialect.name)
     while expected <= head_position:
         query = (
-            sa.select(schema.events)
+            sa.select(*columns)
             .where(c.position >= expected, c.position <= head_position)
             .order_by(c.position)
             .limit(BATCH)
@@ -95,9 +97,8 @@ def _walk_chain(
                 raise _Problem(
                     expected, f"prev_hash does not match the hash of position {expected - 1}"
                 )
-            fields = row._asdict()
-            stored = fields.pop("hash")
-            if event_hash(**fields) != stored:
+            stored = row[-1]
+            if encoded_hash(*row[:-1]) != stored:
                 raise _Problem(expected, "stored hash does not match the event's contents")
             if expected in wanted:
                 hashes_at[expected] = stored
@@ -115,6 +116,37 @@ def _walk_chain(
     if beyond is not None:
         raise _Problem(int(beyond), "event stored beyond the head (inserted behind the store)")
     return head_position
+
+
+def _hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
+    """The event columns in hash order, timestamps rendered as canonical text by the database
+    itself: parsing them into datetimes and back would cost most of the verification time."""
+    c = schema.events.c
+
+    def text(column: sa.Column[Any]) -> sa.ColumnElement[str]:
+        if dialect == "postgresql":
+            utc = sa.func.timezone("UTC", column)
+            return sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=sa.String)
+        # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC here).
+        raw = sa.cast(sa.type_coerce(column, sa.String), sa.String)
+        return sa.func.replace(raw, " ", "T", type_=sa.String).concat("Z")
+
+    return [
+        c.position,
+        c.stream_id,
+        c.version,
+        c.event_id,
+        c.type,
+        c.actor_id,
+        c.actor_role,
+        text(c.occurred_at),
+        text(c.recorded_at),
+        c.payload,
+        c.encrypted_fields,
+        c.key_id,
+        c.prev_hash,
+        c.hash,
+    ]
 
 
 def _check_checkpoints(
