@@ -9,12 +9,24 @@ id keeps ids unique per incident and survives continue-as-new. Temporal failures
 from __future__ import annotations
 
 from temporalio.api.workflowservice.v1 import SignalWithStartWorkflowExecutionResponse
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.domain import Alert, Decision, DecisionOutcome, IncidentState, SubmitResult
+from orchestrator.domain import (
+    Alert,
+    AlertStatus,
+    Decision,
+    DecisionOutcome,
+    IncidentState,
+    SubmitResult,
+)
 from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound, Unavailable
 from workflows.contracts import IncidentInput
 from workflows.incident import IncidentWorkflow
@@ -43,8 +55,11 @@ async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> Subm
     """Signal-with-start the incident for the alert's correlation key.
 
     Returns once the server holds the alert in the workflow's history. A running incident gets
-    the alert attached; a closed one's key opens a new incident.
+    the alert attached; a closed one's key opens a new incident. A `resolved` alert never opens
+    an incident: with none open for its key it is NotFound.
     """
+    if alert.status is AlertStatus.resolved:
+        return await _attach_resolved(client, alert)
     try:
         handle = await client.start_workflow(
             IncidentWorkflow.run,
@@ -68,6 +83,26 @@ async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> Subm
         workflow_id=alert.workflow_id,
         run_id=run_id,
         opened=response.started,
+    )
+
+
+async def _attach_resolved(client: Client, alert: Alert) -> SubmitResult:
+    handle = client.get_workflow_handle_for(IncidentWorkflow.run, alert.workflow_id)
+    try:
+        description = await handle.describe()
+        if description.status is not WorkflowExecutionStatus.RUNNING:
+            raise NotFound(f"no open incident for resolved alert {alert.id!r}")
+        await handle.signal(IncidentWorkflow.alert, alert)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no open incident for resolved alert {alert.id!r}") from None
+        raise _unavailable(exc) from None
+    first_run_id = description.raw_description.workflow_execution_info.first_run_id
+    return SubmitResult(
+        incident_id=incident_id_of(alert.workflow_id, first_run_id or description.run_id),
+        workflow_id=alert.workflow_id,
+        run_id=description.run_id,
+        opened=False,
     )
 
 

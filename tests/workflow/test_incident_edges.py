@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio import activity
 from temporalio.client import Client
 
@@ -20,11 +21,13 @@ from orchestrator.db import upgrade
 from orchestrator.domain import (
     ActionInput,
     ActionResult,
+    AlertStatus,
     Environment,
     IncidentStatus,
     Resources,
     StepStatus,
 )
+from orchestrator.errors import NotFound
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import decide, submit_alert
 from tests.support.incidents import (
@@ -185,6 +188,14 @@ async def test_long_storm_continues_as_new_keeping_the_incident(
     assert counts["IncidentOpened"] == 1 and counts["AlertAttached"] == 121
     assert counts["StepRequested"] == 3 and counts["PhaseStarted"] == 4
     assert counts["StepSucceeded"] == 11
+
+
+async def test_resolved_alert_never_opens_an_incident(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "api_key_abuse", status=AlertStatus.resolved)
+    with pytest.raises(NotFound, match="no open incident for resolved alert"):
+        await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
 
 
 async def test_incident_on_postgresql(
