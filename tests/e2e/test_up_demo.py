@@ -9,12 +9,18 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from activities.providers.local.lab import seed_demo_lab
 from orchestrator.audit import open_event_store
+from orchestrator.demo.cast import ALICE, AUDITOR, SOURCE, create_cast
+from orchestrator.demo.client import DemoApi
+from orchestrator.demo.scenarios import scenarios
 from orchestrator.domain import EventType
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.settings import Settings
@@ -170,3 +176,45 @@ async def test_external_temporal_and_postgresql_same_code_path(
         assert types == {"data_poisoning", "model_extraction", "prompt_injection"}
     finally:
         store.engine.dispose()
+
+
+async def test_incident_waiting_for_approval_resumes_after_restart(
+    tmp_path: Path, ports: dict[str, int]
+) -> None:
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir, api_url=f"http://127.0.0.1:{ports['api']}")
+    step = "quarantine-dataset"
+    with running_up(data_dir, ports, tmp_path / "up1.log") as stack:
+        lab = seed_demo_lab(data_dir.resolve())
+        cast = create_cast(settings)
+        poisoning = next(s for s in scenarios("resume", lab) if s.key == "poisoning")
+        async with DemoApi(stack.api_url) as api:
+            answer = await api.post_alert(
+                cast.tokens[SOURCE], cast.webhook_secret, poisoning.alerts[0]
+            )
+            (incident_id,) = answer["incidents"]
+            await _wait_for(api, cast.tokens[AUDITOR], incident_id, "StepRequested", step)
+        await asyncio.to_thread(stop_with_ctrl_c, stack)
+
+    with running_up(data_dir, ports, tmp_path / "up2.log") as stack:
+        async with DemoApi(stack.api_url) as api:
+            await api.approve(cast.tokens[ALICE], incident_id, step, "resume-1", "reviewed")
+            events = await _wait_for(api, cast.tokens[AUDITOR], incident_id, "StepSucceeded", step)
+        await asyncio.to_thread(stop_with_ctrl_c, stack)
+    about_step = [e["type"] for e in events if e["payload"].get("step_id") == step]
+    assert about_step.count("StepRequested") == 1  # the restart neither lost nor repeated it
+    assert about_step.count("StepApproved") == 1
+    assert about_step.count("StepSucceeded") == 1
+
+
+async def _wait_for(
+    api: DemoApi, token: str, incident_id: str, kind: str, step: str
+) -> list[dict[str, Any]]:
+    """The incident's timeline once it holds a `kind` event for `step`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = await api.timeline(token, incident_id)
+        if any(e["type"] == kind and e["payload"].get("step_id") == step for e in events):
+            return events
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"no {kind} for {step}: {[e['type'] for e in events]}")
