@@ -24,6 +24,7 @@ from orchestrator.errors import Unavailable
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.runtime.ports import ensure_port_free
 from orchestrator.settings import Settings
+from orchestrator.temporal.binaries import find_binary
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.worker import build_worker
 
@@ -57,9 +58,10 @@ def embedded_temporal(settings: Settings) -> DevServerConfig | None:
 
 
 def preflight(settings: Settings, devserver: DevServerConfig | None) -> None:
-    """Fail before touching anything when a port `up` needs is taken."""
+    """Fail before touching anything when a port `up` needs is taken or `temporal` is missing."""
     ensure_port_free(settings.api_host, settings.api_port, "FIREBREAK_API_PORT")
     if devserver is not None:
+        find_binary("temporal")
         ensure_port_free(devserver.host, devserver.port, "FIREBREAK_TEMPORAL_PORT")
         ensure_port_free(devserver.host, devserver.ui_port, "FIREBREAK_TEMPORAL_UI_PORT")
 
