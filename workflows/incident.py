@@ -592,7 +592,7 @@ class IncidentWorkflow:
             severity=s.severity.value,
             environment=s.environment.value,
             step_id=state.step_id,
-            action_hint=f"firebreak incidents decide {s.incident_id} {state.step_id}",
+            action_hint=_HINTS[kind].format(incident=s.incident_id, step=state.step_id),
         )
         delivered = True
         try:
@@ -680,6 +680,15 @@ class IncidentWorkflow:
             pending_alerts=self._buffer,
             contained_at=self._contained_at.isoformat() if self._contained_at else None,
         )
+
+
+_HINTS = {
+    "approval": "firebreak decide {incident} {step} approve|reject",
+    "escalation": "firebreak decide {incident} {step} approve|reject",
+    "failure": "firebreak decide {incident} {step} retry|skip|abort",
+    "stalled": "firebreak incidents show {incident}",
+}
+"""The command that answers each kind of notification."""
 
 
 def _ids(state: StepState) -> dict[str, Any]:
