@@ -11,7 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from typer.main import get_command
 
+from orchestrator.cli.main import app
 from orchestrator.settings import ENV_PREFIX, Settings
 from tests.deploy.compose_schema import COMPOSE
 
@@ -129,3 +131,13 @@ def test_build_context_and_dockerfile_resolve(compose: dict[str, Any]) -> None:
         context = (DEPLOY / build["context"]).resolve()
         assert context == ROOT
         assert (context / build["dockerfile"]).is_file()
+
+
+def test_commands_are_firebreak_commands(compose: dict[str, Any]) -> None:
+    commands = get_command(app).commands  # type: ignore[attr-defined]
+    for name in FIREBREAK_SERVICES:
+        command, *args = compose["services"][name]["command"]
+        assert command in commands, f"{name}: `firebreak {command}` does not exist"
+        known = {opt for param in commands[command].params for opt in param.opts}
+        for arg in args:
+            assert arg in known, f"{name}: `firebreak {command}` has no option {arg}"
