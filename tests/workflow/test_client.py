@@ -1,0 +1,48 @@
+"""`connect`: settings mistakes and an unreachable server are one-line errors, not tracebacks."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from orchestrator.errors import ConfigError, Unavailable
+from orchestrator.settings import Settings
+from orchestrator.temporal.client import connect
+from orchestrator.temporal.codec import EncryptionCodec
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_connect_uses_the_encryption_codec(
+    temporal_dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    target = temporal_dev_env.client.service_client.config.target_host
+    settings = Settings(data_dir=tmp_path, temporal_address=target)
+    client = await connect(settings)
+    assert isinstance(client.data_converter.payload_codec, EncryptionCodec)
+    assert settings.keyring_path.is_file(), "the key ring is created on first use"
+
+
+async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    settings = Settings(data_dir=tmp_path, temporal_address=address)
+    with pytest.raises(Unavailable, match=f"cannot reach Temporal at {address}"):
+        await connect(settings)
+
+
+async def test_tls_cert_without_key_is_a_config_error(tmp_path: Path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("not really a certificate")
+    settings = Settings(data_dir=tmp_path, temporal_tls_cert=cert)
+    with pytest.raises(ConfigError, match="must be set together"):
+        await connect(settings)
+    missing = Settings(data_dir=tmp_path, temporal_tls_cert=cert, temporal_tls_key=tmp_path / "k")
+    with pytest.raises(ConfigError, match="cannot read Temporal TLS files"):
+        await connect(missing)
