@@ -70,15 +70,15 @@ async def test_alertmanager_group_splits_by_fingerprint_and_resolves(
 
     toxic = received(store, "detector", alerts[0]["alert_id"])
     assert (toxic.type, toxic.environment, toxic.severity) == (
-        "model_poisoning",
+        "data_poisoning",
         "prod",
         "critical",
     )
-    assert (toxic.resources.model, toxic.resources.model_version) == ("recommender", "42")
+    assert (toxic.resources.model, toxic.resources.model_version) == ("fraud-detector", "2")
     assert toxic.fingerprint == "a1b2c3d4e5f60718"
     leak = received(store, "detector", alerts[1]["alert_id"])
-    assert (leak.type, leak.environment, leak.severity) == ("api_key_leak", "staging", "medium")
-    assert leak.resources.api_key == "key-batch-staging"
+    assert (leak.type, leak.environment, leak.severity) == ("api_key_abuse", "staging", "medium")
+    assert leak.resources.api_key == "key-analytics"
 
     resolved = await post_alert(
         http, "alertmanager", fixture_bytes("alertmanager_resolved.json"), tokens.source
@@ -102,7 +102,7 @@ async def test_cloudevents_structured_binary_and_batch(
     jailbreak = received(
         store, "detector", "//guardrails.example.com/llm-firewall/eu-1/b3e1c2d4-0001"
     )
-    assert (jailbreak.type, jailbreak.severity) == ("jailbreak", "high")
+    assert (jailbreak.type, jailbreak.severity) == ("agent_tool_compromise", "high")
     assert (jailbreak.resources.agent, jailbreak.resources.tool) == (
         "travel-planner",
         "transfer_funds",
@@ -153,7 +153,7 @@ async def test_pagerduty_trigger_acknowledge_resolve(
     assert trigger.status_code == 202, trigger.text
     [incident] = trigger.json()["incidents"]
     alert = received(store, "detector", "litellm-key-abuse-7781")
-    assert (alert.type, alert.severity, alert.environment) == ("api_key_leak", "high", "prod")
+    assert (alert.type, alert.severity, alert.environment) == ("api_key_abuse", "high", "prod")
     assert alert.resources.api_key == "key-7781"
 
     ack = await post_alert(
@@ -169,7 +169,7 @@ async def test_pagerduty_trigger_acknowledge_resolve(
     resolved = received(store, "detector", "litellm-key-abuse-7781:resolve")
     assert (resolved.status, resolved.type, resolved.fingerprint) == (
         "resolved",
-        "api_key_leak",
+        "api_key_abuse",
         "litellm-key-abuse-7781",
     )
 
