@@ -27,9 +27,12 @@ def demo(
         float, typer.Option(min=10, help="Seconds all incidents get to finish recovery.")
     ] = 300.0,
 ) -> None:
-    """Fire a model-extraction burst, a data-poisoning and a prompt-injection alert; approve
-    as the demo responders; print a summary and verify the audit chain. Exit 1 if anything
-    expected did not happen."""
+    """Show three AI incidents handled end to end against a running `firebreak up`.
+
+    A model-extraction burst, a data-poisoning alert on prod (approved by the demo responders)
+    and an automatic prompt-injection response; then a summary and `audit verify`. Exits
+    non-zero if any expected outcome did not happen.
+    """
     flags = {"api_url": api_url, "data_dir": data_dir}
     overrides: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
     options = DemoOptions(
