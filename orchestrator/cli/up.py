@@ -8,6 +8,7 @@ the event store. Nothing else changes between the embedded and the distributed s
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -105,6 +106,13 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
                 raise
             console.print(f"demo failed: {exc.detail}; still serving", markup=False)
         if not exit_after_demo:
+            token_file = shlex.quote(str(prepared.admin_token_file))
+            console.print(
+                f"Still serving. Look around: FIREBREAK_API_URL={settings.api_url} "
+                f'FIREBREAK_TOKEN="$(cat {token_file})" firebreak incidents list'
+                "\nPress Ctrl-C to stop.",
+                markup=False,
+            )
             await asyncio.Event().wait()
 
     asyncio.run(
