@@ -452,6 +452,7 @@ class IncidentWorkflow:
             environment=self._state.environment,
             dry_run=self._playbook.dry_run,
         )
+        await self._flush()  # the ledger shows a step started before its effect can happen
         handle = workflow.start_activity(
             action,
             inp,
