@@ -132,8 +132,10 @@ def _print_prepared(settings: Settings, prepared: Prepared) -> None:
             f"             shown once; saved to {prepared.admin_token_file} (mode 0600)",
             markup=False,
         )
-    else:
+    elif prepared.admin_token_file.exists():
         console.print(f"admin token  in {prepared.admin_token_file}", markup=False)
+    else:
+        console.print("admin token  an admin exists already; use its token", markup=False)
 
 
 def _print_running(running: Running) -> None:

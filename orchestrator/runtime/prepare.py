@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Environment, Role
-from orchestrator.errors import ConfigError
+from orchestrator.errors import ConfigError, Conflict
 from orchestrator.principals.service import create_principal
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
@@ -48,10 +48,14 @@ def prepare(settings: Settings) -> Prepared:
     return Prepared(data_dir=data_dir, admin_token_file=token_file, admin_token=token)
 
 
-def _create_admin(settings: Settings, token_file: Path) -> str:
+def _create_admin(settings: Settings, token_file: Path) -> str | None:
+    """The new admin's token; None when a shared database already has an active admin (another
+    host's data dir holds its token, or it was shown once and stored elsewhere)."""
     engine = make_engine(settings.db_url)
     try:
         _principal, token = create_principal(engine, ADMIN_NAME, Role.admin, list(Environment))
+    except Conflict:
+        return None
     finally:
         engine.dispose()
     write_private(token_file, token + "\n")

@@ -95,3 +95,14 @@ async def test_demo_without_api_asks_whether_up_runs(tmp_path: Path) -> None:
     with pytest.raises(DemoFailed, match="is `firebreak up` running"):
         await run_demo(DemoOptions(settings), Console())
     assert not (settings.data_dir / "demo").exists()  # nothing created before the API answered
+
+
+def test_second_data_dir_on_a_shared_database_keeps_the_first_admin(
+    tmp_path: Path, pg_url: str
+) -> None:
+    first = prepare(Settings(data_dir=tmp_path / "host-a", database_url=pg_url))
+    keys = tmp_path / "host-a" / "keys" / "keyring.json"
+    second = prepare(Settings(data_dir=tmp_path / "host-b", database_url=pg_url, keyring_file=keys))
+    assert first.admin_token is not None
+    assert second.admin_token is None
+    assert not second.admin_token_file.exists()
