@@ -24,7 +24,7 @@ from orchestrator.demo.scenarios import scenarios
 from orchestrator.domain import EventType
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.settings import Settings
-from tests.e2e.procs import descendants
+from tests.e2e.procs import alive, descendants
 from tests.e2e.stack import FIREBREAK, env_for, running_up, stop_with_ctrl_c, up_argv
 
 pytestmark = pytest.mark.slow
@@ -218,3 +218,17 @@ async def _wait_for(
             return events
         await asyncio.sleep(0.3)
     raise AssertionError(f"no {kind} for {step}: {[e['type'] for e in events]}")
+
+
+def test_killed_up_leaves_no_temporal_server(tmp_path: Path, ports: dict[str, int]) -> None:
+    with running_up(tmp_path / "data", ports, tmp_path / "up.log") as stack:
+        (server,) = descendants(stack.process.pid)
+        stack.process.kill()  # kill -9: no handler, no atexit; the kernel tells the child
+        stack.process.wait()
+        deadline = time.monotonic() + 15
+        while alive(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        orphaned = alive(server)
+        if orphaned:
+            os.kill(server, signal.SIGKILL)
+        assert not orphaned
