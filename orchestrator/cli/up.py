@@ -95,9 +95,6 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
     if init_only:
         return
 
-    async def on_ready(running: Running) -> None:
-        _print_running(running)
-
     async def run_demo_once() -> None:
         try:
             await run_demo(DemoOptions(settings=settings), console)
@@ -116,7 +113,7 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
             await asyncio.Event().wait()
 
     asyncio.run(
-        serve(settings, devserver, on_ready=on_ready, until=run_demo_once if demo else None)
+        serve(settings, devserver, on_ready=_announce, until=run_demo_once if demo else None)
     )
     console.print("Firebreak stopped.", markup=False)
 
@@ -138,7 +135,7 @@ def _print_prepared(settings: Settings, prepared: Prepared) -> None:
         console.print("admin token  an admin exists already; use its token", markup=False)
 
 
-def _print_running(running: Running) -> None:
+async def _announce(running: Running) -> None:
     console.print(f"temporal     {running.temporal_address}", markup=False)
     if running.temporal_ui_url:
         console.print(f"temporal UI  {running.temporal_ui_url}", markup=False)

@@ -33,9 +33,8 @@ API_START_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Running:
-    """What is serving, for the banner and for `--demo`."""
+    """What is serving, for the banner."""
 
-    settings: Settings
     api_url: str
     temporal_address: str
     temporal_ui_url: str | None
@@ -155,7 +154,6 @@ async def _run_processes(
         try:
             await _wait_started(api, api_task)
             running = Running(
-                settings=settings,
                 api_url=f"http://{settings.api_host}:{settings.api_port}",
                 temporal_address=settings.temporal_address,
                 temporal_ui_url=devserver.ui_url if devserver else None,
