@@ -209,7 +209,7 @@ def bench_firebreak(backend: str, workdir: Path, log_size: int) -> dict[str, Any
 # -- eventsourcing baseline ------------------------------------------------------------------
 
 
-def _es_recorder(url: str) -> Any:
+def _es_recorder(url: str, create: bool = False) -> Any:
     from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
     parsed = make_url(url)
@@ -221,7 +221,8 @@ def _es_recorder(url: str) -> Any:
         password="",
     )
     recorder = PostgresApplicationRecorder(datastore)
-    recorder.create_table()
+    if create:
+        recorder.create_table()
     return recorder
 
 
@@ -256,7 +257,7 @@ def _es_writer(url: str, seed: int, total: int, batch: int, go: Any, done: Any) 
 def bench_eventsourcing(workdir: Path, log_size: int) -> dict[str, Any]:
     url = new_database("postgresql", workdir)
     try:
-        recorder = _es_recorder(url)
+        recorder = _es_recorder(url, create=True)
         figures = {
             "single": es_append_rate(recorder, 2000, 1, 1),
             "batch100": es_append_rate(recorder, min(log_size, 100_000), 100, 2),
@@ -330,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             name = {"sqlite": "Firebreak SQLite", "postgresql": "Firebreak PostgreSQL"}[backend]
             print(f"running {name} ({args.events:,} events)...", file=sys.stderr, flush=True)
             results[name] = bench_firebreak(backend, Path(tmp), args.events)
+            print(results[name], file=sys.stderr, flush=True)
         if not args.no_baseline:
             print("running eventsourcing baseline...", file=sys.stderr, flush=True)
             results["eventsourcing PostgreSQL"] = bench_eventsourcing(Path(tmp), args.events)
