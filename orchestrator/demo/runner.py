@@ -94,8 +94,9 @@ async def run_demo(options: DemoOptions, console: Console) -> list[IncidentRepor
     say = _Printer(console)
     async with DemoApi(settings.api_url) as api:
         await api.ready()
-        lab = seed_demo_lab(settings.data_dir.resolve())
-        cast = create_cast(settings)
+        # Off the event loop: under `up --demo` the same loop serves the API and the worker.
+        lab = await asyncio.to_thread(seed_demo_lab, settings.data_dir.resolve())
+        cast = await asyncio.to_thread(create_cast, settings)
         run_id = uuid.uuid4().hex[:8]
         say(f"demo {run_id}: lab in {lab.data_dir}, principals {', '.join(cast.tokens)}")
         reports = []
