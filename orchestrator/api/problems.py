@@ -92,6 +92,8 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": malformed JSON
+        return problem_response(422, InvalidInput.title, "body is not valid JSON", field="body")
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
     detail = exc.detail if isinstance(exc.detail, str) else title
     headers = dict(exc.headers) if exc.headers else None
@@ -118,7 +120,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI `responses=` entries documenting each error status as a problem document."""
     return {
         status: {
-            "model": Problem,
             "content": {PROBLEM_MEDIA_TYPE: {"schema": Problem.model_json_schema()}},
             "description": _DESCRIPTIONS.get(status, "Error"),
         }

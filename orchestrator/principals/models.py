@@ -6,11 +6,11 @@ permission they need, so the matrix test can check every route against this tabl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.domain import Environment, Role
 
@@ -58,6 +58,12 @@ class PrincipalInfo(BaseModel):
     created_at: datetime
     revoked_at: datetime | None = None
     webhook_secrets: int = Field(0, description="Active webhook signing secrets.")
+
+    @field_validator("created_at", "revoked_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """SQLite hands timestamps back naive; they were stored as UTC."""
+        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
 
 
 metadata = sa.MetaData()

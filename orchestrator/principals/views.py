@@ -70,7 +70,7 @@ async def create_principal(body: NewPrincipal, admin: Admin, engine: Engine) -> 
     return CreatedPrincipal(principal=principal, token=token)
 
 
-@router.delete("/{name_or_id}", responses=problem_responses(401, 403, 404))
+@router.delete("/{name_or_id}", responses=problem_responses(401, 403, 404, 422))
 async def revoke_principal(name_or_id: NameOrId, admin: Admin, engine: Engine) -> Revoked:
     call = partial(
         service.revoke_principal,
@@ -83,7 +83,9 @@ async def revoke_principal(name_or_id: NameOrId, admin: Admin, engine: Engine) -
 
 
 @router.post(
-    "/{name_or_id}/webhook-secrets", status_code=201, responses=problem_responses(401, 403, 404)
+    "/{name_or_id}/webhook-secrets",
+    status_code=201,
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def add_webhook_secret(
     name_or_id: NameOrId, _: Admin, store: Annotated[EventStore, Depends(get_store)]

@@ -47,6 +47,14 @@ async def test_errors_are_problem_documents(
         "/v1/principals", json={"name": "x", "role": "king"}, headers=bearer(tokens.admin)
     )
     assert invalid.status_code == 422 and invalid.json()["field"] == "role"
+    garbled = await http.post(
+        "/v1/principals",
+        content=b"\xff{not json",
+        headers={**bearer(tokens.admin), "content-type": "application/json"},
+    )
+    assert garbled.status_code == 422 and garbled.json()["field"] == "body"
+    listed = await http.get("/v1/principals", headers=bearer(tokens.admin))
+    assert all(p["created_at"].endswith("Z") or "+00:00" in p["created_at"] for p in listed.json())
 
 
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
