@@ -5,6 +5,8 @@ Pydantic models only: they cross the Temporal boundary through the pydantic data
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, Field
 
 from orchestrator.domain import Alert, DecisionOutcome, IncidentState, NewEvent, Playbook
@@ -42,7 +44,8 @@ class Carry(BaseModel):
     seen_alerts: list[str]
     outcomes: dict[str, DecisionOutcome]
     pending_alerts: list[Alert]
-    contained_at: str | None = None
+    contained_at: datetime | None = None
+    last_alert_at: datetime | None = None
 
 
 class IncidentInput(BaseModel):

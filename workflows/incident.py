@@ -93,9 +93,8 @@ class IncidentWorkflow:
             self._seen: dict[str, None] = dict.fromkeys(carry.seen_alerts)
             self._outcomes: dict[str, DecisionOutcome] = dict(carry.outcomes)
             self._buffer.extend(carry.pending_alerts)
-            self._contained_at: datetime | None = (
-                datetime.fromisoformat(carry.contained_at) if carry.contained_at else None
-            )
+            self._contained_at: datetime | None = carry.contained_at
+            self._last_alert_at: datetime | None = carry.last_alert_at
             return
         self._state = IncidentState(
             incident_id=f"{info.workflow_id}.{info.first_execution_run_id}",
@@ -116,6 +115,7 @@ class IncidentWorkflow:
         self._seen = {}
         self._outcomes = {}
         self._contained_at = None
+        self._last_alert_at = None
         self._buffer.append(alert)
 
     # --- handlers -----------------------------------------------------------------------
@@ -270,9 +270,20 @@ class IncidentWorkflow:
             if phase.name is PhaseName.containment:
                 self._contained_at = workflow.now()
         self._pos = (len(phases), 0)
-        while await self._wait(lambda: bool(self._buffer), self._quiet_seconds):
-            pass
+        await self._until_quiet()
         await self._close("resolved")
+
+    async def _until_quiet(self) -> None:
+        """Keep the incident open until no alert arrived for the quiet window, so a storm that
+        outlasts the playbook still lands in this incident instead of opening new ones."""
+        await self._flush()
+        quiet, start = timedelta(seconds=self._quiet_seconds), workflow.now()
+        while True:
+            since = max(start, self._last_alert_at or start)
+            remaining = self._seconds_until(since + quiet)
+            if remaining <= 0:
+                return
+            await self._wait(lambda: False, remaining)
 
     # --- steps --------------------------------------------------------------------------
 
@@ -562,6 +573,7 @@ class IncidentWorkflow:
             if key in self._seen:
                 continue
             self._seen[key] = None
+            self._last_alert_at = workflow.now()
             if resolved:
                 self._state.resolved_alert_count += 1
                 self._outbox.emit(
@@ -679,7 +691,8 @@ class IncidentWorkflow:
             seen_alerts=list(self._seen)[-SEEN_ALERTS_KEPT:],
             outcomes=dict(list(self._outcomes.items())[-OUTCOMES_KEPT:]),
             pending_alerts=self._buffer,
-            contained_at=self._contained_at.isoformat() if self._contained_at else None,
+            contained_at=self._contained_at,
+            last_alert_at=self._last_alert_at,
         )
 
 

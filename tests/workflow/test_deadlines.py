@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.domain import IncidentState, StepStatus
+from orchestrator.domain import IncidentState, PhaseTiming, StepStatus
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import decide, describe, submit_alert
 from tests.support.incidents import (
@@ -125,3 +125,36 @@ async def _escalated(client: Client, incident_id: str, step_id: str) -> Incident
     state = await describe(client, incident_id)
     found = next(s for s in state.steps if s.step_id == step_id)
     return state if found.escalated else None
+
+
+async def test_incident_stays_open_until_its_alerts_go_quiet(
+    temporal_time_env: WorkflowEnvironment, time_client: Client, lab: LabInfo
+) -> None:
+    settings = Settings(
+        data_dir=lab.data_dir,
+        task_queue=f"quiet-{lab.data_dir.parent.name}",
+        incident_quiet_seconds=900,
+    )
+    alert = make_alert(lab, "api_key_abuse")
+    async with running_worker(time_client, settings):
+        inc = (await submit_alert(time_client, alert, task_queue=settings.task_queue)).incident_id
+
+        async def recovered() -> bool:
+            state = await describe(time_client, inc)
+            return state.phases.get("recovery", PhaseTiming()).completed_at is not None
+
+        await eventually(recovered, timeout=20)
+        await temporal_time_env.sleep(600)
+        late = make_alert(lab, "api_key_abuse", fingerprint=alert.fingerprint)
+        attached = await submit_alert(time_client, late, task_queue=settings.task_queue)
+        assert attached.incident_id == inc and not attached.opened
+        await temporal_time_env.sleep(600)
+        state = await describe(time_client, inc)
+        assert state.closed_at is None and state.alert_count == 2, "a late alert keeps it open"
+        await temporal_time_env.sleep(400)
+        final = await final_state(time_client, alert.workflow_id)
+
+    assert final.outcome == "resolved"
+    events = audit_stream(settings, inc)
+    late_at = next(e.occurred_at for e in events if e.payload.get("alert_id") == late.id)
+    assert (events[-1].occurred_at - late_at).total_seconds() >= 900
