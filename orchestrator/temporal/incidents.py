@@ -72,6 +72,7 @@ async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> Subm
         )
     except RPCError as exc:
         raise _unavailable(exc) from None
+    # The SDK exposes signal-with-start's `started` flag only on the stored response.
     response = handle._start_workflow_response
     assert isinstance(response, SignalWithStartWorkflowExecutionResponse)
     run_id = handle.result_run_id or response.run_id
