@@ -6,27 +6,16 @@ a refusal (wrong role, self-approval, step not waiting …) comes back as one li
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from orchestrator.cli.client import api_request
 from orchestrator.cli.incidents import JsonFlag, console, pending_table, plain, print_json
+from orchestrator.domain import DecisionKind
 
-
-class DecisionKind(StrEnum):
-    approve = "approve"
-    reject = "reject"
-    retry = "retry"
-    skip = "skip"
-    abort = "abort"
-
-
+# Required where no default is given (reject), optional elsewhere.
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why; recorded in the audit log.")]
-OptionalReason = Annotated[
-    str, typer.Option("--reason", "-r", help="Why; recorded in the audit log.")
-]
 
 
 def approvals(as_json: JsonFlag = False) -> None:
@@ -57,9 +46,7 @@ def _decide(incident_id: str, step_id: str, kind: DecisionKind, reason: str, as_
     )
 
 
-def approve(
-    incident_id: str, step_id: str, reason: OptionalReason = "", as_json: JsonFlag = False
-) -> None:
+def approve(incident_id: str, step_id: str, reason: Reason = "", as_json: JsonFlag = False) -> None:
     """Approve a step that waits for approval."""
     _decide(incident_id, step_id, DecisionKind.approve, reason, as_json)
 
@@ -73,7 +60,7 @@ def decide(
     incident_id: str,
     step_id: str,
     kind: DecisionKind,
-    reason: OptionalReason = "",
+    reason: Reason = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Any decision: approve, reject, retry, skip or abort (reject and abort need --reason)."""
