@@ -82,6 +82,8 @@ class IncidentWorkflow:
         alert = inp.alert
         self._alert = alert
         self._buffer: list[Alert] = []
+        self._abort: Decision | None = None
+        self._retry_by: Decision | None = None
         carry = inp.carry
         if carry is not None:
             self._state = carry.state
@@ -167,7 +169,10 @@ class IncidentWorkflow:
                 note=decision.reason,
             )
         else:
-            step.status = StepStatus.rejected
+            if step.status is StepStatus.awaiting_approval:
+                step.status = StepStatus.rejected
+            else:
+                step.status = StepStatus.failed
             step.finished_at = workflow.now()
             self._abort = decision
             self._outbox.emit(EventType.incident_aborted, who, actor)
@@ -189,9 +194,6 @@ class IncidentWorkflow:
         if self._state.closed_at is not None or self._abort is not None:
             raise ApplicationError("the incident is closed", type="Conflict", non_retryable=True)
         check_decision(decision, self._step(decision.step_id), self._state.environment)
-
-    _abort: Decision | None = None
-    _retry_by: Decision | None = None
 
     # --- main ---------------------------------------------------------------------------
 
