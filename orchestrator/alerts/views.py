@@ -91,7 +91,7 @@ async def _receive(
     for alert in alerts:
         if not can_access(principal, alert.environment):
             raise Forbidden(f"source {principal.name!r} may not send {alert.environment} alerts")
-    client = get_temporal(request)
+    client = await get_temporal(request)
     response = await service.ingest(store, client, settings.task_queue, delivery, alerts)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from functools import partial
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from temporalio.client import Client
 
-import orchestrator
 from orchestrator.alerts.views import router as alerts_router
 from orchestrator.api.health import router as health_router
 from orchestrator.api.metrics import metrics_router
@@ -21,11 +23,14 @@ from orchestrator.api.problems import install_problem_handlers
 from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.auditlog.views import router as audit_router
+from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -39,7 +44,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.temporal = temporal_client or await connect(settings)
+        if app.state.temporal is None:
+            try:
+                app.state.temporal = await connect(settings)
+            except Unavailable as exc:
+                log.warning("%s; not ready until it answers", exc.detail)
         projector = IncidentProjector(event_store.engine, event_store)
         following = asyncio.create_task(projector.run(), name="incidents-projection")
         try:
@@ -53,13 +62,15 @@ def create_app(
 
     app = FastAPI(
         title="Firebreak",
-        version=getattr(orchestrator, "__version__", "0"),
+        version=version("firebreak"),
         description="Incident response for production AI and agent systems.",
         lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = event_store
     app.state.temporal = temporal_client
+    app.state.temporal_connect = partial(connect, settings)
+    app.state.temporal_lock = asyncio.Lock()
     install_problem_handlers(app)
     for router in (
         health_router,

@@ -1,10 +1,13 @@
 """Typed accessors for what the app holds: settings, event store, database engine, Temporal.
 
 Endpoints depend on these instead of reaching into `request.app.state`, so a missing piece is
-one clear 503 instead of an AttributeError.
+one clear 503 instead of an AttributeError, and an API started while Temporal was down
+connects once it is back instead of needing a restart.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 from fastapi import Request
@@ -32,8 +35,17 @@ def get_engine(request: Request) -> sa.Engine:
     return get_store(request).engine
 
 
-def get_temporal(request: Request) -> Client:
-    client: Client | None = getattr(request.app.state, "temporal", None)
-    if client is None:
+async def get_temporal(request: Request) -> Client:
+    """The Temporal client; connects on first need if Temporal was down at start-up."""
+    state = request.app.state
+    client: Client | None = getattr(state, "temporal", None)
+    if client is not None:
+        return client
+    connector: Callable[[], Awaitable[Client]] | None = getattr(state, "temporal_connect", None)
+    if connector is None:
         raise Unavailable("not connected to Temporal")
-    return client
+    async with state.temporal_lock:
+        if state.temporal is None:
+            state.temporal = await connector()
+    connected: Client = state.temporal
+    return connected

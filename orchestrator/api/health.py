@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestrator.api.deps import get_engine, problem_responses
+from orchestrator.api.deps import get_engine, get_temporal, problem_responses
 from orchestrator.errors import Unavailable
 
 router = APIRouter(tags=["operations"])
@@ -41,10 +41,8 @@ async def readyz(request: Request, engine: Annotated[sa.Engine, Depends(get_engi
             await anyio.to_thread.run_sync(_ping, engine, abandon_on_cancel=True)
     except (SQLAlchemyError, TimeoutError):
         failures.append("database")
-    client = getattr(request.app.state, "temporal", None)
     try:
-        if client is None:
-            raise Unavailable("not connected")
+        client = await get_temporal(request)
         await client.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT_SECONDS))
     except Exception:
         failures.append("temporal")

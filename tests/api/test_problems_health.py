@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from temporalio.testing import WorkflowEnvironment
 
 from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore
@@ -68,7 +69,9 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
 
 async def test_not_ready_without_database_or_temporal(tmp_path: Path) -> None:
     settings = Settings(
-        data_dir=tmp_path, database_url="postgresql+psycopg://postgres@127.0.0.1:1/none"
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+        temporal_address="127.0.0.1:9",
     )
     store = EventStore(make_engine(settings.db_url))
     app = create_app(settings, store=store)  # lifespan not run: no Temporal client either
@@ -95,3 +98,15 @@ async def test_unexpected_errors_log_no_exception_text(
     assert (await http.get("/explode")).status_code == 500
     assert "RuntimeError" in caplog.text and "explode" in caplog.text
     assert secret not in caplog.text
+
+
+async def test_connects_to_temporal_when_it_is_first_needed(
+    api_settings: Settings, store: EventStore, temporal_dev_env: WorkflowEnvironment
+) -> None:
+    target = temporal_dev_env.client.service_client.config.target_host
+    app = create_app(api_settings.model_copy(update={"temporal_address": target}), store=store)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        assert app.state.temporal is None  # as after a start-up while Temporal was down
+        assert (await http.get("/readyz")).status_code == 200
+        assert app.state.temporal is not None
