@@ -17,7 +17,9 @@ from temporalio.worker import Worker
 
 from activities.audit import AuditActivities
 from activities.factory import build_activities
+from orchestrator import db
 from orchestrator.audit import open_event_store
+from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.playbook_activity import PlaybookActivities
@@ -47,8 +49,20 @@ def build_worker(
     )
 
 
+def check_schema(settings: Settings) -> None:
+    """Refuse to start on an event store that is not migrated: every incident would stall on
+    its first audit append instead of failing here with the fix."""
+    current, head = db.current_revision(settings.db_url), db.head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the event store is at revision {current or 'none'}, this version needs {head}:"
+            " run `firebreak db upgrade`"
+        )
+
+
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let in-flight tasks finish and shut down cleanly."""
+    check_schema(settings)
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
