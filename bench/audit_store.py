@@ -284,10 +284,12 @@ def machine() -> str:
     )
     with psycopg.connect(_libpq(PG_ADMIN_URL)) as conn:
         pg = conn.execute("SHOW server_version").fetchone()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-        f"PostgreSQL {pg[0] if pg else '?'}"
+        f"PostgreSQL {pg[0] if pg else '?'}; load average at the end {load}"
+        " (other work on the machine skews every figure)"
     )
 
 
