@@ -56,7 +56,8 @@ async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> Subm
 
     Returns once the server holds the alert in the workflow's history. A running incident gets
     the alert attached; a closed one's key opens a new incident. A `resolved` alert never opens
-    an incident: with none open for its key it is NotFound.
+    an incident: it attaches to the open one, belongs to the last closed one for its key when
+    none is open (nothing left to change), and is NotFound when its key never had an incident.
     """
     if alert.status is AlertStatus.resolved:
         return await _attach_resolved(client, alert)
@@ -91,12 +92,11 @@ async def _attach_resolved(client: Client, alert: Alert) -> SubmitResult:
     handle = client.get_workflow_handle_for(IncidentWorkflow.run, alert.workflow_id)
     try:
         description = await handle.describe()
-        if description.status is not WorkflowExecutionStatus.RUNNING:
-            raise NotFound(f"no open incident for resolved alert {alert.id!r}")
-        await handle.signal(IncidentWorkflow.alert, alert)
+        if description.status is WorkflowExecutionStatus.RUNNING:
+            await handle.signal(IncidentWorkflow.alert, alert)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            raise NotFound(f"no open incident for resolved alert {alert.id!r}") from None
+            raise NotFound(f"no incident for resolved alert {alert.id!r}") from None
         raise _unavailable(exc) from None
     first_run_id = description.raw_description.workflow_execution_info.first_run_id
     return SubmitResult(

@@ -193,9 +193,17 @@ async def test_long_storm_continues_as_new_keeping_the_incident(
 async def test_resolved_alert_never_opens_an_incident(
     dev_client: Client, fb_settings: Settings, lab: LabInfo
 ) -> None:
-    alert = make_alert(lab, "api_key_abuse", status=AlertStatus.resolved)
-    with pytest.raises(NotFound, match="no open incident for resolved alert"):
-        await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+    alert = make_alert(lab, "api_key_abuse")
+    resolved = alert.model_copy(update={"id": "later", "status": AlertStatus.resolved})
+    with pytest.raises(NotFound, match="no incident for resolved alert 'later'"):
+        await submit_alert(dev_client, resolved, task_queue=fb_settings.task_queue)
+    async with running_worker(dev_client, fb_settings):
+        opened = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        await final_state(dev_client, alert.workflow_id)
+    after = await submit_alert(dev_client, resolved, task_queue=fb_settings.task_queue)
+    assert after.incident_id == opened.incident_id and not after.opened
+    handle = dev_client.get_workflow_handle(alert.workflow_id)
+    assert (await handle.describe()).run_id == opened.run_id, "no new incident"
 
 
 async def test_incident_on_postgresql(
