@@ -146,19 +146,19 @@ class EventStore:
         """The row fields that do not depend on the stream's state, sensitive values sealed."""
         try:
             payload = to_jsonable_python(event.payload)
-            canonical_json(payload)
+            sealed, names = seal_fields(self.keyring, event.id, payload, event.sensitive)
+            text = canonical_json(sealed)
         except (PydanticSerializationError, ValueError, TypeError):
             raise InvalidInput(
                 f"event {event.id}: payload is not JSON-serialisable", "payload"
             ) from None
-        sealed, names = seal_fields(self.keyring, event.id, payload, event.sensitive)
         return {
             "event_id": event.id,
             "type": event.type,
             "actor_id": event.actor.id,
             "actor_role": event.actor.role,
             "occurred_at": utc(event.occurred_at),
-            "payload": canonical_json(sealed),
+            "payload": text,
             "encrypted_fields": canonical_json(names),
             "key_id": key_id_of(sealed, names),
         }

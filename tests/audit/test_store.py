@@ -107,6 +107,8 @@ def test_batch_is_atomic(store: EventStore) -> None:
         ("inc", [new_event(type="")], None, "type"),
         ("inc", [new_event(id="x" * 65)], None, "id"),
         ("inc", [new_event(payload={"n": float("nan")})], None, "payload"),
+        ("inc", [new_event(payload={"n": float("nan")}, sensitive=("n",))], None, "payload"),
+        ("inc", [new_event(payload={"n": object()})], None, "payload"),
     ],
 )
 def test_invalid_appends_are_rejected_with_the_field(
