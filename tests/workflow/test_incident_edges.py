@@ -29,7 +29,7 @@ from orchestrator.domain import (
 )
 from orchestrator.errors import NotFound
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import decide, submit_alert
+from orchestrator.temporal.incidents import decide, describe, submit_alert
 from tests.support.incidents import (
     audit_stream,
     decision,
@@ -223,3 +223,25 @@ async def test_incident_on_postgresql(
     events = audit_stream(settings, submitted.incident_id)
     assert events[0].type == "IncidentOpened" and events[-1].type == "IncidentClosed"
     assert audit_stream(fb_settings, submitted.incident_id) == [], "nothing went to SQLite"
+
+
+async def test_closed_incidents_key_opens_a_new_incident_with_a_new_id(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    alert = make_alert(lab, "api_key_abuse")
+    again = make_alert(lab, "api_key_abuse", fingerprint=alert.fingerprint)
+    async with running_worker(dev_client, fb_settings):
+        first = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        await final_state(dev_client, alert.workflow_id)
+        second = await submit_alert(dev_client, again, task_queue=fb_settings.task_queue)
+        await final_state(dev_client, alert.workflow_id)
+        assert (await describe(dev_client, second.incident_id)).alert_count == 1
+        with pytest.raises(NotFound):
+            await describe(dev_client, first.incident_id)
+    assert second.opened and second.workflow_id == first.workflow_id
+    assert second.incident_id != first.incident_id
+    first_stream = audit_stream(fb_settings, first.incident_id)
+    second_stream = audit_stream(fb_settings, second.incident_id)
+    assert first_stream[0].payload["alert_id"] == alert.id
+    assert second_stream[0].payload["alert_id"] == again.id
+    assert not {e.id for e in first_stream} & {e.id for e in second_stream}
