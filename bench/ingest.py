@@ -178,8 +178,7 @@ class Stack:
     url: str
     temporal: str
     data_dir: Path
-    lab_key: str
-    lab_model: str
+    resources: dict[str, str]
 
 
 def bench_env(data_dir: Path) -> dict[str, str]:
@@ -244,7 +243,13 @@ async def firebreak_stack(data_dir: Path) -> AsyncIterator[Stack]:
     ]
     url = f"http://127.0.0.1:{api_port}"
     async with process(args, bench_env(data_dir), f"{url}/healthz"):
-        yield Stack(url, f"127.0.0.1:{temporal_port}", data_dir, lab.ingest_key, lab.model)
+        resources = {
+            "api_key": lab.ingest_key,
+            "model": lab.model,
+            "agent": lab.agent,
+            "tool": lab.tools[-1],
+        }
+        yield Stack(url, f"127.0.0.1:{temporal_port}", data_dir, resources)
 
 
 def source_token(data_dir: Path) -> str:
@@ -260,7 +265,9 @@ def source_token(data_dir: Path) -> str:
         engine.dispose()
 
 
-def alert_factory(lab_key: str, lab_model: str) -> Callable[[str, str], dict[str, Any]]:
+def alert_factory(resources: dict[str, str]) -> Callable[[str, str], dict[str, Any]]:
+    """Alerts naming the demo lab's resources, which every playbook parameter resolves from."""
+
     def make(alert_id: str, fingerprint: str) -> dict[str, Any]:
         return {
             "id": alert_id,
@@ -268,7 +275,7 @@ def alert_factory(lab_key: str, lab_model: str) -> Callable[[str, str], dict[str
             "severity": "high",
             "environment": "prod",
             "title": "Prompt injection blocked by guardrail",
-            "resources": {"api_key": lab_key, "model": lab_model},
+            "resources": resources,
             "fingerprint": fingerprint,
         }
 
@@ -407,7 +414,7 @@ async def bare_baseline(total: int) -> Load:
     ]
     url = f"http://127.0.0.1:{port}"
     async with process(args, dict(os.environ), f"{url}/healthz"):
-        make = alert_factory("k", "m")
+        make = alert_factory({})
         return await sustained(url, {}, make, total)
 
 
@@ -473,7 +480,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
         data_dir = Path(tmp) / "data"
         async with firebreak_stack(data_dir) as stack:
-            make = alert_factory(stack.lab_key, stack.lab_model)
+            make = alert_factory(stack.resources)
             headers = {"Authorization": f"Bearer {source_token(data_dir)}"}
 
             print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
