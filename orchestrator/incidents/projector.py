@@ -17,6 +17,7 @@ import anyio
 import sqlalchemy as sa
 
 from orchestrator.domain import RecordedEvent
+from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
 from orchestrator.incidents.models import checkpoints, decisions, incidents
 
@@ -108,6 +109,7 @@ class IncidentProjector:
         while True:
             try:
                 await anyio.to_thread.run_sync(self.catch_up)
-            except sa.exc.SQLAlchemyError:
-                log.exception("incidents projection failed; retrying")
+            except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
+                # A database outage must not end the task: the projection resumes afterwards.
+                log.warning("incidents projection paused: %s", type(exc).__name__)
             await anyio.sleep(interval)

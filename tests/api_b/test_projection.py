@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from orchestrator import db
 from orchestrator.audit import EventStore
 from orchestrator.incidents import service
 from orchestrator.incidents.models import checkpoints, decisions, incidents
 from orchestrator.incidents.projector import IncidentProjector
 from tests.api_b.stories import T0, Story
+from tests.support.incidents import eventually
 
 ALL_ENVS = ("dev", "staging", "prod")
 HOUR = timedelta(hours=1)
@@ -155,3 +160,26 @@ def test_pending_for_excludes_own_requests_and_own_approvals(
         approved.incident_id,
         other.incident_id,
     ]
+
+
+async def test_background_projection_survives_a_database_outage(tmp_path: Path) -> None:
+    """While the log cannot be read every pass fails; the task keeps going, then catches up."""
+    url = f"sqlite:///{tmp_path / 'outage.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    store = EventStore(engine)
+    story = Story(store).open()
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_events RENAME TO audit_events_away"))
+    task = asyncio.create_task(IncidentProjector(engine, store).run(interval=0.05))
+    try:
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE audit_events_away RENAME TO audit_events"))
+        await eventually(lambda: service.get_incident(engine, story.incident_id, ALL_ENVS))
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
