@@ -30,12 +30,20 @@ def conflict(message: str) -> ApplicationError:
     return ApplicationError(message, type="Conflict", non_retryable=True)
 
 
-def check_decision(decision: Decision, step: StepState | None, environment: Environment) -> None:
-    """Raise unless `decision` may be applied to `step` of an incident in `environment`."""
+def check_principal(decision: Decision, environment: Environment) -> None:
+    """Raise unless the decider may act on incidents in `environment` at all.
+
+    Checked before anything about the incident's state, so a principal out of scope learns
+    nothing about it (not even whether a step waits or the incident is closed).
+    """
     if decision.role not in DECIDERS:
         raise forbidden(f"role {decision.role.value} may not decide on incident steps")
     if environment not in decision.environments:
         raise forbidden(f"principal is not scoped to the {environment.value} environment")
+
+
+def check_step(decision: Decision, step: StepState | None) -> None:
+    """Raise unless `decision` applies to `step` as it stands now."""
     if step is None:
         raise conflict(f"no step {decision.step_id!r} in this incident")
     allowed = KINDS_BY_STATUS.get(step.status)

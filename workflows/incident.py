@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         StepStatus,
         TimeoutRule,
     )
-    from workflows.approvals import check_decision
+    from workflows.approvals import check_principal, check_step
     from workflows.contracts import (
         AUDIT_APPEND,
         DEFAULT_HISTORY_LIMIT,
@@ -189,11 +189,12 @@ class IncidentWorkflow:
 
     @decide.validator
     def _validate_decision(self, decision: Decision) -> None:
+        check_principal(decision, self._state.environment)
         if decision.decision_id in self._outcomes:
             return
         if self._state.closed_at is not None or self._abort is not None:
             raise ApplicationError("the incident is closed", type="Conflict", non_retryable=True)
-        check_decision(decision, self._step(decision.step_id), self._state.environment)
+        check_step(decision, self._step(decision.step_id))
 
     # --- main ---------------------------------------------------------------------------
 

@@ -7,8 +7,20 @@ import uuid
 from temporalio.client import Client
 
 from orchestrator.approvals.models import DecisionRequest
-from orchestrator.domain import Decision, DecisionOutcome, Environment, Role
+from orchestrator.audit import EventStore
+from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
 from orchestrator.temporal.incidents import decide
+
+
+def incident_environment(store: EventStore, incident_id: str) -> Environment | None:
+    """The tier an incident runs in, from its `IncidentOpened` event (None if unknown).
+
+    Read from the ledger rather than the projection, which may lag a just-opened incident.
+    """
+    page = store.query(stream=incident_id, types=[EventType.incident_opened], limit=1)
+    if not page.events:
+        return None
+    return Environment(str(page.events[0].payload["environment"]))
 
 
 async def submit(

@@ -10,11 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from orchestrator.api.auth import Permission, Principal, require
-from orchestrator.api.deps import get_engine, get_temporal, problem_responses
+from orchestrator.api.auth import Permission, Principal, can_access, require
+from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.approvals import service
 from orchestrator.approvals.models import DecisionRequest
+from orchestrator.audit import EventStore
 from orchestrator.domain import DecisionOutcome
+from orchestrator.errors import Forbidden
 from orchestrator.incidents import service as incidents
 from orchestrator.incidents.models import PendingApproval
 from orchestrator.incidents.views import visible
@@ -37,12 +39,18 @@ async def decide(
     body: DecisionRequest,
     principal: Decider,
     client: Annotated[Client, Depends(get_temporal)],
+    store: Annotated[EventStore, Depends(get_store)],
 ) -> DecisionOutcome:
     """Approve, reject, retry, skip or abort a waiting step as the authenticated caller.
 
     The workflow's validator has the last word: wrong role or environment, self-approval, a
     second approval by the same person or a step that is not waiting come back as 403/409.
+    The scope is checked here first too, so a caller outside the incident's environment
+    learns nothing of its state, even once the workflow has closed and validates no more.
     """
+    environment = await anyio.to_thread.run_sync(service.incident_environment, store, incident_id)
+    if environment is not None and not can_access(principal, environment):
+        raise Forbidden(f"principal is not scoped to the {environment.value} environment")
     return await service.submit(
         client,
         incident_id,

@@ -123,6 +123,15 @@ async def test_decision_over_http_reaches_the_workflow(
         assert incident in [i["id"] for i in listed.json()["items"]]
         scoped = await http.get("/v1/incidents", headers=bearer(tokens.devon))
         assert incident not in [i["id"] for i in scoped.json()["items"]]
+        closed_out_of_scope = await http.post(
+            decisions, json={"decision": "approve"}, headers=bearer(tokens.devon)
+        )
+        assert closed_out_of_scope.status_code == 403, closed_out_of_scope.text
+        assert "closed" not in closed_out_of_scope.json()["detail"]
+        closed_in_scope = await http.post(
+            decisions, json={"decision": "approve"}, headers=bearer(tokens.ann)
+        )
+        assert closed_in_scope.status_code == 409 and "closed" in closed_in_scope.json()["detail"]
         anonymous = await http.get("/v1/incidents")
         assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM
 

@@ -64,6 +64,9 @@ async def test_approval_policy_is_enforced_by_the_update_validator(
         outcome = await decide(dev_client, inc, first)
         assert outcome.step_status is StepStatus.approved and outcome.approved_by == ["alice"]
         assert await decide(dev_client, inc, first) == outcome, "same decision id, same outcome"
+        with pytest.raises(Forbidden, match="prod environment"):
+            # A replayed decision id tells a principal out of scope nothing about the incident.
+            await decide(dev_client, inc, first.model_copy(update={"environments": []}))
 
         await wait_for_pending(dev_client, inc, "rollback-model")
         one = await decide(dev_client, inc, decision("rollback-model"))
