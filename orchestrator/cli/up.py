@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from orchestrator.demo.runner import DemoOptions, run_demo
 from orchestrator.errors import FirebreakError
+from orchestrator.runtime.command import firebreak_command
 from orchestrator.runtime.prepare import Prepared, prepare
 from orchestrator.runtime.stack import Running, embedded_temporal, preflight, serve
 from orchestrator.settings import Settings, load_settings
@@ -106,7 +107,7 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
             token_file = shlex.quote(str(prepared.admin_token_file))
             console.print(
                 f"Still serving. Look around: FIREBREAK_API_URL={settings.api_url} "
-                f'FIREBREAK_TOKEN="$(cat {token_file})" firebreak incidents list'
+                f'FIREBREAK_TOKEN="$(cat {token_file})" {firebreak_command()} incidents list'
                 "\nPress Ctrl-C to stop.",
                 markup=False,
             )

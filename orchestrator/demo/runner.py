@@ -22,6 +22,7 @@ from orchestrator.demo.cast import AUDITOR, SOURCE, Cast, create_cast
 from orchestrator.demo.client import DemoApi, DemoFailed
 from orchestrator.demo.scenarios import Scenario, scenarios
 from orchestrator.domain import EventType, PhaseName
+from orchestrator.runtime.command import firebreak_command
 from orchestrator.settings import Settings
 
 POLL_SECONDS = 0.5
@@ -204,7 +205,7 @@ def _approve_command(
     return (
         f"FIREBREAK_API_URL={shlex.quote(options.settings.api_url)} "
         f'FIREBREAK_TOKEN="$(cat {token_file})" '
-        f"firebreak approve {shlex.quote(incident_id)} {shlex.quote(step)}"
+        f"{firebreak_command()} approve {shlex.quote(incident_id)} {shlex.quote(step)}"
     )
 
 
