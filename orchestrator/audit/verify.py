@@ -77,18 +77,20 @@ def _walk_chain(
     c = schema.events.c
     columns = _hashed_columns(engine.dialect.name)
     while expected <= head_position:
+        # A bounded position range, not `>= expected … LIMIT`: positions are dense, so the range
+        # holds at most BATCH rows, and the planner never sorts the rest of the log per batch.
+        upper = min(head_position, expected + BATCH - 1)
         query = (
             sa.select(*columns)
-            .where(c.position >= expected, c.position <= head_position)
+            .where(c.position >= expected, c.position <= upper)
             .order_by(c.position)
-            .limit(BATCH)
         )
         with engine.connect() as conn:
             rows = conn.execute(query).all()
         if not rows:
             raise _Problem(
                 expected,
-                f"events {expected}..{head_position} are missing (the head says {head_position})",
+                f"events {expected}..{upper} are missing (the head says {head_position})",
             )
         for row in rows:
             if row.position != expected:
