@@ -27,11 +27,16 @@ ENV_PREFIX = "FIREBREAK_"
 
 
 class NotifyRoute(BaseModel):
-    """Send notifications at or above `min_severity` in `environments` (empty: all) to `urls`."""
+    """Send notifications at or above `min_severity` in `environments` (empty: all) to `urls`.
+
+    A route naming `recipients` serves only escalations to those targets (a playbook's
+    `escalate_to`); an escalation whose target no route names goes where other messages go.
+    """
 
     urls: list[str] = Field(min_length=1, description="apprise URLs; may hold secrets.")
     min_severity: Severity = Severity.info
     environments: list[Environment] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):

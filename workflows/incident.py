@@ -609,6 +609,7 @@ class IncidentWorkflow:
             environment=s.environment.value,
             step_id=state.step_id,
             action_hint=_HINTS[kind].format(incident=s.incident_id, step=state.step_id),
+            recipient=target,
         )
         delivered = True
         try:

@@ -90,10 +90,12 @@ class AppriseNotifier:
         self._routes = list(routes)
         self._default = list(default_urls)
 
-    def targets(self, severity: str, environment: str) -> list[str]:
+    def targets(self, severity: str, environment: str, recipient: str | None = None) -> list[str]:
         rank = _ORDER.index(Severity(severity)) if severity in _ORDER else len(_ORDER) - 1
+        named = [r for r in self._routes if recipient is not None and recipient in r.recipients]
+        routes = named or [r for r in self._routes if not r.recipients]
         matched: list[str] = []
-        for route in self._routes:
+        for route in routes:
             if rank < _ORDER.index(route.min_severity):
                 continue
             if route.environments and environment not in route.environments:
@@ -102,7 +104,7 @@ class AppriseNotifier:
         return matched or self._default
 
     async def notify(self, message: Notification) -> None:
-        urls = self.targets(message.severity, message.environment)
+        urls = self.targets(message.severity, message.environment, message.recipient)
         failed: list[str] = []
         for index, url in enumerate(urls, start=1):
             scheme = url.split(":", 1)[0]

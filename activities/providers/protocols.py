@@ -180,6 +180,9 @@ class Notification(BaseModel):
     environment: str
     step_id: str | None = None
     action_hint: str | None = Field(None, description="The CLI command or URL that answers it.")
+    recipient: str | None = Field(
+        None, description="A named escalation target (e.g. security-lead); None: the responders."
+    )
 
 
 class Notifier(Protocol):

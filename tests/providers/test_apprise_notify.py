@@ -95,6 +95,22 @@ async def test_routes_by_severity_and_environment(loopback: Loopback) -> None:
     assert [r.path for r in loopback.requests] == ["/chat"]
 
 
+async def test_escalations_reach_the_route_naming_their_target(loopback: Loopback) -> None:
+    _json_receiver(loopback)
+    base = "json://" + loopback.url.removeprefix("http://")
+    notifier = AppriseNotifier(
+        [
+            NotifyRoute(urls=[base + "/lead"], recipients=["security-lead"]),
+            NotifyRoute(urls=[base + "/chat"]),
+        ]
+    )
+    assert notifier.targets("high", "prod") == [base + "/chat"], "a named route is not broadcast"
+    assert notifier.targets("high", "prod", "security-lead") == [base + "/lead"]
+    assert notifier.targets("high", "prod", "nobody-routes-this") == [base + "/chat"]
+    await notifier.notify(_message(severity="high", recipient="security-lead"))
+    assert [r.path for r in loopback.requests] == ["/lead"]
+
+
 async def test_unreachable_target_is_retryable_and_hides_credentials(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

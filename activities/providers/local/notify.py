@@ -16,11 +16,12 @@ log = logging.getLogger("firebreak.notify")
 class LogNotifier:
     async def notify(self, message: Notification) -> None:
         log.warning(
-            "incident %s [%s/%s] step=%s: %r %r hint=%r",
+            "incident %s [%s/%s] step=%s to=%s: %r %r hint=%r",
             message.incident_id,
             message.severity,
             message.environment,
             message.step_id,
+            message.recipient or "responders",
             message.title,
             message.body,
             message.action_hint,
