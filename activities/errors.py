@@ -8,13 +8,23 @@ responders and recorded in Temporal history: they must never contain secrets.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.exceptions import ApplicationError
+
+MAX_RETRY_DELAY = timedelta(minutes=5)
 
 
 class ActivityError(Exception):
-    """Base of every error an activity raises on purpose."""
+    """Base of every error an activity raises on purpose.
+
+    `retry_after` (seconds) is a system's back-pressure hint (HTTP 429 `Retry-After`): the next
+    attempt waits that long instead of the retry policy's backoff, capped so a hostile or broken
+    server cannot park a step for hours.
+    """
 
     retryable: bool = True
+    retry_after: float | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -64,4 +74,12 @@ class ProviderError(ActivityError):
 
 
 def as_application_error(exc: ActivityError) -> ApplicationError:
-    return ApplicationError(exc.message, type=type(exc).__name__, non_retryable=not exc.retryable)
+    delay = None
+    if exc.retryable and exc.retry_after is not None and exc.retry_after > 0:
+        delay = min(timedelta(seconds=exc.retry_after), MAX_RETRY_DELAY)
+    return ApplicationError(
+        exc.message,
+        type=type(exc).__name__,
+        non_retryable=not exc.retryable,
+        next_retry_delay=delay,
+    )

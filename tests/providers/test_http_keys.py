@@ -5,10 +5,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
-from activities.errors import ProviderError, ResourceNotFound
+from activities.errors import (
+    MAX_RETRY_DELAY,
+    ProviderError,
+    ResourceNotFound,
+    as_application_error,
+)
 from activities.providers.http_keys import HttpKeyProvider, kong, litellm, openai
 from activities.providers.http_support import ProviderRateLimited
 from tests.support.providers import Loopback, Recorded, Reply
@@ -105,6 +111,14 @@ async def test_rate_limit_carries_retry_after(loopback: Loopback) -> None:
     with pytest.raises(ProviderRateLimited) as caught:
         await provider.revoke(HASHED, reason="r", idempotency_key="k")
     assert caught.value.retryable and caught.value.retry_after == 7
+    failure = as_application_error(caught.value)
+    assert not failure.non_retryable and failure.next_retry_delay == timedelta(seconds=7)
+
+
+def test_retry_after_is_capped_and_ignored_when_not_retryable() -> None:
+    hostile = ProviderRateLimited("gateway: slow down", retry_after=86_400)
+    assert as_application_error(hostile).next_retry_delay == MAX_RETRY_DELAY
+    assert as_application_error(ProviderError("boom")).next_retry_delay is None
 
 
 async def test_server_error_then_success_on_retry(loopback: Loopback) -> None:
