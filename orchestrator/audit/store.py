@@ -9,6 +9,7 @@ rolled-back append leaves no hole, and the chain's previous hash is always at ha
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,6 +55,10 @@ class EventStore:
         self.keyring = keyring
         self.signer = signer
         self._postgres = engine.dialect.name == "postgresql"
+        # Appends serialise in the database anyway; queueing this process's writers on a lock
+        # first wakes the next one the moment a commit ends, instead of leaving them to SQLite's
+        # sleeping busy handler or parked on PostgreSQL's row lock holding pool connections.
+        self._append_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -192,7 +197,7 @@ class EventStore:
     def _locked(self) -> Iterator[tuple[sa.Connection, int, str]]:
         """A write transaction holding the append lock, with the current head (position, hash)."""
         try:
-            with self.engine.connect() as conn:
+            with self._append_lock, self.engine.connect() as conn:
                 if not self._postgres:
                     conn.execution_options(sqlite_begin="IMMEDIATE")
                 with conn.begin():
