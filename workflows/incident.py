@@ -126,6 +126,11 @@ class IncidentWorkflow:
     def alert(self, alert: Alert) -> None:
         self._buffer.append(alert)
 
+    @workflow.signal(name="alerts")
+    def alerts(self, alerts: list[Alert]) -> None:
+        """Several alerts of this key in one signal: one workflow task for a whole burst."""
+        self._buffer.extend(alerts)
+
     @workflow.query(name="state")
     def state(self) -> IncidentState:
         return self._view()

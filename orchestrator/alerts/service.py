@@ -20,14 +20,13 @@ from typing import TypeVar
 import anyio
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from temporalio.client import Client
 
 from orchestrator.alerts.models import AcceptedAlert, IngestResponse, ParsedAlert
 from orchestrator.audit import EventStore
 from orchestrator.domain import Actor, Alert, EventType, NewEvent
 from orchestrator.errors import Conflict, InvalidInput, Unavailable
 from orchestrator.principals.models import Principal
-from orchestrator.temporal.incidents import submit_alert
+from orchestrator.temporal.coalescer import AlertCoalescer
 
 T = TypeVar("T")
 EVENT_NAMESPACE = uuid.UUID("5f0c1f0e-7d1a-4c55-9a53-3f1b2a9e0c11")
@@ -120,7 +119,7 @@ def stored_alert(store: EventStore, source: str, alert_id: str) -> Alert | None:
 
 
 async def ingest(
-    store: EventStore, client: Client, task_queue: str, delivery: Delivery, alerts: list[Alert]
+    store: EventStore, coalescer: AlertCoalescer, delivery: Delivery, alerts: list[Alert]
 ) -> IngestResponse:
     """Record and forward each alert, then remember the delivery's answer."""
     engine = store.engine
@@ -144,7 +143,7 @@ async def ingest(
             )
             accepted.append(_accepted(alert, inherited or None, duplicate=False))
             continue
-        result = await submit_alert(client, recorded, task_queue=task_queue)
+        result = await coalescer.submit(recorded)
         await anyio.to_thread.run_sync(
             _store_receipt, engine, key, result.incident_id, result.workflow_id
         )

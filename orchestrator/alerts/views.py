@@ -26,9 +26,19 @@ from orchestrator.audit import EventStore
 from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
+from orchestrator.temporal.coalescer import AlertCoalescer
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
+
+
+async def _coalescer(request: Request, settings: Settings) -> AlertCoalescer:
+    """One per app: batching only helps if every request of the process shares it."""
+    coalescer: AlertCoalescer | None = getattr(request.app.state, "alert_coalescer", None)
+    if coalescer is None:
+        client = await get_temporal(request)
+        coalescer = request.app.state.alert_coalescer = AlertCoalescer(client, settings.task_queue)
+    return coalescer
 
 
 def _limiter(request: Request, settings: Settings) -> RateLimiter:
@@ -91,8 +101,8 @@ async def _receive(
     for alert in alerts:
         if not can_access(principal, alert.environment):
             raise Forbidden(f"source {principal.name!r} may not send {alert.environment} alerts")
-    client = await get_temporal(request)
-    response = await service.ingest(store, client, settings.task_queue, delivery, alerts)
+    coalescer = await _coalescer(request, settings)
+    response = await service.ingest(store, coalescer, delivery, alerts)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
     return response

@@ -61,14 +61,20 @@ async def submit_alert(client: Client, alert: Alert, *, task_queue: str) -> Subm
     """
     if alert.status is AlertStatus.resolved:
         return await _attach_resolved(client, alert)
+    return await submit_firing(client, [alert], task_queue=task_queue)
+
+
+async def submit_firing(client: Client, alerts: list[Alert], *, task_queue: str) -> SubmitResult:
+    """One signal-with-start carrying firing alerts that share one correlation key."""
+    alert = alerts[0]
     try:
         handle = await client.start_workflow(
             IncidentWorkflow.run,
             IncidentInput(alert=alert),
             id=alert.workflow_id,
             task_queue=task_queue,
-            start_signal="alert",
-            start_signal_args=[alert],
+            start_signal="alerts",
+            start_signal_args=[alerts],
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
     except RPCError as exc:
