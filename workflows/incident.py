@@ -61,6 +61,9 @@ with workflow.unsafe.imports_passed_through():
 
 TIMEOUT_ACTOR = Actor(id="firebreak/timeout", role="system")
 SEEN_ALERTS_KEPT = 5000
+# Patch id: an effect that changed nothing (already in place, or held by another incident under
+# the resource guard) has nothing to undo, so neither `undo` steps nor `abort` run its inverse.
+UNDO_ONLY_CHANGES = "undo-only-changes"
 """Alert ids remembered for de-duplication across continue-as-new."""
 OUTCOMES_KEPT = 1000
 
@@ -304,6 +307,9 @@ class IncidentWorkflow:
             if target.status is not StepStatus.succeeded:
                 self._skip(state, f"nothing to undo: {target.step_id} is {target.status.value}")
                 return
+            if _changed_nothing(target) and workflow.patched(UNDO_ONLY_CHANGES):
+                self._skip(state, f"nothing to undo: {target.step_id} changed nothing")
+                return
             state.params = {**self._inverse_params(target), **step.params}
         if state.status is StepStatus.pending and state.attempts == 0:
             await self._request_approval(step, state)
@@ -512,6 +518,8 @@ class IncidentWorkflow:
             inverse = ACTIONS[state.action].inverse
             if state.status is not StepStatus.succeeded or inverse is None:
                 continue
+            if _changed_nothing(state) and workflow.patched(UNDO_ONLY_CHANGES):
+                continue
             payload = {**_ids(state), "action": inverse}
             try:
                 result = await self._execute(
@@ -703,6 +711,10 @@ class IncidentWorkflow:
             contained_at=self._contained_at,
             last_alert_at=self._last_alert_at,
         )
+
+
+def _changed_nothing(state: StepState) -> bool:
+    return state.result is not None and not state.result.changed
 
 
 _HINTS = {
