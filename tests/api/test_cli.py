@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from orchestrator.principals.service import add_webhook_secret, authenticate
 from orchestrator.settings import Settings
 from tests.api.conftest import FIXTURES, Tokens
 from tests.api_b.server import serving
+from tests.support.ports import free_port
 
 FIREBREAK = str(Path(sys.executable).with_name("firebreak"))
 
@@ -115,12 +115,6 @@ async def test_alert_send_plain_and_signed_over_http(
         )
         assert signed.exit_code == 0, signed.output
         assert '"incidents"' in signed.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.usefixtures("tokens")

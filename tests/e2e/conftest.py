@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.providers import free_port
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.runtime.ports import is_listening
 from tests.e2e.procs import alive, in_group
-from tests.support.providers import free_port
+from tests.support.ports import free_port
 
 
 def _config(tmp_path: Path) -> DevServerConfig:

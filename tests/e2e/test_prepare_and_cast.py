@@ -18,7 +18,7 @@ from orchestrator.principals.service import active_webhook_secrets, authenticate
 from orchestrator.runtime.prepare import prepare
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
-from tests.support.providers import free_port
+from tests.support.ports import free_port
 
 
 def _settings(tmp_path: Path, db_url: str) -> Settings:

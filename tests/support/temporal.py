@@ -11,11 +11,13 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from orchestrator.temporal.binaries import find_binary
+from tests.support.ports import free_port
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_dev_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
+        port=free_port(),
         dev_server_existing_path=str(find_binary("temporal")),
         dev_server_extra_args=["--log-level", "error"],
     )
@@ -26,6 +28,7 @@ async def temporal_dev_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def temporal_time_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
+        port=free_port(),
         test_server_existing_path=str(find_binary("temporal-test-server")),
     )
     async with env:

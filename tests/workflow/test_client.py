@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,7 @@ from orchestrator.errors import ConfigError, Unavailable
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.codec import EncryptionCodec
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import free_port
 
 
 async def test_connect_uses_the_encryption_codec(
@@ -31,7 +25,7 @@ async def test_connect_uses_the_encryption_codec(
 
 
 async def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
-    address = f"127.0.0.1:{closed_port()}"
+    address = f"127.0.0.1:{free_port()}"
     settings = Settings(data_dir=tmp_path, temporal_address=address)
     with pytest.raises(Unavailable, match=f"cannot reach Temporal at {address}"):
         await connect(settings)

@@ -4,12 +4,12 @@ migrated or Temporal cannot be reached."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from orchestrator.db import upgrade
+from tests.support.ports import free_port
 
 
 def run_worker(data_dir: Path, address: str) -> subprocess.CompletedProcess[str]:
@@ -24,14 +24,8 @@ def run_worker(data_dir: Path, address: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_worker_refuses_an_unmigrated_event_store(tmp_path: Path) -> None:
-    result = run_worker(tmp_path, f"127.0.0.1:{closed_port()}")
+    result = run_worker(tmp_path, f"127.0.0.1:{free_port()}")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("firebreak: the event store is at")
     assert "firebreak db upgrade" in result.stderr and "Traceback" not in result.stderr
@@ -39,7 +33,7 @@ def test_worker_refuses_an_unmigrated_event_store(tmp_path: Path) -> None:
 
 def test_worker_reports_an_unreachable_temporal_server(tmp_path: Path) -> None:
     upgrade(f"sqlite:///{tmp_path / 'firebreak.db'}")
-    address = f"127.0.0.1:{closed_port()}"
+    address = f"127.0.0.1:{free_port()}"
     result = run_worker(tmp_path, address)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
