@@ -1,14 +1,18 @@
-"""Turning an authenticated HTTP decision into the incident workflow's validated update."""
+"""Turning an authenticated decision (API or console) into the incident workflow's validated
+update, after the one scope check both front ends share."""
 
 from __future__ import annotations
 
 import uuid
 
+import anyio
 from temporalio.client import Client
 
 from orchestrator.approvals.models import DecisionRequest
 from orchestrator.audit import EventStore
 from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
+from orchestrator.errors import Forbidden
+from orchestrator.principals.models import Principal
 from orchestrator.temporal.incidents import decide
 
 
@@ -44,3 +48,31 @@ async def submit(
         reason=request.reason,
     )
     return await decide(client, incident_id, decision)
+
+
+async def decide_as(
+    principal: Principal,
+    client: Client,
+    store: EventStore,
+    incident_id: str,
+    step_id: str,
+    request: DecisionRequest,
+) -> DecisionOutcome:
+    """Decide as an authenticated principal, checking its scope before anything else.
+
+    The workflow's validator has the last word (role, self-approval, quorum, step state); the
+    scope is checked here first too, so a caller outside the incident's environment learns
+    nothing of its state, even once the workflow has closed and validates no more.
+    """
+    environment = await anyio.to_thread.run_sync(incident_environment, store, incident_id)
+    if environment is not None and environment not in principal.environments:
+        raise Forbidden(f"principal is not scoped to the {environment.value} environment")
+    return await submit(
+        client,
+        incident_id,
+        step_id,
+        request,
+        principal=principal.name,
+        role=principal.role,
+        environments=list(principal.environments),
+    )

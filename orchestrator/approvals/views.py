@@ -10,13 +10,12 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from orchestrator.api.auth import Permission, Principal, can_access, require
+from orchestrator.api.auth import Permission, Principal, require
 from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.approvals import service
 from orchestrator.approvals.models import DecisionRequest
 from orchestrator.audit import EventStore
 from orchestrator.domain import DecisionOutcome
-from orchestrator.errors import Forbidden
 from orchestrator.incidents import service as incidents
 from orchestrator.incidents.models import PendingApproval
 from orchestrator.incidents.views import visible
@@ -43,23 +42,10 @@ async def decide(
 ) -> DecisionOutcome:
     """Approve, reject, retry, skip or abort a waiting step as the authenticated caller.
 
-    The workflow's validator has the last word: wrong role or environment, self-approval, a
-    second approval by the same person or a step that is not waiting come back as 403/409.
-    The scope is checked here first too, so a caller outside the incident's environment
-    learns nothing of its state, even once the workflow has closed and validates no more.
+    Wrong role or environment, self-approval, a second approval by the same person or a step
+    that is not waiting come back as 403/409 (`service.decide_as` says in which order).
     """
-    environment = await anyio.to_thread.run_sync(service.incident_environment, store, incident_id)
-    if environment is not None and not can_access(principal, environment):
-        raise Forbidden(f"principal is not scoped to the {environment.value} environment")
-    return await service.submit(
-        client,
-        incident_id,
-        step_id,
-        body,
-        principal=principal.name,
-        role=principal.role,
-        environments=list(principal.environments),
-    )
+    return await service.decide_as(principal, client, store, incident_id, step_id, body)
 
 
 @router.get("/v1/approvals", responses=problem_responses(401, 403, 422))
