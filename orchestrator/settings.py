@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     max_alert_bytes: int = Field(256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=1)
     webhook_tolerance_seconds: int = Field(300, ge=1)
+    console_session_seconds: int = Field(
+        8 * 3600,
+        ge=60,
+        le=30 * 86400,
+        description="A web console sign-in lasts this long, however active the session is.",
+    )
 
     @classmethod
     def settings_customise_sources(

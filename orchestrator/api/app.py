@@ -23,6 +23,7 @@ from orchestrator.api.problems import install_problem_handlers
 from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.auditlog.views import router as audit_router
+from orchestrator.console import views as console
 from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
@@ -82,4 +83,5 @@ def create_app(
         metrics_router(event_store.engine),
     ):
         app.include_router(router)
+    console.install(app)
     return app

@@ -1,0 +1,37 @@
+"""Small text formatters the templates share: durations and timestamps, always in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def duration(seconds: float | None) -> str:
+    """`42s`, `3m 05s`, `2h 07m`, `3d 4h`; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h"
+
+
+def timestamp(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from start to end (None if either is unknown)."""
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()

@@ -1,0 +1,405 @@
+"""The console's routes: sign-in and out, incidents, one incident and its decisions,
+approvals, audit, metrics, and the two static files.
+
+Pages call the same read services as the API (`incidents.service`, `temporal.incidents`,
+`auditlog.service`) and decisions go through `approvals.service.decide_as`, so RBAC, scope and
+the workflow's validator are exactly the API's. Routes are left out of the OpenAPI document:
+they answer HTML to a browser with a session cookie, not JSON to a bearer token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib.resources import files
+from typing import Annotated
+
+import anyio
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from temporalio.service import RPCError
+
+from orchestrator.api.deps import get_engine, get_settings, get_store, get_temporal
+from orchestrator.approvals.models import DecisionRequest
+from orchestrator.approvals.service import decide_as
+from orchestrator.audit import EventStore
+from orchestrator.auditlog import service as auditlog
+from orchestrator.console import incident_view, service
+from orchestrator.console.audit_view import VerificationCache, parse_cursor, parse_search
+from orchestrator.console.charts import Bar, bar_chart
+from orchestrator.console.formatting import duration
+from orchestrator.console.models import ConsoleSession
+from orchestrator.console.rendering import render
+from orchestrator.console.routing import (
+    ConsoleRoute,
+    current_session,
+    error_page,
+    page_context,
+    posted,
+    safe_next,
+    signed_in,
+)
+from orchestrator.console.security import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    check_origin,
+    clear_cookie,
+    new_token,
+    read_cookie,
+    set_cookie,
+)
+from orchestrator.console.stats import summarise
+from orchestrator.domain import (
+    DecisionKind,
+    Environment,
+    EventType,
+    IncidentStatus,
+    Severity,
+    Slug,
+)
+from orchestrator.errors import Conflict, FirebreakError, NotFound
+from orchestrator.incidents import service as incidents
+from orchestrator.incidents.views import visible
+from orchestrator.principals.models import Permission
+from orchestrator.settings import Settings
+from orchestrator.temporal.incidents import describe
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+root = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+Reader = Annotated[ConsoleSession, Depends(signed_in(Permission.incidents_read))]
+Decider = Annotated[ConsoleSession, Depends(signed_in(Permission.incidents_decide))]
+DecisionPost = Annotated[ConsoleSession, Depends(posted(Permission.incidents_decide))]
+SignOutPost = Annotated[ConsoleSession, Depends(posted(Permission.incidents_read))]
+Auditor = Annotated[ConsoleSession, Depends(signed_in(Permission.audit_read))]
+Engine = Annotated[sa.Engine, Depends(get_engine)]
+Store = Annotated[EventStore, Depends(get_store)]
+IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
+LIVE_TIMEOUT_SECONDS = 2.0
+AUDIT_PAGE = 50
+STATIC = {
+    "console.css": "text/css; charset=utf-8",
+    "console.js": "text/javascript; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
+}
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console on `app` (called once by the app factory)."""
+    app.state.console_verification = VerificationCache()
+    app.include_router(root)
+    app.include_router(router)
+    app.include_router(fallback)
+
+
+@root.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/console/incidents", status_code=303)
+
+
+@router.get("")
+async def console_home() -> RedirectResponse:
+    return RedirectResponse("/console/incidents", status_code=303)
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    media_type = STATIC.get(name)
+    if media_type is None:
+        raise NotFound(f"no static file {name!r}")
+    body = files("orchestrator.console").joinpath("static", name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+# --- signing in and out -------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, next_path: str, *, error: str | None = None, status: int = 200
+) -> Response:
+    """The sign-in form with a fresh double-submit token (cookie + hidden field)."""
+    token = new_token()
+    response = render(
+        "login.html", {"csrf_token": token, "next": next_path, "error": error}, status=status
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
+
+
+@router.get("/login")
+async def login_form(
+    request: Request, next: Annotated[str, Query(max_length=500)] = ""
+) -> Response:
+    return _login_page(request, safe_next(next))
+
+
+@router.post("/login")
+async def login(
+    request: Request, engine: Engine, settings: Annotated[Settings, Depends(get_settings)]
+) -> Response:
+    """Exchange an API token for a session; the token itself is never stored in the browser."""
+    check_origin(request)
+    form = await request.form()
+    check_csrf(read_cookie(request, LOGIN_CSRF_COOKIE), form.get(CSRF_FIELD))
+    next_path = safe_next(str(form.get("next", "")))
+    token = str(form.get("token", "")).strip()
+    lifetime = timedelta(seconds=settings.console_session_seconds)
+    try:
+        started = await anyio.to_thread.run_sync(service.sign_in, engine, token, lifetime)
+    except FirebreakError as exc:
+        return _login_page(request, next_path, error=exc.detail, status=exc.status)
+    if started is None:
+        return _login_page(
+            request, next_path, error="That token is unknown or revoked.", status=401
+        )
+    previous = read_cookie(request, SESSION_COOKIE)
+    if previous:
+        await anyio.to_thread.run_sync(service.sign_out, engine, previous)
+    session_id, _ = started
+    response = RedirectResponse(next_path, status_code=303)
+    set_cookie(
+        request, response, SESSION_COOKIE, session_id, max_age=settings.console_session_seconds
+    )
+    clear_cookie(request, response, LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, _: SignOutPost, engine: Engine) -> Response:
+    session_id = read_cookie(request, SESSION_COOKIE)
+    if session_id:
+        await anyio.to_thread.run_sync(service.sign_out, engine, session_id)
+    response = RedirectResponse("/console/login", status_code=303)
+    clear_cookie(request, response, SESSION_COOKIE)
+    return response
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+@router.get("/incidents")
+async def incident_list(
+    session: Reader,
+    engine: Engine,
+    status: IncidentStatus | None = None,
+    type: Slug | None = None,
+    severity: Severity | None = None,
+    environment: Environment | None = None,
+    cursor: Annotated[str | None, Query(max_length=18)] = None,
+) -> Response:
+    call = partial(
+        incidents.list_incidents,
+        engine,
+        visible(session.principal),
+        status=status,
+        type=type,
+        severity=severity,
+        environment=environment,
+        cursor=cursor or None,
+    )
+    page = await anyio.to_thread.run_sync(call)
+    filters = {
+        "status": status.value if status else "",
+        "type": type or "",
+        "severity": severity.value if severity else "",
+        "environment": environment.value if environment else "",
+    }
+    context = page_context(
+        session,
+        page=page,
+        filters=filters,
+        statuses=list(IncidentStatus),
+        severities=list(Severity),
+        environments=[e for e in Environment if e in session.principal.environments],
+        next_query="&".join(f"{k}={v}" for k, v in filters.items() if v),
+    )
+    return render("incidents.html", context)
+
+
+async def _incident_page(
+    request: Request,
+    session: ConsoleSession,
+    incident_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    engine = get_engine(request)
+    store = get_store(request)
+    settings = get_settings(request)
+    detail = await anyio.to_thread.run_sync(
+        incidents.get_incident, engine, incident_id, visible(session.principal)
+    )
+    if detail is None:
+        raise NotFound(f"no incident {incident_id!r}")
+    live = None
+    if detail.closed_at is None:
+        try:
+            with anyio.fail_after(LIVE_TIMEOUT_SECONDS):
+                live = await describe(await get_temporal(request), incident_id)
+        except (FirebreakError, RPCError, TimeoutError):
+            live = None  # the projection and the ledger still answer without Temporal
+    events = await anyio.to_thread.run_sync(store.read_stream, incident_id)
+    now = datetime.now(UTC)
+    steps = (
+        incident_view.steps_from_live(live, settings)
+        if live
+        else incident_view.steps_from_stream(events, settings)
+    )
+    pending = live.pending if live else detail.pending
+    decided = request.query_params.get("decided", "")
+    context = page_context(
+        session,
+        incident=detail,
+        live=live,
+        phases=incident_view.phase_rows(detail, now),
+        steps=steps,
+        pending=incident_view.pending_rows(pending, session.principal),
+        timeline=incident_view.timeline_rows(events),
+        decided=decided if decided in DecisionKind.__members__ else "",
+        decided_step=request.query_params.get("step", "")[:64],
+        error=error,
+        form_id=uuid.uuid4().hex,
+        open_for=(detail.closed_at or now) - detail.opened_at,
+    )
+    return render("incident.html", context, status=status)
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: IncidentId, session: Reader) -> Response:
+    return await _incident_page(request, session, incident_id)
+
+
+@router.post("/incidents/{incident_id}/steps/{step_id}/decisions")
+async def decide(
+    request: Request,
+    incident_id: IncidentId,
+    step_id: Annotated[str, Path(min_length=1, max_length=64)],
+    session: DecisionPost,
+    store: Store,
+) -> Response:
+    """Approve, reject, retry, skip or abort from a form, through the API's own decision path.
+
+    A refusal the responder can fix (no reason for a rejection, a step that moved on) shows on
+    the incident page; one they cannot (out of scope, wrong role) is an error page.
+    """
+    form = await request.form()
+    kind = str(form.get("decision", ""))
+    form_id = str(form.get("form_id", ""))[:64]
+    try:
+        body = DecisionRequest(
+            decision=kind,
+            reason=str(form.get("reason", "")),
+            decision_id=f"console-{form_id}-{kind}" if form_id.isalnum() else None,
+        )
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        return await _incident_page(request, session, incident_id, error=f"{message}.", status=422)
+    try:
+        client = await get_temporal(request)
+        await decide_as(session.principal, client, store, incident_id, step_id, body)
+    except Conflict as exc:
+        return await _incident_page(request, session, incident_id, error=exc.detail, status=409)
+    target = f"/console/incidents/{incident_id}?decided={body.decision.value}&step={step_id}"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/approvals")
+async def approvals(session: Decider, engine: Engine) -> Response:
+    principal = session.principal
+    items = await anyio.to_thread.run_sync(
+        incidents.pending_for, engine, principal.name, visible(principal)
+    )
+    return render("approvals.html", page_context(session, items=items))
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+@router.get("/audit")
+async def audit(request: Request, session: Auditor, store: Store) -> Response:
+    error = None
+    search = parse_search({})
+    cursor = 0
+    try:
+        search = parse_search(dict(request.query_params))
+        cursor = parse_cursor(request.query_params.get("cursor"))
+        page = await auditlog.query(store, search.where, cursor, AUDIT_PAGE)
+    except FirebreakError as exc:
+        error = exc.detail
+        page = await auditlog.query(store, parse_search({}).where, 0, AUDIT_PAGE)
+    cache: VerificationCache = request.app.state.console_verification
+    report = await cache.get(store)
+    checkpoints = await anyio.to_thread.run_sync(auditlog.list_checkpoints, store, 1)
+    context = page_context(
+        session,
+        search=search,
+        page=page,
+        cursor=cursor,
+        error=error,
+        report=report,
+        checkpoint=checkpoints[0] if checkpoints else None,
+        event_types=[t.value for t in EventType],
+    )
+    return render("audit.html", context, status=422 if error else 200)
+
+
+@router.get("/audit/export")
+async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
+    search = parse_search(dict(request.query_params))
+    return StreamingResponse(
+        auditlog.export_lines(store, search.where),
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": 'attachment; filename="firebreak-audit.jsonl"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+@router.get("/metrics")
+async def metrics(session: Reader, engine: Engine) -> Response:
+    now = datetime.now(UTC)
+    summary = await anyio.to_thread.run_sync(summarise, engine, visible(session.principal), now)
+    open_chart = bar_chart(
+        "Open incidents by status",
+        [Bar(s.replace("_", " "), n, str(n)) for s, n in summary.open_by_status.items()],
+    )
+    containment_bars = []
+    for label, spread in summary.containment.items():
+        containment_bars.append(Bar(f"p50, {label}", spread.p50, duration(spread.p50)))
+        containment_bars.append(
+            Bar(f"p90, {label}", spread.p90, duration(spread.p90), kind="secondary")
+        )
+    phase_bars = []
+    for phase, spread in summary.phases.items():
+        phase_bars.append(Bar(f"{phase} p50", spread.p50, duration(spread.p50)))
+        phase_bars.append(Bar(f"{phase} p90", spread.p90, duration(spread.p90), "secondary"))
+    context = page_context(
+        session,
+        summary=summary,
+        open_chart=open_chart,
+        containment_chart=bar_chart("Time to containment", containment_bars),
+        phase_chart=bar_chart("Phase durations, last 7 days", phase_bars),
+    )
+    return render("metrics.html", context)
+
+
+# --- anything else under /console ------------------------------------------------------------
+
+fallback = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+
+
+@fallback.get("/{rest:path}")
+async def not_found(rest: str, _: Annotated[ConsoleSession, Depends(current_session)]) -> Response:
+    """Unknown console paths get the console's own 404 page (after sign-in, so the console's
+    layout is not probed anonymously)."""
+    return error_page(404, "Not found", "There is no such page in the console.")
