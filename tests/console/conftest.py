@@ -77,8 +77,9 @@ async def sign_in(page: Page, base_url: str, token: str) -> None:
     """Through the real sign-in form, as a person would."""
     await page.goto(f"{base_url}/console/login")
     await page.fill("#token", token)
-    await page.click("form button[type=submit]")
-    await page.wait_for_url(re.compile(r".*/console/incidents.*"))
+    async with page.expect_navigation():
+        await page.click("form button[type=submit]")
+    assert "/console/incidents" in page.url, await page.content()
 
 
 async def http_sign_in(http: httpx.AsyncClient, token: str) -> str:

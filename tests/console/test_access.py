@@ -63,7 +63,7 @@ def assert_headers(response: httpx.Response) -> None:
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
 
 
 async def test_every_console_route_for_every_role(
