@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import anyio
 
-from orchestrator.audit import EventStore, VerificationReport
+from orchestrator.audit import Checkpoint, EventStore, VerificationReport
 from orchestrator.auditlog.models import AuditFilter
 from orchestrator.errors import InvalidInput
 
@@ -67,18 +67,21 @@ def parse_cursor(text: str | None) -> int:
 
 @dataclass
 class VerificationCache:
-    """The last verification per head of the log, so paging does not re-walk the chain."""
+    """The last verification per head of the log and latest checkpoint, so paging through
+    the log does not re-walk the whole chain on every page."""
 
-    head: tuple[int, str] | None = None
+    key: tuple[object, ...] | None = None
     at: float = 0.0
     report: VerificationReport | None = None
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
-    async def get(self, store: EventStore) -> VerificationReport:
+    async def get(self, store: EventStore, latest: Checkpoint | None) -> VerificationReport:
+        """Verify again when the head or the latest checkpoint moved, or a minute passed."""
         async with self.lock:
             head = await anyio.to_thread.run_sync(store.head)
+            key = (*head, latest.position if latest else None, latest.signature if latest else "")
             fresh = time.monotonic() - self.at < VERIFY_TTL_SECONDS
-            if self.report is None or head != self.head or not fresh:
+            if self.report is None or key != self.key or not fresh:
                 self.report = await anyio.to_thread.run_sync(store.verify)
-                self.head, self.at = head, time.monotonic()
+                self.key, self.at = key, time.monotonic()
             return self.report

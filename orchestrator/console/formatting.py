@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 
 
 def duration(seconds: float | None) -> str:
-    """`42s`, `3m 05s`, `2h 07m`, `3d 4h`; an em dash when unknown."""
+    """`0.4s`, `42s`, `3m 05s`, `2h 07m`, `3d 4h`; an em dash when unknown."""
     if seconds is None:
         return "—"
-    whole = max(0, round(seconds))
+    if seconds < 10:
+        return f"{max(0.0, seconds):.1f}s"
+    whole = round(seconds)
     if whole < 60:
         return f"{whole}s"
     minutes, secs = divmod(whole, 60)

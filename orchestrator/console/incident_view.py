@@ -185,13 +185,14 @@ def timeline_rows(events: list[RecordedEvent]) -> list[dict[str, Any]]:
             "occurred_at": e.occurred_at,
             "type": e.type,
             "actor": e.actor.id,
-            "details": _details(e.payload),
+            "details": payload_fields(e.payload),
         }
         for e in events
     ]
 
 
-def _details(payload: dict[str, Any]) -> list[tuple[str, str]]:
+def payload_fields(payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The payload fields people scan a log for, as text (escaped by the templates)."""
     shown = []
     for key in ("step_id", "phase", "action", "principal", "reason", "outcome", "error", "title"):
         value = payload.get(key)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.resources import files
 from typing import Annotated
+from urllib.parse import urlencode
 
 import anyio
 import sqlalchemy as sa
@@ -216,7 +217,7 @@ async def incident_list(
         statuses=list(IncidentStatus),
         severities=list(Severity),
         environments=[e for e in Environment if e in session.principal.environments],
-        next_query="&".join(f"{k}={v}" for k, v in filters.items() if v),
+        next_query=urlencode({k: v for k, v in filters.items() if v}),
     )
     return render("incidents.html", context)
 
@@ -333,9 +334,10 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
     except FirebreakError as exc:
         error = exc.detail
         page = await auditlog.query(store, parse_search({}).where, 0, AUDIT_PAGE)
-    cache: VerificationCache = request.app.state.console_verification
-    report = await cache.get(store)
     checkpoints = await anyio.to_thread.run_sync(auditlog.list_checkpoints, store, 1)
+    latest = checkpoints[0] if checkpoints else None
+    cache: VerificationCache = request.app.state.console_verification
+    report = await cache.get(store, latest)
     context = page_context(
         session,
         search=search,
@@ -343,7 +345,8 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
         cursor=cursor,
         error=error,
         report=report,
-        checkpoint=checkpoints[0] if checkpoints else None,
+        checkpoint=latest,
+        details={e.position: incident_view.payload_fields(e.payload) for e in page.events},
         event_types=[t.value for t in EventType],
     )
     return render("audit.html", context, status=422 if error else 200)
@@ -401,5 +404,7 @@ fallback = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_sch
 @fallback.get("/{rest:path}")
 async def not_found(rest: str, _: Annotated[ConsoleSession, Depends(current_session)]) -> Response:
     """Unknown console paths get the console's own 404 page (after sign-in, so the console's
-    layout is not probed anonymously)."""
+    layout is not probed anonymously); `/console/` is the console itself."""
+    if not rest:
+        return RedirectResponse("/console/incidents", status_code=303)
     return error_page(404, "Not found", "There is no such page in the console.")

@@ -139,6 +139,12 @@ async def test_scope_sources_and_pages_with_data(
         await eventually(listed, timeout=20)
         page = await http.get(f"/console/incidents/{story.incident_id}")
         assert page.headers["cache-control"] == "no-store"
+        prod = await http.get("/console/incidents", params={"environment": "prod"})
+        dev = await http.get("/console/incidents", params={"environment": "dev"})
+        assert story.incident_id in prod.text and story.incident_id not in dev.text
+        bad = await http.get("/console/incidents", params={"status": "on-fire"})
+        assert bad.status_code == 422 and "status" in bad.text
+        assert bad.headers["content-type"].startswith("text/html")
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         await http_sign_in(http, tokens.devon)
         assert story.incident_id not in (await http.get("/console/incidents")).text

@@ -78,7 +78,9 @@ async def test_responder_follows_approves_and_rejects(
     )
     await expect(page.locator('tr[data-step="revoke-caller-key"]')).to_contain_text("local")
     await expect(page.locator('tr[data-step="collect-model-outputs"] .digest')).to_have_count(1)
-    await expect(pending.locator("time[data-deadline]")).to_contain_text(re.compile(r"in \d+m"))
+    deadline = pending.locator("time[data-deadline]")
+    await expect(deadline).to_contain_text(re.compile(r"in \d+m"))
+    await expect(deadline).not_to_have_text(await deadline.text_content() or "")  # counts down
     await shoot(page, "2-waiting")
     await not_pwned(page)
 
@@ -171,6 +173,7 @@ async def test_auditor_reads_searches_and_cannot_decide(
     store.checkpoint()
     await page.goto(f"{url}/console/audit")
     await expect(page.locator("#checkpoint")).to_contain_text(f"position {store.head()[0]}")
+    await expect(page.locator("#verification")).to_contain_text("1 checkpoint(s)")
     await page.fill("input[name=incident]", incident)
     await page.select_option("select[name=type]", "IncidentOpened")
     await page.click("form.filters button[type=submit]")
