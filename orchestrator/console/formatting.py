@@ -30,10 +30,3 @@ def timestamp(value: datetime | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def between(start: datetime | None, end: datetime | None) -> float | None:
-    """Seconds from start to end (None if either is unknown)."""
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()

@@ -167,10 +167,6 @@ def pending_rows(pending: list[PendingDecision], principal: Principal) -> list[P
     return rows
 
 
-def live_state(detail: IncidentDetail) -> IncidentState | None:
-    return IncidentState.model_validate(detail.live) if detail.live else None
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
