@@ -180,6 +180,8 @@ async def test_auditor_reads_searches_and_cannot_decide(
     rows = page.locator("table.events tbody tr")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("IncidentOpened")
+    await expect(rows.first).to_contain_text(HOSTILE_TITLE)  # in the payload column, as text
+    await not_pwned(page)
     await shoot(page, "2-audit-search")
 
     href = await page.locator("#export").get_attribute("href")
