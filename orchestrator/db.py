@@ -9,6 +9,10 @@ Alembic is driven programmatically so `firebreak db upgrade` and tests need no w
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -42,6 +46,38 @@ def make_engine(url: str) -> sqlalchemy.Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+_write_locks: dict[str, threading.RLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(engine: sqlalchemy.Engine) -> threading.RLock:
+    """This process's lock for writers to `engine`'s database, shared by every engine on it."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(str(url.database)).resolve()))
+    key = url.render_as_string(hide_password=True)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.RLock())
+
+
+@contextmanager
+def writing(engine: sqlalchemy.Engine, *, serialise: bool = False) -> Iterator[Connection]:
+    """A write transaction that queues behind this process's other writers to the database.
+
+    On SQLite every writer takes the lock and `BEGIN IMMEDIATE`: one writer at a time is all
+    SQLite allows, and a waiter on the lock starts the moment the last commit ends, where
+    SQLite's own busy handler would have it sleep and poll. On PostgreSQL writers run in
+    parallel unless `serialise` says they would only queue on one row lock anyway.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    lock = write_lock(engine) if sqlite or serialise else contextlib.nullcontext()
+    with lock, engine.connect() as conn:
+        if sqlite:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            yield conn
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Protocol
 import anyio
 import sqlalchemy as sa
 
+from orchestrator.db import writing
 from orchestrator.domain import RecordedEvent
 from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
@@ -80,10 +81,7 @@ class IncidentProjector:
 
     def _fold(self, start: int, batch: list[RecordedEvent]) -> bool:
         # SQLite: take the write lock up front; upgrading a read lock mid-transaction deadlocks.
-        with (
-            self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn,
-            conn.begin() as tx,
-        ):
+        with writing(self.engine) as conn:
             for event in batch:
                 projection.apply(conn, event)
             moved = conn.execute(
@@ -92,7 +90,7 @@ class IncidentProjector:
                 .values(position=batch[-1].position)
             ).rowcount
             if moved == 0:
-                tx.rollback()
+                conn.rollback()
                 return False
         return True
 

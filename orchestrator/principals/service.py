@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.audit import EventStore
+from orchestrator.db import writing
 from orchestrator.domain import Actor, Environment, EventType, NewEvent, Role
 from orchestrator.errors import Conflict, InvalidInput, NotFound, Unavailable
 from orchestrator.principals.models import (
@@ -64,7 +65,7 @@ def create_principal(
     principal = Principal(id=uuid.uuid4().hex, name=name, role=role, environments=envs)
     now = datetime.now(UTC)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(
                 sa.insert(principals).values(
                     id=principal.id,
@@ -146,7 +147,7 @@ def revoke_principal(
     """Revoke the active principal with this name or id; its token stops working at once."""
     now = datetime.now(UTC)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             principal = _active(conn, name_or_id)
             conn.execute(
                 sa.update(principals).where(principals.c.id == principal.id).values(revoked_at=now)
@@ -171,7 +172,7 @@ def add_webhook_secret(engine: sa.Engine, ring: KeyRing, name_or_id: str) -> str
     secret = SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
     now = datetime.now(UTC)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             principal = _active(conn, name_or_id)
             secret_id = uuid.uuid4().hex
             conn.execute(
@@ -192,7 +193,7 @@ def retire_webhook_secrets(engine: sa.Engine, name_or_id: str, *, keep_newest: b
     """Finish a rotation (`keep_newest`) or stop requiring signatures; returns how many retired."""
     now = datetime.now(UTC)
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             principal = _active(conn, name_or_id)
             ids = _active_secret_ids(conn, principal.id)[1 if keep_newest else 0 :]
             _retire(conn, ids, now)
