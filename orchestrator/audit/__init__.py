@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
-from orchestrator.audit.store import EventStore
+from orchestrator.audit.store import EventStore, StreamAppend
 from orchestrator.db import make_engine
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
@@ -16,6 +16,7 @@ __all__ = [
     "CheckpointSigner",
     "EventStore",
     "QueryPage",
+    "StreamAppend",
     "VerificationReport",
     "load_public_key",
     "open_event_store",

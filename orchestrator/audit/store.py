@@ -9,9 +9,9 @@ rolled-back append leaves no hole, and the chain's previous hash is always at ha
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -32,8 +32,16 @@ from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.verify import verify_store
+from orchestrator.db import writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
-from orchestrator.errors import ConcurrencyError, Conflict, CryptoError, InvalidInput, Unavailable
+from orchestrator.errors import (
+    ConcurrencyError,
+    Conflict,
+    CryptoError,
+    FirebreakError,
+    InvalidInput,
+    Unavailable,
+)
 from orchestrator.security.keyring import KeyRing
 
 MAX_QUERY_LIMIT = 1000
@@ -55,10 +63,6 @@ class EventStore:
         self.keyring = keyring
         self.signer = signer
         self._postgres = engine.dialect.name == "postgresql"
-        # Appends serialise in the database anyway; queueing this process's writers on a lock
-        # first wakes the next one the moment a commit ends, instead of leaving them to SQLite's
-        # sleeping busy handler or parked on PostgreSQL's row lock holding pool connections.
-        self._append_lock = threading.Lock()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -74,78 +78,110 @@ class EventStore:
         _check_append_args(stream_id, events, expected_version)
         if not events:
             return []
-        prepared = [self._prepare(event) for event in events]
+        batch = [_Pending(StreamAppend(stream_id, events, expected_version), self)]
         try:
-            return self._write(stream_id, events, prepared, expected_version, {})
+            return self._write(batch, {})[0]
         except (_Retry, IntegrityError):
             # A retried append (ids already stored) or a lost race: look the ids up this time.
             pass
         try:
-            return self._write(stream_id, events, prepared, expected_version, None)
+            return self._write(batch, None)[0]
         except _Retry as retry:
             raise retry.error from None
         except IntegrityError:
             raise Conflict(f"append to {stream_id!r} clashed with a concurrent one") from None
 
-    def _write(
-        self,
-        stream_id: str,
-        events: Sequence[NewEvent],
-        prepared: list[dict[str, Any]],
-        expected_version: int | None,
-        stored: dict[str, Row] | None,
-    ) -> list[int]:
-        """One locked attempt. `stored={}` is the fast path that assumes every id is new and
-        leaves duplicates to the unique index; `None` looks the ids up first."""
+    def append_many(self, appends: Sequence[StreamAppend]) -> list[list[int] | FirebreakError]:
+        """Group commit: several streams' appends in one transaction when all of them go
+        through as new events, which is the common case under load.
+
+        Each append keeps `append`'s meaning; if any of them needs more than the fast path
+        (an expected version that does not hold, an id already stored), each is retried on its
+        own and gets its own outcome: positions, or the error `append` would have raised.
+        """
+        for item in appends:
+            _check_append_args(item.stream_id, item.events, item.expected_version)
+        live = [item for item in appends if item.events]
+        outcomes: list[list[int] | FirebreakError] = []
+        try:
+            written = iter(self._write([_Pending(item, self) for item in live], {}))
+            return [next(written) if item.events else [] for item in appends]
+        except (_Retry, IntegrityError):
+            pass
+        for item in appends:
+            try:
+                outcomes.append(self.append(item.stream_id, item.events, item.expected_version))
+            except FirebreakError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _write(self, batch: list[_Pending], stored: dict[str, Row] | None) -> list[list[int]]:
+        """One locked attempt for every append of `batch`. `stored={}` is the fast path that
+        assumes every id is new and leaves duplicates to the unique index; `None` looks the
+        ids up first."""
         with self._locked() as (conn, position, prev_hash):
             if stored is None:
-                stored = self._stored_by_id(conn, [event.id for event in events])
-            fresh = [
-                row
-                for event, row in zip(events, prepared, strict=True)
-                if not self._is_duplicate(stream_id, event, stored.get(event.id))
-            ]
-            if not fresh:
-                return [stored[event.id].position for event in events]
-            version = (
-                conn.execute(
-                    sa.select(sa.func.max(schema.events.c.version)).where(
-                        schema.events.c.stream_id == stream_id
-                    )
-                ).scalar_one_or_none()
-                or 0
-            )
-            if expected_version is not None and expected_version != version:
-                raise _Retry(
-                    ConcurrencyError(
-                        f"stream {stream_id!r} is at version {version}, expected {expected_version}"
-                    )
+                stored = self._stored_by_id(
+                    conn, [event.id for item in batch for event in item.append.events]
                 )
+            versions = self._versions(conn, [item.append.stream_id for item in batch])
             recorded_at = datetime.now(UTC)
-            rows = []
-            for row in fresh:
-                position += 1
-                version += 1
-                row = {
-                    **row,
-                    "position": position,
-                    "stream_id": stream_id,
-                    "version": version,
-                    "recorded_at": recorded_at,
-                    "prev_hash": prev_hash,
-                }
-                row["hash"] = prev_hash = event_hash(**row)
-                rows.append(row)
-            conn.execute(sa.insert(schema.events), rows)
-            conn.execute(
-                sa.update(schema.head)
-                .where(schema.head.c.id == 1)
-                .values(position=position, hash=prev_hash)
-            )
+            rows: list[dict[str, Any]] = []
+            for item in batch:
+                stream_id, expected = item.append.stream_id, item.append.expected_version
+                fresh = [
+                    row
+                    for event, row in zip(item.append.events, item.prepared, strict=True)
+                    if not self._is_duplicate(stream_id, event, stored.get(event.id))
+                ]
+                if not fresh:
+                    continue
+                version = versions.get(stream_id, 0)
+                if expected is not None and expected != version:
+                    raise _Retry(
+                        ConcurrencyError(
+                            f"stream {stream_id!r} is at version {version}, expected {expected}"
+                        )
+                    )
+                for row in fresh:
+                    position += 1
+                    version += 1
+                    row = {
+                        **row,
+                        "position": position,
+                        "stream_id": stream_id,
+                        "version": version,
+                        "recorded_at": recorded_at,
+                        "prev_hash": prev_hash,
+                    }
+                    row["hash"] = prev_hash = event_hash(**row)
+                    rows.append(row)
+                versions[stream_id] = version
+            if rows:
+                conn.execute(sa.insert(schema.events), rows)
+                conn.execute(
+                    sa.update(schema.head)
+                    .where(schema.head.c.id == 1)
+                    .values(position=position, hash=prev_hash)
+                )
         new_positions = {row["event_id"]: row["position"] for row in rows}
         return [
-            new_positions[e.id] if e.id in new_positions else stored[e.id].position for e in events
+            [
+                new_positions[e.id] if e.id in new_positions else stored[e.id].position
+                for e in item.append.events
+            ]
+            for item in batch
         ]
+
+    def _versions(self, conn: sa.Connection, stream_ids: list[str]) -> dict[str, int]:
+        """Current version of each stream that exists, in one query."""
+        events = schema.events
+        query = (
+            sa.select(events.c.stream_id, sa.func.max(events.c.version))
+            .where(events.c.stream_id.in_(set(stream_ids)))
+            .group_by(events.c.stream_id)
+        )
+        return {stream_id: version for stream_id, version in conn.execute(query)}
 
     def _prepare(self, event: NewEvent) -> dict[str, Any]:
         """The row fields that do not depend on the stream's state, sensitive values sealed."""
@@ -196,18 +232,18 @@ class EventStore:
     @contextmanager
     def _locked(self) -> Iterator[tuple[sa.Connection, int, str]]:
         """A write transaction holding the append lock, with the current head (position, hash)."""
+        # Appends serialise on the head row anyway: queueing this process's writers on its lock
+        # first wakes the next the moment a commit ends, instead of leaving them to SQLite's
+        # sleeping busy handler or parked on PostgreSQL's row lock holding pool connections.
         try:
-            with self._append_lock, self.engine.connect() as conn:
-                if not self._postgres:
-                    conn.execution_options(sqlite_begin="IMMEDIATE")
-                with conn.begin():
-                    query = sa.select(schema.head.c.position, schema.head.c.hash).where(
-                        schema.head.c.id == 1
-                    )
-                    if self._postgres:
-                        query = query.with_for_update()
-                    position, head_hash = conn.execute(query).one()
-                    yield conn, position, head_hash
+            with writing(self.engine, serialise=True) as conn:
+                query = sa.select(schema.head.c.position, schema.head.c.hash).where(
+                    schema.head.c.id == 1
+                )
+                if self._postgres:
+                    query = query.with_for_update()
+                position, head_hash = conn.execute(query).one()
+                yield conn, position, head_hash
         except (OperationalError, ProgrammingError) as exc:
             raise _database_error(exc) from None
 
@@ -376,6 +412,23 @@ class EventStore:
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
+
+
+@dataclass(frozen=True)
+class StreamAppend:
+    """One stream's share of `EventStore.append_many`, with `append`'s arguments."""
+
+    stream_id: str
+    events: Sequence[NewEvent]
+    expected_version: int | None = None
+
+
+class _Pending:
+    """An append with its rows prepared once (sealed, serialised) for every attempt."""
+
+    def __init__(self, append: StreamAppend, store: EventStore) -> None:
+        self.append = append
+        self.prepared = [store._prepare(event) for event in append.events]
 
 
 class _Retry(Exception):
