@@ -1,0 +1,98 @@
+"""Group commit: who shares a flush, what each caller gets back, what a failure reaches."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from orchestrator.errors import Conflict, Unavailable
+from orchestrator.groupcommit import GroupCommit
+
+
+class Recorder:
+    """A flush that records its batches and can be held open to let callers queue."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, list[int]]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def flush(self, key: str, items: list[int]) -> list[int | BaseException]:
+        self.batches.append((key, items))
+        await self.gate.wait()
+        return [Conflict(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+
+async def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush)
+    first = asyncio.create_task(commit.submit("a", 0))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(commit.submit("a", i)) for i in (2, 4, 6)]
+    other = asyncio.create_task(commit.submit("b", 8))
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    assert await first == 0
+    assert [await t for t in queued] == [20, 40, 60]
+    assert await other == 80
+    assert recorder.batches == [("a", [0]), ("b", [8]), ("a", [2, 4, 6])]
+
+
+async def test_each_caller_gets_its_own_outcome() -> None:
+    recorder = Recorder()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush)
+    outcomes = await asyncio.gather(
+        *(commit.submit("k", i) for i in range(4)), return_exceptions=True
+    )
+    assert outcomes[0] == 0 and outcomes[2] == 20
+    assert isinstance(outcomes[1], Conflict) and isinstance(outcomes[3], Conflict)
+
+
+async def test_a_failed_flush_fails_its_whole_batch_and_the_next_batch_still_runs() -> None:
+    calls: list[list[int]] = []
+
+    async def flush(_key: str, items: list[int]) -> list[int | BaseException]:
+        calls.append(items)
+        if len(calls) == 1:
+            await asyncio.sleep(0.01)
+            raise Unavailable("database down")
+        return items
+
+    commit: GroupCommit[str, int, int] = GroupCommit(flush)
+    first = asyncio.create_task(commit.submit("k", 1))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(commit.submit("k", 2))
+    with pytest.raises(Unavailable, match="database down"):
+        await first
+    assert await second == 2
+    assert calls == [[1], [2]]
+
+
+async def test_batches_are_capped_by_count_and_by_weight() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    commit: GroupCommit[str, int, int] = GroupCommit(
+        recorder.flush, max_batch=3, weigh=lambda i: i, max_weight=10
+    )
+    tasks = [asyncio.create_task(commit.submit("k", i)) for i in (0, 2, 4, 6, 8, 12, 14)]
+    await asyncio.sleep(0)
+    recorder.gate.set()
+    await asyncio.gather(*tasks)
+    # 0+2+4 hits the count cap; then 6+8 and 8+12 would pass the weight cap; 12 and 14 each
+    # weigh more than 10 alone and still go, one at a time
+    assert [items for _, items in recorder.batches] == [[0, 2, 4], [6], [8], [12], [14]]
+
+
+async def test_a_caller_that_goes_away_does_not_cancel_its_batch_mates() -> None:
+    recorder = Recorder()
+    recorder.gate.clear()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush)
+    leaving = asyncio.create_task(commit.submit("k", 0))
+    staying = asyncio.create_task(commit.submit("k", 2))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    recorder.gate.set()
+    assert await staying == 20
+    assert recorder.batches == [("k", [0, 2])]
