@@ -10,6 +10,7 @@ response again; the same id with another body is refused as a replay.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Callable
@@ -19,12 +20,22 @@ from typing import TypeVar
 
 import anyio
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from orchestrator.alerts.models import AcceptedAlert, IngestResponse, ParsedAlert
-from orchestrator.audit import EventStore
-from orchestrator.domain import Actor, Alert, EventType, NewEvent
-from orchestrator.errors import Conflict, InvalidInput, Unavailable
+from orchestrator.audit import EventStore, StreamAppend
+from orchestrator.db import writing
+from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
+from orchestrator.errors import (
+    ConcurrencyError,
+    Conflict,
+    FirebreakError,
+    InvalidInput,
+    Unavailable,
+)
+from orchestrator.groupcommit import GroupCommit
 from orchestrator.principals.models import Principal
 from orchestrator.temporal.coalescer import AlertCoalescer
 
@@ -73,8 +84,33 @@ class Delivery:
     alerts: list[ParsedAlert]
 
 
-def previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
-    """The stored answer to this `webhook-id`, or None; a different body is a replay (409)."""
+@dataclass(frozen=True)
+class Known:
+    """What the database already holds about a delivery, read in one go before writing."""
+
+    previous: IngestResponse | None
+    alerts: list[Alert]
+    incidents: dict[str, str]
+
+
+def known(store: EventStore, delivery: Delivery) -> Known:
+    """The stored answer to this delivery's `webhook-id` (a different body is a replay: 409);
+    otherwise its alerts, inherited fields filled in (422 if the earlier alert is unknown), and
+    the incidents of alerts already handed over, by alert key."""
+    previous = _previous_response(store.engine, delivery)
+    if previous is not None:
+        return Known(previous, [], {})
+    source = delivery.principal.name
+    alerts = _resolve_inherited(store, source, delivery.alerts)
+    ids = [a.id for a in alerts] + [i.inherit_from for i in delivery.alerts if i.inherit_from]
+    query = sa.select(receipts.c.key, receipts.c.incident_id).where(
+        receipts.c.key.in_({alert_key(source, alert_id) for alert_id in ids})
+    )
+    rows = _run(store.engine, lambda conn: conn.execute(query).all())
+    return Known(None, alerts, {key: incident_id for key, incident_id in rows})
+
+
+def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
     if delivery.webhook_id is None:
         return None
     query = sa.select(deliveries).where(deliveries.c.key == _delivery_key(delivery))
@@ -86,8 +122,7 @@ def previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse |
     return IngestResponse.model_validate(row.response) if row.response else None
 
 
-def resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]) -> list[Alert]:
-    """Alerts with inherited fields filled in from the earlier alert they name (422 if none)."""
+def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]) -> list[Alert]:
     alerts = []
     for item in parsed:
         alert = item.alert
@@ -118,43 +153,71 @@ def stored_alert(store: EventStore, source: str, alert_id: str) -> Alert | None:
     return Alert.model_validate(events[0].payload["alert"]) if events else None
 
 
-async def ingest(
-    store: EventStore, coalescer: AlertCoalescer, delivery: Delivery, alerts: list[Alert]
-) -> IngestResponse:
-    """Record and forward each alert, then remember the delivery's answer."""
-    engine = store.engine
-    source = delivery.principal.name
-    raw_ref: str | None = None
-    accepted = []
-    for item, alert in zip(delivery.alerts, alerts, strict=True):
-        key = alert_key(source, alert.id)
-        receipt = await anyio.to_thread.run_sync(_receipt, engine, key)
-        if receipt is not None:
-            accepted.append(_accepted(alert, receipt, duplicate=True))
-            continue
-        with_raw = raw_ref is None
-        recorded = await anyio.to_thread.run_sync(
-            _record, store, delivery, alert, raw_ref or alert_event_id(source, alert.id), with_raw
+Rows = list[tuple[sa.Table, dict[str, object]]]
+
+
+class Ingest:
+    """The write side of ingress, one per app: records, signals and receipts, each grouped."""
+
+    def __init__(self, store: EventStore, coalescer: AlertCoalescer) -> None:
+        self._store = store
+        self._coalescer = coalescer
+        self._records: GroupCommit[None, tuple[Delivery, list[Alert]], list[Alert]] = GroupCommit(
+            self._flush_records
         )
-        raw_ref = raw_ref or recorded.raw_ref
-        if not item.forward:
-            inherited = item.inherit_from and await anyio.to_thread.run_sync(
-                _receipt, engine, alert_key(source, item.inherit_from)
+        self._rows: GroupCommit[None, Rows, None] = GroupCommit(self._flush_rows)
+
+    async def __call__(self, delivery: Delivery, known: Known) -> IngestResponse:
+        """Record and forward each new alert, then remember the receipts and the answer."""
+        source = delivery.principal.name
+        pairs = list(zip(delivery.alerts, known.alerts, strict=True))
+        fresh = [(i, a) for i, a in pairs if alert_key(source, a.id) not in known.incidents]
+        recorded = (
+            await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
+        )
+        handed = await asyncio.gather(
+            *(
+                self._hand_over(item, alert)
+                for (item, _), alert in zip(fresh, recorded, strict=True)
             )
-            accepted.append(_accepted(alert, inherited or None, duplicate=False))
-            continue
-        result = await coalescer.submit(recorded)
-        await anyio.to_thread.run_sync(
-            _store_receipt, engine, key, result.incident_id, result.workflow_id
         )
-        accepted.append(_accepted(alert, result.incident_id, duplicate=False))
-    response = IngestResponse(
-        incidents=list(dict.fromkeys(a.incident_id for a in accepted if a.incident_id)),
-        alerts=accepted,
-    )
-    if delivery.webhook_id is not None:
-        await anyio.to_thread.run_sync(_store_delivery, engine, delivery, response)
-    return response
+        incident_of: dict[str, str | None] = {}
+        rows: Rows = []
+        for (item, alert), result in zip(fresh, handed, strict=True):
+            if result is None:  # recorded only: shown on the incident of the alert it follows
+                followed = item.inherit_from and alert_key(source, item.inherit_from)
+                incident_of[alert.id] = known.incidents.get(followed) if followed else None
+                continue
+            incident_of[alert.id] = result.incident_id
+            rows.append((receipts, _receipt_row(alert_key(source, alert.id), result)))
+        accepted = [
+            _accepted(alert, known.incidents[key], duplicate=True)
+            if (key := alert_key(source, alert.id)) in known.incidents
+            else _accepted(alert, incident_of[alert.id], duplicate=False)
+            for _, alert in pairs
+        ]
+        response = IngestResponse(
+            incidents=list(dict.fromkeys(a.incident_id for a in accepted if a.incident_id)),
+            alerts=accepted,
+        )
+        if delivery.webhook_id is not None:
+            rows.append((deliveries, _delivery_row(delivery, response)))
+        if rows:
+            await self._rows.submit(None, rows)
+        return response
+
+    async def _hand_over(self, item: ParsedAlert, alert: Alert) -> SubmitResult | None:
+        return await self._coalescer.submit(alert) if item.forward else None
+
+    async def _flush_records(
+        self, _key: None, batch: list[tuple[Delivery, list[Alert]]]
+    ) -> list[list[Alert] | BaseException]:
+        return await anyio.to_thread.run_sync(_record_all, self._store, batch)
+
+    async def _flush_rows(self, _key: None, batch: list[Rows]) -> list[None]:
+        rows = [row for rows in batch for row in rows]
+        await anyio.to_thread.run_sync(_insert_all, self._store.engine, rows)
+        return [None] * len(batch)
 
 
 def _accepted(alert: Alert, incident_id: str | None, *, duplicate: bool) -> AcceptedAlert:
@@ -163,15 +226,51 @@ def _accepted(alert: Alert, incident_id: str | None, *, duplicate: bool) -> Acce
     )
 
 
-def _record(
-    store: EventStore, delivery: Delivery, alert: Alert, raw_ref: str, with_raw: bool
-) -> Alert:
-    """Append `AlertReceived` once; a retry (or a concurrent twin) gets the first record."""
-    source = delivery.principal.name
-    existing = stored_alert(store, source, alert.id)
-    if existing is not None:
-        return existing
-    alert = alert.model_copy(update={"raw_ref": raw_ref})
+def _record_all(
+    store: EventStore, batch: list[tuple[Delivery, list[Alert]]]
+) -> list[list[Alert] | BaseException]:
+    """Append every delivery's `AlertReceived` events in one transaction; a retried alert (or a
+    concurrent twin) gets its first record back. The first alert of a delivery carries the raw
+    body; the others point at it."""
+    appends: list[StreamAppend] = []
+    with_refs: list[list[Alert]] = []
+    for delivery, alerts in batch:
+        source = delivery.principal.name
+        raw_ref = alert_event_id(source, alerts[0].id)
+        refs = [alert.model_copy(update={"raw_ref": raw_ref}) for alert in alerts]
+        with_refs.append(refs)
+        appends.extend(
+            StreamAppend(
+                alert_stream(source, alert.id),
+                [_alert_event(delivery, alert, with_raw=index == 0)],
+                expected_version=0,
+            )
+            for index, alert in enumerate(refs)
+        )
+    outcomes = iter(store.append_many(appends))
+    results: list[list[Alert] | BaseException] = []
+    for (delivery, _), refs in zip(batch, with_refs, strict=True):
+        settled = [_settle(store, delivery, alert, next(outcomes)) for alert in refs]
+        failed = next((o for o in settled if isinstance(o, BaseException)), None)
+        results.append(
+            failed if failed is not None else [o for o in settled if isinstance(o, Alert)]
+        )
+    return results
+
+
+def _settle(
+    store: EventStore, delivery: Delivery, alert: Alert, outcome: list[int] | FirebreakError
+) -> Alert | FirebreakError:
+    if not isinstance(outcome, FirebreakError):
+        return alert
+    if isinstance(outcome, Conflict | ConcurrencyError):
+        stored = stored_alert(store, delivery.principal.name, alert.id)
+        if stored is not None:
+            return stored
+    return outcome
+
+
+def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
     # The alert's text (titles, descriptions, labels) carries captured prompts and outputs, so
     # the full alert is sealed like the raw body; only the routing facts stay in clear.
     payload: dict[str, object] = {
@@ -188,65 +287,54 @@ def _record(
     }
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
-    event = NewEvent(
-        id=alert_event_id(source, alert.id),
+    return NewEvent(
+        id=alert_event_id(delivery.principal.name, alert.id),
         type=EventType.alert_received.value,
         actor=Actor(id=delivery.principal.id, role=delivery.principal.role.value),
         occurred_at=alert.received_at,
         payload=payload,
         sensitive=("alert", "raw") if with_raw else ("alert",),
     )
-    try:
-        store.append(alert_stream(source, alert.id), [event], expected_version=0)
-    except Conflict:
-        stored = stored_alert(store, source, alert.id)
-        if stored is None:
-            raise
-        return stored
-    return alert
 
 
-def _receipt(engine: sa.Engine, key: str) -> str | None:
-    query = sa.select(receipts.c.incident_id).where(receipts.c.key == key)
-    found: str | None = _run(engine, lambda conn: conn.execute(query).scalar_one_or_none())
-    return found
-
-
-def _store_receipt(engine: sa.Engine, key: str, incident_id: str, workflow_id: str) -> None:
-    row = {
+def _receipt_row(key: str, result: SubmitResult) -> dict[str, object]:
+    return {
         "key": key,
-        "incident_id": incident_id,
-        "workflow_id": workflow_id,
+        "incident_id": result.incident_id,
+        "workflow_id": result.workflow_id,
         "received_at": datetime.now(UTC),
     }
-    _insert_once(engine, receipts, row)
 
 
-def _store_delivery(engine: sa.Engine, delivery: Delivery, response: IngestResponse) -> None:
-    row = {
+def _delivery_row(delivery: Delivery, response: IngestResponse) -> dict[str, object]:
+    return {
         "key": _delivery_key(delivery),
         "body_sha256": hashlib.sha256(delivery.body).hexdigest(),
         "response": response.model_dump(mode="json"),
         "received_at": datetime.now(UTC),
     }
-    _insert_once(engine, deliveries, row)
 
 
 def _delivery_key(delivery: Delivery) -> str:
     return hashlib.sha256(f"{delivery.principal.name}\n{delivery.webhook_id}".encode()).hexdigest()
 
 
-def _insert_once(engine: sa.Engine, table: sa.Table, row: dict[str, object]) -> None:
-    """Insert, treating an existing row (a concurrent twin request) as done."""
-    try:
-        _run(engine, lambda conn: conn.execute(sa.insert(table).values(**row)), write=True)
-    except IntegrityError:
-        return
+def _insert_all(engine: sa.Engine, rows: Rows) -> None:
+    """Insert every row in one transaction; a row already there (a twin request) is kept."""
+    insert = sqlite_insert if engine.dialect.name == "sqlite" else postgresql_insert
+    tables = {table.name: table for table, _ in rows}
+
+    def work(conn: sa.Connection) -> None:
+        for name, table in tables.items():
+            values = [row for t, row in rows if t.name == name]
+            conn.execute(insert(table).on_conflict_do_nothing(), values)
+
+    _run(engine, work, write=True)
 
 
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = False) -> T:
     try:
-        with engine.begin() if write else engine.connect() as conn:
+        with writing(engine) if write else engine.connect() as conn:
             return work(conn)
     except (OperationalError, ProgrammingError) as exc:
         first = (str(exc.orig).strip().splitlines() or ["database error"])[0]

@@ -32,13 +32,14 @@ router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
 
 
-async def _coalescer(request: Request, settings: Settings) -> AlertCoalescer:
-    """One per app: batching only helps if every request of the process shares it."""
-    coalescer: AlertCoalescer | None = getattr(request.app.state, "alert_coalescer", None)
-    if coalescer is None:
+async def _ingest(request: Request, settings: Settings, store: EventStore) -> service.Ingest:
+    """One per app: group commit only helps if every request of the process shares it."""
+    ingest: service.Ingest | None = getattr(request.app.state, "alert_ingest", None)
+    if ingest is None:
         client = await get_temporal(request)
-        coalescer = request.app.state.alert_coalescer = AlertCoalescer(client, settings.task_queue)
-    return coalescer
+        coalescer = AlertCoalescer(client, settings.task_queue)
+        ingest = request.app.state.alert_ingest = service.Ingest(store, coalescer)
+    return ingest
 
 
 def _limiter(request: Request, settings: Settings) -> RateLimiter:
@@ -91,18 +92,15 @@ async def _receive(
     received_at = datetime.now(UTC)
     parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
     delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
-    previous = await anyio.to_thread.run_sync(service.previous_response, store.engine, delivery)
-    if previous is not None:
-        ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(previous.alerts))
-        return previous
-    alerts = await anyio.to_thread.run_sync(
-        service.resolve_inherited, store, principal.name, parsed
-    )
-    for alert in alerts:
+    known = await anyio.to_thread.run_sync(service.known, store, delivery)
+    if known.previous is not None:
+        ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
+        return known.previous
+    for alert in known.alerts:
         if not can_access(principal, alert.environment):
             raise Forbidden(f"source {principal.name!r} may not send {alert.environment} alerts")
-    coalescer = await _coalescer(request, settings)
-    response = await service.ingest(store, coalescer, delivery, alerts)
+    ingest = await _ingest(request, settings, store)
+    response = await ingest(delivery, known)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
     return response
