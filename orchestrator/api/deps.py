@@ -2,7 +2,8 @@
 
 Endpoints depend on these instead of reaching into `request.app.state`, so a missing piece is
 one clear 503 instead of an AttributeError, and an API started while Temporal was down
-connects once it is back instead of needing a restart.
+connects once it is back instead of needing a restart. They are coroutines although they do no
+I/O: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request each.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from orchestrator.settings import Settings
 __all__ = ["get_engine", "get_settings", "get_store", "get_temporal", "problem_responses"]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> EventStore:
+async def get_store(request: Request) -> EventStore:
     store: EventStore = request.app.state.store
     return store
 
 
-def get_engine(request: Request) -> sa.Engine:
-    return get_store(request).engine
+async def get_engine(request: Request) -> sa.Engine:
+    return (await get_store(request)).engine
 
 
 async def get_temporal(request: Request) -> Client:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from orchestrator.demo.runner import DemoOptions, run_demo
 from orchestrator.errors import FirebreakError
+from orchestrator.runtime import loop
 from orchestrator.runtime.command import firebreak_command
 from orchestrator.runtime.prepare import Prepared, prepare
 from orchestrator.runtime.stack import Running, embedded_temporal, preflight, serve
@@ -113,9 +114,7 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
             )
             await asyncio.Event().wait()
 
-    asyncio.run(
-        serve(settings, devserver, on_ready=_announce, until=run_demo_once if demo else None)
-    )
+    loop.run(serve(settings, devserver, on_ready=_announce, until=run_demo_once if demo else None))
     console.print("Firebreak stopped.", markup=False)
 
 

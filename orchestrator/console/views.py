@@ -230,9 +230,9 @@ async def _incident_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    engine = get_engine(request)
-    store = get_store(request)
-    settings = get_settings(request)
+    engine = await get_engine(request)
+    store = await get_store(request)
+    settings = await get_settings(request)
     detail = await anyio.to_thread.run_sync(
         incidents.get_incident, engine, incident_id, visible(session.principal)
     )
