@@ -205,7 +205,9 @@ async def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 90
 
 
 @contextlib.asynccontextmanager
-async def process(args: list[str], env: dict[str, str], ready_url: str) -> AsyncIterator[None]:
+async def process(
+    args: list[str], env: dict[str, str], ready_url: str | None
+) -> AsyncIterator[None]:
     """A child in its own process group, stopped (with everything it started) on exit."""
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
         args,
@@ -216,7 +218,8 @@ async def process(args: list[str], env: dict[str, str], ready_url: str) -> Async
         stderr=subprocess.DEVNULL,
     )
     try:
-        await wait_http(ready_url, proc)
+        if ready_url is not None:
+            await wait_http(ready_url, proc)
         yield
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -229,32 +232,56 @@ async def process(args: list[str], env: dict[str, str], ready_url: str) -> Async
 
 
 @contextlib.asynccontextmanager
-async def firebreak_stack(data_dir: Path) -> AsyncIterator[Stack]:
+async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]:
+    """`all-in-one`: `firebreak up` (worker and API in one process, the embedded default).
+    `split`: the production shape, `temporal server start-dev`, `firebreak worker` and
+    `firebreak api` as three processes, so API and worker each get a core's worth of Python."""
     from activities.providers.local.lab import seed_demo_lab
 
     lab = seed_demo_lab(data_dir)
-    api_port, temporal_port = free_port(), free_port()
-    args = [
-        str(VENV_BIN / "firebreak"),
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--api-port",
-        str(api_port),
-        "--temporal-port",
-        str(temporal_port),
-        "--temporal-ui-port",
-        str(free_port()),
-    ]
+    resources = {
+        "api_key": lab.ingest_key,
+        "model": lab.model,
+        "agent": lab.agent,
+        "tool": lab.tools[-1],
+    }
+    api_port, temporal_port, temporal_http = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{api_port}"
-    async with process(args, bench_env(data_dir), f"{url}/healthz"):
-        resources = {
-            "api_key": lab.ingest_key,
-            "model": lab.model,
-            "agent": lab.agent,
-            "tool": lab.tools[-1],
-        }
-        yield Stack(url, f"127.0.0.1:{temporal_port}", data_dir, resources)
+    temporal = f"127.0.0.1:{temporal_port}"
+    env = bench_env(data_dir) | {
+        "FIREBREAK_API_PORT": str(api_port),
+        "FIREBREAK_TEMPORAL_ADDRESS": temporal,
+    }
+    firebreak = str(VENV_BIN / "firebreak")
+    if topology == "all-in-one":
+        up = [firebreak, "up", "--temporal-port", str(temporal_port)]
+        async with process([*up, "--temporal-ui-port", str(free_port())], env, f"{url}/healthz"):
+            yield Stack(url, temporal, data_dir, resources)
+        return
+    from orchestrator.runtime.prepare import prepare
+    from orchestrator.settings import Settings
+
+    prepare(Settings(data_dir=data_dir))
+    server = [
+        str(VENV_BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(temporal_port),
+        "--http-port",
+        str(temporal_http),
+        "--headless",
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+    ]
+    async with (
+        process(server, env, f"http://127.0.0.1:{temporal_http}/api/v1/namespaces/default"),
+        process([firebreak, "worker"], env, None),
+        process([firebreak, "api"], env, f"{url}/readyz"),
+    ):
+        yield Stack(url, temporal, data_dir, resources)
 
 
 def source_token(data_dir: Path) -> str:
@@ -486,7 +513,7 @@ async def main(args: argparse.Namespace) -> None:
     bare = await bare_baseline(sustained_total)
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
         data_dir = Path(tmp) / "data"
-        async with firebreak_stack(data_dir) as stack:
+        async with firebreak_stack(data_dir, args.topology) as stack:
             make = alert_factory(stack.resources)
             headers = {"Authorization": f"Bearer {source_token(data_dir)}"}
 
@@ -526,6 +553,13 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases, 2,000-alert storm")
+    parser.add_argument(
+        "--topology",
+        choices=("split", "all-in-one"),
+        default="split",
+        help="split: API, worker and Temporal as three processes (production); "
+        "all-in-one: `firebreak up`",
+    )
     parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
     sys.path.insert(0, str(ROOT))
     asyncio.run(main(parser.parse_args()))
