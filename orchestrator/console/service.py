@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from orchestrator.console.models import ConsoleSession, sessions
+from orchestrator.db import writing
 from orchestrator.domain import Environment, Role
 from orchestrator.errors import Forbidden, Unavailable
 from orchestrator.principals.models import Permission, Principal, principals
@@ -45,7 +46,7 @@ def sign_in(
     now = datetime.now(UTC)
     expires_at = now + lifetime
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(sa.delete(sessions).where(sessions.c.expires_at <= now))
             conn.execute(
                 sa.insert(sessions).values(
@@ -95,7 +96,7 @@ def resolve(engine: sa.Engine, session_id: str) -> ConsoleSession | None:
 
 def sign_out(engine: sa.Engine, session_id: str) -> None:
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(sa.delete(sessions).where(sessions.c.id_hash == _hash(session_id)))
     except (OperationalError, ProgrammingError) as exc:
         raise _unavailable(exc) from None
