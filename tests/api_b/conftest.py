@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pytest
 import pytest_asyncio
 import sqlalchemy as sa
-from orchestrator.api.app import create_app
 from temporalio.client import Client
 
 from orchestrator import db
+from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.domain import Environment, Role
 from orchestrator.incidents.projector import IncidentProjector
