@@ -9,7 +9,7 @@ rolled-back append leaves no hole, and the chain's previous hash is always at ha
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -284,15 +284,22 @@ class EventStore:
         with self._reading() as conn:
             return [self._recorded(row) for row in conn.execute(query)]
 
-    def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[RecordedEvent]:
-        """Every event after `after_position` in order, fetched in batches (no long transaction).
+    def read_all(
+        self,
+        after_position: int = 0,
+        batch_size: int = 500,
+        types: Collection[str] | None = None,
+    ) -> Iterator[RecordedEvent]:
+        """Every event after `after_position` in order, fetched in batches (no long transaction);
+        only those of `types` when given, so a follower never decrypts what it would skip.
 
         Consumers keep the last position they processed and resume from it: nothing is skipped.
         """
         if batch_size < 1:
             raise InvalidInput("batch_size must be at least 1", "batch_size")
+        condition = sa.true() if types is None else schema.events.c.type.in_(sorted(types))
         while True:
-            page = self._page(sa.true(), after_position, batch_size)
+            page = self._page(condition, after_position, batch_size)
             yield from page.events
             if page.next_cursor is None:
                 return

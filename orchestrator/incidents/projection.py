@@ -229,6 +229,10 @@ def _record_decision(conn: sa.Connection, row: Row, event: RecordedEvent) -> Non
     )
 
 
+# What the projection reads at all: alert records and other streams are never decrypted for it.
+PROJECTED_TYPES = frozenset({EventType.incident_opened.value, *HANDLERS})
+
+
 def apply(conn: sa.Connection, event: RecordedEvent) -> None:
     """Fold one event into the projection inside the caller's transaction."""
     if event.type == EventType.incident_opened:

@@ -9,7 +9,7 @@ event twice, and `rebuild()` replays from zero into the same rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import Protocol
 
@@ -28,7 +28,9 @@ NAME = "incidents"
 
 
 class EventSource(Protocol):
-    def read_all(self, after_position: int = 0) -> Iterable[RecordedEvent]: ...
+    def read_all(
+        self, after_position: int = 0, batch_size: int = 500, types: Collection[str] | None = None
+    ) -> Iterable[RecordedEvent]: ...
 
 
 class IncidentProjector:
@@ -54,7 +56,8 @@ class IncidentProjector:
         applied = 0
         while True:
             start = self.position()
-            batch = list(islice(self.source.read_all(start), self.batch_size))
+            events = self.source.read_all(start, self.batch_size, projection.PROJECTED_TYPES)
+            batch = list(islice(events, self.batch_size))
             if not batch:
                 return applied
             if self._apply_batch(start, batch):

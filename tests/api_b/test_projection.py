@@ -183,3 +183,33 @@ async def test_background_projection_survives_a_database_outage(tmp_path: Path) 
         with contextlib.suppress(asyncio.CancelledError):
             await task
         engine.dispose()
+
+
+def test_the_projection_never_opens_the_events_it_does_not_fold(
+    engine: sa.Engine, store: EventStore
+) -> None:
+    """Alert records carry sealed alert text; a follower without the key ring still projects,
+    because it reads only the event types it folds."""
+    from orchestrator.domain import Actor, NewEvent
+    from orchestrator.security.keyring import KeyRing
+
+    sealing = EventStore(engine, keyring=KeyRing.generate())
+    sealing.append(
+        "alert-sealed",
+        [
+            NewEvent(
+                id="sealed-1",
+                type="AlertReceived",
+                actor=Actor(id="detector", role="source"),
+                occurred_at=T0,
+                payload={"alert": {"title": "secret prompt"}},
+                sensitive=("alert",),
+            )
+        ],
+    )
+    story = Story(store).open()
+    keyless = IncidentProjector(engine, store)
+    assert keyless.catch_up() == 2
+    (row,) = snapshot(engine)["incidents"]
+    assert row["id"] == story.incident_id
+    assert row["alert_count"] == 1
