@@ -27,6 +27,7 @@ def api(
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",
+        access_log=settings.api_access_log,
         proxy_headers=False,
         server_header=False,
     )

@@ -144,7 +144,7 @@ async def _run_processes(
             host=settings.api_host,
             port=settings.api_port,
             log_level="warning",
-            access_log=False,
+            access_log=settings.api_access_log,
             lifespan="on",
         )
     )
