@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -44,6 +45,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script (`python bench/ingest.py`)
+    sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import Pool, pool  # noqa: E402 - needs ROOT on sys.path
+
+ALERTS = "/v1/alerts/generic"
 VENV_BIN = Path(sys.executable).parent
 TYPE = "prompt_injection"
 CONTAINMENT_WAIT = 60.0
@@ -111,7 +118,6 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
-    bodies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -127,22 +133,19 @@ class Load:
         )
 
 
-async def post(http: httpx.AsyncClient, body: dict[str, Any], load: Load, keep: bool) -> None:
+async def post(http: Pool, body: dict[str, Any], load: Load) -> None:
     started = time.perf_counter()
     try:
-        response = await http.post("/v1/alerts/generic", json=body)
-        status = response.status_code
-    except httpx.HTTPError:
+        status, _ = await http.post_json(ALERTS, body)
+    except OSError:
         status = -1
     load.statuses[status] = load.statuses.get(status, 0) + 1
     if status == 202:
         load.latencies.append(time.perf_counter() - started)
-        if keep:
-            load.bodies.append(response.json())
 
 
 async def closed_loop(
-    http: httpx.AsyncClient, make: Callable[[int], dict[str, Any]], total: int, concurrency: int
+    http: Pool, make: Callable[[int], dict[str, Any]], total: int, concurrency: int
 ) -> Load:
     """`total` requests from `concurrency` senders as fast as answers come back."""
     load = Load()
@@ -150,7 +153,7 @@ async def closed_loop(
 
     async def sender() -> None:
         for i in counter:
-            await post(http, make(i), load, keep=False)
+            await post(http, make(i), load)
 
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
@@ -359,8 +362,7 @@ def opened_incidents(data_dir: Path, fingerprint: str) -> int:
 
 async def sustained(url: str, headers: dict[str, str], make: Any, total: int) -> Load:
     """Duplicates of a few conditions (distinct alert ids): the ingest path, not incident starts."""
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+    async with pool(url, headers) as http:
         warm = await closed_loop(http, lambda i: make(f"w-{uuid.uuid4()}", "warm"), 50, 8)
         assert warm.accepted, f"warm-up rejected: {warm.statuses}"
         tag = uuid.uuid4().hex[:8]
@@ -374,35 +376,25 @@ async def containment(
     failed: list[int] = []
     dupes = Load()
     tag = uuid.uuid4().hex[:8]
-    # Open loop: a backlog waits for a connection instead of timing out; new incidents and
-    # duplicates use separate clients, so only the server's queue is shared between them.
-    timeout = httpx.Timeout(120, pool=None)
-    async with (
-        httpx.AsyncClient(base_url=stack.url, headers=headers, timeout=timeout) as fresh,
-        httpx.AsyncClient(
-            base_url=stack.url,
-            headers=headers,
-            limits=httpx.Limits(max_connections=128),
-            timeout=timeout,
-        ) as dup_http,
-    ):
+    # Open loop: a backlog waits for a connection; new incidents and duplicates use separate
+    # connections, so only the server's queue is shared between them.
+    async with pool(stack.url, headers) as fresh, pool(stack.url, headers, 128) as dup_http:
 
         async def new_incident(i: int) -> None:
             t0 = time.time()
             try:
-                response = await fresh.post(
-                    "/v1/alerts/generic", json=make(f"n-{tag}-{i}", f"n-{tag}-{i}")
-                )
-            except httpx.HTTPError:
+                status, body = await fresh.post_json(ALERTS, make(f"n-{tag}-{i}", f"n-{tag}-{i}"))
+            except OSError:
                 failed.append(i)
                 return
-            if response.status_code != 202:
+            if status != 202:
                 failed.append(i)
-            for incident_id in incident_ids(response.json()):
+                return
+            for incident_id in incident_ids(json.loads(body)):
                 sent.setdefault(incident_id, t0)
 
         async def duplicate(i: int) -> None:
-            await post(dup_http, make(f"d-{tag}-{i}", f"dup-{i % 4}"), dupes, keep=False)
+            await post(dup_http, make(f"d-{tag}-{i}", f"dup-{i % 4}"), dupes)
 
         started = time.perf_counter()
         await asyncio.gather(paced(rate, seconds, new_incident), paced(200, seconds, duplicate))
@@ -422,10 +414,7 @@ def incident_ids(body: dict[str, Any]) -> list[str]:
 
 async def storm(stack: Stack, headers: dict[str, str], make: Any, total: int) -> tuple[Load, int]:
     fingerprint = f"storm-{uuid.uuid4().hex[:8]}"
-    limits = httpx.Limits(max_connections=64)
-    async with httpx.AsyncClient(
-        base_url=stack.url, headers=headers, limits=limits, timeout=120
-    ) as http:
+    async with pool(stack.url, headers) as http:
         load = await closed_loop(http, lambda i: make(f"{fingerprint}-{i}", fingerprint), total, 48)
     return load, opened_incidents(stack.data_dir, fingerprint)
 
@@ -561,5 +550,4 @@ if __name__ == "__main__":
         "all-in-one: `firebreak up`",
     )
     parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
-    sys.path.insert(0, str(ROOT))
     asyncio.run(main(parser.parse_args()))
