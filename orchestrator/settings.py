@@ -56,6 +56,9 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
+    api_threads: int = Field(
+        8, ge=1, le=256, description="Threads for the API's blocking database calls."
+    )
     api_access_log: bool = Field(
         False, description="One log line per HTTP request; every alert is in the audit log anyway."
     )
