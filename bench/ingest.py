@@ -1,11 +1,14 @@
 """Ingest benchmark: the real stack on loopback, driven as detectors drive it.
 
-Starts `firebreak up` (Temporal dev server from the wheel, worker and API under uvicorn in one
-process tree) in a temporary data dir on free ports, plus, as baselines in the same run, a bare
-FastAPI endpoint under uvicorn and a trivial one-activity workflow on the same Temporal server.
-Prints:
+Starts the stack in a temporary data dir on free ports: by default the production shape
+(`temporal server start-dev` from the wheel, `firebreak worker` and `firebreak api` as three
+processes on one SQLite event store), or with `--topology all-in-one` the embedded default
+(`firebreak up`: worker and API in one process). As baselines in the same run: a bare FastAPI
+endpoint under uvicorn and a trivial one-activity workflow on the same Temporal server. The
+load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
 
-1. sustained alerts/s accepted (202) with p50/p95/p99, against the same load on the bare app;
+1. sustained alerts/s accepted (202) with p50/p95/p99, against the same load on the bare app,
+   and the CPU each process spent per accepted request;
 2. webhook receipt -> first containment step completed (auto-approved), p50/p99, at 2, 5 and
    10 new incidents/s (distinct fingerprints) while 200 alerts/s of duplicates arrive;
 3. a storm of N alerts with one fingerprint -> incidents created (must be 1);
@@ -100,6 +103,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def group_cpu(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each process group (a child and all it started), and by this
+    client process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = dict.fromkeys([*groups, "client"], 0.0)
+    names = {pgid: name for name, pgid in groups.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry.name) == os.getpid():
+            totals["client"] += seconds
+        elif (name := names.get(int(fields[2]))) is not None:
+            totals[name] += seconds
+    return totals
+
+
+async def measured(phase: Awaitable[Load], groups: dict[str, int]) -> Load:
+    """Run `phase`, recording the CPU each process group spent on it."""
+    before = group_cpu(groups)
+    load = await phase
+    after = group_cpu(groups)
+    load.cpu = {name: after[name] - before[name] for name in after}
+    return load
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -118,6 +151,13 @@ class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds
+
+    def cpu_line(self) -> str:
+        count = max(self.accepted, 1)
+        return ", ".join(
+            f"{name} {seconds / count * 1000:.2f} ms" for name, seconds in self.cpu.items()
+        )
 
     @property
     def accepted(self) -> int:
@@ -182,6 +222,7 @@ class Stack:
     temporal: str
     data_dir: Path
     resources: dict[str, str]
+    groups: dict[str, int]  # name -> process group id, for CPU accounting
 
 
 def bench_env(data_dir: Path) -> dict[str, str]:
@@ -210,7 +251,7 @@ async def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 90
 @contextlib.asynccontextmanager
 async def process(
     args: list[str], env: dict[str, str], ready_url: str | None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     """A child in its own process group, stopped (with everything it started) on exit."""
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
         args,
@@ -223,7 +264,7 @@ async def process(
     try:
         if ready_url is not None:
             await wait_http(ready_url, proc)
-        yield
+        yield proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -258,8 +299,9 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     firebreak = str(VENV_BIN / "firebreak")
     if topology == "all-in-one":
         up = [firebreak, "up", "--temporal-port", str(temporal_port)]
-        async with process([*up, "--temporal-ui-port", str(free_port())], env, f"{url}/healthz"):
-            yield Stack(url, temporal, data_dir, resources)
+        up.extend(["--temporal-ui-port", str(free_port())])
+        async with process(up, env, f"{url}/healthz") as group:
+            yield Stack(url, temporal, data_dir, resources, {"firebreak up": group})
         return
     from orchestrator.runtime.prepare import prepare
     from orchestrator.settings import Settings
@@ -280,11 +322,12 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
         str(data_dir / "temporal.db"),
     ]
     async with (
-        process(server, env, f"http://127.0.0.1:{temporal_http}/api/v1/namespaces/default"),
-        process([firebreak, "worker"], env, None),
-        process([firebreak, "api"], env, f"{url}/readyz"),
+        process(server, env, f"http://127.0.0.1:{temporal_http}/api/v1/namespaces/default") as t,
+        process([firebreak, "worker"], env, None) as worker,
+        process([firebreak, "api"], env, f"{url}/readyz") as api,
     ):
-        yield Stack(url, temporal, data_dir, resources)
+        groups = {"API": api, "worker": worker, "Temporal": t}
+        yield Stack(url, temporal, data_dir, resources, groups)
 
 
 def source_token(data_dir: Path) -> str:
@@ -436,9 +479,9 @@ async def bare_baseline(total: int) -> Load:
         "--no-access-log",
     ]
     url = f"http://127.0.0.1:{port}"
-    async with process(args, dict(os.environ), f"{url}/healthz"):
+    async with process(args, dict(os.environ), f"{url}/healthz") as group:
         make = alert_factory({})
-        return await sustained(url, {}, make, total)
+        return await measured(sustained(url, {}, make, total), {"bare endpoint": group})
 
 
 async def trivial_workflow(temporal: str, paced_seconds: float) -> tuple[float, float, list[float]]:
@@ -496,7 +539,8 @@ async def main(args: argparse.Namespace) -> None:
     phase_seconds = 20 * scale
     storm_total = 2000 if args.quick else args.storm
     print(f"machine: {machine()}")
-    print(f"reproduce: .venv/bin/python bench/ingest.py{' --quick' if args.quick else ''}")
+    flags = f" --topology {args.topology}" + (" --quick" if args.quick else "")
+    print(f"reproduce: .venv/bin/python bench/ingest.py{flags}")
     print("(client, API, worker and Temporal dev server share this machine)\n")
 
     bare = await bare_baseline(sustained_total)
@@ -508,8 +552,12 @@ async def main(args: argparse.Namespace) -> None:
 
             print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
             print("  " + bare.line("bare FastAPI endpoint (baseline)"))
-            ours = await sustained(stack.url, headers, make, sustained_total)
+            ours = await measured(
+                sustained(stack.url, headers, make, sustained_total), stack.groups
+            )
             print("  " + ours.line("POST /v1/alerts/generic"))
+            print("  CPU per accepted request: " + bare.cpu_line())
+            print("                            " + ours.cpu_line())
 
             print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
             for rate in (2, 5, 10):
