@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
+from orchestrator.runtime import loop
 from orchestrator.settings import load_settings
 from orchestrator.temporal.worker import run_worker
 
@@ -18,4 +17,4 @@ def worker() -> None:
         f" task queue {settings.task_queue}",
         err=True,
     )
-    asyncio.run(run_worker(settings))
+    loop.run(run_worker(settings))

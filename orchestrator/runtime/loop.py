@@ -1,8 +1,8 @@
 """One way to run a long-lived process's event loop: uvloop where it is installed.
 
-uvloop comes with `uvicorn[standard]`; on the alert path it cuts the event loop's own cost
-(callbacks, sockets, thread-pool wake-ups) several-fold. Where it is missing (Windows, PyPy),
-the standard loop runs the same code.
+uvloop comes with `uvicorn[standard]`, and `firebreak api` already gets it from uvicorn; using
+it for `up` and `worker` too keeps one loop implementation across the processes. Where it is
+missing (Windows, PyPy), the standard loop runs the same code.
 """
 
 from __future__ import annotations
