@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
@@ -46,6 +48,26 @@ def make_engine(url: str) -> sqlalchemy.Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def quick_read(
+    engine: sqlalchemy.Engine, read: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run a short, indexed read on the event loop for SQLite, in a worker thread otherwise.
+
+    A SQLite read in WAL mode never waits for a writer and takes a fraction of a millisecond,
+    less than the thread hop itself costs once the loop and the pool's threads compete for the
+    GIL (measured on the alert path: 87 -> 99-111 alerts/s with its three reads inline). A
+    PostgreSQL read is a network round trip and always goes to a thread.
+    """
+    call = partial(read, *args, **kwargs)
+    if engine.dialect.name == "sqlite":
+        return call()
+    return await anyio.to_thread.run_sync(call)
 
 
 _write_locks: dict[str, threading.RLock] = {}

@@ -12,7 +12,6 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
@@ -23,6 +22,7 @@ from orchestrator.api.auth import Permission, Principal, can_access, require
 from orchestrator.api.deps import get_settings, get_store, get_temporal, problem_responses
 from orchestrator.api.metrics import ALERTS_RECEIVED
 from orchestrator.audit import EventStore
+from orchestrator.db import quick_read
 from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
@@ -92,7 +92,7 @@ async def _receive(
     received_at = datetime.now(UTC)
     parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
     delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
-    known = await anyio.to_thread.run_sync(service.known, store, delivery)
+    known = await quick_read(store.engine, service.known, store, delivery)
     if known.previous is not None:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
         return known.previous
@@ -116,8 +116,8 @@ async def _verified_webhook_id(
     """The delivery's webhook id: verified when the source has secrets, else as sent."""
     if store.keyring is None:
         raise CryptoError("the event store has no key ring to open webhook secrets with")
-    secrets = await anyio.to_thread.run_sync(
-        active_webhook_secrets, store.engine, store.keyring, principal.id
+    secrets = await quick_read(
+        store.engine, active_webhook_secrets, store.engine, store.keyring, principal.id
     )
     if not secrets:
         webhook_id = headers.get("webhook-id") or None

@@ -12,13 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import anyio
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orchestrator.api.deps import get_engine
+from orchestrator.db import quick_read
 from orchestrator.domain import Environment
 from orchestrator.errors import Forbidden, Unauthorized
 from orchestrator.principals.models import ROLE_PERMISSIONS, Permission, Principal
@@ -53,7 +53,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("a bearer token is required")
-        principal = await anyio.to_thread.run_sync(authenticate, engine, credentials.credentials)
+        principal = await quick_read(engine, authenticate, engine, credentials.credentials)
         if principal is None:
             raise Unauthorized("the token is unknown or revoked")
         if not principal.has(permission):
