@@ -292,10 +292,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     api_port, temporal_port, temporal_http = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{api_port}"
     temporal = f"127.0.0.1:{temporal_port}"
-    env = bench_env(data_dir) | {
-        "FIREBREAK_API_PORT": str(api_port),
-        "FIREBREAK_TEMPORAL_ADDRESS": temporal,
-    }
+    env = bench_env(data_dir) | {"FIREBREAK_API_PORT": str(api_port)}
     firebreak = str(VENV_BIN / "firebreak")
     if topology == "all-in-one":
         up = [firebreak, "up", "--temporal-port", str(temporal_port)]
@@ -307,6 +304,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     from orchestrator.settings import Settings
 
     prepare(Settings(data_dir=data_dir))
+    env["FIREBREAK_TEMPORAL_ADDRESS"] = temporal  # an external server: up would start its own
     server = [
         str(VENV_BIN / "temporal"),
         "server",
