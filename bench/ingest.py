@@ -426,10 +426,10 @@ async def containment(
             try:
                 status, body = await fresh.post_json(ALERTS, make(f"n-{tag}-{i}", f"n-{tag}-{i}"))
             except OSError:
-                failed.append(i)
+                failed.append(-1)
                 return
             if status != 202:
-                failed.append(i)
+                failed.append(status)
                 return
             for incident_id in incident_ids(json.loads(body)):
                 sent.setdefault(incident_id, t0)
@@ -440,7 +440,7 @@ async def containment(
         started = time.perf_counter()
         await asyncio.gather(paced(rate, seconds, new_incident), paced(200, seconds, duplicate))
         dupes.seconds = time.perf_counter() - started
-    assert not failed, f"{len(failed)} new-incident alerts were not accepted"
+    assert not failed, f"{len(failed)} new-incident alerts were not accepted: statuses {failed}"
     deadline = time.monotonic() + CONTAINMENT_WAIT
     while True:  # a backlog may still be draining: wait for it, up to a limit
         latencies, missing = containment_latencies(stack.data_dir, sent)

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+FAILURES = (OSError, asyncio.IncompleteReadError, ValueError, IndexError)
+
 
 class Connection:
     """One keep-alive connection; one request at a time."""
@@ -80,12 +82,22 @@ class Pool:
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         async with self._slots:
-            connection = self._idle.pop() if self._idle else await self._open()
+            reused = bool(self._idle)
+            connection = self._idle.pop() if reused else await self._open()
             try:
                 answer = await connection.request(head, body)
-            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            except FAILURES as exc:
                 connection.close()
-                raise OSError(f"request failed: {exc!r}") from None
+                if not reused:
+                    raise OSError(f"request failed: {exc!r}") from None
+                # The server closed an idle keep-alive connection (uvicorn: after 5 s) before
+                # reading the request: send it once more on a new one, as httpx does.
+                connection = await self._open()
+                try:
+                    answer = await connection.request(head, body)
+                except FAILURES as again:
+                    connection.close()
+                    raise OSError(f"request failed: {again!r}") from None
             if not connection.closed:
                 self._idle.append(connection)
             return answer
