@@ -142,4 +142,7 @@ async def _announce(running: Running) -> None:
     console.print(
         f"API          {running.api_url}  (OpenAPI: {running.api_url}/docs)", markup=False
     )
+    console.print(
+        f"console      {running.api_url}/console  (sign in with the admin token)", markup=False
+    )
     console.print("Firebreak is up. Press Ctrl-C to stop.", markup=False)

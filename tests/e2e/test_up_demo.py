@@ -90,6 +90,10 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
             assert detail["live"] is not None, json.dumps(detail)
         verdict = httpx.get(f"{stack.api_url}/v1/audit/verify", headers=headers, timeout=60)
         assert verdict.status_code == 200 and verdict.json()["ok"] is True
+        console_line = f"console      {stack.api_url}/console"
+        assert console_line in stack.output()
+        sign_in = httpx.get(f"{stack.api_url}/console/login", timeout=30)
+        assert sign_in.status_code == 200 and "<form" in sign_in.text
         stop_with_ctrl_c(stack)
 
 
