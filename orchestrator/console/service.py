@@ -16,7 +16,6 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from orchestrator.console.models import ConsoleSession, sessions
 from orchestrator.db import writing
-from orchestrator.domain import Environment, Role
 from orchestrator.errors import Forbidden, Unavailable
 from orchestrator.principals.models import Permission, Principal, principals
 from orchestrator.principals.service import authenticate
@@ -82,12 +81,7 @@ def resolve(engine: sa.Engine, session_id: str) -> ConsoleSession | None:
         raise _unavailable(exc) from None
     if row is None:
         return None
-    principal = Principal(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        environments=frozenset(Environment(e) for e in row.environments),
-    )
+    principal = Principal.from_row(row)
     expires_at = row.expires_at
     if expires_at.tzinfo is None:  # SQLite hands timestamps back naive; they were stored as UTC
         expires_at = expires_at.replace(tzinfo=UTC)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -45,6 +46,16 @@ class Principal(BaseModel):
 
     def has(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> Principal:
+        """From a row holding the `principals` table's columns."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            role=Role(row.role),
+            environments=frozenset(Environment(e) for e in row.environments),
+        )
 
 
 class PrincipalInfo(BaseModel):

@@ -99,12 +99,7 @@ def authenticate(engine: sa.Engine, token: str) -> Principal | None:
         raise _unavailable(exc) from None
     if row is None:
         return None
-    return Principal(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        environments=frozenset(Environment(e) for e in row.environments),
-    )
+    return Principal.from_row(row)
 
 
 def list_principals(engine: sa.Engine, *, include_revoked: bool = False) -> list[PrincipalInfo]:
@@ -236,12 +231,7 @@ def _active(conn: sa.Connection, name_or_id: str) -> Principal:
     ).first()
     if row is None:
         raise NotFound(f"no active principal {name_or_id!r}")
-    return Principal(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        environments=frozenset(Environment(e) for e in row.environments),
-    )
+    return Principal.from_row(row)
 
 
 def _active_secret_ids(conn: sa.Connection, principal_id: str) -> list[str]:
