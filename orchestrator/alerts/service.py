@@ -170,8 +170,9 @@ class Ingest:
     async def __call__(self, delivery: Delivery, known: Known) -> IngestResponse:
         """Record and forward each new alert, then remember the receipts and the answer."""
         source = delivery.principal.name
+        keys = {alert.id: alert_key(source, alert.id) for alert in known.alerts}
         pairs = list(zip(delivery.alerts, known.alerts, strict=True))
-        fresh = [(i, a) for i, a in pairs if alert_key(source, a.id) not in known.incidents]
+        fresh = [(item, alert) for item, alert in pairs if keys[alert.id] not in known.incidents]
         recorded = (
             await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
         )
@@ -181,19 +182,22 @@ class Ingest:
                 for (item, _), alert in zip(fresh, recorded, strict=True)
             )
         )
-        incident_of: dict[str, str | None] = {}
+        incident_of: dict[str, str | None] = {
+            key: known.incidents[key] for key in keys.values() if key in known.incidents
+        }
         rows: Rows = []
         for (item, alert), result in zip(fresh, handed, strict=True):
+            key = keys[alert.id]
             if result is None:  # recorded only: shown on the incident of the alert it follows
                 followed = item.inherit_from and alert_key(source, item.inherit_from)
-                incident_of[alert.id] = known.incidents.get(followed) if followed else None
+                incident_of[key] = known.incidents.get(followed) if followed else None
                 continue
-            incident_of[alert.id] = result.incident_id
-            rows.append((receipts, _receipt_row(alert_key(source, alert.id), result)))
+            incident_of[key] = result.incident_id
+            rows.append((receipts, _receipt_row(key, result)))
         accepted = [
-            _accepted(alert, known.incidents[key], duplicate=True)
-            if (key := alert_key(source, alert.id)) in known.incidents
-            else _accepted(alert, incident_of[alert.id], duplicate=False)
+            _accepted(
+                alert, incident_of[keys[alert.id]], duplicate=keys[alert.id] in known.incidents
+            )
             for _, alert in pairs
         ]
         response = IngestResponse(
