@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 import anyio
@@ -17,6 +17,7 @@ import anyio
 from orchestrator.audit import Checkpoint, EventStore, VerificationReport
 from orchestrator.auditlog.models import AuditFilter
 from orchestrator.errors import InvalidInput
+from orchestrator.incidents.projection import as_utc
 
 VERIFY_TTL_SECONDS = 60.0
 FIELDS = ("incident", "type", "actor", "since", "until")
@@ -42,7 +43,7 @@ def _time(name: str, text: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"{name}: not a date and time (YYYY-MM-DDTHH:MM, UTC)", name) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return as_utc(value)
 
 
 def parse_search(params: dict[str, str]) -> Search:

@@ -8,7 +8,7 @@ stream, which holds every step transition. Nothing here queries the database its
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from orchestrator.domain import (
@@ -21,6 +21,7 @@ from orchestrator.domain import (
     StepStatus,
 )
 from orchestrator.incidents.models import IncidentDetail
+from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal
 from orchestrator.settings import Settings
 
@@ -168,9 +169,7 @@ def pending_rows(pending: list[PendingDecision], principal: Principal) -> list[P
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return None if value is None else as_utc(value)
 
 
 def timeline_rows(events: list[RecordedEvent]) -> list[dict[str, Any]]:

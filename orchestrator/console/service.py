@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from orchestrator.console.models import ConsoleSession, sessions
 from orchestrator.db import writing
 from orchestrator.errors import Forbidden, Unavailable
+from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal, principals
 from orchestrator.principals.service import authenticate
 
@@ -82,10 +83,7 @@ def resolve(engine: sa.Engine, session_id: str) -> ConsoleSession | None:
     if row is None:
         return None
     principal = Principal.from_row(row)
-    expires_at = row.expires_at
-    if expires_at.tzinfo is None:  # SQLite hands timestamps back naive; they were stored as UTC
-        expires_at = expires_at.replace(tzinfo=UTC)
-    return ConsoleSession(principal, row.csrf_token, expires_at)
+    return ConsoleSession(principal, row.csrf_token, as_utc(row.expires_at))
 
 
 def sign_out(engine: sa.Engine, session_id: str) -> None:
