@@ -15,7 +15,9 @@ async def test_quick_reads_stay_on_the_loop_for_sqlite_only(db_url: str) -> None
 
         def read(value: int) -> tuple[int, int]:
             with engine.connect() as conn:
-                return threading.get_ident(), int(conn.execute(sa.text("SELECT :v"), {"v": value}).scalar_one())
+                return threading.get_ident(), int(
+                    conn.execute(sa.text("SELECT :v"), {"v": value}).scalar_one()
+                )
 
         ran_on, value = await db.quick_read(engine, read, 41)
         assert value == 41
