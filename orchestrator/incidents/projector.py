@@ -85,8 +85,10 @@ class IncidentProjector:
     def _fold(self, start: int, batch: list[RecordedEvent]) -> bool:
         # SQLite: take the write lock up front; upgrading a read lock mid-transaction deadlocks.
         with writing(self.engine) as conn:
+            fold = projection.Fold(conn)
             for event in batch:
-                projection.apply(conn, event)
+                fold.apply(event)
+            fold.flush()
             moved = conn.execute(
                 checkpoints.update()
                 .where(checkpoints.c.name == NAME, checkpoints.c.position == start)

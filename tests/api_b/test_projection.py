@@ -213,3 +213,31 @@ def test_the_projection_never_opens_the_events_it_does_not_fold(
     (row,) = snapshot(engine)["incidents"]
     assert row["id"] == story.incident_id
     assert row["alert_count"] == 1
+
+
+def test_a_burst_is_folded_into_one_write_per_incident(
+    engine: sa.Engine, store: EventStore
+) -> None:
+    """A storm appends an `AlertAttached` per alert; the projector folds a whole batch of them
+    in memory and writes each incident row once, not once per event."""
+    stories = [Story(store).open() for _ in range(2)]
+    for story in stories:
+        for n in range(2, 52):
+            story.emit("AlertAttached", alert_id=f"a-{n}", status="firing", alert_count=n)
+    writes: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT INTO INCIDENTS", "UPDATE INCIDENTS")):
+            writes.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        applied = IncidentProjector(engine, store, batch_size=500).catch_up()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert applied == 2 * 52
+    assert len(writes) == 1  # one multi-row insert: both rows were opened in the same batch
+    folded = snapshot(engine)
+    assert [r["alert_count"] for r in folded["incidents"]] == [51, 51]
+    IncidentProjector(engine, store).rebuild()
+    assert snapshot(engine)["incidents"] == folded["incidents"]
