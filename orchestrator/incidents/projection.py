@@ -242,8 +242,8 @@ class Fold:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
         self._rows: dict[str, Row | None] = {}
-        self._inserted: set[str] = set()
-        self._changed: set[str] = set()
+        self._opened: dict[str, Row] = {}
+        self._changed: dict[str, Row] = {}
 
     def apply(self, event: RecordedEvent) -> None:
         row = self._row(event.stream_id)
@@ -251,8 +251,7 @@ class Fold:
             if row is None:
                 row = _opened(event)
                 row |= {"last_position": event.position, "last_event_at": row["opened_at"]}
-                self._rows[event.stream_id] = row
-                self._inserted.add(event.stream_id)
+                self._rows[event.stream_id] = self._opened[event.stream_id] = row
             return
         handler = HANDLERS.get(event.type)
         if handler is None or row is None:
@@ -263,17 +262,16 @@ class Fold:
         row["status"] = status_of(row).value
         row["last_position"] = event.position
         row["last_event_at"] = as_utc(event.occurred_at)
-        self._changed.add(event.stream_id)
+        self._changed[event.stream_id] = row
 
     def flush(self) -> None:
         """Write every row the batch opened or changed."""
-        new = [self._rows[i] for i in self._inserted]
-        if new:
-            self._conn.execute(incidents.insert(), new)
-        for incident_id in self._changed - self._inserted:
-            row = self._rows[incident_id]
-            self._conn.execute(incidents.update().where(incidents.c.id == incident_id), row)
-        self._inserted.clear()
+        if self._opened:
+            self._conn.execute(incidents.insert(), list(self._opened.values()))
+        for incident_id, row in self._changed.items():
+            if incident_id not in self._opened:
+                self._conn.execute(incidents.update().where(incidents.c.id == incident_id), row)
+        self._opened.clear()
         self._changed.clear()
 
     def _row(self, incident_id: str) -> Row | None:
