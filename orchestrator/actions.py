@@ -23,6 +23,11 @@ class ActionSpec:
     heartbeat_seconds: int | None = None
     max_attempts: int = 5
     non_retryable: tuple[str, ...] = field(default_factory=lambda: NON_RETRYABLE_ERRORS)
+    local: bool = False
+    """Run as a local activity: inside the workflow task that asks for it, without the server
+    round trips and history writes of a scheduled activity. For short, idempotent provider
+    calls (a key revoked, a tool suspended): containment then lands in the incident's first
+    workflow task. Anything long, heartbeating or heavy stays a regular activity."""
 
 
 NON_RETRYABLE_ERRORS: tuple[str, ...] = (
@@ -39,10 +44,17 @@ Timeouts and attempts above are per attempt / per activity; backoff is the workf
 ACTIONS: dict[str, ActionSpec] = {
     spec.name: spec
     for spec in (
-        ActionSpec("keys.revoke", ("key_id",), inverse="keys.restore"),
-        ActionSpec("keys.restore", ("key_id",)),
-        ActionSpec("keys.usage", ("key_id",), effect=False),
-        ActionSpec("models.snapshot", ("model",), ("alias",), effect=False, outputs=("version",)),
+        ActionSpec("keys.revoke", ("key_id",), inverse="keys.restore", local=True),
+        ActionSpec("keys.restore", ("key_id",), local=True),
+        ActionSpec("keys.usage", ("key_id",), effect=False, local=True),
+        ActionSpec(
+            "models.snapshot",
+            ("model",),
+            ("alias",),
+            effect=False,
+            outputs=("version",),
+            local=True,
+        ),
         ActionSpec(
             "models.rollback",
             ("model",),
@@ -71,8 +83,10 @@ ACTIONS: dict[str, ActionSpec] = {
             heartbeat_seconds=60,
             max_attempts=3,
         ),
-        ActionSpec("agents.suspend_tool", ("agent", "tool"), inverse="agents.restore_tool"),
-        ActionSpec("agents.restore_tool", ("agent", "tool")),
+        ActionSpec(
+            "agents.suspend_tool", ("agent", "tool"), inverse="agents.restore_tool", local=True
+        ),
+        ActionSpec("agents.restore_tool", ("agent", "tool"), local=True),
         ActionSpec(
             "evidence.collect",
             ("kind",),

@@ -21,6 +21,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
+from temporalio.workflow import ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.providers.protocols import Notification
@@ -61,10 +62,12 @@ with workflow.unsafe.imports_passed_through():
 
 TIMEOUT_ACTOR = Actor(id="firebreak/timeout", role="system")
 SEEN_ALERTS_KEPT = 5000
+"""Alert ids remembered for de-duplication across continue-as-new."""
 # Patch id: an effect that changed nothing (already in place, or held by another incident under
 # the resource guard) has nothing to undo, so neither `undo` steps nor `abort` run its inverse.
 UNDO_ONLY_CHANGES = "undo-only-changes"
-"""Alert ids remembered for de-duplication across continue-as-new."""
+# Patch id: actions marked `local` in the catalogue run as local activities.
+LOCAL_ACTIONS = "local-actions"
 OUTCOMES_KEPT = 1000
 
 AUDIT_RETRY = RetryPolicy(
@@ -478,22 +481,37 @@ class IncidentWorkflow:
             dry_run=self._playbook.dry_run,
         )
         await self._flush()  # the ledger shows a step started before its effect can happen
-        handle = workflow.start_activity(
-            action,
-            inp,
-            result_type=ActionResult,
-            start_to_close_timeout=timedelta(seconds=spec.start_to_close_seconds),
-            heartbeat_timeout=(
-                timedelta(seconds=spec.heartbeat_seconds) if spec.heartbeat_seconds else None
-            ),
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                maximum_interval=timedelta(seconds=30),
-                maximum_attempts=(step.max_attempts if step else None) or spec.max_attempts,
-                non_retryable_error_types=list(spec.non_retryable),
-            ),
+        timeout = timedelta(seconds=spec.start_to_close_seconds)
+        retry = RetryPolicy(
+            initial_interval=timedelta(seconds=1),
+            maximum_interval=timedelta(seconds=30),
+            maximum_attempts=(step.max_attempts if step else None) or spec.max_attempts,
+            non_retryable_error_types=list(spec.non_retryable),
         )
         stall_after = step.stall_after_seconds if step else 600
+        # A local activity holds the workflow task, so the stall timer is seen only at the task's
+        # heartbeat (every 8 s): a step that asks to hear of a stall sooner runs as a regular one.
+        local = spec.local and stall_after >= spec.start_to_close_seconds
+        handle: ActivityHandle[ActionResult]
+        if local and workflow.patched(LOCAL_ACTIONS):
+            handle = workflow.start_local_activity(
+                action,
+                inp,
+                result_type=ActionResult,
+                start_to_close_timeout=timeout,
+                retry_policy=retry,
+            )
+        else:
+            handle = workflow.start_activity(
+                action,
+                inp,
+                result_type=ActionResult,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=(
+                    timedelta(seconds=spec.heartbeat_seconds) if spec.heartbeat_seconds else None
+                ),
+                retry_policy=retry,
+            )
         if not await self._wait(handle.done, stall_after, may_continue=False):
             state.stalled = True
             self._outbox.emit(

@@ -1,5 +1,6 @@
 """The incident workflow's edges: no playbook, an alert missing a templated field, a stalled
-step, a dry run, continue-as-new in a long storm, and the PostgreSQL event store."""
+step, short actions run as local activities, a dry run, continue-as-new in a long storm, and
+the PostgreSQL event store."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.factory import build_activities
@@ -113,6 +115,37 @@ def with_slow_usage(settings: Settings) -> list[Callable[..., Any]]:
         if activity._Definition.must_from_callable(fn).name != "keys.usage"
     ]
     return [*real, SlowUsage().run]
+
+
+async def test_short_actions_run_inside_the_workflow_task(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    """Revoking a key and suspending a tool are local activities: no activity task goes through
+    the server for them, so containment needs no round trip beyond the incident's first
+    workflow task. Evidence collection, which may move large files, stays a scheduled one."""
+    alert = make_alert(lab, "prompt_injection", Environment.dev)
+    async with running_worker(dev_client, fb_settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        final = await final_state(dev_client, alert.workflow_id)
+    assert final.outcome == "resolved"
+    history = dev_client.get_workflow_handle(alert.workflow_id).fetch_history_events()
+    scheduled, markers = [], 0
+    async for event in history:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        markers += event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+    assert scheduled == ["evidence.collect"]
+    assert markers >= 5  # the five keys/agents actions, besides playbook and audit appends
+    succeeded = payloads(audit_stream(fb_settings, submitted.incident_id), "StepSucceeded")
+    assert [(p["action"], p["result"]["changed"]) for p in succeeded] == [
+        ("keys.revoke", True),
+        ("keys.usage", False),
+        ("evidence.collect", False),
+        ("agents.suspend_tool", True),
+        ("agents.restore_tool", True),
+        ("keys.restore", True),
+    ]
+    assert await key_is_active(lab), "revoked, then restored at recovery"
 
 
 async def test_step_without_progress_past_its_deadline_is_reported_stalled(
