@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     )
     max_alert_bytes: int = Field(256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=1)
+    ingest_max_in_flight: int = Field(
+        100,
+        ge=1,
+        description="Past this many alerts in flight, follow-ups of a busy incident get 429.",
+    )
     webhook_tolerance_seconds: int = Field(300, ge=1)
     console_session_seconds: int = Field(
         8 * 3600,

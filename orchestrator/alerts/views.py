@@ -2,8 +2,9 @@
 
 Order of checks, cheapest and least trusting first: token and role (401/403), per-source rate
 limit (429), content type (415), body size while reading (413), signature when the source has
-secrets (401), parse and validate (422), environment scope of every alert (403). Only then is
-anything recorded; the 202 is sent after the audit store and the workflow both have the alerts.
+secrets (401), parse and validate (422), admission under overload (429, `admission.py`),
+environment scope of every alert (403). Only then is anything recorded; the 202 is sent after
+the audit store and the workflow both have the alerts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
+from orchestrator.alerts.admission import Admission
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
 from orchestrator.alerts.limits import RateLimiter, read_capped
 from orchestrator.alerts.models import AlertFormat, IngestResponse
@@ -23,6 +25,7 @@ from orchestrator.api.deps import get_settings, get_store, get_temporal, problem
 from orchestrator.api.metrics import ALERTS_RECEIVED
 from orchestrator.audit import EventStore
 from orchestrator.db import quick_read
+from orchestrator.domain import AlertStatus
 from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
@@ -40,6 +43,13 @@ async def _ingest(request: Request, settings: Settings, store: EventStore) -> se
         coalescer = AlertCoalescer(client, settings.task_queue)
         ingest = request.app.state.alert_ingest = service.Ingest(store, coalescer)
     return ingest
+
+
+def _admission(request: Request, settings: Settings) -> Admission:
+    admission: Admission | None = getattr(request.app.state, "alert_admission", None)
+    if admission is None:
+        admission = request.app.state.alert_admission = Admission(settings.ingest_max_in_flight)
+    return admission
 
 
 def _limiter(request: Request, settings: Settings) -> RateLimiter:
@@ -92,15 +102,23 @@ async def _receive(
     received_at = datetime.now(UTC)
     parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
     delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
-    known = await quick_read(store.engine, service.known, store, delivery)
-    if known.previous is not None:
-        ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
-        return known.previous
-    for alert in known.alerts:
-        if not can_access(principal, alert.environment):
-            raise Forbidden(f"source {principal.name!r} may not send {alert.environment} alerts")
-    ingest = await _ingest(request, settings, store)
-    response = await ingest(delivery, known)
+    firing = [
+        item.alert.workflow_id
+        for item in parsed
+        if item.forward and item.inherit_from is None and item.alert.status is AlertStatus.firing
+    ]
+    with _admission(request, settings).admit(firing):
+        known = await quick_read(store.engine, service.known, store, delivery)
+        if known.previous is not None:
+            ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
+            return known.previous
+        for alert in known.alerts:
+            if not can_access(principal, alert.environment):
+                raise Forbidden(
+                    f"source {principal.name!r} may not send {alert.environment} alerts"
+                )
+        ingest = await _ingest(request, settings, store)
+        response = await ingest(delivery, known)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
     return response
