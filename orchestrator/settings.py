@@ -117,7 +117,10 @@ class Settings(BaseSettings):
     ingest_max_in_flight: int = Field(
         100,
         ge=1,
-        description="Past this many alerts in flight, follow-ups of a busy incident get 429.",
+        description=(
+            "Alerts in flight per API process past which follow-ups of an incident still"
+            " being handed alerts get 429 + Retry-After (alert-formats.md, Overload)."
+        ),
     )
     webhook_tolerance_seconds: int = Field(300, ge=1)
     console_session_seconds: int = Field(
