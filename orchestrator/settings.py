@@ -114,12 +114,13 @@ class Settings(BaseSettings):
     )
     max_alert_bytes: int = Field(256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=1)
-    ingest_max_in_flight: int = Field(
-        100,
-        ge=1,
+    ingest_shed_after_seconds: float = Field(
+        1.0,
+        ge=0,
         description=(
-            "Alerts in flight per API process past which follow-ups of an incident still"
-            " being handed alerts get 429 + Retry-After (alert-formats.md, Overload)."
+            "Once the oldest alert in flight in an API process has waited this long, follow-ups"
+            " of an incident still being handed alerts get 429 + Retry-After"
+            " (alert-formats.md, Overload)."
         ),
     )
     webhook_tolerance_seconds: int = Field(300, ge=1)

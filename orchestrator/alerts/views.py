@@ -48,7 +48,9 @@ async def _ingest(request: Request, settings: Settings, store: EventStore) -> se
 def _admission(request: Request, settings: Settings) -> Admission:
     admission: Admission | None = getattr(request.app.state, "alert_admission", None)
     if admission is None:
-        admission = request.app.state.alert_admission = Admission(settings.ingest_max_in_flight)
+        admission = request.app.state.alert_admission = Admission(
+            settings.ingest_shed_after_seconds
+        )
     return admission
 
 

@@ -17,29 +17,34 @@ from orchestrator.settings import Settings
 from tests.api.conftest import Tokens, alerts_recorded, fixture_json, post_alert
 
 
-def test_only_followers_of_an_in_flight_incident_are_refused_and_only_over_the_limit() -> None:
-    admission = Admission(limit=2)
+def test_only_followers_of_a_busy_incident_are_refused_and_only_when_behind() -> None:
+    now = [0.0]
+    admission = Admission(max_delay=1.0, clock=lambda: now[0])
     with ExitStack() as held:
         held.enter_context(admission.admit(["a"]))
-        held.enter_context(admission.admit(["a"]))  # under the limit: admitted, "a" is busy
+        now[0] = 0.9
+        held.enter_context(admission.admit(["a"]))  # on time: admitted although "a" is busy
+        now[0] = 1.5  # the oldest alert in flight has waited 1.5 s
+        assert admission.behind() == 1.5
         with pytest.raises(Busy) as refused, admission.admit(["a"]):
             pass
         assert refused.value.retry_after == 1 and refused.value.status == 429
-        held.enter_context(admission.admit(["b"]))  # over the limit, but may open an incident
+        held.enter_context(admission.admit(["b"]))  # behind, but "b" may open an incident
         with pytest.raises(Busy), admission.admit(["a", "b"]):
             pass
         with admission.admit(["a", "c"]):  # one of its alerts could open an incident
             pass
         with admission.admit([]):  # resolves and acknowledges are always let in
             pass
+    assert admission.behind() == 0.0
     with admission.admit(["a"]), admission.admit(["a"]):
-        pass  # everything was released: a leaked count would refuse the first of these
+        pass  # everything was released: a leaked entry would make these wait 1.5 s
 
 
 async def test_overload_defers_duplicates_and_admits_a_new_incident(
     api_settings: Settings, temporal: Client, store: EventStore, tokens: Tokens
 ) -> None:
-    settings = api_settings.model_copy(update={"ingest_max_in_flight": 1})
+    settings = api_settings.model_copy(update={"ingest_shed_after_seconds": 0.0})
     app = create_app(settings, temporal_client=temporal, store=store)
     transport = httpx.ASGITransport(app=app)
     template = fixture_json("generic.json")
