@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
-from orchestrator.alerts.admission import Admission
+from orchestrator.alerts.admission import Admission, Busy
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
 from orchestrator.alerts.limits import RateLimiter, read_capped
 from orchestrator.alerts.models import AlertFormat, IngestResponse
@@ -79,7 +79,8 @@ async def receive_alerts(
     try:
         response = await _receive(format, request, principal, settings, store)
     except FirebreakError as exc:
-        ALERTS_RECEIVED.labels(format.value, f"rejected_{exc.status}").inc()
+        outcome = "deferred" if isinstance(exc, Busy) else f"rejected_{exc.status}"
+        ALERTS_RECEIVED.labels(format.value, outcome).inc()
         raise
     return response
 

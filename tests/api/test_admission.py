@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from orchestrator.alerts.admission import Admission, Busy
 from orchestrator.api.app import create_app
+from orchestrator.api.metrics import ALERTS_RECEIVED
 from orchestrator.audit import EventStore
 from orchestrator.settings import Settings
 from tests.api.conftest import Tokens, alerts_recorded, fixture_json, post_alert
@@ -41,6 +42,18 @@ def test_only_followers_of_a_busy_incident_are_refused_and_only_when_behind() ->
         pass  # everything was released: a leaked entry would make these wait 1.5 s
 
 
+def deferred_count() -> float:
+    """Deliveries counted as deferred in `firebreak_alerts_received_total` (process-wide)."""
+    for family in ALERTS_RECEIVED.collect():
+        for sample in family.samples:
+            if sample.name == "firebreak_alerts_received_total" and sample.labels == {
+                "format": "generic",
+                "outcome": "deferred",
+            }:
+                return sample.value
+    return 0.0
+
+
 async def test_overload_defers_duplicates_and_admits_a_new_incident(
     api_settings: Settings, temporal: Client, store: EventStore, tokens: Tokens
 ) -> None:
@@ -52,6 +65,7 @@ async def test_overload_defers_duplicates_and_admits_a_new_incident(
     def alert(alert_id: str, fingerprint: str) -> bytes:
         return json.dumps({**template, "id": alert_id, "fingerprint": fingerprint}).encode()
 
+    deferred_before = deferred_count()
     async with httpx.AsyncClient(transport=transport, base_url="http://firebreak.test") as http:
         storm = [alert(f"storm-{i}", "one-condition") for i in range(20)]
         answers = await asyncio.gather(
@@ -70,6 +84,7 @@ async def test_overload_defers_duplicates_and_admits_a_new_incident(
         incident = {i for a in accepted for i in a["incidents"]}
         assert len(incident) == 1 and incident.isdisjoint(fresh.json()["incidents"])
         assert alerts_recorded(store) == len(accepted) + 1, "a refused alert was recorded"
+        assert deferred_count() - deferred_before == codes.count(429)
 
         retried = [
             await post_alert(http, "generic", body, tokens.source)
