@@ -68,6 +68,8 @@ SEEN_ALERTS_KEPT = 5000
 UNDO_ONLY_CHANGES = "undo-only-changes"
 # Patch id: actions marked `local` in the catalogue run as local activities.
 LOCAL_ACTIONS = "local-actions"
+# Patch id: notifications are sent by a local activity (a short call, retried in the worker).
+LOCAL_NOTIFY = "local-notify"
 OUTCOMES_KEPT = 1000
 
 AUDIT_RETRY = RetryPolicy(
@@ -78,6 +80,19 @@ NOTIFY_RETRY = RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(second
 
 class _ContinueAsNew(Exception):
     """Raised out of a wait when history is large; caught at the top of `run`."""
+
+
+class _ActionFailed(Exception):
+    """An action activity failed for good (after its retries); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+ActivityFailure = (ActivityError, ApplicationError)
+"""How a failed activity surfaces: a regular one as ActivityError around its cause, a local
+one as the ApplicationError itself (its timeouts still as ActivityError)."""
 
 
 @workflow.defn(name="Incident")
@@ -425,9 +440,9 @@ class IncidentWorkflow:
         self._outbox.emit(EventType.step_started, started)
         try:
             result = await self._execute(state, step, state.action, state.params, "")
-        except ActivityError as exc:
+        except _ActionFailed as exc:
             state.status = StepStatus.awaiting_decision
-            state.error = _describe(exc)
+            state.error = exc.reason
             state.requested_at = workflow.now()
             state.deadline = None
             self._outbox.emit(
@@ -525,7 +540,10 @@ class IncidentWorkflow:
             )
             await self._notify("stalled", state, None, f"Step stalled: {action}")
             await self._wait(handle.done, None, may_continue=False)
-        result: ActionResult = await handle
+        try:
+            result: ActionResult = await handle
+        except ActivityFailure as exc:
+            raise _ActionFailed(_describe(exc)) from exc
         return result
 
     # --- compensation -------------------------------------------------------------------
@@ -543,8 +561,8 @@ class IncidentWorkflow:
                 result = await self._execute(
                     state, None, inverse, self._inverse_params(state), "/compensate"
                 )
-            except ActivityError as exc:
-                self._outbox.emit(EventType.step_compensated, {**payload, "error": _describe(exc)})
+            except _ActionFailed as exc:
+                self._outbox.emit(EventType.step_compensated, {**payload, "error": exc.reason})
                 continue
             state.status = StepStatus.compensated
             self._outbox.emit(
@@ -643,14 +661,17 @@ class IncidentWorkflow:
             recipient=target,
         )
         delivered = True
+        timeout = timedelta(seconds=30)
         try:
-            await workflow.execute_activity(
-                NOTIFY_SEND,
-                message,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=NOTIFY_RETRY,
-            )
-        except ActivityError:
+            if workflow.patched(LOCAL_NOTIFY):
+                await workflow.execute_local_activity(
+                    NOTIFY_SEND, message, start_to_close_timeout=timeout, retry_policy=NOTIFY_RETRY
+                )
+            else:
+                await workflow.execute_activity(
+                    NOTIFY_SEND, message, start_to_close_timeout=timeout, retry_policy=NOTIFY_RETRY
+                )
+        except ActivityFailure:
             delivered = False
         self._outbox.emit(
             EventType.notification_sent,
@@ -748,8 +769,8 @@ def _ids(state: StepState) -> dict[str, Any]:
     return {"phase": state.phase.value, "step_id": state.step_id, "action": state.action}
 
 
-def _describe(exc: ActivityError) -> str:
-    cause = exc.cause
+def _describe(exc: ActivityError | ApplicationError) -> str:
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
     if isinstance(cause, ApplicationError):
         return f"{cause.type or 'Error'}: {cause.message}"
     if isinstance(cause, ActivityTimeout):

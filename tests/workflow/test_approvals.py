@@ -1,14 +1,21 @@
 """Approvals through the workflow update on a real dev server: every rejection case, the
-two-person rule, idempotent decision ids, and rejection of a step."""
+two-person rule, idempotent decision ids, rejection of a step, and a notifier outage."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 
+from activities.factory import build_activities
 from activities.providers.local.lab import LabInfo
+from activities.providers.protocols import Notification
 from orchestrator.domain import (
     DecisionKind,
     Environment,
@@ -135,3 +142,45 @@ async def test_rejected_step_is_not_run_and_the_incident_goes_on(
     assert rejected["principal"] == "alice" and rejected["reason"] == "no"
     started = {p["step_id"] for p in payloads(events, "StepStarted")}
     assert "rollback-model" not in started
+
+
+class DownNotifier:
+    """A notifier whose every call takes a while and then fails for good."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @activity.defn(name="notify.send")
+    async def send(self, message: Notification) -> None:
+        self.calls.append(message.step_id or "")
+        await asyncio.sleep(0.5)
+        raise ApplicationError("notifier unreachable", type="ProviderError", non_retryable=True)
+
+
+async def test_a_notifier_outage_never_stalls_the_approval(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    """The approval request is recorded as undelivered and the step still waits for, and
+    takes, a decision."""
+    down = DownNotifier()
+    actions: list[Callable[..., Any]] = [
+        fn
+        for fn in build_activities(fb_settings)
+        if activity._Definition.must_from_callable(fn).name != "notify.send"
+    ]
+    alert = make_alert(lab, "data_poisoning", Environment.prod)
+    async with running_worker(dev_client, fb_settings, [*actions, down.send]):
+        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
+        await wait_for_pending(dev_client, inc, "quarantine-dataset")
+        outcome = await decide(dev_client, inc, decision("quarantine-dataset"))
+        assert outcome.step_status is StepStatus.approved
+        await wait_for_pending(dev_client, inc, "rollback-model")
+    assert down.calls[:2] == ["quarantine-dataset", "rollback-model"]
+    events = audit_stream(fb_settings, inc)
+    sent = [p for p in payloads(events, "NotificationSent") if p["kind"] == "approval"]
+    assert [(p["step_id"], p["delivered"]) for p in sent] == [
+        ("quarantine-dataset", False),
+        ("rollback-model", False),
+    ]
+    succeeded = [p["step_id"] for p in payloads(events, "StepSucceeded")]
+    assert "quarantine-dataset" in succeeded

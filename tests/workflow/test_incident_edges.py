@@ -24,6 +24,7 @@ from orchestrator.domain import (
     ActionInput,
     ActionResult,
     AlertStatus,
+    DecisionKind,
     Environment,
     IncidentStatus,
     Resources,
@@ -146,6 +147,36 @@ async def test_short_actions_run_inside_the_workflow_task(
         ("keys.restore", True),
     ]
     assert await key_is_active(lab), "revoked, then restored at recovery"
+
+
+async def test_a_failed_local_action_asks_people_like_a_regular_one(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    """A local activity's failure reaches the workflow as the bare ApplicationError, not as an
+    ActivityError: the step must still fail into a decision, not fail the incident."""
+    settings = with_playbook(fb_settings, tmp_path, dry_run=False)
+    alert = make_alert(lab, "key_drill", resources=Resources(api_key="key-that-does-not-exist"))
+    async with running_worker(dev_client, settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=settings.task_queue)
+        state = await wait_for_pending(dev_client, submitted.incident_id, "revoke")
+        (pending,) = state.pending
+        assert pending.reason == "failure"
+        revoke = next(s for s in state.steps if s.step_id == "revoke")
+        assert revoke.error and revoke.error.startswith("ResourceNotFound:")
+        skip = DecisionKind.skip
+        await decide(dev_client, submitted.incident_id, decision("revoke", kind=skip))
+        # `usage` of the same missing key runs as a regular activity (it wants an early stall
+        # report) and fails the same way.
+        await wait_for_pending(dev_client, submitted.incident_id, "usage")
+        await decide(dev_client, submitted.incident_id, decision("usage", kind=skip))
+        final = await final_state(dev_client, alert.workflow_id)
+    assert final.outcome == "resolved"
+    assert [s.status for s in final.steps] == [StepStatus.skipped, StepStatus.skipped]
+    failed = payloads(audit_stream(settings, submitted.incident_id), "StepFailed")
+    assert [(p["step_id"], p["error"].split(":")[0]) for p in failed] == [
+        ("revoke", "ResourceNotFound"),
+        ("usage", "ResourceNotFound"),
+    ]
 
 
 async def test_step_without_progress_past_its_deadline_is_reported_stalled(
