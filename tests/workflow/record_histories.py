@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from orchestrator.db import upgrade
-from orchestrator.domain import DecisionKind, Environment
+from orchestrator.domain import DecisionKind, Environment, Resources
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
 from orchestrator.temporal.incidents import decide, submit_alert
@@ -72,10 +72,25 @@ async def failure_retry_then_abort(client: Client, settings: Settings, lab: LabI
     return alert.workflow_id
 
 
+async def local_action_failure_skipped(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """A failing local action (revoking a key that does not exist) asks people, then moves on."""
+    resources = Resources(
+        model=lab.model, api_key="key-missing", agent=lab.agent, tool=lab.tools[-1]
+    )
+    alert = make_alert(lab, "prompt_injection", resources=resources)
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    for step in ("revoke-caller-key", "caller-usage"):
+        await wait_for_pending(client, inc, step)
+        await decide(client, inc, decision(step, kind=DecisionKind.skip))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
     "failure_retry_then_abort": failure_retry_then_abort,
+    "local_action_failure_skipped": local_action_failure_skipped,
 }
 
 

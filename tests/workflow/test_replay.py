@@ -23,10 +23,11 @@ RECORDED = [p for p in FILES if p.name != "keyring.json"]
 
 
 def test_histories_are_recorded() -> None:
+    current = {"dev_happy_path", "prod_approvals_and_storm", "failure_retry_then_abort"}
     assert {p.stem for p in RECORDED} >= {
-        "dev_happy_path",
-        "prod_approvals_and_storm",
-        "failure_retry_then_abort",
+        *current,
+        *(f"before_local_actions_{name}" for name in current),
+        "local_action_failure_skipped",
     }
 
 
