@@ -300,6 +300,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
         async with process(up, env, f"{url}/healthz") as group:
             yield Stack(url, temporal, data_dir, resources, {"firebreak up": group})
         return
+    from orchestrator.runtime.devserver import sqlite_pragma_args
     from orchestrator.runtime.prepare import prepare
     from orchestrator.settings import Settings
 
@@ -318,6 +319,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
         "--headless",
         "--db-filename",
         str(data_dir / "temporal.db"),
+        *sqlite_pragma_args(),  # as `firebreak up` runs it
     ]
     async with (
         process(server, env, f"http://127.0.0.1:{temporal_http}/api/v1/namespaces/default") as t,

@@ -28,6 +28,10 @@ from orchestrator.temporal.binaries import find_binary
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 10.0
+# The same durability as Firebreak's own SQLite store (`orchestrator.db`): a commit survives any
+# process crash. The server's default rollback journal creates, fsyncs and deletes a file per
+# transaction, which halved the workflows it completes per second on two cores.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class DevServerConfig:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def sqlite_pragma_args() -> list[str]:
+    """The `start-dev` arguments that set `SQLITE_PRAGMAS` on the server's state file."""
+    return [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
 
 
 class DevServer:
@@ -85,6 +94,7 @@ class DevServer:
             str(cfg.ui_port),
             "--db-filename",
             str(cfg.db_file),
+            *sqlite_pragma_args(),
             "--namespace",
             cfg.namespace,
             "--log-level",

@@ -3,7 +3,9 @@ one clear line, keeps workflow state in its file, and leaves no process behind w
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,12 @@ def _config(tmp_path: Path) -> DevServerConfig:
     )
 
 
+def _journal_mode(db_file: Path) -> str:
+    """WAL is recorded in the file itself, so it shows the pragma the server was started with."""
+    with contextlib.closing(sqlite3.connect(db_file)) as db:
+        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+
+
 async def test_serves_ui_and_stops_whole_group(tmp_path: Path) -> None:
     server = DevServer(_config(tmp_path))
     server.start()
@@ -33,6 +41,7 @@ async def test_serves_ui_and_stops_whole_group(tmp_path: Path) -> None:
         await server.wait_ready()
         assert is_listening("127.0.0.1", server.config.ui_port, timeout=5)
         assert (tmp_path / "temporal.db").is_file()
+        assert _journal_mode(tmp_path / "temporal.db") == "wal"
     finally:
         server.stop()
     assert not alive(pid)
