@@ -70,6 +70,13 @@ UNDO_ONLY_CHANGES = "undo-only-changes"
 LOCAL_ACTIONS = "local-actions"
 # Patch id: notifications are sent by a local activity (a short call, retried in the worker).
 LOCAL_NOTIFY = "local-notify"
+# Patch id: while the workflow waits, alert events are appended in batches (see `_flush`).
+BATCHED_ATTACH = "batched-attach"
+ATTACH_DELAY = timedelta(seconds=1)
+"""How long attached alerts may wait for their audit append while the workflow waits."""
+ATTACH_BATCH = 200
+"""Alert events that are appended at once, without waiting for `ATTACH_DELAY`."""
+ALERT_EVENTS = frozenset({EventType.alert_attached.value, EventType.alert_resolved.value})
 OUTCOMES_KEPT = 1000
 
 AUDIT_RETRY = RetryPolicy(
@@ -103,6 +110,7 @@ class IncidentWorkflow:
         alert = inp.alert
         self._alert = alert
         self._buffer: list[Alert] = []
+        self._attach_due: datetime | None = None
         self._abort: Decision | None = None
         self._retry_by: Decision | None = None
         carry = inp.carry
@@ -587,7 +595,7 @@ class IncidentWorkflow:
         as they come. True if `done` holds; may leave through continue-as-new."""
         deadline = None if seconds is None else workflow.now() + timedelta(seconds=seconds)
         while True:
-            await self._flush()
+            await self._flush(batch_alerts=True)
             if done():
                 return True
             if may_continue and self._history_is_long():
@@ -597,17 +605,51 @@ class IncidentWorkflow:
                 remaining = self._seconds_until(deadline)
                 if remaining <= 0:
                     return False
+            timeout = remaining
+            if self._attach_due is not None:
+                attach_in = self._seconds_until(self._attach_due)
+                timeout = attach_in if timeout is None else min(timeout, attach_in)
             try:
                 await workflow.wait_condition(
-                    lambda: done() or bool(self._buffer) or bool(self._outbox), timeout=remaining
+                    lambda: done() or self._has_work() or (may_continue and self._long_batch()),
+                    timeout=timeout,
                 )
             except TimeoutError:
-                await self._flush()
-                return done()
+                if deadline is not None and self._seconds_until(deadline) <= 0:
+                    await self._flush()
+                    return done()
 
-    async def _flush(self) -> None:
-        """Attach buffered alerts, then append every pending audit event in one batch."""
+    def _has_work(self) -> bool:
+        """Whether a waiting workflow should wake: audit events to append, or alerts to attach,
+        except alerts while a batch of them is collecting (its timer or its size wakes it)."""
+        if self._attach_due is None:
+            return bool(self._buffer) or bool(self._outbox)
+        pending = len(self._buffer) + len(self._outbox)
+        return not self._outbox.only(ALERT_EVENTS) or pending >= ATTACH_BATCH
+
+    def _long_batch(self) -> bool:
+        """A batch that collects while the history outgrows its limit: continue as new now,
+        as a workflow woken by each signal would."""
+        return self._attach_due is not None and self._history_is_long()
+
+    async def _flush(self, *, batch_alerts: bool = False) -> None:
+        """Attach buffered alerts, then append every pending audit event in one batch.
+
+        With `batch_alerts` (a waiting workflow), alert events alone wait up to `ATTACH_DELAY`
+        or until `ATTACH_BATCH` of them are pending: under a stream of duplicates that is one
+        audit append per incident per second instead of one per signal, each of which cost a
+        local activity and a second workflow task. Nothing is at risk meanwhile: every alert
+        is already in the ledger (`AlertReceived`, written by the API) and in this workflow's
+        history, so a crash replays the same events.
+        """
         self._attach_buffered()
+        if batch_alerts and self._outbox and self._outbox.only(ALERT_EVENTS):
+            pending = len(self._outbox) < ATTACH_BATCH
+            if self._attach_due is None and pending and workflow.patched(BATCHED_ATTACH):
+                self._attach_due = workflow.now() + ATTACH_DELAY
+            if self._attach_due is not None and pending and workflow.now() < self._attach_due:
+                return
+        self._attach_due = None
         while self._outbox:
             await workflow.execute_local_activity(
                 AUDIT_APPEND,
@@ -620,13 +662,12 @@ class IncidentWorkflow:
     def _attach_buffered(self) -> None:
         alerts, self._buffer = self._buffer, []
         for alert in alerts:
-            resolved = alert.status is AlertStatus.resolved
-            key = f"{alert.id}:resolved" if resolved else alert.id
+            key = _seen_key(alert)
             if key in self._seen:
                 continue
             self._seen[key] = None
             self._last_alert_at = workflow.now()
-            if resolved:
+            if alert.status is AlertStatus.resolved:
                 self._state.resolved_alert_count += 1
                 self._outbox.emit(
                     EventType.alert_resolved,
@@ -733,7 +774,14 @@ class IncidentWorkflow:
         status = s.status
         if s.closed_at is None:
             status = IncidentStatus.awaiting_decision if pending else IncidentStatus.active
-        return s.model_copy(update={"pending": pending, "status": status}, deep=True)
+        # Alerts signalled while a batch collects (`_flush`) count at once, as attached ones.
+        unseen = {_seen_key(a): a.status for a in self._buffer if _seen_key(a) not in self._seen}
+        resolved = sum(1 for status_ in unseen.values() if status_ is AlertStatus.resolved)
+        counts = {
+            "alert_count": s.alert_count + len(unseen) - resolved,
+            "resolved_alert_count": s.resolved_alert_count + resolved,
+        }
+        return s.model_copy(update={"pending": pending, "status": status, **counts}, deep=True)
 
     def _carry(self) -> Carry:
         phase_index, step_index = self._pos
@@ -750,6 +798,11 @@ class IncidentWorkflow:
             contained_at=self._contained_at,
             last_alert_at=self._last_alert_at,
         )
+
+
+def _seen_key(alert: Alert) -> str:
+    """An alert's firing and its resolution are each attached once."""
+    return f"{alert.id}:resolved" if alert.status is AlertStatus.resolved else alert.id
 
 
 def _changed_nothing(state: StepState) -> bool:

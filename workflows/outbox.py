@@ -51,5 +51,9 @@ class Outbox:
         events, self._events = self._events, []
         return events
 
-    def __bool__(self) -> bool:
-        return bool(self._events)
+    def only(self, types: frozenset[str]) -> bool:
+        """Whether every pending event is of one of `types` (true when none is pending)."""
+        return all(e.type in types for e in self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)

@@ -1,4 +1,5 @@
-"""Re-record the histories the replay test checks: `python -m tests.workflow.record_histories`.
+"""Re-record the histories the replay test checks: `python -m tests.workflow.record_histories
+[SCENARIO ...]` (all scenarios when none is named).
 
 Run it after a *deliberate* change to the incident workflow's history shape, and keep the old
 files beside the new ones while incidents started by the old code may still be running. Each
@@ -9,6 +10,7 @@ ring in `histories/keyring.json`, which the replay test uses to decode them.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -86,11 +88,29 @@ async def local_action_failure_skipped(client: Client, settings: Settings, lab: 
     return alert.workflow_id
 
 
+async def duplicates_while_waiting(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """A stream of duplicates reaches an incident waiting for two approvals: batched appends."""
+    alert = make_alert(lab, "model_inversion", Environment.prod)
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, inc, "rollback-model")
+    for _ in range(12):
+        more = make_alert(lab, "model_inversion", Environment.prod, fingerprint=alert.fingerprint)
+        await submit_alert(client, more, task_queue=settings.task_queue)
+        await asyncio.sleep(0.2)
+    await decide(client, inc, decision("rollback-model"))
+    await decide(client, inc, decision("rollback-model", principal="bob"))
+    await wait_for_pending(client, inc, "restore-caller-key")
+    await decide(client, inc, decision("restore-caller-key", kind=DecisionKind.reject))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
     "failure_retry_then_abort": failure_retry_then_abort,
     "local_action_failure_skipped": local_action_failure_skipped,
+    "duplicates_while_waiting": duplicates_while_waiting,
 }
 
 
@@ -113,7 +133,10 @@ async def record(env: WorkflowEnvironment, name: str, scenario: Scenario) -> Non
         (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
     HISTORIES.mkdir(exist_ok=True)
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(find_binary("temporal")),
@@ -121,9 +144,11 @@ async def main() -> None:
     )
     async with env:
         for name, scenario in SCENARIOS.items():
+            if names and name not in names:
+                continue
             await record(env, name, scenario)
             print(f"recorded {name}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

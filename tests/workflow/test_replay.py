@@ -28,6 +28,7 @@ def test_histories_are_recorded() -> None:
         *current,
         *(f"before_local_actions_{name}" for name in current),
         "local_action_failure_skipped",
+        "duplicates_while_waiting",
     }
 
 

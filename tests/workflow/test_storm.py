@@ -1,9 +1,11 @@
-"""An alert storm: 1,000 alerts with one correlation key make one incident with 1,000 alerts."""
+"""An alert storm: 1,000 alerts with one correlation key make one incident with 1,000 alerts;
+a stream of duplicates while the incident waits is appended to the ledger in batches."""
 
 from __future__ import annotations
 
 import asyncio
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
@@ -20,6 +22,7 @@ from tests.support.incidents import (
 )
 
 STORM = 1000
+STREAM = 40
 
 
 async def test_storm_of_one_key_lands_in_one_incident(
@@ -61,3 +64,37 @@ async def test_storm_of_one_key_lands_in_one_incident(
         {"alert_id": alerts[3].id, "resolved_alert_count": 1}
     ]
     assert len([e for e in events if e.type == "IncidentOpened"]) == 1
+
+
+async def _local_activities(client: Client, workflow_id: str) -> int:
+    history = client.get_workflow_handle(workflow_id).fetch_history_events()
+    return sum([e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED async for e in history])
+
+
+async def test_duplicates_while_waiting_are_appended_in_batches(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    """One signal per duplicate, sent one after another to an incident waiting for approval:
+    the state counts each at once, the ledger gets every one, in a few audit appends instead
+    of one local activity (and one more workflow task) per signal."""
+    first = make_alert(lab, "data_poisoning", Environment.prod)
+    async with running_worker(dev_client, fb_settings):
+        inc = (await submit_alert(dev_client, first, task_queue=fb_settings.task_queue)).incident_id
+        await wait_for_pending(dev_client, inc, "quarantine-dataset")
+        before = await _local_activities(dev_client, first.workflow_id)
+        for _ in range(STREAM):
+            more = make_alert(
+                lab, "data_poisoning", Environment.prod, fingerprint=first.fingerprint
+            )
+            await submit_alert(dev_client, more, task_queue=fb_settings.task_queue)
+            await asyncio.sleep(0.05)  # a stream, not a burst that one workflow task takes whole
+        assert (await describe(dev_client, inc)).alert_count == STREAM + 1
+
+        async def all_recorded() -> bool:
+            return len(payloads(audit_stream(fb_settings, inc), "AlertAttached")) == STREAM + 1
+
+        await eventually(all_recorded, timeout=30)
+        appends = await _local_activities(dev_client, first.workflow_id) - before
+    counts = [p["alert_count"] for p in payloads(audit_stream(fb_settings, inc), "AlertAttached")]
+    assert counts == list(range(1, STREAM + 2))
+    assert 1 <= appends <= STREAM // 4, f"{appends} audit appends for {STREAM} signals"
