@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.audit import AuditActivities
 from activities.factory import build_activities
@@ -23,6 +24,7 @@ from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.playbook_activity import PlaybookActivities
+from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
 from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow
 
@@ -47,11 +49,15 @@ def build_worker(
         AuditActivities(open_event_store(settings)).append,
         PlaybookActivities(settings, history_limit).resolve,
     ]
+    runner: WorkflowRunner = SandboxedWorkflowRunner()
+    if ignores_context(client.data_converter):
+        runner = ContextFreeRunner(runner)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=[IncidentWorkflow],
         activities=[*actions, *own],
+        workflow_runner=runner,
         nonsticky_to_sticky_poll_ratio=NEW_INCIDENT_POLL_RATIO,
     )
 
