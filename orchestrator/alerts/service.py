@@ -60,6 +60,12 @@ receipts = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Built once, like the principal reads (`orchestrator.principals.service.BY_TOKEN`).
+RECEIPTS_OF = sa.select(receipts.c.key, receipts.c.incident_id).where(
+    receipts.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+DELIVERY_OF = sa.select(deliveries).where(deliveries.c.key == sa.bindparam("key"))
+
 
 def alert_key(source: str, alert_id: str) -> str:
     return hashlib.sha256(f"{source}\n{alert_id}".encode()).hexdigest()
@@ -103,18 +109,16 @@ def known(store: EventStore, delivery: Delivery) -> Known:
     source = delivery.principal.name
     alerts = _resolve_inherited(store, source, delivery.alerts)
     ids = [a.id for a in alerts] + [i.inherit_from for i in delivery.alerts if i.inherit_from]
-    query = sa.select(receipts.c.key, receipts.c.incident_id).where(
-        receipts.c.key.in_({alert_key(source, alert_id) for alert_id in ids})
-    )
-    rows = _run(store.engine, lambda conn: conn.execute(query).all())
+    keys = sorted({alert_key(source, alert_id) for alert_id in ids})
+    rows = _run(store.engine, lambda conn: conn.execute(RECEIPTS_OF, {"keys": keys}).all())
     return Known(None, alerts, {key: incident_id for key, incident_id in rows})
 
 
 def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
     if delivery.webhook_id is None:
         return None
-    query = sa.select(deliveries).where(deliveries.c.key == _delivery_key(delivery))
-    row = _run(engine, lambda conn: conn.execute(query).one_or_none())
+    key = _delivery_key(delivery)
+    row = _run(engine, lambda conn: conn.execute(DELIVERY_OF, {"key": key}).one_or_none())
     if row is None:
         return None
     if row.body_sha256 != hashlib.sha256(delivery.body).hexdigest():
