@@ -10,6 +10,7 @@ first caller flushes at once, alone); a burst pays one flush per batch instead o
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
@@ -18,6 +19,9 @@ from orchestrator.errors import Unavailable
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")
 R = TypeVar("R")
+
+MAX_REMEMBERED = 10_000
+"""Keys whose last flush time is kept for `linger`, before the stale ones are dropped."""
 
 Flush = Callable[[K, list[T]], Awaitable[Sequence[R | BaseException]]]
 
@@ -28,7 +32,9 @@ class GroupCommit(Generic[K, T, R]):
     `flush` returns one outcome per item, in order: a result, or an exception for that item
     alone. If `flush` raises, every item of the batch gets that exception. A batch holds at
     most `max_batch` items and, when `weigh` is given, items weighing `max_weight` in all (the
-    first item always goes, whatever it weighs).
+    first item always goes, whatever it weighs). With `linger`, a key flushed within the last
+    two lingers waits that long before its next flush, so a steady stream travels in batches
+    even when each flush is quick; a key quiet for longer still goes at once.
     """
 
     def __init__(
@@ -38,13 +44,16 @@ class GroupCommit(Generic[K, T, R]):
         max_batch: int = 256,
         weigh: Callable[[T], int] | None = None,
         max_weight: int = 0,
+        linger: float = 0.0,
     ) -> None:
         self._flush = flush
         self._max_batch = max_batch
         self._weigh = weigh
         self._max_weight = max_weight
+        self._linger = linger
         self._waiting: dict[K, list[tuple[T, asyncio.Future[R]]]] = {}
         self._senders: set[asyncio.Task[None]] = set()
+        self._flushed_at: dict[K, float] = {}
 
     async def submit(self, key: K, item: T) -> R:
         """Return `item`'s outcome once a flush has carried it (or raise its failure)."""
@@ -54,16 +63,29 @@ class GroupCommit(Generic[K, T, R]):
             queue.append((item, future))
         else:
             self._waiting[key] = [(item, future)]
-            sender = asyncio.create_task(self._send(key))
+            sender = asyncio.create_task(self._send(key, self._delay(key)))
             self._senders.add(sender)
             sender.add_done_callback(self._senders.discard)
         # A caller that goes away must not cancel the flush its batch-mates wait on.
         return await asyncio.shield(future)
 
-    async def _send(self, key: K) -> None:
+    def _delay(self, key: K) -> float:
+        """`linger` for a key flushed within the last two lingers (a steady stream: wait for
+        company), nothing otherwise (the first caller in a while goes at once)."""
+        now = asyncio.get_running_loop().time()
+        lately = now - self._flushed_at.get(key, -math.inf) < 2 * self._linger
+        if len(self._flushed_at) > MAX_REMEMBERED:
+            self._flushed_at = {
+                k: at for k, at in self._flushed_at.items() if now - at < 2 * self._linger
+            }
+        return self._linger if lately else 0.0
+
+    async def _send(self, key: K, delay: float) -> None:
         """Flush what waits for `key`, then what queued meanwhile, until nothing is left."""
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
+            if delay:
+                await asyncio.sleep(delay)
             while batch := self._take(key):
                 try:
                     outcomes = await self._flush(key, [item for item, _ in batch])
@@ -75,6 +97,8 @@ class GroupCommit(Generic[K, T, R]):
             interrupted = Unavailable("the request was interrupted before it was stored; retry")
             for _, future in batch + self._waiting.pop(key, []):
                 _settle(future, interrupted)
+            if self._linger:
+                self._flushed_at[key] = asyncio.get_running_loop().time()
 
     def _take(self, key: K) -> list[tuple[T, asyncio.Future[R]]]:
         waiting = self._waiting[key]

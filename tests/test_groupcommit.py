@@ -9,6 +9,8 @@ import pytest
 from orchestrator.errors import Conflict, Unavailable
 from orchestrator.groupcommit import GroupCommit
 
+LINGER = 0.3
+
 
 class Recorder:
     """A flush that records its batches and can be held open to let callers queue."""
@@ -96,3 +98,36 @@ async def test_a_caller_that_goes_away_does_not_cancel_its_batch_mates() -> None
     recorder.gate.set()
     assert await staying == 20
     assert recorder.batches == [("k", [0, 2])]
+
+
+async def test_a_stream_on_one_key_lingers_for_company_and_a_quiet_key_does_not() -> None:
+    recorder = Recorder()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush, linger=LINGER)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await commit.submit("a", 0) == 0
+    assert loop.time() - started < LINGER / 2, "the first caller on a key goes at once"
+    started = loop.time()
+    stream = [asyncio.create_task(commit.submit("a", i)) for i in (2, 4)]
+    await asyncio.sleep(LINGER / 3)
+    stream.append(asyncio.create_task(commit.submit("a", 6)))
+    quiet = await commit.submit("b", 8)
+    assert quiet == 80 and loop.time() - started < LINGER, "another key does not wait"
+    assert [await t for t in stream] == [20, 40, 60]
+    assert loop.time() - started >= LINGER
+    assert recorder.batches == [("a", [0]), ("b", [8]), ("a", [2, 4, 6])]
+    await asyncio.sleep(2 * LINGER)
+    started = loop.time()
+    assert await commit.submit("a", 10) == 100
+    assert loop.time() - started < LINGER / 2, "a key quiet for two lingers goes at once again"
+
+
+async def test_without_linger_a_key_flushed_a_moment_ago_goes_at_once() -> None:
+    recorder = Recorder()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush)
+    await commit.submit("a", 0)
+    first = asyncio.create_task(commit.submit("a", 2))
+    await asyncio.sleep(LINGER / 3)
+    second = asyncio.create_task(commit.submit("a", 4))
+    assert [await first, await second] == [20, 40]
+    assert recorder.batches == [("a", [0]), ("a", [2]), ("a", [4])]

@@ -17,6 +17,9 @@ from orchestrator.temporal.incidents import submit_alert, submit_firing
 
 # Temporal refuses payloads over 2 MB; alerts may each be up to FIREBREAK_MAX_ALERT_BYTES.
 MAX_SIGNAL_BYTES = 1024 * 1024
+SIGNAL_LINGER_SECONDS = 0.1
+"""How long an alert for an incident signalled in the last 0.2 s waits for others to share its
+signal. The first alert of an incident, or of a quiet one, never waits."""
 
 
 class AlertCoalescer:
@@ -26,7 +29,7 @@ class AlertCoalescer:
         self._client = client
         self._task_queue = task_queue
         self._signals: GroupCommit[str, Alert, SubmitResult] = GroupCommit(
-            self._send, weigh=_weight, max_weight=MAX_SIGNAL_BYTES
+            self._send, weigh=_weight, max_weight=MAX_SIGNAL_BYTES, linger=SIGNAL_LINGER_SECONDS
         )
 
     async def submit(self, alert: Alert) -> SubmitResult:
