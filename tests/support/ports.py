@@ -12,15 +12,21 @@ import random
 import socket
 
 LOW, HIGH = 20000, 32000
+_handed_out: set[int] = set()
+"""Ports already given in this process: two picks before either server binds (the API, the
+Temporal server and its UI of one `firebreak up`) must not draw the same port."""
 
 
 def free_port() -> int:
     for _ in range(200):
         port = random.randrange(LOW, HIGH)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     raise RuntimeError(f"no free loopback port between {LOW} and {HIGH}")
