@@ -48,6 +48,16 @@ async def dev_happy_path(client: Client, settings: Settings, lab: LabInfo) -> st
     return alert.workflow_id
 
 
+async def _two_approve_then_reject(client: Client, inc: str, workflow_id: str) -> str:
+    """The model-inversion incident's rollback approved by two people, its restore rejected."""
+    await decide(client, inc, decision("rollback-model"))
+    await decide(client, inc, decision("rollback-model", principal="bob"))
+    await wait_for_pending(client, inc, "restore-caller-key")
+    await decide(client, inc, decision("restore-caller-key", kind=DecisionKind.reject))
+    await final_state(client, workflow_id)
+    return workflow_id
+
+
 async def prod_approvals_and_storm(client: Client, settings: Settings, lab: LabInfo) -> str:
     alert = make_alert(lab, "model_inversion", Environment.prod)
     inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
@@ -55,12 +65,7 @@ async def prod_approvals_and_storm(client: Client, settings: Settings, lab: LabI
         more = make_alert(lab, "model_inversion", Environment.prod, fingerprint=alert.fingerprint)
         await submit_alert(client, more, task_queue=settings.task_queue)
     await wait_for_pending(client, inc, "rollback-model")
-    await decide(client, inc, decision("rollback-model"))
-    await decide(client, inc, decision("rollback-model", principal="bob"))
-    await wait_for_pending(client, inc, "restore-caller-key")
-    await decide(client, inc, decision("restore-caller-key", kind=DecisionKind.reject))
-    await final_state(client, alert.workflow_id)
-    return alert.workflow_id
+    return await _two_approve_then_reject(client, inc, alert.workflow_id)
 
 
 async def failure_retry_then_abort(client: Client, settings: Settings, lab: LabInfo) -> str:
@@ -97,12 +102,7 @@ async def duplicates_while_waiting(client: Client, settings: Settings, lab: LabI
         more = make_alert(lab, "model_inversion", Environment.prod, fingerprint=alert.fingerprint)
         await submit_alert(client, more, task_queue=settings.task_queue)
         await asyncio.sleep(0.2)
-    await decide(client, inc, decision("rollback-model"))
-    await decide(client, inc, decision("rollback-model", principal="bob"))
-    await wait_for_pending(client, inc, "restore-caller-key")
-    await decide(client, inc, decision("restore-caller-key", kind=DecisionKind.reject))
-    await final_state(client, alert.workflow_id)
-    return alert.workflow_id
+    return await _two_approve_then_reject(client, inc, alert.workflow_id)
 
 
 SCENARIOS: dict[str, Scenario] = {
