@@ -51,8 +51,8 @@ def ignores_context(converter: DataConverter) -> bool:
 class ContextFreeRunner(WorkflowRunner):
     """`SandboxedWorkflowRunner` whose instances report no serialization context."""
 
-    def __init__(self, inner: WorkflowRunner | None = None) -> None:
-        self._inner = inner or SandboxedWorkflowRunner()
+    def __init__(self) -> None:
+        self._inner = SandboxedWorkflowRunner()
 
     def prepare_workflow(self, defn: _Definition) -> None:
         self._inner.prepare_workflow(defn)

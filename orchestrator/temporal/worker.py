@@ -49,9 +49,9 @@ def build_worker(
         AuditActivities(open_event_store(settings)).append,
         PlaybookActivities(settings, history_limit).resolve,
     ]
-    runner: WorkflowRunner = SandboxedWorkflowRunner()
-    if ignores_context(client.data_converter):
-        runner = ContextFreeRunner(runner)
+    runner: WorkflowRunner = (
+        ContextFreeRunner() if ignores_context(client.data_converter) else SandboxedWorkflowRunner()
+    )
     return Worker(
         client,
         task_queue=settings.task_queue,
