@@ -53,6 +53,14 @@ async def test_storm_of_one_key_lands_in_one_incident(
 
         await eventually(all_attached, timeout=120)
 
+        def all_recorded() -> bool:  # the ledger follows within a second (`batched-attach`)
+            events = audit_stream(fb_settings, inc)
+            return len(payloads(events, "AlertAttached")) == STORM and bool(
+                payloads(events, "AlertResolved")
+            )
+
+        await eventually(all_recorded, timeout=30)
+
     assert opened.opened and not any(r.opened for r in [*results, retried, resolved])
     assert {r.incident_id for r in [*results, retried, resolved]} == {inc}
     events = audit_stream(fb_settings, inc)
