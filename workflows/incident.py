@@ -644,10 +644,10 @@ class IncidentWorkflow:
         """
         self._attach_buffered()
         if batch_alerts and self._outbox and self._outbox.only(ALERT_EVENTS):
-            pending = len(self._outbox) < ATTACH_BATCH
-            if self._attach_due is None and pending and workflow.patched(BATCHED_ATTACH):
+            room = len(self._outbox) < ATTACH_BATCH
+            if self._attach_due is None and room and workflow.patched(BATCHED_ATTACH):
                 self._attach_due = workflow.now() + ATTACH_DELAY
-            if self._attach_due is not None and pending and workflow.now() < self._attach_due:
+            if self._attach_due is not None and room and workflow.now() < self._attach_due:
                 return
         self._attach_due = None
         while self._outbox:
