@@ -21,7 +21,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_REMEMBERED = 10_000
-"""Keys whose last flush time is kept for `linger`, before the stale ones are dropped."""
+"""Keys whose last flush start is kept for `linger`, before the stale ones are dropped."""
 
 Flush = Callable[[K, list[T]], Awaitable[Sequence[R | BaseException]]]
 
@@ -32,9 +32,9 @@ class GroupCommit(Generic[K, T, R]):
     `flush` returns one outcome per item, in order: a result, or an exception for that item
     alone. If `flush` raises, every item of the batch gets that exception. A batch holds at
     most `max_batch` items and, when `weigh` is given, items weighing `max_weight` in all (the
-    first item always goes, whatever it weighs). With `linger`, a key flushed within the last
-    two lingers waits that long before its next flush, so a steady stream travels in batches
-    even when each flush is quick; a key quiet for longer still goes at once.
+    first item always goes, whatever it weighs). With `linger`, a key's flushes start at least
+    `linger` apart, so a steady stream travels in batches even when each flush is quick; a key
+    quiet for a linger goes at once.
     """
 
     def __init__(
@@ -53,7 +53,7 @@ class GroupCommit(Generic[K, T, R]):
         self._linger = linger
         self._waiting: dict[K, list[tuple[T, asyncio.Future[R]]]] = {}
         self._senders: set[asyncio.Task[None]] = set()
-        self._flushed_at: dict[K, float] = {}
+        self._started_at: dict[K, float] = {}
 
     async def submit(self, key: K, item: T) -> R:
         """Return `item`'s outcome once a flush has carried it (or raise its failure)."""
@@ -63,30 +63,35 @@ class GroupCommit(Generic[K, T, R]):
             queue.append((item, future))
         else:
             self._waiting[key] = [(item, future)]
-            sender = asyncio.create_task(self._send(key, self._delay(key)))
+            sender = asyncio.create_task(self._send(key))
             self._senders.add(sender)
             sender.add_done_callback(self._senders.discard)
         # A caller that goes away must not cancel the flush its batch-mates wait on.
         return await asyncio.shield(future)
 
     def _delay(self, key: K) -> float:
-        """`linger` for a key flushed within the last two lingers (a steady stream: wait for
-        company), nothing otherwise (the first caller in a while goes at once)."""
+        """What is left of `linger` since `key`'s last flush started: a steady stream waits
+        for company, while a caller waiting on a slow flush, or the first in a while, does not
+        wait any longer."""
+        if not self._linger:
+            return 0.0
         now = asyncio.get_running_loop().time()
-        lately = now - self._flushed_at.get(key, -math.inf) < 2 * self._linger
-        if len(self._flushed_at) > MAX_REMEMBERED:
-            self._flushed_at = {
-                k: at for k, at in self._flushed_at.items() if now - at < 2 * self._linger
+        if len(self._started_at) > MAX_REMEMBERED:
+            self._started_at = {
+                k: at for k, at in self._started_at.items() if now - at < self._linger
             }
-        return self._linger if lately else 0.0
+        return max(0.0, self._started_at.get(key, -math.inf) + self._linger - now)
 
-    async def _send(self, key: K, delay: float) -> None:
+    async def _send(self, key: K) -> None:
         """Flush what waits for `key`, then what queued meanwhile, until nothing is left."""
         batch: list[tuple[T, asyncio.Future[R]]] = []
         try:
-            if delay:
-                await asyncio.sleep(delay)
-            while batch := self._take(key):
+            while self._waiting[key]:
+                if delay := self._delay(key):
+                    await asyncio.sleep(delay)
+                batch = self._take(key)
+                if self._linger:
+                    self._started_at[key] = asyncio.get_running_loop().time()
                 try:
                     outcomes = await self._flush(key, [item for item, _ in batch])
                 except Exception as exc:  # each waiting caller answers with the same failure
@@ -97,8 +102,6 @@ class GroupCommit(Generic[K, T, R]):
             interrupted = Unavailable("the request was interrupted before it was stored; retry")
             for _, future in batch + self._waiting.pop(key, []):
                 _settle(future, interrupted)
-            if self._linger:
-                self._flushed_at[key] = asyncio.get_running_loop().time()
 
     def _take(self, key: K) -> list[tuple[T, asyncio.Future[R]]]:
         waiting = self._waiting[key]

@@ -104,22 +104,47 @@ async def test_a_stream_on_one_key_lingers_for_company_and_a_quiet_key_does_not(
     recorder = Recorder()
     commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush, linger=LINGER)
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    first = loop.time()
     assert await commit.submit("a", 0) == 0
-    assert loop.time() - started < LINGER / 2, "the first caller on a key goes at once"
-    started = loop.time()
+    assert loop.time() - first < LINGER / 2, "the first caller on a key goes at once"
     stream = [asyncio.create_task(commit.submit("a", i)) for i in (2, 4)]
     await asyncio.sleep(LINGER / 3)
     stream.append(asyncio.create_task(commit.submit("a", 6)))
     quiet = await commit.submit("b", 8)
-    assert quiet == 80 and loop.time() - started < LINGER, "another key does not wait"
+    assert quiet == 80 and loop.time() - first < LINGER, "another key does not wait"
     assert [await t for t in stream] == [20, 40, 60]
-    assert loop.time() - started >= LINGER
+    assert loop.time() - first >= LINGER, "a key's flushes start a linger apart"
+    assert loop.time() - first < 1.5 * LINGER, "counted from the last start, not from the caller"
     assert recorder.batches == [("a", [0]), ("b", [8]), ("a", [2, 4, 6])]
-    await asyncio.sleep(2 * LINGER)
+    await asyncio.sleep(1.1 * LINGER)
     started = loop.time()
     assert await commit.submit("a", 10) == 100
-    assert loop.time() - started < LINGER / 2, "a key quiet for two lingers goes at once again"
+    assert loop.time() - started < LINGER / 2, "a key quiet for a linger goes at once again"
+
+
+async def test_the_linger_counts_from_the_last_flush_start_so_a_slow_flush_adds_no_wait() -> None:
+    recorder = Recorder()
+    commit: GroupCommit[str, int, int] = GroupCommit(recorder.flush, linger=LINGER)
+    loop = asyncio.get_running_loop()
+    recorder.gate.clear()
+    first = loop.time()
+    slow = asyncio.create_task(commit.submit("a", 0))
+    await asyncio.sleep(0.7 * LINGER)
+    recorder.gate.set()
+    assert await slow == 0
+    assert await commit.submit("a", 2) == 20
+    assert LINGER <= loop.time() - first < 1.3 * LINGER, "waits only what is left of the linger"
+    await asyncio.sleep(LINGER)
+    recorder.gate.clear()
+    slower = asyncio.create_task(commit.submit("a", 4))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(commit.submit("a", 6))
+    await asyncio.sleep(1.2 * LINGER)
+    released = loop.time()
+    recorder.gate.set()
+    assert [await slower, await queued] == [40, 60]
+    assert loop.time() - released < LINGER / 2, "queued behind a flush longer than the linger"
+    assert recorder.batches == [("a", [0]), ("a", [2]), ("a", [4]), ("a", [6])]
 
 
 async def test_without_linger_a_key_flushed_a_moment_ago_goes_at_once() -> None:

@@ -18,8 +18,8 @@ from orchestrator.temporal.incidents import submit_alert, submit_firing
 # Temporal refuses payloads over 2 MB; alerts may each be up to FIREBREAK_MAX_ALERT_BYTES.
 MAX_SIGNAL_BYTES = 1024 * 1024
 SIGNAL_LINGER_SECONDS = 0.1
-"""How long an alert for an incident signalled in the last 0.2 s waits for others to share its
-signal. The first alert of an incident, or of a quiet one, never waits."""
+"""The least time between the starts of two signals to one incident: alerts that arrive in
+between share the next. The first alert of an incident, or of a quiet one, never waits."""
 
 
 class AlertCoalescer:
