@@ -1,20 +1,43 @@
-"""Notification activity: hands a message for responders to the configured notifier."""
+"""The `notify.send` activity: a message for responders, with the command that answers it.
+
+The workflow says what a message asks of people (`Notification.kind`); the answer is a CLI
+command, which belongs here at the edge rather than in workflow history, so changing the CLI
+never changes how a running incident replays.
+"""
 
 from __future__ import annotations
 
 from temporalio import activity
 
 from activities.errors import ActivityError, as_application_error
-from activities.providers.protocols import Notification, Notifier
+from activities.providers.protocols import Notifier
+from workflows.contracts import NOTIFY_SEND, Notification
+
+ANSWERS = {
+    "approval": "firebreak decide {incident} {step} approve|reject",
+    "escalation": "firebreak decide {incident} {step} approve|reject",
+    "failure": "firebreak decide {incident} {step} retry|skip|abort",
+    "stalled": "firebreak incidents show {incident}",
+}
+"""The command that answers each kind of notification."""
+
+
+def with_answer(message: Notification) -> Notification:
+    """`message` with its `action_hint` filled from its kind, unless it names one already."""
+    answer = ANSWERS.get(message.kind or "")
+    if message.action_hint is not None or answer is None:
+        return message
+    hint = answer.format(incident=message.incident_id, step=message.step_id)
+    return message.model_copy(update={"action_hint": hint})
 
 
 class NotifyActivities:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
 
-    @activity.defn(name="notify.send")
+    @activity.defn(name=NOTIFY_SEND)
     async def send(self, message: Notification) -> None:
         try:
-            await self.notifier.notify(message)
+            await self.notifier.notify(with_answer(message))
         except ActivityError as exc:
             raise as_application_error(exc) from None

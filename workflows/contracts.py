@@ -1,6 +1,8 @@
-"""What the incident workflow exchanges with its own activities and with continue-as-new.
+"""What the incident workflow exchanges with its activities and with continue-as-new.
 
-Pydantic models only: they cross the Temporal boundary through the pydantic data converter.
+The one vocabulary `workflows/` and `activities/` share: activity names and their input and
+output models. Both sides import them from here, so neither imports the other. Pydantic models
+only: they cross the Temporal boundary through the pydantic data converter.
 """
 
 from __future__ import annotations
@@ -16,6 +18,24 @@ AUDIT_APPEND = "audit.append"
 NOTIFY_SEND = "notify.send"
 DEFAULT_HISTORY_LIMIT = 8000
 """Continue as new past this many history events (Temporal warns at 10,240)."""
+
+
+class Notification(BaseModel):
+    """A message to responders. Alert-derived text in it is data: notifiers escape it."""
+
+    incident_id: str
+    title: str
+    body: str
+    severity: str
+    environment: str
+    step_id: str | None = None
+    kind: str | None = Field(
+        None, description="What it asks of people: approval, escalation, failure, stalled."
+    )
+    action_hint: str | None = Field(None, description="The CLI command or URL that answers it.")
+    recipient: str | None = Field(
+        None, description="A named escalation target (e.g. security-lead); None: the responders."
+    )
 
 
 class AppendInput(BaseModel):

@@ -12,6 +12,8 @@ stored as already recorded.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -31,9 +33,16 @@ def event_id(incident_id: str, type_: EventType, payload: dict[str, Any]) -> str
 
 
 class Outbox:
-    def __init__(self, incident_id: str) -> None:
+    """The incident's pending events, stamped by one clock (`workflow.now` in a workflow).
+
+    Step transitions take their times from the same clock (`now`), so a step's recorded times
+    and its events' times agree, and the transitions can be tested without a Temporal server.
+    """
+
+    def __init__(self, incident_id: str, clock: Callable[[], datetime] = workflow.now) -> None:
         self._incident_id = incident_id
         self._events: list[NewEvent] = []
+        self.now = clock
 
     def emit(self, type_: EventType, payload: dict[str, Any], actor: Actor = SYSTEM) -> None:
         self._events.append(
@@ -41,7 +50,7 @@ class Outbox:
                 id=event_id(self._incident_id, type_, payload),
                 type=type_.value,
                 actor=actor,
-                occurred_at=workflow.now(),
+                occurred_at=self.now(),
                 payload=payload,
                 sensitive=tuple(k for k in SENSITIVE if k in payload),
             )

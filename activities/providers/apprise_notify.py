@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import apprise
 
 from activities.providers.http_support import permanent, retryable
-from activities.providers.protocols import Notification
 from orchestrator.domain import Severity
 from orchestrator.settings import NotifyRoute
+from workflows.contracts import Notification
 
 _ORDER = list(Severity)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -12,6 +12,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from workflows.contracts import Notification
+
 
 class KeyState(BaseModel):
     key_id: str
@@ -168,21 +170,6 @@ class AgentControl(Protocol):
     ) -> ToolState: ...
 
     async def restore_tool(self, agent: str, tool: str, *, idempotency_key: str) -> ToolState: ...
-
-
-class Notification(BaseModel):
-    """A message to responders. Alert-derived text in it is data: notifiers escape it."""
-
-    incident_id: str
-    title: str
-    body: str
-    severity: str
-    environment: str
-    step_id: str | None = None
-    action_hint: str | None = Field(None, description="The CLI command or URL that answers it.")
-    recipient: str | None = Field(
-        None, description="A named escalation target (e.g. security-lead); None: the responders."
-    )
 
 
 class Notifier(Protocol):

@@ -18,12 +18,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.audit import AuditActivities
 from activities.factory import build_activities
+from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
-from orchestrator.temporal.playbook_activity import PlaybookActivities
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
 from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow

@@ -11,11 +11,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.factory import KEY_PROVIDERS, build_activities, build_providers
 from activities.providers.local.lab import seed_demo_lab
 from activities.providers.local.notify import LogNotifier
-from activities.providers.protocols import Notification
 from orchestrator.actions import ACTIONS
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from tests.activities.conftest import tree_state
+from workflows.contracts import Notification
 
 
 def test_seeding_twice_changes_nothing(tmp_path: Path) -> None:

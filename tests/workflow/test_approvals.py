@@ -15,7 +15,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities.factory import build_activities
 from activities.providers.local.lab import LabInfo
-from activities.providers.protocols import Notification
 from orchestrator.domain import (
     DecisionKind,
     Environment,
@@ -35,6 +34,7 @@ from tests.support.incidents import (
     running_worker,
     wait_for_pending,
 )
+from workflows.contracts import Notification
 
 
 async def test_approval_policy_is_enforced_by_the_update_validator(

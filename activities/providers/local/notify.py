@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from activities.providers.protocols import Notification
+from workflows.contracts import Notification
 
 log = logging.getLogger("firebreak.notify")
 

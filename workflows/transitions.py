@@ -1,0 +1,199 @@
+"""Step transitions: each changes a step's state and emits the audit event that records it.
+
+One function per transition, used by every path that makes it: a person's decision (the
+`decide` update), a timeout rule, the action's outcome and compensation. So an approval looks
+the same in the ledger whether alice gave it or the `approve` timeout rule did, and the step's
+state and its event can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from orchestrator.domain import (
+    ActionResult,
+    Actor,
+    ApprovalPolicy,
+    EventType,
+    PhaseName,
+    StepState,
+    StepStatus,
+)
+from workflows.outbox import Outbox
+
+TIMEOUT_ACTOR = Actor(id="firebreak/timeout", role="system")
+"""Who decides when a step's timeout rule does."""
+
+
+def ids(state: StepState) -> dict[str, Any]:
+    """The fields that name a step in every step event."""
+    return {"phase": state.phase.value, "step_id": state.step_id, "action": state.action}
+
+
+def _decided(
+    state: StepState, actor: Actor, decision_id: str | None, reason: str | None
+) -> dict[str, Any]:
+    return {
+        "step_id": state.step_id,
+        "decision_id": decision_id,
+        "principal": actor.id,
+        "reason": reason,
+    }
+
+
+def request(state: StepState, policy: ApprovalPolicy, requested_by: str, outbox: Outbox) -> None:
+    """The step waits for `policy.approvals_required` responders until its deadline."""
+    now = outbox.now()
+    state.status = StepStatus.awaiting_approval
+    state.approvals_required = policy.approvals_required
+    state.requested_by = requested_by
+    state.requested_at = now
+    state.deadline = now + timedelta(seconds=policy.deadline_seconds)
+    outbox.emit(
+        EventType.step_requested,
+        {
+            **ids(state),
+            "approvals_required": state.approvals_required,
+            "deadline": state.deadline.isoformat(),
+            "requested_by": state.requested_by,
+        },
+    )
+
+
+def escalate(state: StepState, policy: ApprovalPolicy, outbox: Outbox) -> None:
+    """No decision by the deadline: the step waits `escalation_seconds` more for its target."""
+    assert state.deadline is not None
+    state.escalated = True
+    state.deadline = state.deadline + timedelta(seconds=policy.escalation_seconds)
+    outbox.emit(
+        EventType.step_escalated,
+        {**ids(state), "escalate_to": policy.escalate_to, "deadline": state.deadline.isoformat()},
+    )
+
+
+def approve(
+    state: StepState,
+    outbox: Outbox,
+    actor: Actor,
+    *,
+    decision_id: str | None,
+    reason: str | None,
+    by_rule: bool = False,
+) -> None:
+    """A person's approval counts toward the quorum; a timeout rule (`by_rule`) approves the
+    step outright without counting as an approver."""
+    if not by_rule:
+        state.approved_by.append(actor.id)
+    if by_rule or len(state.approved_by) >= state.approvals_required:
+        state.status = StepStatus.approved
+    outbox.emit(
+        EventType.step_approved,
+        {
+            **_decided(state, actor, decision_id, reason),
+            "approved_by": list(state.approved_by),
+            "approvals_required": state.approvals_required,
+        },
+        actor,
+    )
+
+
+def reject(
+    state: StepState, outbox: Outbox, actor: Actor, *, decision_id: str | None, reason: str | None
+) -> None:
+    state.status = StepStatus.rejected
+    state.finished_at = outbox.now()
+    outbox.emit(EventType.step_rejected, _decided(state, actor, decision_id, reason), actor)
+
+
+def abort(
+    state: StepState, outbox: Outbox, actor: Actor, *, decision_id: str, reason: str | None
+) -> None:
+    """A responder aborts the incident at this step; compensation follows."""
+    if state.status is StepStatus.awaiting_approval:
+        state.status = StepStatus.rejected
+    else:
+        state.status = StepStatus.failed
+    state.finished_at = outbox.now()
+    outbox.emit(EventType.incident_aborted, _decided(state, actor, decision_id, reason), actor)
+
+
+def skip(state: StepState, outbox: Outbox, reason: str, **extra: Any) -> None:
+    state.status = StepStatus.skipped
+    state.finished_at = outbox.now()
+    outbox.emit(EventType.step_skipped, {**ids(state), "reason": reason, **extra})
+
+
+def start(
+    state: StepState, phase: PhaseName, outbox: Outbox, *, retried_by: tuple[str, str] | None
+) -> None:
+    """The step's action starts (again, when a responder chose `retry`: `retried_by` is that
+    decision's id and principal)."""
+    state.status = StepStatus.running
+    state.attempts += 1
+    state.started_at = outbox.now()
+    started: dict[str, Any] = {
+        "phase": phase.value,
+        "step_id": state.step_id,
+        "action": state.action,
+        "params": state.params,
+        "attempt": state.attempts,
+    }
+    if retried_by is not None:
+        started |= {"decision_id": retried_by[0], "principal": retried_by[1]}
+    outbox.emit(EventType.step_started, started)
+
+
+def succeed(state: StepState, outbox: Outbox, result: ActionResult) -> None:
+    state.status = StepStatus.succeeded
+    state.result = result
+    state.error = None
+    state.finished_at = outbox.now()
+    outbox.emit(EventType.step_succeeded, {**ids(state), "result": result.model_dump(mode="json")})
+    if result.evidence:
+        outbox.emit(
+            EventType.evidence_collected,
+            {"step_id": state.step_id, "digests": list(result.evidence)},
+        )
+
+
+def fail(state: StepState, outbox: Outbox, error: str) -> None:
+    """The action failed for good: the step waits for a responder to retry, skip or abort."""
+    state.status = StepStatus.awaiting_decision
+    state.error = error
+    state.requested_at = outbox.now()
+    state.deadline = None
+    outbox.emit(EventType.step_failed, {**ids(state), "attempt": state.attempts, "error": error})
+
+
+def stall(state: StepState, outbox: Outbox, action: str, running_seconds: float) -> None:
+    """`action` (the step's own, or its inverse during compensation) runs past the stall
+    deadline; it is reported, not stopped."""
+    state.stalled = True
+    outbox.emit(
+        EventType.step_stalled,
+        {
+            **ids(state),
+            "action": action,
+            "attempt": state.attempts,
+            "running_seconds": running_seconds,
+        },
+    )
+
+
+def compensate(
+    target: StepState,
+    outbox: Outbox,
+    inverse: str,
+    *,
+    result: ActionResult | None = None,
+    error: str | None = None,
+) -> None:
+    """`inverse` undid the effect of `target` (or failed to, with `error`)."""
+    payload = {**ids(target), "action": inverse}
+    if error is not None:
+        outbox.emit(EventType.step_compensated, {**payload, "error": error})
+        return
+    assert result is not None
+    target.status = StepStatus.compensated
+    outbox.emit(EventType.step_compensated, {**payload, "result": result.model_dump(mode="json")})
