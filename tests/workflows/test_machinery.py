@@ -113,17 +113,12 @@ def test_a_firing_and_its_resolution_are_attached_once_each() -> None:
     assert seen_key(firing) == seen_key(firing.model_copy())
 
 
+MESSAGE = {"incident_id": "inc-1", "title": "t", "body": "b", "severity": "high"}
+
+
 def message(kind: str | None, hint: str | None = None) -> Notification:
-    return Notification(
-        incident_id="inc-1",
-        title="t",
-        body="b",
-        severity="high",
-        environment="prod",
-        step_id="rollback",
-        kind=kind,
-        action_hint=hint,
-    )
+    fields = {**MESSAGE, "environment": "prod", "step_id": "rollback"}
+    return Notification.model_validate({**fields, "kind": kind, "action_hint": hint})
 
 
 def test_every_kind_a_workflow_sends_has_an_answer() -> None:
