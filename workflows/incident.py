@@ -10,6 +10,7 @@ the `state` query. The machinery lives beside it, one job a module:
 - `workflows.execution`: how one action runs (local or regular activity, retries, stall timer);
 - `workflows.transitions`: each step transition with the audit event that records it;
 - `workflows.notifications`: telling people; `workflows.compensation`: what undoing takes;
+- `workflows.view`: what the `state` query shows;
 - `workflows.patches`: where command order changed, for incidents running across an upgrade.
 
 Everything here is replay-safe: time is `workflow.now()`, event ids derive from the incident
@@ -37,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         EventType,
         IncidentState,
         IncidentStatus,
-        PendingDecision,
         PhaseName,
         PhaseTiming,
         Playbook,
@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
     from workflows.patches import UNDO_ONLY_CHANGES
+    from workflows.view import incident_view
 
 OUTCOMES_KEPT = 1000
 """Decision outcomes remembered across continue-as-new, so a repeated decision id is answered."""
@@ -425,33 +426,7 @@ class IncidentWorkflow:
         return next((s for s in self._state.steps if s.step_id == step_id), None)
 
     def _view(self) -> IncidentState:
-        s = self._state
-        pending = [
-            PendingDecision(
-                step_id=st.step_id,
-                phase=st.phase,
-                action=st.action,
-                reason="approval" if st.status is StepStatus.awaiting_approval else "failure",
-                approvals_required=st.approvals_required or 1,
-                approved_by=list(st.approved_by),
-                requested_by=st.requested_by,
-                requested_at=st.requested_at or s.opened_at,
-                deadline=st.deadline,
-            )
-            for st in s.steps
-            if st.status in (StepStatus.awaiting_approval, StepStatus.awaiting_decision)
-        ]
-        status = s.status
-        if s.closed_at is None:
-            status = IncidentStatus.awaiting_decision if pending else IncidentStatus.active
-        alert_count, resolved_alert_count = self._intake.counts()
-        update = {
-            "pending": pending,
-            "status": status,
-            "alert_count": alert_count,
-            "resolved_alert_count": resolved_alert_count,
-        }
-        return s.model_copy(update=update, deep=True)
+        return incident_view(self._state, self._intake.counts())
 
     def _carry(self) -> Carry:
         phase_index, step_index = self._pos

@@ -1,0 +1,47 @@
+"""What the `state` query shows: the incident's state with the decisions it waits for.
+
+A pure function of the workflow's state, so the console, the CLI and the API see the same
+incident whichever asks, and it is tested without a server.
+"""
+
+from __future__ import annotations
+
+from orchestrator.domain import IncidentState, IncidentStatus, PendingDecision, StepStatus
+
+WAITING = (StepStatus.awaiting_approval, StepStatus.awaiting_decision)
+
+
+def pending_decisions(state: IncidentState) -> list[PendingDecision]:
+    """Every step that waits for people: an approval, or what to do about a failure."""
+    return [
+        PendingDecision(
+            step_id=st.step_id,
+            phase=st.phase,
+            action=st.action,
+            reason="approval" if st.status is StepStatus.awaiting_approval else "failure",
+            approvals_required=st.approvals_required or 1,
+            approved_by=list(st.approved_by),
+            requested_by=st.requested_by,
+            requested_at=st.requested_at or state.opened_at,
+            deadline=st.deadline,
+        )
+        for st in state.steps
+        if st.status in WAITING
+    ]
+
+
+def incident_view(state: IncidentState, alert_counts: tuple[int, int]) -> IncidentState:
+    """A copy of `state` with its pending decisions, its live status, and `alert_counts`
+    (attached and resolved alerts, including those signalled but not attached yet)."""
+    pending = pending_decisions(state)
+    status = state.status
+    if state.closed_at is None:
+        status = IncidentStatus.awaiting_decision if pending else IncidentStatus.active
+    alert_count, resolved_alert_count = alert_counts
+    update = {
+        "pending": pending,
+        "status": status,
+        "alert_count": alert_count,
+        "resolved_alert_count": resolved_alert_count,
+    }
+    return state.model_copy(update=update, deep=True)
