@@ -22,19 +22,12 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from orchestrator.alerts.models import AcceptedAlert, IngestResponse, ParsedAlert
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import writing
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
-from orchestrator.errors import (
-    ConcurrencyError,
-    Conflict,
-    FirebreakError,
-    InvalidInput,
-    Unavailable,
-)
+from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
 from orchestrator.principals.models import Principal
 from orchestrator.temporal.coalescer import AlertCoalescer
@@ -344,6 +337,5 @@ def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = Fa
     try:
         with writing(engine) if write else engine.connect() as conn:
             return work(conn)
-    except (OperationalError, ProgrammingError) as exc:
-        first = (str(exc.orig).strip().splitlines() or ["database error"])[0]
-        raise Unavailable(f"database unavailable: {first}") from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "database") from None
