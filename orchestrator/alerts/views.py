@@ -3,8 +3,8 @@
 Order of checks, cheapest and least trusting first: token and role (401/403), per-source rate
 limit (429), content type (415), body size while reading (413), signature when the source has
 secrets (401), parse and validate (422), admission under overload (429, `admission.py`),
-environment scope of every alert (403). Only then is anything recorded; the 202 is sent after
-the audit store and the workflow both have the alerts.
+environment scope of every alert (403). Only then is anything recorded (`service.py` says
+how); the 202 is sent after the audit store and the workflow both have the alerts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from orchestrator.alerts import service, signatures
 from orchestrator.alerts.admission import Admission, Busy
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
 from orchestrator.alerts.limits import RateLimiter, read_capped
-from orchestrator.alerts.models import AlertFormat, IngestResponse
+from orchestrator.alerts.models import AlertFormat, Delivery, IngestResponse
 from orchestrator.api.auth import Permission, Principal, can_access, require
 from orchestrator.api.deps import get_settings, get_store, get_temporal, problem_responses
 from orchestrator.api.metrics import ALERTS_RECEIVED
@@ -104,7 +104,7 @@ async def _receive(
     webhook_id = await _verified_webhook_id(store, principal, headers, body, settings)
     received_at = datetime.now(UTC)
     parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
-    delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
+    delivery = Delivery(principal, fmt.value, body, webhook_id, parsed)
     firing = [
         item.alert.workflow_id
         for item in parsed
@@ -121,7 +121,7 @@ async def _receive(
                     f"source {principal.name!r} may not send {alert.environment} alerts"
                 )
         ingest = await _ingest(request, settings, store)
-        response = await ingest(delivery, known)
+        response = await ingest.record_and_hand_over(delivery, known)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
     return response
