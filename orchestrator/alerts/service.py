@@ -121,8 +121,9 @@ Rows = list[tuple[sa.Table, dict[str, object]]]
 
 
 class Ingest:
-    """The write side of ingress: records, signals and receipts, each grouped. One per app:
-    grouping only helps if every request of the process shares it."""
+    """The write side of ingress: records, signals and receipts, each grouped. One per app
+    (`orchestrator.api.deps.get_alert_ingest`): grouping only helps if every request of the
+    process shares it."""
 
     def __init__(self, store: EventStore, coalescer: AlertCoalescer) -> None:
         self._store = store
