@@ -62,8 +62,8 @@ async def quick_read(
 
     A SQLite read in WAL mode never waits for a writer and takes a fraction of a millisecond,
     less than the thread hop itself costs once the loop and the pool's threads compete for the
-    GIL (measured on the alert path: 87 -> 99-111 alerts/s with its three reads inline). A
-    PostgreSQL read is a network round trip and always goes to a thread.
+    GIL (the alert path's figures: docs/benchmarks.md). A PostgreSQL read is a network round
+    trip and always goes to a thread.
     """
     call = partial(read, *args, **kwargs)
     if engine.dialect.name == "sqlite":

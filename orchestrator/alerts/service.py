@@ -52,7 +52,9 @@ from orchestrator.temporal.coalescer import AlertCoalescer
 
 T = TypeVar("T")
 
-# Built once, like the principal reads (`orchestrator.principals.service.BY_TOKEN`).
+# Built once: SQLAlchemy caches a statement object's compiled form by its cache key, which a
+# statement built per request has to recompute (figures: docs/benchmarks.md, "The alert
+# path's reads are built once").
 RECEIPTS_OF = sa.select(receipts.c.key, receipts.c.incident_id).where(
     receipts.c.key.in_(sa.bindparam("keys", expanding=True))
 )

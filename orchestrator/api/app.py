@@ -54,7 +54,7 @@ def create_app(
             except Unavailable as exc:
                 log.warning("%s; not ready until it answers", exc.detail)
         # Each blocking call hops to a worker thread; past a few threads they only contend for
-        # the GIL (measured on two cores: 40 threads cost a quarter more CPU per alert than 6).
+        # the GIL (figures: docs/benchmarks.md, `FIREBREAK_API_THREADS`).
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         projector = IncidentProjector(event_store.engine, event_store)
         following = asyncio.create_task(projector.run(), name="incidents-projection")

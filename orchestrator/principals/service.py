@@ -39,8 +39,8 @@ ACTIVE_SECRETS = 2
 AUDIT_STREAM = "principals"
 
 # The reads on every alert's path are built once: SQLAlchemy caches a statement object's
-# compiled form by its cache key, which a statement built per request has to recompute. That
-# was half of each read's CPU (0.43 -> 0.23 ms per `authenticate` here).
+# compiled form by its cache key, which a statement built per request has to recompute
+# (figures: docs/benchmarks.md, "The alert path's reads are built once").
 BY_TOKEN = sa.select(principals).where(
     principals.c.token_hash == sa.bindparam("token_hash"), principals.c.revoked_at.is_(None)
 )
