@@ -5,6 +5,7 @@ instant "database is locked", foreign keys on) and its transactions are begun ex
 connection can ask for ``BEGIN IMMEDIATE`` (the write lock up front) with the execution option
 ``sqlite_begin="IMMEDIATE"``; that is how the event store serialises appends on SQLite.
 Alembic is driven programmatically so `firebreak db upgrade` and tests need no working directory.
+A database that cannot answer is reported the same way by every store (`database_unavailable`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from orchestrator.errors import ConfigError, InvalidInput, Unavailable
 
@@ -61,13 +62,30 @@ async def quick_read(
 
     A SQLite read in WAL mode never waits for a writer and takes a fraction of a millisecond,
     less than the thread hop itself costs once the loop and the pool's threads compete for the
-    GIL (measured on the alert path: 87 -> 99-111 alerts/s with its three reads inline). A
-    PostgreSQL read is a network round trip and always goes to a thread.
+    GIL (the alert path's figures: docs/benchmarks.md). A PostgreSQL read is a network round
+    trip and always goes to a thread.
     """
     call = partial(read, *args, **kwargs)
     if engine.dialect.name == "sqlite":
         return call()
     return await anyio.to_thread.run_sync(call)
+
+
+DATABASE_ERRORS = (OperationalError, ProgrammingError)
+"""What a database that cannot answer raises: unreachable, locked, or without the schema."""
+
+_MISSING_TABLE = "42P01"  # PostgreSQL's undefined_table; SQLite only says so in words
+
+
+def database_unavailable(exc: DBAPIError, what: str) -> Unavailable:
+    """The 503 for one of `DATABASE_ERRORS` met while using `what` (say "audit store"): one line
+    from the driver, or, when a table is missing, the fix, the common case after an install or
+    an upgrade that skipped the migrations. Callers raise it `from None`: the driver's
+    traceback would only repeat the line."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == _MISSING_TABLE or "no such table" in str(orig):
+        return Unavailable(f"the {what} has no schema yet: run `firebreak db upgrade`")
+    return Unavailable(f"{what} unavailable: {_first_line(orig)}")
 
 
 _write_locks: dict[str, threading.RLock] = {}

@@ -1,9 +1,10 @@
-"""`db.quick_read` and `db.writing`, on both backends."""
+"""`db.quick_read`, `db.writing` and `db.database_unavailable`, on both backends."""
 
 from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from orchestrator import db
@@ -49,5 +50,22 @@ def test_writers_in_one_process_take_turns(db_url: str) -> None:
             thread.join()
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT n FROM counter")).scalar_one() == 100
+    finally:
+        engine.dispose()
+
+
+def test_a_database_error_is_one_line_and_a_missing_table_names_the_fix(db_url: str) -> None:
+    engine = db.make_engine(db_url)
+    try:
+        with pytest.raises(db.DATABASE_ERRORS) as missing, engine.connect() as conn:
+            conn.execute(sa.text("SELECT n FROM no_such_table"))
+        assert db.database_unavailable(missing.value, "widget store").detail == (
+            "the widget store has no schema yet: run `firebreak db upgrade`"
+        )
+        with pytest.raises(db.DATABASE_ERRORS) as broken, engine.connect() as conn:
+            conn.execute(sa.text("SELEC 1"))
+        detail = db.database_unavailable(broken.value, "widget store").detail
+        assert detail.startswith("widget store unavailable: ") and "SELEC" in detail
+        assert "\n" not in detail
     finally:
         engine.dispose()

@@ -1,13 +1,38 @@
-"""Shapes the ingress passes around and returns."""
+"""The ingress's tables (migration `0002` creates them) and the shapes it passes around and
+returns.
+
+`webhook_deliveries` remembers the answer to each delivery that had a `webhook-id`;
+`alert_receipts` maps each alert handed over to its incident. Both are keyed as `ids.py` says.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from orchestrator.domain import Alert
+from orchestrator.principals.models import Principal
+
+metadata = sa.MetaData()
+deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("response", sa.JSON),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
+receipts = sa.Table(
+    "alert_receipts",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("incident_id", sa.String(128), nullable=False),
+    sa.Column("workflow_id", sa.String(200), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)
 
 
 class AlertFormat(StrEnum):
@@ -46,3 +71,23 @@ class IngestResponse(BaseModel):
 
     incidents: list[str] = Field(description="Distinct incident ids, in delivery order.")
     alerts: list[AcceptedAlert]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the ingress knows about one request before recording anything."""
+
+    principal: Principal
+    format: str
+    body: bytes
+    webhook_id: str | None
+    alerts: list[ParsedAlert]
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the database already holds about a delivery, read in one go before writing."""
+
+    previous: IngestResponse | None
+    alerts: list[Alert]
+    incidents: dict[str, str]

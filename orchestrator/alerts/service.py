@@ -1,20 +1,30 @@
-"""Recording alerts durably and handing them to their incidents, idempotently.
+"""What happens when an alert arrives: the ingress reads what it already holds, then records,
+hands over and remembers, each step safe to repeat.
 
-For each alert: its `AlertReceived` event goes to its own stream, with stream and event ids
-derived from source + alert id, so a retried alert finds its first record instead of writing a
-second; then the incident workflow gets it (signal-with-start); then a receipt maps the alert to
-its incident, so later retries answer the same incident id without touching Temporal. A
-delivery with a `webhook-id` is also remembered whole: the same id and body answer the first
-response again; the same id with another body is refused as a replay.
+`views.py` checks the request (token, limits, signature, format, scope) and builds a
+`Delivery`; then, for the alerts it carries:
+
+1. `known` reads, before anything is written, what the database holds: the answer to the
+   delivery's `webhook-id` (the same id and body answer the first response again; the same id
+   with another body is refused as a replay), the earlier alerts a follow-up inherits its
+   fields from, and the receipts of alerts already handed to an incident.
+2. `Ingest.record_and_hand_over` writes the rest. Each new alert's `AlertReceived` event goes
+   to its own stream, under the stream and event ids that `ids.py` derives from source + alert
+   id, so a retried alert finds its first record instead of writing a second; then the
+   incident workflow gets it (signal-with-start); then a receipt maps the alert to its
+   incident, so later retries answer the same incident id without touching Temporal. Last,
+   a delivery with a `webhook-id` is remembered whole with its answer.
+
+Concurrent requests share each step: their records go in one transaction, their receipts and
+answers in another (`GroupCommit`), and the alerts of one incident travel in one signal
+(`AlertCoalescer`), so a burst pays per batch instead of per alert.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -22,81 +32,33 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from orchestrator.alerts.models import AcceptedAlert, IngestResponse, ParsedAlert
-from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import writing
-from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
-from orchestrator.errors import (
-    ConcurrencyError,
-    Conflict,
-    FirebreakError,
-    InvalidInput,
-    Unavailable,
+from orchestrator.alerts.ids import alert_event_id, alert_key, alert_stream, delivery_key
+from orchestrator.alerts.models import (
+    AcceptedAlert,
+    Delivery,
+    IngestResponse,
+    Known,
+    ParsedAlert,
+    deliveries,
+    receipts,
 )
+from orchestrator.audit import EventStore, StreamAppend
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
+from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
-from orchestrator.principals.models import Principal
 from orchestrator.temporal.coalescer import AlertCoalescer
 
 T = TypeVar("T")
-EVENT_NAMESPACE = uuid.UUID("5f0c1f0e-7d1a-4c55-9a53-3f1b2a9e0c11")
 
-metadata = sa.MetaData()
-deliveries = sa.Table(
-    "webhook_deliveries",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("body_sha256", sa.String(64), nullable=False),
-    sa.Column("response", sa.JSON),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
-receipts = sa.Table(
-    "alert_receipts",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("incident_id", sa.String(128), nullable=False),
-    sa.Column("workflow_id", sa.String(200), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-)
-
-# Built once, like the principal reads (`orchestrator.principals.service.BY_TOKEN`).
+# Built once: SQLAlchemy caches a statement object's compiled form by its cache key, which a
+# statement built per request has to recompute (figures: docs/benchmarks.md, "The alert
+# path's reads are built once").
 RECEIPTS_OF = sa.select(receipts.c.key, receipts.c.incident_id).where(
     receipts.c.key.in_(sa.bindparam("keys", expanding=True))
 )
 DELIVERY_OF = sa.select(deliveries).where(deliveries.c.key == sa.bindparam("key"))
-
-
-def alert_key(source: str, alert_id: str) -> str:
-    return hashlib.sha256(f"{source}\n{alert_id}".encode()).hexdigest()
-
-
-def alert_stream(source: str, alert_id: str) -> str:
-    return f"alert-{alert_key(source, alert_id)[:40]}"
-
-
-def alert_event_id(source: str, alert_id: str) -> str:
-    return str(uuid.uuid5(EVENT_NAMESPACE, alert_key(source, alert_id)))
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What the ingress knows about one request before recording anything."""
-
-    principal: Principal
-    format: str
-    body: bytes
-    webhook_id: str | None
-    alerts: list[ParsedAlert]
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the database already holds about a delivery, read in one go before writing."""
-
-    previous: IngestResponse | None
-    alerts: list[Alert]
-    incidents: dict[str, str]
 
 
 def known(store: EventStore, delivery: Delivery) -> Known:
@@ -117,7 +79,7 @@ def known(store: EventStore, delivery: Delivery) -> Known:
 def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
     if delivery.webhook_id is None:
         return None
-    key = _delivery_key(delivery)
+    key = delivery_key(delivery.principal.name, delivery.webhook_id)
     row = _run(engine, lambda conn: conn.execute(DELIVERY_OF, {"key": key}).one_or_none())
     if row is None:
         return None
@@ -161,7 +123,9 @@ Rows = list[tuple[sa.Table, dict[str, object]]]
 
 
 class Ingest:
-    """The write side of ingress, one per app: records, signals and receipts, each grouped."""
+    """The write side of ingress: records, signals and receipts, each grouped. One per app
+    (`orchestrator.api.deps.get_alert_ingest`): grouping only helps if every request of the
+    process shares it."""
 
     def __init__(self, store: EventStore, coalescer: AlertCoalescer) -> None:
         self._store = store
@@ -171,8 +135,9 @@ class Ingest:
         )
         self._rows: GroupCommit[None, Rows, None] = GroupCommit(self._flush_rows)
 
-    async def __call__(self, delivery: Delivery, known: Known) -> IngestResponse:
-        """Record and forward each new alert, then remember the receipts and the answer."""
+    async def record_and_hand_over(self, delivery: Delivery, known: Known) -> IngestResponse:
+        """Record and hand over each alert not handed over before, then remember the receipts
+        and the answer (step 2 of the module's docstring)."""
         source = delivery.principal.name
         keys = {alert.id: alert_key(source, alert.id) for alert in known.alerts}
         pairs = list(zip(delivery.alerts, known.alerts, strict=True))
@@ -209,7 +174,8 @@ class Ingest:
             alerts=accepted,
         )
         if delivery.webhook_id is not None:
-            rows.append((deliveries, _delivery_row(delivery, response)))
+            webhook_key = delivery_key(source, delivery.webhook_id)
+            rows.append((deliveries, _delivery_row(webhook_key, delivery, response)))
         if rows:
             await self._rows.submit(None, rows)
         return response
@@ -314,17 +280,13 @@ def _receipt_row(key: str, result: SubmitResult) -> dict[str, object]:
     }
 
 
-def _delivery_row(delivery: Delivery, response: IngestResponse) -> dict[str, object]:
+def _delivery_row(key: str, delivery: Delivery, response: IngestResponse) -> dict[str, object]:
     return {
-        "key": _delivery_key(delivery),
+        "key": key,
         "body_sha256": hashlib.sha256(delivery.body).hexdigest(),
         "response": response.model_dump(mode="json"),
         "received_at": datetime.now(UTC),
     }
-
-
-def _delivery_key(delivery: Delivery) -> str:
-    return hashlib.sha256(f"{delivery.principal.name}\n{delivery.webhook_id}".encode()).hexdigest()
 
 
 def _insert_all(engine: sa.Engine, rows: Rows) -> None:
@@ -344,6 +306,5 @@ def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = Fa
     try:
         with writing(engine) if write else engine.connect() as conn:
             return work(conn)
-    except (OperationalError, ProgrammingError) as exc:
-        first = (str(exc.orig).strip().splitlines() or ["database error"])[0]
-        raise Unavailable(f"database unavailable: {first}") from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "database") from None

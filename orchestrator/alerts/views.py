@@ -3,8 +3,8 @@
 Order of checks, cheapest and least trusting first: token and role (401/403), per-source rate
 limit (429), content type (415), body size while reading (413), signature when the source has
 secrets (401), parse and validate (422), admission under overload (429, `admission.py`),
-environment scope of every alert (403). Only then is anything recorded; the 202 is sent after
-the audit store and the workflow both have the alerts.
+environment scope of every alert (403). Only then is anything recorded (`service.py` says
+how); the 202 is sent after the audit store and the workflow both have the alerts.
 """
 
 from __future__ import annotations
@@ -16,12 +16,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
-from orchestrator.alerts.admission import Admission, Busy
+from orchestrator.alerts.admission import Busy
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
-from orchestrator.alerts.limits import RateLimiter, read_capped
-from orchestrator.alerts.models import AlertFormat, IngestResponse
+from orchestrator.alerts.limits import read_capped
+from orchestrator.alerts.models import AlertFormat, Delivery, IngestResponse
 from orchestrator.api.auth import Permission, Principal, can_access, require
-from orchestrator.api.deps import get_settings, get_store, get_temporal, problem_responses
+from orchestrator.api.deps import (
+    get_alert_admission,
+    get_alert_ingest,
+    get_alert_rate_limiter,
+    get_settings,
+    get_store,
+    problem_responses,
+)
 from orchestrator.api.metrics import ALERTS_RECEIVED
 from orchestrator.audit import EventStore
 from orchestrator.db import quick_read
@@ -29,36 +36,9 @@ from orchestrator.domain import AlertStatus
 from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
-from orchestrator.temporal.coalescer import AlertCoalescer
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
-
-
-async def _ingest(request: Request, settings: Settings, store: EventStore) -> service.Ingest:
-    """One per app: group commit only helps if every request of the process shares it."""
-    ingest: service.Ingest | None = getattr(request.app.state, "alert_ingest", None)
-    if ingest is None:
-        client = await get_temporal(request)
-        coalescer = AlertCoalescer(client, settings.task_queue)
-        ingest = request.app.state.alert_ingest = service.Ingest(store, coalescer)
-    return ingest
-
-
-def _admission(request: Request, settings: Settings) -> Admission:
-    admission: Admission | None = getattr(request.app.state, "alert_admission", None)
-    if admission is None:
-        admission = request.app.state.alert_admission = Admission(
-            settings.ingest_shed_after_seconds
-        )
-    return admission
-
-
-def _limiter(request: Request, settings: Settings) -> RateLimiter:
-    limiter: RateLimiter | None = getattr(request.app.state, "alert_rate_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    return limiter
 
 
 @router.post(
@@ -92,7 +72,8 @@ async def _receive(
     settings: Settings,
     store: EventStore,
 ) -> IngestResponse:
-    _limiter(request, settings).take(principal.name)
+    limiter = await get_alert_rate_limiter(request)
+    limiter.take(principal.name)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CONTENT_TYPES[fmt]:
         allowed = ", ".join(sorted(CONTENT_TYPES[fmt]))
@@ -104,13 +85,14 @@ async def _receive(
     webhook_id = await _verified_webhook_id(store, principal, headers, body, settings)
     received_at = datetime.now(UTC)
     parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
-    delivery = service.Delivery(principal, fmt.value, body, webhook_id, parsed)
+    delivery = Delivery(principal, fmt.value, body, webhook_id, parsed)
     firing = [
         item.alert.workflow_id
         for item in parsed
         if item.forward and item.inherit_from is None and item.alert.status is AlertStatus.firing
     ]
-    with _admission(request, settings).admit(firing):
+    admission = await get_alert_admission(request)
+    with admission.admit(firing):
         known = await quick_read(store.engine, service.known, store, delivery)
         if known.previous is not None:
             ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
@@ -120,8 +102,8 @@ async def _receive(
                 raise Forbidden(
                     f"source {principal.name!r} may not send {alert.environment} alerts"
                 )
-        ingest = await _ingest(request, settings, store)
-        response = await ingest(delivery, known)
+        ingest = await get_alert_ingest(request)
+        response = await ingest.record_and_hand_over(delivery, known)
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
     return response

@@ -17,6 +17,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from orchestrator.alerts.admission import Admission
+from orchestrator.alerts.limits import RateLimiter
 from orchestrator.alerts.views import router as alerts_router
 from orchestrator.api.health import router as health_router
 from orchestrator.api.metrics import metrics_router
@@ -52,7 +54,7 @@ def create_app(
             except Unavailable as exc:
                 log.warning("%s; not ready until it answers", exc.detail)
         # Each blocking call hops to a worker thread; past a few threads they only contend for
-        # the GIL (measured on two cores: 40 threads cost a quarter more CPU per alert than 6).
+        # the GIL (figures: docs/benchmarks.md, `FIREBREAK_API_THREADS`).
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         projector = IncidentProjector(event_store.engine, event_store)
         following = asyncio.create_task(projector.run(), name="incidents-projection")
@@ -76,6 +78,9 @@ def create_app(
     app.state.temporal = temporal_client
     app.state.temporal_connect = partial(connect, settings)
     app.state.temporal_lock = asyncio.Lock()
+    app.state.alert_admission = Admission(settings.ingest_shed_after_seconds)
+    app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
     install_problem_handlers(app)
     for router in (
         health_router,

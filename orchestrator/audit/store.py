@@ -18,7 +18,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic_core import PydanticSerializationError, to_jsonable_python
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
 from orchestrator.audit import schema
 from orchestrator.audit.chain import (
@@ -32,7 +32,7 @@ from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.verify import verify_store
-from orchestrator.db import writing
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
 from orchestrator.errors import (
     ConcurrencyError,
@@ -40,7 +40,6 @@ from orchestrator.errors import (
     CryptoError,
     FirebreakError,
     InvalidInput,
-    Unavailable,
 )
 from orchestrator.security.keyring import KeyRing
 
@@ -248,8 +247,8 @@ class EventStore:
                 query = LOCK_HEAD if self._postgres else READ_HEAD
                 position, head_hash = conn.execute(query).one()
                 yield conn, position, head_hash
-        except (OperationalError, ProgrammingError) as exc:
-            raise _database_error(exc) from None
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
 
     def checkpoint(self) -> Checkpoint:
         """Sign the current head with the Ed25519 checkpoint key and store the signature."""
@@ -394,16 +393,16 @@ class EventStore:
             public_key = self.signer.public_key()
         try:
             return verify_store(self.engine, public_key)
-        except (OperationalError, ProgrammingError) as exc:
-            raise _database_error(exc) from None
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
         try:
             with self.engine.connect() as conn:
                 yield conn
-        except (OperationalError, ProgrammingError) as exc:
-            raise _database_error(exc) from None
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
 
     def _recorded(self, row: Row) -> RecordedEvent:
         names = json.loads(row.encrypted_fields)
@@ -465,11 +464,3 @@ def _check_append_args(
             raise InvalidInput(f"event {event.id}: type must be 1 to 100 characters", "type")
         if len(event.actor.id) > 200 or len(event.actor.role) > 50:
             raise InvalidInput(f"event {event.id}: actor id or role too long", "actor")
-
-
-def _database_error(exc: OperationalError | ProgrammingError) -> Unavailable:
-    """One line for the caller; schema-missing is the common, fixable case."""
-    text = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-    if "audit_" in text and ("no such table" in text or "does not exist" in text):
-        return Unavailable("the audit store has no schema yet: run `firebreak db upgrade`")
-    return Unavailable(f"audit store unavailable: {text}")

@@ -12,11 +12,10 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from orchestrator.console.models import ConsoleSession, sessions
-from orchestrator.db import writing
-from orchestrator.errors import Forbidden, Unavailable
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.errors import Forbidden
 from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal, principals
 from orchestrator.principals.service import authenticate
@@ -57,8 +56,8 @@ def sign_in(
                     expires_at=expires_at,
                 )
             )
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "console session store") from None
     return session_id, ConsoleSession(principal, csrf_token, expires_at)
 
 
@@ -78,8 +77,8 @@ def resolve(engine: sa.Engine, session_id: str) -> ConsoleSession | None:
     try:
         with engine.connect() as conn:
             row = conn.execute(query).one_or_none()
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "console session store") from None
     if row is None:
         return None
     principal = Principal.from_row(row)
@@ -90,9 +89,5 @@ def sign_out(engine: sa.Engine, session_id: str) -> None:
     try:
         with writing(engine) as conn:
             conn.execute(sa.delete(sessions).where(sessions.c.id_hash == _hash(session_id)))
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
-
-
-def _unavailable(exc: OperationalError | ProgrammingError) -> Unavailable:
-    return Unavailable(f"database error: {type(exc.orig).__name__}")
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "console session store") from None

@@ -18,12 +18,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
 from orchestrator.audit import EventStore
-from orchestrator.db import writing
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, Environment, EventType, NewEvent, Role
-from orchestrator.errors import Conflict, InvalidInput, NotFound, Unavailable
+from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.principals.models import (
     TOKEN_PREFIX,
     Principal,
@@ -39,8 +39,8 @@ ACTIVE_SECRETS = 2
 AUDIT_STREAM = "principals"
 
 # The reads on every alert's path are built once: SQLAlchemy caches a statement object's
-# compiled form by its cache key, which a statement built per request has to recompute. That
-# was half of each read's CPU (0.43 -> 0.23 ms per `authenticate` here).
+# compiled form by its cache key, which a statement built per request has to recompute
+# (figures: docs/benchmarks.md, "The alert path's reads are built once").
 BY_TOKEN = sa.select(principals).where(
     principals.c.token_hash == sa.bindparam("token_hash"), principals.c.revoked_at.is_(None)
 )
@@ -90,8 +90,8 @@ def create_principal(
             )
     except IntegrityError:
         raise Conflict(f"an active principal named {name!r} already exists") from None
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     _record(engine, EventType.principal_created, principal, actor, now)
     return principal, token
 
@@ -103,8 +103,8 @@ def authenticate(engine: sa.Engine, token: str) -> Principal | None:
     try:
         with engine.connect() as conn:
             row = conn.execute(BY_TOKEN, {"token_hash": hash_token(token)}).one_or_none()
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     if row is None:
         return None
     return Principal.from_row(row)
@@ -127,8 +127,8 @@ def list_principals(engine: sa.Engine, *, include_revoked: bool = False) -> list
     try:
         with engine.connect() as conn:
             rows = conn.execute(query).all()
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     return [
         PrincipalInfo(
             id=r.id,
@@ -163,8 +163,8 @@ def revoke_principal(
                 )
                 .values(retired_at=now)
             )
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     _record(engine, EventType.principal_revoked, principal, actor, now)
     return principal
 
@@ -187,8 +187,8 @@ def add_webhook_secret(engine: sa.Engine, ring: KeyRing, name_or_id: str) -> str
                 )
             )
             _retire(conn, _active_secret_ids(conn, principal.id)[ACTIVE_SECRETS:], now)
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     return secret
 
 
@@ -200,8 +200,8 @@ def retire_webhook_secrets(engine: sa.Engine, name_or_id: str, *, keep_newest: b
             principal = _active(conn, name_or_id)
             ids = _active_secret_ids(conn, principal.id)[1 if keep_newest else 0 :]
             _retire(conn, ids, now)
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     return len(ids)
 
 
@@ -210,8 +210,8 @@ def active_webhook_secrets(engine: sa.Engine, ring: KeyRing, principal_id: str) 
     try:
         with engine.connect() as conn:
             rows = conn.execute(ACTIVE_SECRETS_OF, {"principal_id": principal_id}).all()
-    except (OperationalError, ProgrammingError) as exc:
-        raise _unavailable(exc) from None
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, "principals table") from None
     return [decode_secret(_open(ring, r.id, r.sealed_secret)) for r in rows]
 
 
@@ -285,8 +285,3 @@ def _record(
         },
     )
     EventStore(engine).append(AUDIT_STREAM, [event])
-
-
-def _unavailable(exc: OperationalError | ProgrammingError) -> Unavailable:
-    first = (str(exc.orig).strip().splitlines() or ["database error"])[0]
-    return Unavailable(f"principals table unavailable (run `firebreak db upgrade`?): {first}")

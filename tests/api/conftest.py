@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from orchestrator import db
-from orchestrator.alerts.service import receipts
+from orchestrator.alerts.models import receipts
 from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.domain import Environment, Role

@@ -9,7 +9,7 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from orchestrator.alerts.service import alert_stream
+from orchestrator.alerts.ids import alert_stream
 from orchestrator.audit import EventStore
 from orchestrator.domain import Alert
 from tests.api.conftest import Tokens, alerts_recorded, fixture_bytes, fixture_json, post_alert
