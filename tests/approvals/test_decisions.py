@@ -18,8 +18,8 @@ from orchestrator.audit import open_event_store
 from orchestrator.domain import Actor, Environment, NewEvent
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
-from tests.api_b.conftest import Tokens
 from tests.support.incidents import eventually, make_alert
+from tests.support.principals import Tokens
 
 PROBLEM = "application/problem+json"
 
