@@ -3,4 +3,6 @@ pytest_plugins = [
     "tests.support.temporal",
     "tests.support.providers",
     "tests.support.incidents",
+    "tests.support.app",
+    "tests.support.stack",
 ]

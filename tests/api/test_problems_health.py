@@ -13,7 +13,8 @@ from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore
 from orchestrator.db import make_engine
 from orchestrator.settings import Settings
-from tests.api.conftest import Tokens, bearer
+from tests.support.app import bearer
+from tests.support.principals import Tokens
 
 
 async def test_errors_are_problem_documents(

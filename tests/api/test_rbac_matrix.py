@@ -28,9 +28,9 @@ from orchestrator.console.routing import console_endpoints
 from orchestrator.domain import Environment, Role
 from orchestrator.principals.service import create_principal, revoke_principal
 from orchestrator.settings import Settings
-from tests.api.conftest import bearer, fixture_json, terminate_started
-from tests.api_b.server import serving
+from tests.support.app import bearer, fixture_json, terminate_started
 from tests.support.incidents import running_worker
+from tests.support.server import serving
 
 _counter = itertools.count()
 APPROVAL_STEP = "suspend-target-tool"  # the built-in prompt-injection playbook's first approval

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from orchestrator.audit import EventStore, StreamAppend
 from orchestrator.errors import ConcurrencyError, Conflict
-from tests.audit.conftest import new_event
 from tests.audit.test_store import count_rows
+from tests.support.events import new_event
 
 
 def test_appends_to_many_streams_commit_together_in_order(store: EventStore) -> None:

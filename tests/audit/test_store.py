@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from orchestrator.audit import EventStore
 from orchestrator.domain import Actor
 from orchestrator.errors import ConcurrencyError, Conflict, InvalidInput
-from tests.audit.conftest import new_event
+from tests.support.events import new_event
 
 
 def count_rows(store: EventStore) -> int:

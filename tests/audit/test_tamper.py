@@ -14,7 +14,7 @@ from orchestrator.audit import CheckpointSigner, EventStore, schema
 from orchestrator.audit.chain import event_hash
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import CryptoError
-from tests.audit.conftest import new_event
+from tests.support.events import new_event
 
 
 def tamper(engine: sa.Engine, *statements: str) -> None:

@@ -1,6 +1,7 @@
-"""Console test fixtures: the real stack of tests/api_b (uvicorn, worker, Temporal dev server,
-SQLite store, principals ann/ben/devon/audrey/detector-1), one headless Debian Chromium for the
-whole session, a fresh browser context per test, and screenshots under test-artifacts/console/.
+"""Console test fixtures: the real stack of `tests.support.stack` (`api`: uvicorn, worker, Temporal
+dev server, SQLite store, the principals of `tests.support.principals`), one headless Debian
+Chromium for the whole session, a fresh browser context per test, and screenshots under
+test-artifacts/console/.
 
 Chromium missing is a failure, not a skip: `.ci/install-browser` installs it.
 """
@@ -15,10 +16,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-
-from tests.api_b.conftest import api, tokens
-
-__all__ = ["api", "tokens"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -22,10 +22,10 @@ from orchestrator.domain import Role
 from orchestrator.principals.models import ROLE_PERMISSIONS, Permission
 from orchestrator.principals.service import create_principal, revoke_principal
 from orchestrator.settings import Settings
-from tests.api_b.conftest import Tokens
-from tests.api_b.stories import Story
 from tests.console.conftest import http_sign_in
 from tests.support.incidents import eventually
+from tests.support.principals import Tokens
+from tests.support.stories import Story
 
 # method, route path -> (concrete path, status for a permitted caller)
 ROUTES: dict[tuple[str, str], tuple[str, int]] = {

@@ -19,9 +19,9 @@ from orchestrator.audit import open_event_store
 from orchestrator.domain import Actor, Environment, NewEvent
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
-from tests.api_b.conftest import Tokens
 from tests.console.conftest import Shooter, sign_in
 from tests.support.incidents import make_alert
+from tests.support.principals import Tokens
 
 HOSTILE_TITLE = (
     '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'

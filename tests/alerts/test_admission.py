@@ -15,7 +15,8 @@ from orchestrator.api.app import create_app
 from orchestrator.api.metrics import ALERTS_RECEIVED
 from orchestrator.audit import EventStore
 from orchestrator.settings import Settings
-from tests.api.conftest import Tokens, alerts_recorded, fixture_json, post_alert
+from tests.support.app import alerts_recorded, fixture_json, post_alert
+from tests.support.principals import Tokens
 
 
 def test_only_followers_of_a_busy_incident_are_refused_and_only_when_behind() -> None:

@@ -15,7 +15,7 @@ from orchestrator.audit import open_event_store
 from orchestrator.cli.main import app
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings
-from tests.audit.conftest import new_event
+from tests.support.events import new_event
 
 FIREBREAK = str(Path(sys.executable).parent / "firebreak")
 

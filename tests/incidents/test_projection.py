@@ -16,8 +16,8 @@ from orchestrator.audit import EventStore
 from orchestrator.incidents import service
 from orchestrator.incidents.models import checkpoints, decisions, incidents
 from orchestrator.incidents.projector import IncidentProjector
-from tests.api_b.stories import T0, Story
 from tests.support.incidents import eventually
+from tests.support.stories import T0, Story
 
 ALL_ENVS = ("dev", "staging", "prod")
 HOUR = timedelta(hours=1)

@@ -31,7 +31,7 @@ from orchestrator.principals.service import create_principal
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import data_converter
-from tests.api_b.stories import Story
+from tests.support.stories import Story
 
 CHECKS = [
     not_a_server_error,

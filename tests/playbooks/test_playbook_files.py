@@ -1,5 +1,5 @@
 """Playbook files: schema and catalogue validation, templating from alert fields only, user
-directories overriding and extending the built-ins, and the `firebreak playbooks` commands."""
+directories overriding and extending the built-ins."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.cli.main import app
 from orchestrator.domain import Environment, Resources
 from orchestrator.errors import InvalidInput, NotFound
 from orchestrator.playbooks.loader import (
@@ -121,22 +119,3 @@ def test_user_directory_overrides_and_extends_builtins(tmp_path: Path) -> None:
         playbook_for("unknown_type", playbooks)
     with pytest.raises(InvalidInput, match="playbooks directory not found"):
         load_playbooks(tmp_path / "missing")
-
-
-def test_cli_list_show_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "custom.yaml").write_text(VALID)
-    monkeypatch.setenv("FIREBREAK_PLAYBOOKS_DIR", str(tmp_path))
-    runner = CliRunner()
-    listed = runner.invoke(app, ["playbooks", "list"])
-    assert listed.exit_code == 0
-    rows = {line.split("\t")[0]: line.split("\t")[1] for line in listed.output.splitlines()}
-    assert rows["custom-keys"] == "user" and rows["data-poisoning"] == "builtin"
-    shown = runner.invoke(app, ["playbooks", "show", "custom-keys"])
-    assert shown.exit_code == 0 and "undo: revoke" in shown.output
-    missing = runner.invoke(app, ["playbooks", "show", "nope"])
-    assert isinstance(missing.exception, NotFound)
-    ok = runner.invoke(app, ["playbooks", "validate", str(tmp_path / "custom.yaml")])
-    assert ok.exit_code == 0 and ok.output.startswith("ok: custom-keys (sha256:")
-    (tmp_path / "bad.yaml").write_text(broken("keys.revoke", "keys.melt"))
-    bad = runner.invoke(app, ["playbooks", "validate", str(tmp_path / "bad.yaml")])
-    assert bad.exit_code != 0 and isinstance(bad.exception, InvalidInput)

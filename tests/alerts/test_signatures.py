@@ -15,7 +15,8 @@ from orchestrator.principals.service import (
     decode_secret,
     retire_webhook_secrets,
 )
-from tests.api.conftest import Tokens, alerts_recorded, fixture_bytes, post_alert
+from tests.support.app import alerts_recorded, fixture_bytes, post_alert
+from tests.support.principals import Tokens
 
 BODY = fixture_bytes("generic.json")
 

@@ -1,4 +1,4 @@
-"""Re-record the histories the replay test checks: `python -m tests.workflow.record_histories
+"""Re-record the histories the replay test checks: `python -m tests.workflows.record_histories
 [SCENARIO ...]` (all scenarios when none is named).
 
 Run it after a *deliberate* change to the incident workflow's history shape, and keep the old
@@ -33,7 +33,7 @@ from tests.support.incidents import (
     make_alert,
     wait_for_pending,
 )
-from tests.workflow.test_failures import BrokenQuarantine, with_broken_quarantine
+from tests.workflows.test_failures import BrokenQuarantine, with_broken_quarantine
 
 HISTORIES = Path(__file__).parent / "histories"
 KEYRING = HISTORIES / "keyring.json"

@@ -19,8 +19,8 @@ from orchestrator.cli.main import main
 from orchestrator.domain import Environment
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
-from tests.api_b.conftest import Tokens
 from tests.support.incidents import eventually, make_alert
+from tests.support.principals import Tokens
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Fixtures for the API core tests: the real app over an ASGI transport (or uvicorn), a real
-event store on SQLite and PostgreSQL, the real Temporal dev server, and real principals.
+"""The app in-process: the real app over an ASGI transport (or uvicorn), a real event store on
+SQLite and PostgreSQL, the real Temporal dev server, and the principals of
+`tests.support.principals`.
 
 Workflows started by a test are terminated when it ends, so the next test (sharing the session
 dev server and the fixtures' fingerprints) starts its incidents afresh.
@@ -11,7 +12,6 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,9 @@ from orchestrator import db
 from orchestrator.alerts.models import receipts
 from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore, open_event_store
-from orchestrator.domain import Environment, Role
-from orchestrator.principals.service import create_principal
 from orchestrator.settings import Settings
 from tests.support.incidents import encrypted_client
+from tests.support.principals import Tokens, cast
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alerts"
 
@@ -42,15 +41,6 @@ def fixture_bytes(name: str) -> bytes:
 
 def fixture_json(name: str) -> Any:
     return json.loads(fixture_bytes(name))
-
-
-@dataclass(frozen=True)
-class Tokens:
-    admin: str
-    responder: str  # prod
-    auditor: str  # every tier
-    source: str  # prod + staging
-    source_dev: str  # dev only
 
 
 @pytest.fixture
@@ -71,16 +61,7 @@ def store(api_settings: Settings) -> EventStore:
 
 @pytest.fixture
 def tokens(store: EventStore) -> Tokens:
-    def token(name: str, role: Role, *envs: Environment) -> str:
-        return create_principal(store.engine, name, role, envs)[1]
-
-    return Tokens(
-        admin=token("root", Role.admin),
-        responder=token("ann", Role.responder, Environment.prod),
-        auditor=token("audrey", Role.auditor),
-        source=token("detector", Role.source, Environment.prod, Environment.staging),
-        source_dev=token("dev-detector", Role.source, Environment.dev),
-    )
+    return cast(store.engine)
 
 
 @pytest_asyncio.fixture

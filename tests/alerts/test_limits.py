@@ -15,14 +15,14 @@ from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore
 from orchestrator.errors import PayloadTooLarge
 from orchestrator.settings import Settings
-from tests.api.conftest import (
-    Tokens,
+from tests.support.app import (
     alerts_recorded,
     bearer,
     fixture_bytes,
     fixture_json,
     post_alert,
 )
+from tests.support.principals import Tokens
 
 
 async def test_size_cap_is_enforced_while_reading() -> None:

@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
 from orchestrator.audit import EventStore
 from orchestrator.incidents.projector import IncidentProjector
-from tests.api_b.stories import Story
+from tests.support.stories import Story
 
 
 def samples(projector: IncidentProjector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

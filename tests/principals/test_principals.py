@@ -12,7 +12,8 @@ from orchestrator.audit import EventStore
 from orchestrator.domain import Environment, Role
 from orchestrator.errors import Conflict, InvalidInput, NotFound
 from orchestrator.principals.service import create_principal, revoke_principal
-from tests.api.conftest import Tokens, bearer
+from tests.support.app import bearer
+from tests.support.principals import Tokens
 
 
 def test_tokens_are_stored_only_as_hashes_and_names_reusable_after_revoke(

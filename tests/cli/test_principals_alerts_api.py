@@ -18,9 +18,10 @@ from orchestrator.audit import EventStore
 from orchestrator.cli.main import app as cli
 from orchestrator.principals.service import add_webhook_secret, authenticate
 from orchestrator.settings import Settings
-from tests.api.conftest import FIXTURES, Tokens
-from tests.api_b.server import serving
+from tests.support.app import FIXTURES
 from tests.support.ports import free_port
+from tests.support.principals import Tokens
+from tests.support.server import serving
 
 FIREBREAK = str(Path(sys.executable).with_name("firebreak"))
 

@@ -12,7 +12,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from orchestrator.alerts.ids import alert_stream
 from orchestrator.audit import EventStore
 from orchestrator.domain import Alert
-from tests.api.conftest import Tokens, alerts_recorded, fixture_bytes, fixture_json, post_alert
+from tests.support.app import alerts_recorded, fixture_bytes, fixture_json, post_alert
+from tests.support.principals import Tokens
 
 
 async def assert_running(temporal: Client, incident_ids: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 A failure here means a change would break incidents already running: version the change with
 `workflow.patched` instead, or, if it is deliberate and safe, re-record with
-`python -m tests.workflow.record_histories`.
+`python -m tests.workflows.record_histories`.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from orchestrator.domain import IncidentState, Role
 from orchestrator.principals.service import create_principal
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import describe
-from tests.api.conftest import fixture_bytes, post_alert, terminate_started
+from tests.support.app import fixture_bytes, post_alert, terminate_started
 from tests.support.incidents import running_worker
 
 

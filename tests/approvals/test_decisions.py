@@ -1,36 +1,22 @@
-"""Responder and auditor endpoints over HTTP, against the real stack: uvicorn, the incident
-workflow on a Temporal dev server with a real worker, and the SQLite event store."""
+"""A responder's decisions over HTTP reach the workflow, against the real stack: uvicorn, the
+incident workflow on a Temporal dev server with a real worker, and the SQLite event store."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
-from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
-from orchestrator import db
-from orchestrator.audit import open_event_store
-from orchestrator.domain import Actor, Environment, NewEvent
+from orchestrator.domain import Environment
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import submit_alert
-from tests.api_b.conftest import Tokens
-from tests.support.incidents import eventually, make_alert
+from tests.support.app import bearer
+from tests.support.incidents import eventually
+from tests.support.principals import Tokens
+from tests.support.stack import open_incident
 
 PROBLEM = "application/problem+json"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def open_incident(client: Client, settings: Settings, lab: LabInfo, env: Environment) -> str:
-    alert = make_alert(lab, "prompt_injection", env, source="detector-1")
-    return (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
 
 
 async def test_decision_over_http_reaches_the_workflow(
@@ -134,83 +120,3 @@ async def test_decision_over_http_reaches_the_workflow(
         assert closed_in_scope.status_code == 409 and "closed" in closed_in_scope.json()["detail"]
         anonymous = await http.get("/v1/incidents")
         assert anonymous.status_code == 401 and anonymous.headers["content-type"] == PROBLEM
-
-
-async def test_auditor_queries_exports_and_verifies(
-    api: tuple[str, Tokens], dev_client: Client, fb_settings: Settings, lab: LabInfo
-) -> None:
-    url, tokens = api
-    incident = await open_incident(dev_client, fb_settings, lab, Environment.dev)
-    store = open_event_store(fb_settings)
-    auditor = bearer(tokens.audrey)
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-
-        async def settled() -> bool:
-            """Closed, or waiting for people (when the lab's model fails validation)."""
-            r = await http.get(f"/v1/incidents/{incident}", headers=bearer(tokens.ann))
-            return r.status_code == 200 and r.json()["status"] in ("closed", "awaiting_decision")
-
-        await eventually(settled, timeout=60)
-        stream = store.read_stream(incident)
-        seen: list[int] = []
-        cursor = 0
-        while True:
-            r = await http.get(
-                "/v1/audit/events",
-                params={"incident": incident, "limit": 4, "cursor": cursor},
-                headers=auditor,
-            )
-            assert r.status_code == 200, r.text
-            seen += [e["position"] for e in r.json()["items"]]
-            if r.json()["next_cursor"] is None:
-                break
-            cursor = r.json()["next_cursor"]
-        assert seen == [e.position for e in stream]
-        opened = await http.get(
-            "/v1/audit/events", params={"type": "IncidentOpened"}, headers=auditor
-        )
-        assert [e["stream_id"] for e in opened.json()["items"]] == [incident]
-        responder = await http.get("/v1/audit/events", headers=bearer(tokens.ann))
-        assert responder.status_code == 403
-
-        filler = [
-            NewEvent(
-                id=str(uuid.uuid4()),
-                type="NotificationSent",
-                actor=Actor.system(),
-                occurred_at=datetime.now(UTC),
-            )
-            for _ in range(1100)
-        ]
-        store.append("filler", filler)
-        lines = 0
-        chunks = 0
-        async with http.stream("GET", "/v1/audit/export", headers=auditor) as export:
-            assert export.headers["content-type"] == "application/x-ndjson"
-            async for chunk in export.aiter_bytes():
-                chunks += 1
-                lines += chunk.count(b"\n")
-        assert lines == store.head()[0]
-        assert chunks >= 3  # streamed page by page, never as one body
-
-        store.checkpoint()
-        checkpoints = (await http.get("/v1/audit/checkpoints", headers=auditor)).json()
-        assert checkpoints[0]["position"] == store.head()[0]
-        assert (await http.get("/v1/audit/verify", headers=auditor)).json()["ok"] is True
-
-        metrics = (await http.get("/metrics")).text
-        values = {
-            (s.name, tuple(sorted(s.labels.items()))): s.value
-            for f in text_string_to_metric_families(metrics)
-            for s in f.samples
-        }
-        settled = [("status", "closed")], [("status", "awaiting_decision")]
-        assert sum(values[("firebreak_incidents", tuple(s))] for s in settled) == 1
-        assert values[("firebreak_time_to_containment_seconds_count", ())] == 1
-
-        engine = db.make_engine(fb_settings.db_url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE audit_events SET payload = '{}' WHERE position = 3"))
-        engine.dispose()
-        report = (await http.get("/v1/audit/verify", headers=auditor)).json()
-        assert report["ok"] is False and report["first_bad_position"] == 3

@@ -1,0 +1,38 @@
+"""The whole API served by uvicorn over a real worker and Temporal dev server, on the SQLite
+event store of `fb_settings`, with the principals of `tests.support.principals`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from temporalio.client import Client
+
+from activities.providers.local.lab import LabInfo
+from orchestrator import db
+from orchestrator.api.app import create_app
+from orchestrator.audit import open_event_store
+from orchestrator.domain import Environment
+from orchestrator.settings import Settings
+from orchestrator.temporal.incidents import submit_alert
+from tests.support.incidents import make_alert, running_worker
+from tests.support.principals import Tokens, cast
+from tests.support.server import serving
+
+
+@pytest_asyncio.fixture
+async def api(dev_client: Client, fb_settings: Settings) -> AsyncIterator[tuple[str, Tokens]]:
+    """The real app under uvicorn, a real worker, Temporal dev server, SQLite event store."""
+    engine = db.make_engine(fb_settings.db_url)
+    try:
+        tokens = cast(engine)
+    finally:
+        engine.dispose()
+    app = create_app(fb_settings, temporal_client=dev_client, store=open_event_store(fb_settings))
+    async with running_worker(dev_client, fb_settings), serving(app) as url:
+        yield url, tokens
+
+
+async def open_incident(client: Client, settings: Settings, lab: LabInfo, env: Environment) -> str:
+    alert = make_alert(lab, "prompt_injection", env, source="detector-1")
+    return (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
