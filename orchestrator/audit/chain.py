@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from orchestrator.timeutil import as_utc
 
 GENESIS_HASH = "0" * 64
 EVENT_TAG = "firebreak.audit.event.v1"
@@ -23,16 +25,9 @@ def canonical_json(value: Any) -> str:
     )
 
 
-def utc(moment: datetime) -> datetime:
-    """The UTC instant, microsecond precision; naive datetimes are taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def timestamp(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, the only timestamp form that is hashed."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(

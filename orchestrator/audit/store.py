@@ -21,13 +21,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from orchestrator.audit import schema
-from orchestrator.audit.chain import (
-    canonical_json,
-    checkpoint_message,
-    event_hash,
-    timestamp,
-    utc,
-)
+from orchestrator.audit.chain import canonical_json, checkpoint_message, event_hash, timestamp
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
@@ -43,6 +37,7 @@ from orchestrator.errors import (
     Unavailable,
 )
 from orchestrator.security.keyring import KeyRing
+from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
 EXPORT_PAGE = 1000
@@ -206,7 +201,7 @@ class EventStore:
             "type": event.type,
             "actor_id": event.actor.id,
             "actor_role": event.actor.role,
-            "occurred_at": utc(event.occurred_at),
+            "occurred_at": as_utc(event.occurred_at),
             "payload": text,
             "encrypted_fields": canonical_json(names),
             "key_id": key_id_of(sealed, names),
@@ -333,9 +328,9 @@ class EventStore:
         if actor is not None:
             conditions.append(c.actor_id == actor)
         if since is not None:
-            conditions.append(c.occurred_at >= utc(since))
+            conditions.append(c.occurred_at >= as_utc(since))
         if until is not None:
-            conditions.append(c.occurred_at < utc(until))
+            conditions.append(c.occurred_at < as_utc(until))
         return self._page(sa.and_(sa.true(), *conditions), after_position, limit)
 
     def _page(
@@ -415,8 +410,8 @@ class EventStore:
             id=row.event_id,
             type=row.type,
             actor=Actor(id=row.actor_id, role=row.actor_role),
-            occurred_at=utc(row.occurred_at),
-            recorded_at=utc(row.recorded_at),
+            occurred_at=as_utc(row.occurred_at),
+            recorded_at=as_utc(row.recorded_at),
             payload=payload,
             prev_hash=row.prev_hash,
             hash=row.hash,

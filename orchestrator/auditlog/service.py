@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from orchestrator.audit import Checkpoint, EventStore, QueryPage
 from orchestrator.audit import schema as audit_schema
 from orchestrator.auditlog.models import AuditFilter
-from orchestrator.incidents.projection import as_utc
+from orchestrator.timeutil import as_utc
 
 EXPORT_PAGE = 500
 

@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from orchestrator.console.models import ConsoleSession, sessions
 from orchestrator.db import writing
 from orchestrator.errors import Forbidden, Unavailable
-from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal, principals
 from orchestrator.principals.service import authenticate
+from orchestrator.timeutil import as_utc
 
 MAX_SESSION_ID_LENGTH = 100
 

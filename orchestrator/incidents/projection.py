@@ -8,7 +8,7 @@ follow `docs/events.md`; a missing optional field leaves the row as it was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,14 +16,10 @@ from pydantic import ValidationError
 
 from orchestrator.domain import EventType, IncidentStatus, PendingDecision, RecordedEvent
 from orchestrator.incidents.models import decisions, incidents
+from orchestrator.timeutil import as_utc
 
 Row = dict[str, Any]
 CONTAINMENT = "containment"
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; the projection stores UTC only."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -20,7 +20,7 @@ from orchestrator.incidents.models import (
     PendingApproval,
     incidents,
 )
-from orchestrator.incidents.projection import as_utc
+from orchestrator.timeutil import as_utc
 
 MAX_PAGE = 200
 
