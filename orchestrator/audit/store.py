@@ -272,6 +272,24 @@ class EventStore:
             row = conn.execute(READ_HEAD).one()
         return int(row.position), str(row.hash)
 
+    def checkpoints(self, limit: int = 100) -> list[Checkpoint]:
+        """The latest `limit` signed chain heads, newest first: what an auditor compares with
+        the copies kept outside the database."""
+        table = schema.checkpoints
+        query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Checkpoint(
+                position=r.position,
+                head_hash=r.head_hash,
+                created_at=as_utc(r.created_at),
+                key_fingerprint=r.key_fingerprint,
+                signature=r.signature,
+            )
+            for r in rows
+        ]
+
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         query = (
             sa.select(schema.events)
@@ -349,9 +367,8 @@ class EventStore:
         more = len(rows) > limit
         return QueryPage(events=events, next_cursor=events[-1].position if more else None)
 
-    def export(
+    def export_pages(
         self,
-        out: IO[str],
         *,
         stream: str | None = None,
         types: Sequence[str] | None = None,
@@ -359,9 +376,11 @@ class EventStore:
         since: datetime | None = None,
         until: datetime | None = None,
         after_position: int = 0,
-    ) -> int:
-        """Write matching events to `out` as JSON Lines, one page at a time; return the count."""
-        count = 0
+    ) -> Iterator[str]:
+        """Events matching `query`'s filters as JSON Lines (one `RecordedEvent` per line,
+        decrypted, with its hashes), one page of EXPORT_PAGE events per item. Each page is read
+        when the previous one has been consumed, so however long the log, one page is in
+        memory: the CLI writes them to a file (`export`), the API streams them."""
         cursor: int | None = after_position
         while cursor is not None:
             page = self.query(
@@ -373,10 +392,15 @@ class EventStore:
                 after_position=cursor,
                 limit=EXPORT_PAGE,
             )
-            for event in page.events:
-                out.write(event.model_dump_json() + "\n")
-            count += len(page.events)
+            yield "".join(event.model_dump_json() + "\n" for event in page.events)
             cursor = page.next_cursor
+
+    def export(self, out: IO[str], **filters: Any) -> int:
+        """Write `export_pages(**filters)` to `out`; return how many events were written."""
+        count = 0
+        for lines in self.export_pages(**filters):
+            out.write(lines)
+            count += lines.count("\n")  # JSON escapes newlines in values: one line per event
         return count
 
     def verify(self, public_key: Ed25519PublicKey | None = None) -> VerificationReport:

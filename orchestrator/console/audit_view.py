@@ -14,8 +14,7 @@ from urllib.parse import urlencode
 
 import anyio
 
-from orchestrator.audit import Checkpoint, EventStore, VerificationReport
-from orchestrator.auditlog.models import AuditFilter
+from orchestrator.audit import AuditFilter, Checkpoint, EventStore, VerificationReport
 from orchestrator.errors import InvalidInput
 from orchestrator.timeutil import as_utc
 

@@ -2,7 +2,7 @@
 approvals, audit, metrics, and the two static files.
 
 Pages call the same read services as the API (`incidents.service`, `temporal.incidents`,
-`auditlog.service`) and decisions go through `approvals.service.decide_as`, so RBAC, scope and
+`audit.service`) and decisions go through `approvals.service.decide_as`, so RBAC, scope and
 the workflow's validator are exactly the API's. Routes are left out of the OpenAPI document:
 they answer HTML to a browser with a session cookie, not JSON to a bearer token.
 """
@@ -27,7 +27,7 @@ from orchestrator.api.deps import get_engine, get_settings, get_store, get_tempo
 from orchestrator.approvals.models import DecisionRequest
 from orchestrator.approvals.service import decide_as
 from orchestrator.audit import EventStore
-from orchestrator.auditlog import service as auditlog
+from orchestrator.audit import service as audit_service
 from orchestrator.console import incident_view, service
 from orchestrator.console.audit_view import VerificationCache, parse_cursor, parse_search
 from orchestrator.console.charts import Bar, bar_chart
@@ -330,11 +330,11 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
     try:
         search = parse_search(dict(request.query_params))
         cursor = parse_cursor(request.query_params.get("cursor"))
-        page = await auditlog.query(store, search.where, cursor, AUDIT_PAGE)
+        page = await audit_service.query(store, search.where, cursor, AUDIT_PAGE)
     except FirebreakError as exc:
         error = exc.detail
-        page = await auditlog.query(store, parse_search({}).where, 0, AUDIT_PAGE)
-    checkpoints = await anyio.to_thread.run_sync(auditlog.list_checkpoints, store, 1)
+        page = await audit_service.query(store, parse_search({}).where, 0, AUDIT_PAGE)
+    checkpoints = await audit_service.checkpoints(store, 1)
     latest = checkpoints[0] if checkpoints else None
     cache: VerificationCache = request.app.state.console_verification
     report = await cache.get(store, latest)
@@ -356,7 +356,7 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
 async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
     search = parse_search(dict(request.query_params))
     return StreamingResponse(
-        auditlog.export_lines(store, search.where),
+        audit_service.export_lines(store, search.where),
         media_type="application/x-ndjson",
         headers={
             "Content-Disposition": 'attachment; filename="firebreak-audit.jsonl"',

@@ -17,6 +17,7 @@ from orchestrator.domain import (
     IncidentStatus,
     PendingDecision,
     PhaseTiming,
+    RecordedEvent,
     Severity,
 )
 
@@ -109,6 +110,13 @@ class IncidentDetail(IncidentSummary):
     live: dict[str, Any] | None = Field(
         None, description="The running workflow's state (steps, approvals); null once closed."
     )
+
+
+class Timeline(BaseModel):
+    """`GET /v1/incidents/{id}/timeline`: the incident's audit stream, oldest first."""
+
+    incident_id: str
+    items: list[RecordedEvent]
 
 
 class PendingApproval(PendingDecision):

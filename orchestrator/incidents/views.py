@@ -14,11 +14,10 @@ from temporalio.service import RPCError
 from orchestrator.api.auth import Permission, Principal, can_access, require
 from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.audit import EventStore
-from orchestrator.auditlog.models import Timeline
 from orchestrator.domain import Environment, EventType, IncidentStatus, Severity, Slug
 from orchestrator.errors import FirebreakError, NotFound
 from orchestrator.incidents import service
-from orchestrator.incidents.models import IncidentDetail, IncidentPage
+from orchestrator.incidents.models import IncidentDetail, IncidentPage, Timeline
 from orchestrator.temporal.incidents import describe
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])

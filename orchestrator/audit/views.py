@@ -1,4 +1,7 @@
-"""Auditor endpoints over the event store: query, export, verify, checkpoints."""
+"""The auditors' endpoints over the event store: query, export, verify, checkpoints.
+
+Imported by the app factory only: `orchestrator.audit` itself stays importable without FastAPI.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from fastapi.responses import StreamingResponse
 
 from orchestrator.api.auth import Permission, Principal, require
 from orchestrator.api.deps import get_store, problem_responses
-from orchestrator.audit import Checkpoint, EventStore, VerificationReport
-from orchestrator.auditlog import service
-from orchestrator.auditlog.models import AuditFilter, AuditPage
+from orchestrator.audit import service
+from orchestrator.audit.models import AuditFilter, AuditPage, Checkpoint, VerificationReport
+from orchestrator.audit.store import EventStore
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.audit_read))]
@@ -78,4 +81,4 @@ async def checkpoints(
     _: Auditor, store: Store, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
 ) -> list[Checkpoint]:
     """Signed chain heads, newest first."""
-    return await anyio.to_thread.run_sync(service.list_checkpoints, store, limit)
+    return await service.checkpoints(store, limit)
