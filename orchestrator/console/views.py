@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from temporalio.service import RPCError
 
+from orchestrator.api.auth import visible_environments
 from orchestrator.api.deps import get_engine, get_settings, get_store, get_temporal
 from orchestrator.approvals.models import DecisionRequest
 from orchestrator.approvals.service import decide_as
@@ -65,10 +65,8 @@ from orchestrator.domain import (
 )
 from orchestrator.errors import Conflict, FirebreakError, NotFound
 from orchestrator.incidents import service as incidents
-from orchestrator.incidents.views import visible
 from orchestrator.principals.models import Permission
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import describe
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 root = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -81,7 +79,6 @@ Auditor = Annotated[ConsoleSession, Depends(signed_in(Permission.audit_read))]
 Engine = Annotated[sa.Engine, Depends(get_engine)]
 Store = Annotated[EventStore, Depends(get_store)]
 IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
-LIVE_TIMEOUT_SECONDS = 2.0
 AUDIT_PAGE = 50
 STATIC = {
     "console.css": "text/css; charset=utf-8",
@@ -196,7 +193,7 @@ async def incident_list(
     call = partial(
         incidents.list_incidents,
         engine,
-        visible(session.principal),
+        visible_environments(session.principal),
         status=status,
         type=type,
         severity=severity,
@@ -233,18 +230,9 @@ async def _incident_page(
     engine = await get_engine(request)
     store = await get_store(request)
     settings = await get_settings(request)
-    detail = await anyio.to_thread.run_sync(
-        incidents.get_incident, engine, incident_id, visible(session.principal)
+    detail, live = await incidents.get_incident_live(
+        engine, incident_id, visible_environments(session.principal), partial(get_temporal, request)
     )
-    if detail is None:
-        raise NotFound(f"no incident {incident_id!r}")
-    live = None
-    if detail.closed_at is None:
-        try:
-            with anyio.fail_after(LIVE_TIMEOUT_SECONDS):
-                live = await describe(await get_temporal(request), incident_id)
-        except (FirebreakError, RPCError, TimeoutError):
-            live = None  # the projection and the ledger still answer without Temporal
     events = await anyio.to_thread.run_sync(store.read_stream, incident_id)
     now = datetime.now(UTC)
     steps = (
@@ -314,7 +302,7 @@ async def decide(
 async def approvals(session: Decider, engine: Engine) -> Response:
     principal = session.principal
     items = await anyio.to_thread.run_sync(
-        incidents.pending_for, engine, principal.name, visible(principal)
+        incidents.pending_for, engine, principal.name, visible_environments(principal)
     )
     return render("approvals.html", page_context(session, items=items))
 
@@ -371,7 +359,9 @@ async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
 @router.get("/metrics")
 async def metrics(session: Reader, engine: Engine) -> Response:
     now = datetime.now(UTC)
-    summary = await anyio.to_thread.run_sync(summarise, engine, visible(session.principal), now)
+    summary = await anyio.to_thread.run_sync(
+        summarise, engine, visible_environments(session.principal), now
+    )
     open_chart = bar_chart(
         "Open incidents by status",
         [Bar(s.replace("_", " "), n, str(n)) for s, n in summary.open_by_status.items()],

@@ -117,12 +117,3 @@ class Timeline(BaseModel):
 
     incident_id: str
     items: list[RecordedEvent]
-
-
-class PendingApproval(PendingDecision):
-    """One row of `GET /v1/approvals`: a step the caller may decide on."""
-
-    incident_id: str
-    incident_title: str
-    environment: Environment
-    severity: Severity
