@@ -45,8 +45,8 @@ EXPORT_PAGE = 1000
 Row = sa.Row[Any]
 
 # Built once: SQLAlchemy finds a statement's compiled form by its cache key, which a statement
-# built per call has to recompute. That was two fifths of an append's CPU, and every transition
-# of every incident is an append.
+# built per call has to recompute, and every transition of every incident is an append
+# (figures: docs/benchmarks.md, "The audit store builds its append statements once").
 READ_HEAD = sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
 LOCK_HEAD = READ_HEAD.with_for_update()
 MOVE_HEAD = (
