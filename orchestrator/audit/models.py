@@ -13,8 +13,10 @@ from orchestrator.domain import RecordedEvent
 
 
 class AuditFilter(BaseModel):
-    """The filters of `EventStore.query` that `/v1/audit/events`, `/v1/audit/export` and the
-    console's audit page share."""
+    """The filters of `EventStore.query` that `/v1/audit/events`, `/v1/audit/export`, the
+    console's audit page and `EventStore.export` share."""
+
+    model_config = ConfigDict(extra="forbid")
 
     stream: str | None = None
     types: list[str] | None = None

@@ -23,7 +23,7 @@ async def query(store: EventStore, where: AuditFilter, cursor: int, limit: int) 
 
 async def export_lines(store: EventStore, where: AuditFilter) -> AsyncIterator[bytes]:
     """`EventStore.export_pages` for a streamed response, each page read in a worker thread."""
-    pages = store.export_pages(**where.model_dump())
+    pages = store.export_pages(where)
 
     def next_page() -> str | None:
         return next(pages, None)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from orchestrator.audit import schema
 from orchestrator.audit.chain import canonical_json, checkpoint_message, event_hash, timestamp
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
-from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.verify import verify_store
 from orchestrator.db import writing
@@ -367,38 +367,22 @@ class EventStore:
         more = len(rows) > limit
         return QueryPage(events=events, next_cursor=events[-1].position if more else None)
 
-    def export_pages(
-        self,
-        *,
-        stream: str | None = None,
-        types: Sequence[str] | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after_position: int = 0,
-    ) -> Iterator[str]:
-        """Events matching `query`'s filters as JSON Lines (one `RecordedEvent` per line,
-        decrypted, with its hashes), one page of EXPORT_PAGE events per item. Each page is read
-        when the previous one has been consumed, so however long the log, one page is in
-        memory: the CLI writes them to a file (`export`), the API streams them."""
+    def export_pages(self, where: AuditFilter, after_position: int = 0) -> Iterator[str]:
+        """Events matching `where` as JSON Lines (one `RecordedEvent` per line, decrypted, with
+        its hashes), one page of EXPORT_PAGE events per item. Each page is read when the
+        previous one has been consumed, so however long the log, one page is in memory: the CLI
+        writes them to a file (`export`), the API and the console stream them."""
         cursor: int | None = after_position
         while cursor is not None:
-            page = self.query(
-                stream=stream,
-                types=types,
-                actor=actor,
-                since=since,
-                until=until,
-                after_position=cursor,
-                limit=EXPORT_PAGE,
-            )
+            page = self.query(**where.model_dump(), after_position=cursor, limit=EXPORT_PAGE)
             yield "".join(event.model_dump_json() + "\n" for event in page.events)
             cursor = page.next_cursor
 
-    def export(self, out: IO[str], **filters: Any) -> int:
-        """Write `export_pages(**filters)` to `out`; return how many events were written."""
+    def export(self, out: IO[str], *, after_position: int = 0, **filters: Any) -> int:
+        """Write the events matching `filters` (`AuditFilter`'s fields, as `query` takes them)
+        to `out` as JSON Lines; return how many were written."""
         count = 0
-        for lines in self.export_pages(**filters):
+        for lines in self.export_pages(AuditFilter(**filters), after_position):
             out.write(lines)
             count += lines.count("\n")  # JSON escapes newlines in values: one line per event
         return count
