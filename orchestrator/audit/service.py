@@ -1,5 +1,5 @@
 """The auditors' reads for the API and the console: paged queries, a streamed export,
-checkpoints.
+verification, checkpoints.
 
 The store's API is synchronous; each call runs in a worker thread so the event loop keeps
 serving other requests while a large page or a verification walks the database.
@@ -12,7 +12,7 @@ from functools import partial
 
 import anyio
 
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage
+from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.store import EventStore
 
 
@@ -35,3 +35,8 @@ async def export_lines(store: EventStore, where: AuditFilter) -> AsyncIterator[b
 async def checkpoints(store: EventStore, limit: int) -> list[Checkpoint]:
     """`EventStore.checkpoints`: the latest signed chain heads, newest first."""
     return await anyio.to_thread.run_sync(store.checkpoints, limit)
+
+
+async def verify(store: EventStore) -> VerificationReport:
+    """`EventStore.verify` against the store's own checkpoint key."""
+    return await anyio.to_thread.run_sync(store.verify)
