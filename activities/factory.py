@@ -1,9 +1,12 @@
 """Providers chosen by configuration, and the activity callables the worker registers.
 
-Each capability has a plain registry dict from provider name to a constructor taking
-`Settings`; a provider module registers itself by adding an entry, e.g.
-`MODEL_REGISTRIES["mlflow"] = build_mlflow_registry`. The setting that picks the provider is
-named in the error when a name is unknown.
+Each swappable capability has a registry here: a dict, written out in this module, from
+provider name to a constructor taking `Settings` (the local providers' inline, the real ones'
+in `activities/providers/configured.py`). `build_providers` picks each entry by its setting
+(`FIREBREAK_MODELS_PROVIDER=mlflow` builds `MODEL_REGISTRIES["mlflow"]`; the notifier by whether
+notification URLs are set); an unknown name is a `ConfigError` naming the setting and the known
+names. Adding a provider means adding its entry here; provider modules register nothing
+themselves.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Firebreak's shared vocabulary: the pydantic models every package speaks.
 
 Workflows import this module inside Temporal's sandbox, so it must stay free of I/O and
-module-level side effects. Playbook, step and incident-state models are added here by the
-incident-workflow work; keep additions additive so all three packages agree on one shape.
+module-level side effects. The orchestrator, the workflows and the activities all speak these
+shapes, and recorded workflow histories hold them: change them additively, so that every
+package and every running incident still agree on one shape.
 """
 
 from __future__ import annotations

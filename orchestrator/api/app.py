@@ -25,7 +25,7 @@ from orchestrator.api.metrics import metrics_router
 from orchestrator.api.problems import install_problem_handlers
 from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
-from orchestrator.auditlog.views import router as audit_router
+from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
 from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector

@@ -3,7 +3,7 @@
 `require(permission)` is the only way an endpoint states who may call it; the permission is
 kept on the dependency so `route_permission` (and the RBAC matrix test) can read every route's
 rule from the app itself. Environment scope is checked by the endpoints that know the incident
-or alert environment, with `can_access`.
+or alert environment, with `can_access`; reads of many scope by `visible_environments`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "endpoints",
     "require",
     "route_permission",
+    "visible_environments",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="A Firebreak API token (fbk_...).")
@@ -41,6 +42,12 @@ PERMISSION_ATTRIBUTE = "firebreak_permission"
 
 def can_access(principal: Principal, environment: Environment) -> bool:
     return environment in principal.environments
+
+
+def visible_environments(principal: Principal) -> list[str]:
+    """The environments the caller may see, for reads that scope by them in SQL, so an
+    incident out of scope looks absent."""
+    return [env.value for env in Environment if can_access(principal, env)]
 
 
 def require(permission: Permission) -> Callable[..., Awaitable[Principal]]:

@@ -1,4 +1,4 @@
-"""Request body of a decision, validated before it reaches the workflow."""
+"""A decision's request body, validated before it reaches the workflow, and what waits for one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.domain import DecisionKind
+from orchestrator.domain import DecisionKind, Environment, PendingDecision, Severity
 
 NEEDS_REASON = frozenset({DecisionKind.reject, DecisionKind.abort})
 
@@ -31,3 +31,12 @@ class DecisionRequest(BaseModel):
         if self.decision in NEEDS_REASON and not self.reason.strip():
             raise ValueError(f"a reason is required to {self.decision.value}")
         return self
+
+
+class PendingApproval(PendingDecision):
+    """One row of `GET /v1/approvals`: a step the caller may decide on."""
+
+    incident_id: str
+    incident_title: str
+    environment: Environment
+    severity: Severity

@@ -10,15 +10,13 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from orchestrator.api.auth import Permission, Principal, require
+from orchestrator.api.auth import Permission, Principal, require, visible_environments
 from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.approvals import service
-from orchestrator.approvals.models import DecisionRequest
+from orchestrator.approvals.models import DecisionRequest, PendingApproval
 from orchestrator.audit import EventStore
 from orchestrator.domain import DecisionOutcome
 from orchestrator.incidents import service as incidents
-from orchestrator.incidents.models import PendingApproval
-from orchestrator.incidents.views import visible
 
 router = APIRouter(tags=["approvals"])
 Decider = Annotated[Principal, Depends(require(Permission.incidents_decide))]
@@ -59,6 +57,6 @@ async def approvals(
     """Steps the caller may decide (in scope, not requested by them, not yet approved by
     them), oldest request first, with their deadlines."""
     items = await anyio.to_thread.run_sync(
-        incidents.pending_for, engine, principal.name, visible(principal)
+        incidents.pending_for, engine, principal.name, visible_environments(principal)
     )
     return ApprovalList(items=items)

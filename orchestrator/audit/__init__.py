@@ -1,10 +1,16 @@
 """The audit event store: one append-only, hash-chained, verifiable log of everything Firebreak
-does. This package's names below are its whole public surface; everything else is internal.
+does. The names below are the store's whole public surface; importing them never pulls in the
+API, so activities import the store from here.
+
+Beside it, for the front ends only: `orchestrator.audit.service` (the auditors' reads, off the
+event loop, shared by the API and the console) and `orchestrator.audit.views` (the auditors'
+endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`) is
+internal; `chain`'s docstring says how the hash is computed.
 """
 
 from __future__ import annotations
 
-from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
 from orchestrator.db import make_engine
@@ -12,6 +18,7 @@ from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
 
 __all__ = [
+    "AuditFilter",
     "Checkpoint",
     "CheckpointSigner",
     "EventStore",

@@ -1,19 +1,61 @@
-"""The hash chain's canonical encoding (specified in docs/audit-ledger.md; change = new version).
+"""How the audit hash is computed: the chain's canonical encoding (a change = a new version).
 
 Every stored event commits to its predecessor's hash and to its own fields exactly as stored
-(sensitive fields as ciphertext), so anyone holding the rows can re-check the chain without keys.
+(sensitive fields as ciphertext), so anyone holding the rows can re-check the chain without
+keys. An event's hash is::
+
+    lowercase hex SHA-256 of the UTF-8 bytes of
+    canonical_json([EVENT_TAG, *the values of HASHED_FIELDS in that order])
+
+- `HASHED_FIELDS` is the one list of what is hashed and in which order: every column of
+  ``audit_events`` but ``hash`` itself, ending with ``prev_hash`` (the hash of the event at
+  position - 1; `GENESIS_HASH` for position 1). The store hashes with it on append
+  (`event_hash`) and `verify` selects these columns in this order to re-check (`encoded_hash`).
+- The `TIMESTAMP_FIELDS` are hashed as text in `TIMESTAMP_FORMAT`, the only timestamp form that
+  is hashed: UTC, always six fraction digits, ``Z`` (``2026-11-29T10:10:00.000000Z``).
+  `verify` has the database render the stored columns in this same form.
+- ``payload`` and ``encrypted_fields`` are hashed as the exact canonical JSON text stored in
+  their columns, so verification never depends on how a database re-serialises JSON;
+  ``key_id`` is null when nothing is sealed.
+- `canonical_json`: object keys sorted, no whitespace, UTF-8 rather than ``\\u`` escapes, and
+  NaN refused.
+
+A signed checkpoint covers ``canonical_json([CHECKPOINT_TAG, position, head_hash,
+created_at])`` (`checkpoint_message`). docs/audit-ledger.md states the same for auditors who
+re-check the log with their own tools.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+from orchestrator.timeutil import as_utc
 
 GENESIS_HASH = "0" * 64
 EVENT_TAG = "firebreak.audit.event.v1"
 CHECKPOINT_TAG = "firebreak.audit.checkpoint.v1"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+HASHED_FIELDS = (
+    "position",
+    "stream_id",
+    "version",
+    "event_id",
+    "type",
+    "actor_id",
+    "actor_role",
+    "occurred_at",
+    "recorded_at",
+    "payload",
+    "encrypted_fields",
+    "key_id",
+    "prev_hash",
+)
+TIMESTAMP_FIELDS = frozenset({"occurred_at", "recorded_at"})
 
 
 def canonical_json(value: Any) -> str:
@@ -23,55 +65,23 @@ def canonical_json(value: Any) -> str:
     )
 
 
-def utc(moment: datetime) -> datetime:
-    """The UTC instant, microsecond precision; naive datetimes are taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
 def timestamp(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, the only timestamp form that is hashed."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """`moment` in `TIMESTAMP_FORMAT` (naive datetimes are taken to be UTC already)."""
+    return as_utc(moment).strftime(TIMESTAMP_FORMAT)
 
 
-def event_hash(
-    *,
-    position: int,
-    stream_id: str,
-    version: int,
-    event_id: str,
-    type: str,
-    actor_id: str,
-    actor_role: str,
-    occurred_at: datetime,
-    recorded_at: datetime,
-    payload: str,
-    encrypted_fields: str,
-    key_id: str | None,
-    prev_hash: str,
-) -> str:
-    """SHA-256 (hex) over the canonical JSON array of an event row's fields and `prev_hash`."""
+def event_hash(**row: Any) -> str:
+    """The hash of an event row given as its `HASHED_FIELDS`, timestamps as datetimes."""
+    if row.keys() != set(HASHED_FIELDS):
+        raise TypeError(f"an event hash takes exactly these fields: {', '.join(HASHED_FIELDS)}")
     return encoded_hash(
-        position,
-        stream_id,
-        version,
-        event_id,
-        type,
-        actor_id,
-        actor_role,
-        timestamp(occurred_at),
-        timestamp(recorded_at),
-        payload,
-        encrypted_fields,
-        key_id,
-        prev_hash,
+        [timestamp(row[f]) if f in TIMESTAMP_FIELDS else row[f] for f in HASHED_FIELDS]
     )
 
 
-def encoded_hash(*fields: object) -> str:
-    """The hash of a row whose fields are already in column order, timestamps as text."""
-    return hashlib.sha256(canonical_json([EVENT_TAG, *fields]).encode()).hexdigest()
+def encoded_hash(values: Sequence[object]) -> str:
+    """The hash of a row's `HASHED_FIELDS` values, in order, timestamps already as text."""
+    return hashlib.sha256(canonical_json([EVENT_TAG, *values]).encode()).hexdigest()
 
 
 def checkpoint_message(position: int, head_hash: str, created_at: datetime) -> bytes:

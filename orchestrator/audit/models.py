@@ -1,12 +1,28 @@
-"""Result shapes of the event store's public surface (the API serialises them as they are)."""
+"""The event store's query filters and result shapes, and the auditor endpoints' page.
+
+The API serialises the store's results as they are.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.domain import RecordedEvent
+
+
+class AuditFilter(BaseModel):
+    """The filters of `EventStore.query` that `/v1/audit/events`, `/v1/audit/export`, the
+    console's audit page and `EventStore.export` share."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream: str | None = None
+    types: list[str] | None = None
+    actor: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class QueryPage(BaseModel):
@@ -16,6 +32,15 @@ class QueryPage(BaseModel):
 
     events: list[RecordedEvent]
     next_cursor: int | None
+
+
+class AuditPage(BaseModel):
+    """One page of `GET /v1/audit/events`."""
+
+    items: list[RecordedEvent]
+    next_cursor: int | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
 
 
 class VerificationReport(BaseModel):

@@ -21,15 +21,9 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.audit import schema
-from orchestrator.audit.chain import (
-    canonical_json,
-    checkpoint_message,
-    event_hash,
-    timestamp,
-    utc,
-)
+from orchestrator.audit.chain import canonical_json, checkpoint_message, event_hash, timestamp
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
-from orchestrator.audit.models import Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.verify import verify_store
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
@@ -42,6 +36,7 @@ from orchestrator.errors import (
     InvalidInput,
 )
 from orchestrator.security.keyring import KeyRing
+from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
 EXPORT_PAGE = 1000
@@ -49,8 +44,8 @@ EXPORT_PAGE = 1000
 Row = sa.Row[Any]
 
 # Built once: SQLAlchemy finds a statement's compiled form by its cache key, which a statement
-# built per call has to recompute. That was two fifths of an append's CPU, and every transition
-# of every incident is an append.
+# built per call has to recompute, and every transition of every incident is an append
+# (figures: docs/benchmarks.md, "The audit store builds its append statements once").
 READ_HEAD = sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
 LOCK_HEAD = READ_HEAD.with_for_update()
 MOVE_HEAD = (
@@ -205,7 +200,7 @@ class EventStore:
             "type": event.type,
             "actor_id": event.actor.id,
             "actor_role": event.actor.role,
-            "occurred_at": utc(event.occurred_at),
+            "occurred_at": as_utc(event.occurred_at),
             "payload": text,
             "encrypted_fields": canonical_json(names),
             "key_id": key_id_of(sealed, names),
@@ -276,6 +271,24 @@ class EventStore:
             row = conn.execute(READ_HEAD).one()
         return int(row.position), str(row.hash)
 
+    def checkpoints(self, limit: int = 100) -> list[Checkpoint]:
+        """The latest `limit` signed chain heads, newest first: what an auditor compares with
+        the copies kept outside the database."""
+        table = schema.checkpoints
+        query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
+        with self._reading() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Checkpoint(
+                position=r.position,
+                head_hash=r.head_hash,
+                created_at=as_utc(r.created_at),
+                key_fingerprint=r.key_fingerprint,
+                signature=r.signature,
+            )
+            for r in rows
+        ]
+
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         query = (
             sa.select(schema.events)
@@ -332,9 +345,9 @@ class EventStore:
         if actor is not None:
             conditions.append(c.actor_id == actor)
         if since is not None:
-            conditions.append(c.occurred_at >= utc(since))
+            conditions.append(c.occurred_at >= as_utc(since))
         if until is not None:
-            conditions.append(c.occurred_at < utc(until))
+            conditions.append(c.occurred_at < as_utc(until))
         return self._page(sa.and_(sa.true(), *conditions), after_position, limit)
 
     def _page(
@@ -353,34 +366,24 @@ class EventStore:
         more = len(rows) > limit
         return QueryPage(events=events, next_cursor=events[-1].position if more else None)
 
-    def export(
-        self,
-        out: IO[str],
-        *,
-        stream: str | None = None,
-        types: Sequence[str] | None = None,
-        actor: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after_position: int = 0,
-    ) -> int:
-        """Write matching events to `out` as JSON Lines, one page at a time; return the count."""
-        count = 0
+    def export_pages(self, where: AuditFilter, after_position: int = 0) -> Iterator[str]:
+        """Events matching `where` as JSON Lines (one `RecordedEvent` per line, decrypted, with
+        its hashes), one page of EXPORT_PAGE events per item. Each page is read when the
+        previous one has been consumed, so however long the log, one page is in memory: the CLI
+        writes them to a file (`export`), the API and the console stream them."""
         cursor: int | None = after_position
         while cursor is not None:
-            page = self.query(
-                stream=stream,
-                types=types,
-                actor=actor,
-                since=since,
-                until=until,
-                after_position=cursor,
-                limit=EXPORT_PAGE,
-            )
-            for event in page.events:
-                out.write(event.model_dump_json() + "\n")
-            count += len(page.events)
+            page = self.query(**where.model_dump(), after_position=cursor, limit=EXPORT_PAGE)
+            yield "".join(event.model_dump_json() + "\n" for event in page.events)
             cursor = page.next_cursor
+
+    def export(self, out: IO[str], *, after_position: int = 0, **filters: Any) -> int:
+        """Write the events matching `filters` (`AuditFilter`'s fields, as `query` takes them)
+        to `out` as JSON Lines; return how many were written."""
+        count = 0
+        for lines in self.export_pages(AuditFilter(**filters), after_position):
+            out.write(lines)
+            count += lines.count("\n")  # JSON escapes newlines in values: one line per event
         return count
 
     def verify(self, public_key: Ed25519PublicKey | None = None) -> VerificationReport:
@@ -414,8 +417,8 @@ class EventStore:
             id=row.event_id,
             type=row.type,
             actor=Actor(id=row.actor_id, role=row.actor_role),
-            occurred_at=utc(row.occurred_at),
-            recorded_at=utc(row.recorded_at),
+            occurred_at=as_utc(row.occurred_at),
+            recorded_at=as_utc(row.recorded_at),
             payload=payload,
             prev_hash=row.prev_hash,
             hash=row.hash,

@@ -7,6 +7,7 @@ and a whole rewritten suffix with recomputed hashes (through the checkpoints sig
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,14 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from orchestrator.audit import schema
-from orchestrator.audit.chain import GENESIS_HASH, checkpoint_message, encoded_hash
+from orchestrator.audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    TIMESTAMP_FIELDS,
+    TIMESTAMP_FORMAT,
+    checkpoint_message,
+    encoded_hash,
+)
 from orchestrator.audit.models import VerificationReport
 from orchestrator.audit.signing import fingerprint, signature_valid
 
@@ -100,7 +108,7 @@ def _walk_chain(
                     expected, f"prev_hash does not match the hash of position {expected - 1}"
                 )
             stored = row[-1]
-            if encoded_hash(*row[:-1]) != stored:
+            if encoded_hash(row[:-1]) != stored:
                 raise _Problem(expected, "stored hash does not match the event's contents")
             if expected in wanted:
                 hashes_at[expected] = stored
@@ -121,34 +129,38 @@ def _walk_chain(
 
 
 def _hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
-    """The event columns in hash order, timestamps rendered as canonical text by the database
-    itself: parsing them into datetimes and back would cost most of the verification time."""
+    """`chain.HASHED_FIELDS` in order, then the stored hash: what `encoded_hash` re-checks."""
     c = schema.events.c
-
-    def text(column: sa.Column[Any]) -> sa.ColumnElement[str]:
-        if dialect == "postgresql":
-            utc = sa.func.timezone("UTC", column)
-            return sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=sa.String)
-        # SQLAlchemy stores SQLite datetimes as "YYYY-MM-DD HH:MM:SS.ffffff" (UTC here).
-        raw = sa.cast(sa.type_coerce(column, sa.String), sa.String)
-        return sa.func.replace(raw, " ", "T", type_=sa.String).concat("Z")
-
-    return [
-        c.position,
-        c.stream_id,
-        c.version,
-        c.event_id,
-        c.type,
-        c.actor_id,
-        c.actor_role,
-        text(c.occurred_at),
-        text(c.recorded_at),
-        c.payload,
-        c.encrypted_fields,
-        c.key_id,
-        c.prev_hash,
-        c.hash,
+    hashed = [
+        _timestamp_text(c[name], dialect) if name in TIMESTAMP_FIELDS else c[name]
+        for name in HASHED_FIELDS
     ]
+    return [*hashed, c.hash]
+
+
+# `to_char` equivalents of the strftime directives `chain.TIMESTAMP_FORMAT` uses.
+_TO_CHAR = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS", "%f": "US"}
+
+
+def _to_char_pattern(strftime: str) -> str:
+    """PostgreSQL's `to_char` pattern for `strftime`, literal letters quoted."""
+    parts = re.findall(r"%.|[^%]+", strftime)
+    return "".join(
+        _TO_CHAR[part] if part.startswith("%") else f'"{part}"' if part.isalpha() else part
+        for part in parts
+    )
+
+
+def _timestamp_text(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[str]:
+    """`column` as `chain.timestamp` writes it, rendered by the database itself: parsing every
+    timestamp into a datetime and back would cost most of the verification time."""
+    if dialect == "postgresql":
+        pattern = _to_char_pattern(TIMESTAMP_FORMAT)
+        return sa.func.to_char(sa.func.timezone("UTC", column), pattern, type_=sa.String)
+    # SQLAlchemy stores SQLite datetimes as text, "%Y-%m-%d %H:%M:%S.%f" (UTC here): the
+    # canonical form but for the "T" and the "Z".
+    raw = sa.cast(sa.type_coerce(column, sa.String), sa.String)
+    return sa.func.replace(raw, " ", "T", type_=sa.String).concat("Z")
 
 
 def _check_checkpoints(

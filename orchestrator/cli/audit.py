@@ -14,8 +14,7 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from orchestrator.audit import load_public_key, open_event_store
-from orchestrator.audit.signing import CheckpointSigner
+from orchestrator.audit import CheckpointSigner, load_public_key, open_event_store
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings

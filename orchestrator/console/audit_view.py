@@ -14,10 +14,9 @@ from urllib.parse import urlencode
 
 import anyio
 
-from orchestrator.audit import Checkpoint, EventStore, VerificationReport
-from orchestrator.auditlog.models import AuditFilter
+from orchestrator.audit import AuditFilter, Checkpoint, EventStore, VerificationReport
 from orchestrator.errors import InvalidInput
-from orchestrator.incidents.projection import as_utc
+from orchestrator.timeutil import as_utc
 
 VERIFY_TTL_SECONDS = 60.0
 FIELDS = ("incident", "type", "actor", "since", "until")

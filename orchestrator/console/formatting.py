@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from orchestrator.incidents.projection import as_utc
+from orchestrator.timeutil import as_utc
 
 
 def duration(seconds: float | None) -> str:

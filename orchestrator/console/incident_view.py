@@ -21,9 +21,9 @@ from orchestrator.domain import (
     StepStatus,
 )
 from orchestrator.incidents.models import IncidentDetail
-from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal
 from orchestrator.settings import Settings
+from orchestrator.timeutil import as_utc
 
 CAPABILITY_SETTING = {
     "keys": "keys_provider",
@@ -86,15 +86,15 @@ def phase_rows(detail: IncidentDetail, now: datetime) -> list[PhaseRow]:
     rows = []
     for name in PhaseName:
         timing = detail.phases.get(name.value)
-        started = _utc(timing.started_at) if timing else None
-        completed = _utc(timing.completed_at) if timing else None
+        started = as_utc(timing.started_at) if timing else None
+        completed = as_utc(timing.completed_at) if timing else None
         if completed is not None:
             state = "done"
         elif started is not None:
             state = "current" if detail.closed_at is None else "stopped"
         else:
             state = "upcoming"
-        end = completed or (now if state == "current" else _utc(detail.closed_at))
+        end = completed or (now if state == "current" else as_utc(detail.closed_at))
         seconds = (end - started).total_seconds() if started and end else None
         rows.append(PhaseRow(name.value, state, started, completed, seconds))
     return rows
@@ -166,10 +166,6 @@ def pending_rows(pending: list[PendingDecision], principal: Principal) -> list[P
         choices = ["approve", "reject"] if item.reason == "approval" else ["retry", "skip", "abort"]
         rows.append(PendingRow(item, deciding and not mine, choices))
     return rows
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
 
 
 def timeline_rows(events: list[RecordedEvent]) -> list[dict[str, Any]]:

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from orchestrator.console.models import ConsoleSession, sessions
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.errors import Forbidden
-from orchestrator.incidents.projection import as_utc
 from orchestrator.principals.models import Permission, Principal, principals
 from orchestrator.principals.service import authenticate
+from orchestrator.timeutil import as_utc
 
 MAX_SESSION_ID_LENGTH = 100
 

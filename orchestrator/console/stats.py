@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from orchestrator.domain import IncidentStatus, PhaseName, PhaseTiming
 from orchestrator.incidents.models import incidents
-from orchestrator.incidents.projection import as_utc
+from orchestrator.timeutil import as_utc
 
 WINDOWS = (("24 h", timedelta(hours=24)), ("7 d", timedelta(days=7)))
 OPEN = (IncidentStatus.active.value, IncidentStatus.awaiting_decision.value)

@@ -2,7 +2,7 @@
 approvals, audit, metrics, and the two static files.
 
 Pages call the same read services as the API (`incidents.service`, `temporal.incidents`,
-`auditlog.service`) and decisions go through `approvals.service.decide_as`, so RBAC, scope and
+`audit.service`) and decisions go through `approvals.service.decide_as`, so RBAC, scope and
 the workflow's validator are exactly the API's. Routes are left out of the OpenAPI document:
 they answer HTML to a browser with a session cookie, not JSON to a bearer token.
 """
@@ -21,13 +21,13 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from temporalio.service import RPCError
 
+from orchestrator.api.auth import visible_environments
 from orchestrator.api.deps import get_engine, get_settings, get_store, get_temporal
 from orchestrator.approvals.models import DecisionRequest
 from orchestrator.approvals.service import decide_as
 from orchestrator.audit import EventStore
-from orchestrator.auditlog import service as auditlog
+from orchestrator.audit import service as audit_service
 from orchestrator.console import incident_view, service
 from orchestrator.console.audit_view import VerificationCache, parse_cursor, parse_search
 from orchestrator.console.charts import Bar, bar_chart
@@ -65,10 +65,8 @@ from orchestrator.domain import (
 )
 from orchestrator.errors import Conflict, FirebreakError, NotFound
 from orchestrator.incidents import service as incidents
-from orchestrator.incidents.views import visible
 from orchestrator.principals.models import Permission
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import describe
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 root = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -81,7 +79,6 @@ Auditor = Annotated[ConsoleSession, Depends(signed_in(Permission.audit_read))]
 Engine = Annotated[sa.Engine, Depends(get_engine)]
 Store = Annotated[EventStore, Depends(get_store)]
 IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
-LIVE_TIMEOUT_SECONDS = 2.0
 AUDIT_PAGE = 50
 STATIC = {
     "console.css": "text/css; charset=utf-8",
@@ -196,7 +193,7 @@ async def incident_list(
     call = partial(
         incidents.list_incidents,
         engine,
-        visible(session.principal),
+        visible_environments(session.principal),
         status=status,
         type=type,
         severity=severity,
@@ -233,18 +230,9 @@ async def _incident_page(
     engine = await get_engine(request)
     store = await get_store(request)
     settings = await get_settings(request)
-    detail = await anyio.to_thread.run_sync(
-        incidents.get_incident, engine, incident_id, visible(session.principal)
+    detail, live = await incidents.get_incident_live(
+        engine, incident_id, visible_environments(session.principal), partial(get_temporal, request)
     )
-    if detail is None:
-        raise NotFound(f"no incident {incident_id!r}")
-    live = None
-    if detail.closed_at is None:
-        try:
-            with anyio.fail_after(LIVE_TIMEOUT_SECONDS):
-                live = await describe(await get_temporal(request), incident_id)
-        except (FirebreakError, RPCError, TimeoutError):
-            live = None  # the projection and the ledger still answer without Temporal
     events = await anyio.to_thread.run_sync(store.read_stream, incident_id)
     now = datetime.now(UTC)
     steps = (
@@ -314,7 +302,7 @@ async def decide(
 async def approvals(session: Decider, engine: Engine) -> Response:
     principal = session.principal
     items = await anyio.to_thread.run_sync(
-        incidents.pending_for, engine, principal.name, visible(principal)
+        incidents.pending_for, engine, principal.name, visible_environments(principal)
     )
     return render("approvals.html", page_context(session, items=items))
 
@@ -330,11 +318,11 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
     try:
         search = parse_search(dict(request.query_params))
         cursor = parse_cursor(request.query_params.get("cursor"))
-        page = await auditlog.query(store, search.where, cursor, AUDIT_PAGE)
+        page = await audit_service.query(store, search.where, cursor, AUDIT_PAGE)
     except FirebreakError as exc:
         error = exc.detail
-        page = await auditlog.query(store, parse_search({}).where, 0, AUDIT_PAGE)
-    checkpoints = await anyio.to_thread.run_sync(auditlog.list_checkpoints, store, 1)
+        page = await audit_service.query(store, parse_search({}).where, 0, AUDIT_PAGE)
+    checkpoints = await audit_service.checkpoints(store, 1)
     latest = checkpoints[0] if checkpoints else None
     cache: VerificationCache = request.app.state.console_verification
     report = await cache.get(store, latest)
@@ -356,7 +344,7 @@ async def audit(request: Request, session: Auditor, store: Store) -> Response:
 async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
     search = parse_search(dict(request.query_params))
     return StreamingResponse(
-        auditlog.export_lines(store, search.where),
+        audit_service.export_lines(store, search.where),
         media_type="application/x-ndjson",
         headers={
             "Content-Disposition": 'attachment; filename="firebreak-audit.jsonl"',
@@ -371,7 +359,9 @@ async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
 @router.get("/metrics")
 async def metrics(session: Reader, engine: Engine) -> Response:
     now = datetime.now(UTC)
-    summary = await anyio.to_thread.run_sync(summarise, engine, visible(session.principal), now)
+    summary = await anyio.to_thread.run_sync(
+        summarise, engine, visible_environments(session.principal), now
+    )
     open_chart = bar_chart(
         "Open incidents by status",
         [Bar(s.replace("_", " "), n, str(n)) for s, n in summary.open_by_status.items()],

@@ -1,7 +1,8 @@
 """The incidents projection: its tables and the shapes the API returns.
 
 The tables are a cache derived from the audit log, never a source of truth: every column can
-be recomputed by replaying the log (`IncidentProjector.rebuild`). Migration `0003` creates them.
+be recomputed by replaying the log (`IncidentProjector.rebuild`). Migration `0003` creates them
+(`0005` names the projector's positions `projection_tracking`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from orchestrator.domain import (
     IncidentStatus,
     PendingDecision,
     PhaseTiming,
+    RecordedEvent,
     Severity,
 )
 
@@ -61,8 +63,9 @@ decisions = sa.Table(
     sa.Column("wait_seconds", sa.Float),
 )
 
-checkpoints = sa.Table(
-    "projection_checkpoints",
+# Each projection's tracking position: the last audit position it has folded in.
+tracking = sa.Table(
+    "projection_tracking",
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("position", sa.BigInteger, nullable=False),
@@ -111,10 +114,8 @@ class IncidentDetail(IncidentSummary):
     )
 
 
-class PendingApproval(PendingDecision):
-    """One row of `GET /v1/approvals`: a step the caller may decide on."""
+class Timeline(BaseModel):
+    """`GET /v1/incidents/{id}/timeline`: the incident's audit stream, oldest first."""
 
     incident_id: str
-    incident_title: str
-    environment: Environment
-    severity: Severity
+    items: list[RecordedEvent]

@@ -8,22 +8,23 @@ follow `docs/events.md`; a missing optional field leaves the row as it was.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from orchestrator.domain import EventType, IncidentStatus, PendingDecision, RecordedEvent
+from orchestrator.domain import (
+    EventType,
+    IncidentStatus,
+    PendingDecision,
+    PhaseName,
+    RecordedEvent,
+)
 from orchestrator.incidents.models import decisions, incidents
+from orchestrator.timeutil import as_utc
 
 Row = dict[str, Any]
-CONTAINMENT = "containment"
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; the projection stores UTC only."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -121,7 +122,7 @@ def _phase_completed(row: Row, event: RecordedEvent) -> None:
     times = dict(row["phases"].get(phase, {}))
     times["completed_at"] = at.isoformat()
     row["phases"] = {**row["phases"], phase: times}
-    if phase == CONTAINMENT and row["time_to_contain_seconds"] is None:
+    if phase == PhaseName.containment and row["time_to_contain_seconds"] is None:
         row["time_to_contain_seconds"] = (at - as_utc(row["opened_at"])).total_seconds()
 
 

@@ -1,9 +1,11 @@
 """Keeps the incidents projection current by following the audit log.
 
-The projector reads `read_all(after_position)` from its own checkpoint and folds each batch in
-one transaction together with the new checkpoint, moved only if nobody else moved it meanwhile
-(compare-and-set). So a crash, a re-run or two API replicas projecting at once never apply an
-event twice, and `rebuild()` replays from zero into the same rows.
+The projector reads `read_all(after_position)` from its tracking position (the last audit
+position it folded in; `eventsourcing`'s word, kept apart from the ledger's signed
+checkpoints) and folds each batch in one transaction together with the new position, moved
+only if nobody else moved it meanwhile (compare-and-set). So a crash, a re-run or two API
+replicas projecting at once never apply an event twice, and `rebuild()` replays from zero into
+the same rows.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from orchestrator.db import writing
 from orchestrator.domain import RecordedEvent
 from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
-from orchestrator.incidents.models import checkpoints, decisions, incidents
+from orchestrator.incidents.models import decisions, incidents, tracking
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +47,12 @@ class IncidentProjector:
 
     @staticmethod
     def _position(conn: sa.Connection) -> int:
-        found = conn.execute(
-            sa.select(checkpoints.c.position).where(checkpoints.c.name == NAME)
-        ).scalar()
+        found = conn.execute(sa.select(tracking.c.position).where(tracking.c.name == NAME)).scalar()
         return int(found or 0)
 
     def catch_up(self) -> int:
         """Apply every event not yet projected; returns how many were applied."""
-        self._ensure_checkpoint()
+        self._ensure_tracking()
         applied = 0
         while True:
             start = self.position()
@@ -63,15 +63,13 @@ class IncidentProjector:
             if self._apply_batch(start, batch):
                 applied += len(batch)
 
-    def _ensure_checkpoint(self) -> None:
+    def _ensure_tracking(self) -> None:
         with self.engine.begin() as conn:
-            if conn.execute(
-                sa.select(checkpoints.c.name).where(checkpoints.c.name == NAME)
-            ).first():
+            if conn.execute(sa.select(tracking.c.name).where(tracking.c.name == NAME)).first():
                 return
         try:
             with self.engine.begin() as conn:
-                conn.execute(checkpoints.insert().values(name=NAME, position=0))
+                conn.execute(tracking.insert().values(name=NAME, position=0))
         except sa.exc.IntegrityError:
             pass  # another projector created it first; that is all we wanted
 
@@ -90,8 +88,8 @@ class IncidentProjector:
                 fold.apply(event)
             fold.flush()
             moved = conn.execute(
-                checkpoints.update()
-                .where(checkpoints.c.name == NAME, checkpoints.c.position == start)
+                tracking.update()
+                .where(tracking.c.name == NAME, tracking.c.position == start)
                 .values(position=batch[-1].position)
             ).rowcount
             if moved == 0:
@@ -104,7 +102,7 @@ class IncidentProjector:
         with self.engine.begin() as conn:
             conn.execute(incidents.delete())
             conn.execute(decisions.delete())
-            conn.execute(checkpoints.delete().where(checkpoints.c.name == NAME))
+            conn.execute(tracking.delete().where(tracking.c.name == NAME))
         return self.catch_up()
 
     async def run(self, interval: float = 0.25) -> None:

@@ -1,28 +1,30 @@
-"""Read side of the incidents projection: listing, one incident, what waits for a decision.
+"""Read side of the incidents projection: listing, one incident (with its workflow's live
+state), what waits for a decision.
 
-Callers pass the environments the principal may see; every query is scoped by them in SQL,
-so an out-of-scope incident is indistinguishable from a missing one.
+Callers pass the environments the principal may see (`api.auth.visible_environments`); every
+query is scoped by them in SQL, so an out-of-scope incident is indistinguishable from a missing
+one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+import anyio
 import sqlalchemy as sa
+from temporalio.client import Client
+from temporalio.service import RPCError
 
-from orchestrator.domain import IncidentStatus, PendingDecision
-from orchestrator.errors import InvalidInput
-from orchestrator.incidents.models import (
-    IncidentDetail,
-    IncidentPage,
-    IncidentSummary,
-    PendingApproval,
-    incidents,
-)
-from orchestrator.incidents.projection import as_utc
+from orchestrator.approvals.models import PendingApproval
+from orchestrator.domain import IncidentState, IncidentStatus, PendingDecision
+from orchestrator.errors import FirebreakError, InvalidInput, NotFound
+from orchestrator.incidents.models import IncidentDetail, IncidentPage, IncidentSummary, incidents
+from orchestrator.temporal.incidents import describe
+from orchestrator.timeutil import as_utc
 
 MAX_PAGE = 200
+LIVE_TIMEOUT_SECONDS = 2.0
 
 
 def _summary_fields(row: sa.Row[Any]) -> dict[str, Any]:
@@ -84,6 +86,33 @@ def get_incident(
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return None if row is None else IncidentDetail.model_validate(_summary_fields(row))
+
+
+async def get_incident_live(
+    engine: sa.Engine,
+    incident_id: str,
+    environments: Collection[str],
+    temporal: Client | Callable[[], Awaitable[Client]],
+) -> tuple[IncidentDetail, IncidentState | None]:
+    """The projected incident (NotFound when missing or out of scope) and, while it is open,
+    its workflow's own view of it.
+
+    The live part is None when Temporal or the workers do not answer within
+    LIVE_TIMEOUT_SECONDS: the projection still answers. `temporal` is the client, or how to get
+    it, so that a caller connecting on first need (the console) gets the same answer while
+    Temporal is down.
+    """
+    detail = await anyio.to_thread.run_sync(get_incident, engine, incident_id, environments)
+    if detail is None:
+        raise NotFound(f"no incident {incident_id!r}")
+    if detail.closed_at is not None:
+        return detail, None
+    try:
+        with anyio.fail_after(LIVE_TIMEOUT_SECONDS):
+            client = temporal if isinstance(temporal, Client) else await temporal()
+            return detail, await describe(client, incident_id)
+    except (FirebreakError, RPCError, TimeoutError):
+        return detail, None
 
 
 def pending_for(

@@ -9,27 +9,18 @@ import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query
 from temporalio.client import Client
-from temporalio.service import RPCError
 
-from orchestrator.api.auth import Permission, Principal, can_access, require
+from orchestrator.api.auth import Permission, Principal, require, visible_environments
 from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.audit import EventStore
-from orchestrator.auditlog.models import Timeline
 from orchestrator.domain import Environment, EventType, IncidentStatus, Severity, Slug
-from orchestrator.errors import FirebreakError, NotFound
+from orchestrator.errors import NotFound
 from orchestrator.incidents import service
-from orchestrator.incidents.models import IncidentDetail, IncidentPage
-from orchestrator.temporal.incidents import describe
+from orchestrator.incidents.models import IncidentDetail, IncidentPage, Timeline
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Reader = Annotated[Principal, Depends(require(Permission.incidents_read))]
-LIVE_TIMEOUT_SECONDS = 2.0
 IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
-
-
-def visible(principal: Principal) -> list[str]:
-    """The environments the caller may see; used in SQL so out of scope looks like absent."""
-    return [env.value for env in Environment if can_access(principal, env)]
 
 
 @router.get("", responses=problem_responses(401, 403, 422))
@@ -47,7 +38,7 @@ async def list_incidents(
     call = partial(
         service.list_incidents,
         engine,
-        visible(principal),
+        visible_environments(principal),
         status=status,
         type=type,
         severity=severity,
@@ -66,18 +57,10 @@ async def get_incident(
     client: Annotated[Client, Depends(get_temporal)],
 ) -> IncidentDetail:
     """The projected incident plus, while it runs, the workflow's live steps and approvals."""
-    detail = await anyio.to_thread.run_sync(
-        service.get_incident, engine, incident_id, visible(principal)
+    detail, live = await service.get_incident_live(
+        engine, incident_id, visible_environments(principal), client
     )
-    if detail is None:
-        raise NotFound(f"no incident {incident_id!r}")
-    if detail.closed_at is None:
-        try:
-            with anyio.fail_after(LIVE_TIMEOUT_SECONDS):
-                state = await describe(client, incident_id)
-            detail.live = state.model_dump(mode="json")
-        except (FirebreakError, RPCError, TimeoutError):
-            detail.live = None  # the projection still answers when Temporal or workers do not
+    detail.live = live.model_dump(mode="json") if live is not None else None
     return detail
 
 
@@ -90,6 +73,7 @@ async def timeline(
     """Straight from the audit stream, so it is current even before the projection catches up."""
     events = await anyio.to_thread.run_sync(store.read_stream, incident_id)
     opened = next((e for e in events if e.type == EventType.incident_opened), None)
-    if opened is None or str(opened.payload.get("environment")) not in visible(principal):
+    scope = visible_environments(principal)
+    if opened is None or str(opened.payload.get("environment")) not in scope:
         raise NotFound(f"no incident {incident_id!r}")
     return Timeline(incident_id=incident_id, items=events)

@@ -6,7 +6,7 @@ permission they need, so the matrix test can check every route against this tabl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.domain import Environment, Role
+from orchestrator.timeutil import as_utc
 
 TOKEN_PREFIX = "fbk_"  # noqa: S105 - a public prefix that makes leaked tokens greppable
 
@@ -73,8 +74,7 @@ class PrincipalInfo(BaseModel):
     @field_validator("created_at", "revoked_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        """SQLite hands timestamps back naive; they were stored as UTC."""
-        return value.replace(tzinfo=UTC) if value and value.tzinfo is None else value
+        return as_utc(value)
 
 
 metadata = sa.MetaData()

@@ -51,8 +51,8 @@ async def connect(settings: Settings) -> Client:
         )
     except RuntimeError as exc:
         # The SDK's core threads still release Python objects just after a failed connect; a
-        # process that exits at once (the CLI) can abort in interpreter finalisation. Measured:
-        # about one exit in three without this pause, none in 16 with it.
+        # process that exits at once (the CLI) can abort in interpreter finalisation unless it
+        # gives them a moment (how often: docs/benchmarks.md, "A failed Temporal connect").
         await asyncio.sleep(0.2)
         raise Unavailable(
             f"cannot reach Temporal at {settings.temporal_address}: {type(exc).__name__}"

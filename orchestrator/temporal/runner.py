@@ -4,9 +4,10 @@ For every payload sequence it encodes or decodes (several per workflow activatio
 asks the workflow instance which serialization context applies; the sandboxed instance answers
 by running code inside the sandbox with its import hooks applied. When no part of the data
 converter takes a context, every answer leads to the same converter, and under load the
-questions cost a fifth of the worker's CPU (`docs/benchmarks.md`). `ContextFreeRunner` runs
-workflow code in the sandbox as before and answers those questions outside it; the worker uses
-it only for a converter that provably ignores context (`ignores_context`).
+questions are a large share of the worker's CPU (figures: `docs/benchmarks.md`,
+`ContextFreeRunner`). `ContextFreeRunner` runs workflow code in the same sandbox and answers
+those questions outside it; the worker uses it only for a converter that provably ignores
+context (`ignores_context`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from orchestrator import db
 from orchestrator.audit import EventStore
 from orchestrator.incidents import service
-from orchestrator.incidents.models import checkpoints, decisions, incidents
+from orchestrator.incidents.models import decisions, incidents, tracking
 from orchestrator.incidents.projector import IncidentProjector
 from tests.support.incidents import eventually
 from tests.support.stories import T0, Story
@@ -34,7 +34,7 @@ def snapshot(engine: sa.Engine) -> dict[str, Any]:
                 dict(r._mapping)
                 for r in conn.execute(sa.select(decisions).order_by(decisions.c.decision_id))
             ],
-            "position": conn.execute(sa.select(checkpoints.c.position)).scalar(),
+            "position": conn.execute(sa.select(tracking.c.position)).scalar(),
         }
 
 

@@ -1,19 +1,21 @@
-"""Auditor endpoints over the event store: query, export, verify, checkpoints."""
+"""The auditors' endpoints over the event store: query, export, verify, checkpoints.
+
+Imported by the app factory only: `orchestrator.audit` itself stays importable without FastAPI.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from orchestrator.api.auth import Permission, Principal, require
 from orchestrator.api.deps import get_store, problem_responses
-from orchestrator.audit import Checkpoint, EventStore, VerificationReport
-from orchestrator.auditlog import service
-from orchestrator.auditlog.models import AuditFilter, AuditPage
+from orchestrator.audit import service
+from orchestrator.audit.models import AuditFilter, AuditPage, Checkpoint, VerificationReport
+from orchestrator.audit.store import EventStore
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.audit_read))]
@@ -70,7 +72,7 @@ async def export(_: Auditor, store: Store, where: Filter) -> StreamingResponse:
 @router.get("/verify", responses=problem_responses(401, 403))
 async def verify(_: Auditor, store: Store) -> VerificationReport:
     """Walk the hash chain and the signed checkpoints; `ok` is false at the first bad row."""
-    return await anyio.to_thread.run_sync(store.verify)
+    return await service.verify(store)
 
 
 @router.get("/checkpoints", responses=problem_responses(401, 403, 422))
@@ -78,4 +80,4 @@ async def checkpoints(
     _: Auditor, store: Store, limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100
 ) -> list[Checkpoint]:
     """Signed chain heads, newest first."""
-    return await anyio.to_thread.run_sync(service.list_checkpoints, store, limit)
+    return await service.checkpoints(store, limit)

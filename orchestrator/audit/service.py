@@ -1,0 +1,42 @@
+"""The auditors' reads for the API and the console: paged queries, a streamed export,
+verification, checkpoints.
+
+The store's API is synchronous; each call runs in a worker thread so the event loop keeps
+serving other requests while a large page or a verification walks the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
+import anyio
+
+from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.store import EventStore
+
+
+async def query(store: EventStore, where: AuditFilter, cursor: int, limit: int) -> QueryPage:
+    call = partial(store.query, **where.model_dump(), after_position=cursor, limit=limit)
+    return await anyio.to_thread.run_sync(call)
+
+
+async def export_lines(store: EventStore, where: AuditFilter) -> AsyncIterator[bytes]:
+    """`EventStore.export_pages` for a streamed response, each page read in a worker thread."""
+    pages = store.export_pages(where)
+
+    def next_page() -> str | None:
+        return next(pages, None)
+
+    while (lines := await anyio.to_thread.run_sync(next_page)) is not None:
+        yield lines.encode()
+
+
+async def checkpoints(store: EventStore, limit: int) -> list[Checkpoint]:
+    """`EventStore.checkpoints`: the latest signed chain heads, newest first."""
+    return await anyio.to_thread.run_sync(store.checkpoints, limit)
+
+
+async def verify(store: EventStore) -> VerificationReport:
+    """`EventStore.verify` against the store's own checkpoint key."""
+    return await anyio.to_thread.run_sync(store.verify)
