@@ -14,7 +14,11 @@ import pytest
 
 from activities.errors import ResourceNotFound
 from activities.providers.protocols import KeyProvider, KeyState
-from tests.activities.providers.contract_support import repeated
+from tests.activities.providers.contract_support import (
+    applies_nothing,
+    repeated,
+    returns_the_first_answer,
+)
 
 REASON = "firebreak incident inc-1 step contain"
 
@@ -43,16 +47,19 @@ class KeyRevocation(ABC):
         assert not await self.is_active(key)
         assert await self.is_active(other)
 
-    async def test_a_repeated_revoke_applies_nothing(self) -> None:
+    async def repeated_revoke(self) -> tuple[KeyState, KeyState, bool]:
+        """Revoke a key twice under one idempotency key: both answers, and whether the repeat
+        left the system as the first call did."""
         key = await self.add_key()
-        _, _, unchanged = await repeated(lambda: self.revoke(key), self.observe)
-        assert unchanged
+        answers = await repeated(lambda: self.revoke(key), self.observe)
         assert not await self.is_active(key)
+        return answers
+
+    async def test_a_repeated_revoke_applies_nothing(self) -> None:
+        await applies_nothing(self.repeated_revoke())
 
     async def test_a_repeated_revoke_returns_the_first_answer(self) -> None:
-        key = await self.add_key()
-        first, again, _ = await repeated(lambda: self.revoke(key), self.observe)
-        assert again == first
+        await returns_the_first_answer(self.repeated_revoke())
 
     async def test_revoking_a_revoked_key_in_another_step_changes_nothing(self) -> None:
         key = await self.add_key()
@@ -91,18 +98,19 @@ class KeyRestore(KeyRevocation):
         assert await self.restore(key) == KeyState(key_id=key, active=True, changed=True)
         assert await self.is_active(key)
 
-    async def test_a_repeated_restore_applies_nothing(self) -> None:
+    async def repeated_restore(self) -> tuple[KeyState, KeyState, bool]:
+        """Revoke a key, then restore it twice under one idempotency key."""
         key = await self.add_key()
         await self.revoke(key)
-        _, _, unchanged = await repeated(lambda: self.restore(key), self.observe)
-        assert unchanged
+        answers = await repeated(lambda: self.restore(key), self.observe)
         assert await self.is_active(key)
+        return answers
+
+    async def test_a_repeated_restore_applies_nothing(self) -> None:
+        await applies_nothing(self.repeated_restore())
 
     async def test_a_repeated_restore_returns_the_first_answer(self) -> None:
-        key = await self.add_key()
-        await self.revoke(key)
-        first, again, _ = await repeated(lambda: self.restore(key), self.observe)
-        assert again == first
+        await returns_the_first_answer(self.repeated_restore())
 
     async def test_restoring_an_active_key_changes_nothing(self) -> None:
         key = await self.add_key()

@@ -29,6 +29,21 @@ async def repeated(
     return first, again, await observe() == before
 
 
+Answers = tuple[Any, Any, bool]
+
+
+async def applies_nothing(answers: Awaitable[Answers]) -> None:
+    """The system after the repeat is as the first call left it."""
+    _, _, unchanged = await answers
+    assert unchanged, "the repeat changed the system again"
+
+
+async def returns_the_first_answer(answers: Awaitable[Answers]) -> None:
+    """protocols.py: a repeat 'must return what the first call returned'."""
+    first, again, _ = await answers
+    assert again == first
+
+
 def violation(test: Test, reason: str) -> Test:
     """`test` inherited from a suite, marked as a clause this provider breaks. The mark is
     strict: once the provider is fixed the test passes, the mark fails, and it must go."""
