@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 
 T = TypeVar("T")
-Test = Callable[..., Awaitable[None]]
+Test = TypeVar("Test", bound=Callable[..., Awaitable[None]])
 
 
 async def repeated(
@@ -52,4 +52,4 @@ def violation(test: Test, reason: str) -> Test:
     async def run(*args: Any, **kwargs: Any) -> None:
         await test(*args, **kwargs)
 
-    return pytest.mark.xfail(strict=True, reason=reason)(run)
+    return cast(Test, pytest.mark.xfail(strict=True, reason=reason)(run))

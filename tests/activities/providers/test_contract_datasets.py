@@ -107,9 +107,10 @@ class TestS3DatasetStore(DatasetStoreContract):
             self._put(key, content)
 
     async def where(self, dataset: str, version: str) -> Where | None:
-        for prefix, place in ((self.PREFIX, "live"), (self.HELD, "quarantined")):
+        places: dict[str, Where] = {self.PREFIX: "live", self.HELD: "quarantined"}
+        for prefix, place in places.items():
             if self._keys(f"{prefix}{dataset}/{version}/{MANIFEST}"):
-                return place  # type: ignore[return-value]
+                return place
         return None
 
     async def observe(self, dataset: str) -> object:

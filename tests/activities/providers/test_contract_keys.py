@@ -11,6 +11,7 @@ import pytest
 
 from activities.providers.http_keys import GatewayConfig, HttpKeyProvider, kong, litellm, openai
 from activities.providers.local.keys import LocalKeyStore
+from activities.providers.protocols import KeyProvider
 from tests.activities.providers.contract_keys import KeyRestore, KeyRevocation
 from tests.activities.providers.contract_support import violation
 from tests.activities.providers.fake_gateways import (
@@ -47,6 +48,8 @@ class OnGateway:
 
     fake: type[FakeGateway]
     preset: Callable[[str, str], GatewayConfig]
+    gateway: FakeGateway
+    provider: KeyProvider
 
     @pytest.fixture(autouse=True)
     async def system(
@@ -54,9 +57,9 @@ class OnGateway:
     ) -> AsyncIterator[None]:
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
         loopback.handler = self.gateway = self.fake()
-        self.provider = HttpKeyProvider(self.preset(loopback.url, TOKEN_ENV))
+        self.provider = http = HttpKeyProvider(self.preset(loopback.url, TOKEN_ENV))
         yield
-        await self.provider.aclose()
+        await http.aclose()
 
     async def add_key(self) -> str:
         return self.gateway.add_key()

@@ -15,6 +15,7 @@ from activities.providers.local.lab import seed_demo_lab
 from activities.providers.local.models import LocalModelRegistry
 from activities.providers.local.paths import LocalPaths
 from activities.providers.local.retraining import TRAINING_FILE, LocalRetrainingRunner
+from activities.providers.protocols import RetrainingRunner
 from activities.providers.retraining import (
     AirflowRunner,
     ArgoRunner,
@@ -71,6 +72,8 @@ class OnPipeline:
     runner: type[AirflowRunner | ArgoRunner | GitHubActionsRunner | WebhookRunner]
     target_name = ""
     path = ""
+    pipeline: FakePipeline
+    provider: RetrainingRunner
 
     @pytest.fixture(autouse=True)
     async def system(
@@ -85,9 +88,9 @@ class OnPipeline:
             username=self.pipeline.username,
             namespace="ml",
         )
-        self.provider = self.runner(config)
+        self.provider = http = self.runner(config)
         yield
-        await self.provider.aclose()
+        await http.aclose()
 
     async def target(self, outcome: Outcome) -> tuple[str, str, str]:
         return "fraud-detector", "transactions", "v7"
