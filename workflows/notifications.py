@@ -15,7 +15,7 @@ from enum import StrEnum
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from orchestrator.domain import EventType, IncidentState, StepState
+from orchestrator.domain import EventType, IncidentState
 from workflows.contracts import NOTIFY_SEND, Notification
 from workflows.execution import ActivityFailure
 from workflows.outbox import Outbox
@@ -32,28 +32,32 @@ class Ask(StrEnum):
     escalation = "escalation"
     failure = "failure"
     stalled = "stalled"
+    triage = "triage"
 
 
 async def notify(
     incident: IncidentState,
     outbox: Outbox,
     kind: Ask,
-    state: StepState,
+    step_id: str,
     title: str,
     *,
+    attempt: int = 0,
     target: str | None = None,
 ) -> None:
-    """Send `title` about step `state` to the responders (or to the escalation `target`)."""
+    """Send `title` about `step_id` to the responders (or to the escalation `target`).
+
+    `attempt` tells apart repeated notifications about one step (its action's attempts)."""
     message = Notification(
         incident_id=incident.incident_id,
         title=title,
         body=(
             f"{incident.type} incident in {incident.environment.value}: {incident.title}\n"
-            f"step {state.step_id}"
+            f"step {step_id}"
         ),
         severity=incident.severity.value,
         environment=incident.environment.value,
-        step_id=state.step_id,
+        step_id=step_id,
         kind=kind.value,
         recipient=target,
     )
@@ -78,9 +82,9 @@ async def notify(
     outbox.emit(
         EventType.notification_sent,
         {
-            "step_id": state.step_id,
+            "step_id": step_id,
             "kind": kind.value,
-            "attempt": state.attempts,
+            "attempt": attempt,
             "target": target,
             "delivered": delivered,
         },
