@@ -224,6 +224,10 @@ class IncidentWorkflow:
         return self._view()
 
     async def _open(self) -> bool:
+        # Asked before the first local activity: a patch asked right after one was seen to
+        # replay as unpatched when a query reached the workflow while that activity ran (the
+        # workflow task was cut after the activity's marker; replay does not cut it there).
+        triage_enabled = workflow.patched(TRIAGE)
         resolved = await workflow.execute_local_activity(
             RESOLVE_PLAYBOOK,
             self._alert,
@@ -255,7 +259,7 @@ class IncidentWorkflow:
         )
         self._intake.attach()
         if pb is None:
-            if not workflow.patched(TRIAGE):
+            if not triage_enabled:
                 await self._close("playbook_error", error=resolved.error)
                 return False
             reason = resolved.error or "no playbook"
@@ -305,7 +309,11 @@ class IncidentWorkflow:
             return True
 
     async def _notify_triage(self, title: str, *, attempt: int = 0) -> None:
-        await notify(self._state, self._outbox, Ask.triage, TRIAGE_STEP, title, attempt=attempt)
+        # Triage is newer than patch local-notify, and asking a patch right after the playbook's
+        # local activity can replay wrongly (see `_open`): its notifications are always local.
+        await notify(
+            self._state, self._outbox, Ask.triage, TRIAGE_STEP, title, attempt=attempt, local=True
+        )
 
     async def _run_playbook(self) -> None:
         assert self._playbook is not None

@@ -44,10 +44,12 @@ async def notify(
     *,
     attempt: int = 0,
     target: str | None = None,
+    local: bool | None = None,
 ) -> None:
     """Send `title` about `step_id` to the responders (or to the escalation `target`).
 
-    `attempt` tells apart repeated notifications about one step (its action's attempts)."""
+    `attempt` tells apart repeated notifications about one step (its action's attempts).
+    `local` is for code paths newer than patch `local-notify`, which need not ask it."""
     message = Notification(
         incident_id=incident.incident_id,
         title=title,
@@ -63,7 +65,7 @@ async def notify(
     )
     delivered = True
     try:
-        if workflow.patched(LOCAL_NOTIFY):
+        if local if local is not None else workflow.patched(LOCAL_NOTIFY):
             await workflow.execute_local_activity(
                 NOTIFY_SEND,
                 message,

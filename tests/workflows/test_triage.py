@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from temporalio.client import Client
+from temporalio.worker import Replayer
 
 from activities.providers.local.keys import LocalKeyStore
 from activities.providers.local.lab import LabInfo
@@ -26,6 +27,7 @@ from tests.support.incidents import (
     running_worker,
     wait_for_pending,
 )
+from workflows.incident import IncidentWorkflow
 
 
 async def key_is_revoked(lab: LabInfo) -> bool:
@@ -176,3 +178,22 @@ async def test_a_storm_no_playbook_fits_is_one_incident(
         await decide(dev_client, incident, decision(TRIAGE_STEP, "close", reason="known miner"))
         final = await final_state(dev_client, first.workflow_id)
     assert final.alert_count == 41 and final.outcome == "closed_in_triage"
+
+
+async def test_an_incident_queried_while_it_opens_in_triage_replays(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo
+) -> None:
+    """A query during the first workflow task cuts it after the playbook's local activity;
+    replay must still take the same branch (patch asked before, notification always local)."""
+    alert = make_alert(lab, "crypto_mining")
+    async with running_worker(dev_client, fb_settings):
+        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
+        await wait_for_pending(dev_client, submitted.incident_id, TRIAGE_STEP)
+        await decide(
+            dev_client, submitted.incident_id, decision(TRIAGE_STEP, "close", reason="drill")
+        )
+        await final_state(dev_client, alert.workflow_id)
+    history = await dev_client.get_workflow_handle(alert.workflow_id).fetch_history()
+    replayer = Replayer(workflows=[IncidentWorkflow], data_converter=dev_client.data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
