@@ -18,6 +18,7 @@ ANSWERS = {
     "escalation": "firebreak decide {incident} {step} approve|reject",
     "failure": "firebreak decide {incident} {step} retry|skip|abort",
     "stalled": "firebreak incidents show {incident}",
+    "triage": "firebreak decide {incident} triage assign --playbook ID | close --reason TEXT",
 }
 """The command that answers each kind of notification."""
 

@@ -131,6 +131,9 @@ class EventType(StrEnum):
     step_compensated = "StepCompensated"
     evidence_collected = "EvidenceCollected"
     notification_sent = "NotificationSent"
+    incident_triaged = "IncidentTriaged"
+    playbook_assigned = "PlaybookAssigned"
+    playbook_assign_failed = "PlaybookAssignFailed"
     principal_created = "PrincipalCreated"
     principal_revoked = "PrincipalRevoked"
 
@@ -298,6 +301,8 @@ class DecisionKind(StrEnum):
     retry = "retry"
     skip = "skip"
     abort = "abort"
+    assign = "assign"
+    close = "close"
 
 
 class Decision(BaseModel):
@@ -313,6 +318,10 @@ class Decision(BaseModel):
     role: Role
     environments: list[Environment]
     reason: str = Field("", max_length=2000)
+    playbook: Slug | None = Field(None, description="`assign`: the playbook to run.")
+    resources: Resources | None = Field(
+        None, description="`assign`: resources the sender did not name, for the playbook."
+    )
 
 
 class StepStatus(StrEnum):
@@ -367,10 +376,11 @@ class StepState(BaseModel):
 
 
 class PendingDecision(BaseModel):
-    """A step waiting for people: `reason` is `approval` or `failure` (retry/skip/abort)."""
+    """A step waiting for people: `reason` is `approval` (approve/reject), `failure`
+    (retry/skip/abort) or `triage` (assign a playbook, or close; no phase)."""
 
     step_id: str
-    phase: PhaseName
+    phase: PhaseName | None
     action: str
     reason: str
     approvals_required: int = 1
@@ -378,6 +388,21 @@ class PendingDecision(BaseModel):
     requested_by: str | None = None
     requested_at: datetime
     deadline: datetime | None = None
+
+
+TRIAGE_STEP = "triage"
+"""The step id under which an incident in triage waits for a playbook."""
+
+
+class Triage(BaseModel):
+    """Why an incident has no playbook yet, while it waits for a responder to assign one."""
+
+    reason: str
+    requested_by: str
+    requested_at: datetime
+    assigning: str | None = Field(None, description="A playbook assigned, being resolved.")
+    failed_assignments: int = 0
+    done: bool = False
 
 
 class PhaseTiming(BaseModel):
@@ -405,6 +430,7 @@ class IncidentState(BaseModel):
     resolved_alert_count: int = 0
     playbook: str | None = None
     playbook_hash: str | None = None
+    triage: Triage | None = None
     opened_at: datetime
     closed_at: datetime | None = None
     outcome: str | None = None

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
-from orchestrator.domain import Decision, DecisionKind, Environment, Role, StepState, StepStatus
+from orchestrator.domain import (
+    Decision,
+    DecisionKind,
+    Environment,
+    Role,
+    StepState,
+    StepStatus,
+    Triage,
+)
 
 DECIDERS = frozenset({Role.responder, Role.admin})
 KINDS_BY_STATUS: dict[StepStatus, frozenset[DecisionKind]] = {
@@ -20,6 +28,8 @@ KINDS_BY_STATUS: dict[StepStatus, frozenset[DecisionKind]] = {
         {DecisionKind.retry, DecisionKind.skip, DecisionKind.abort}
     ),
 }
+
+TRIAGE_KINDS = frozenset({DecisionKind.assign, DecisionKind.close})
 
 
 def forbidden(message: str) -> ApplicationError:
@@ -58,3 +68,21 @@ def check_step(decision: Decision, step: StepState | None) -> None:
             raise forbidden("the principal who requested a step cannot approve it")
         if decision.principal in step.approved_by:
             raise forbidden(f"{decision.principal} already approved step {step.step_id}")
+
+
+def check_triage(decision: Decision, triage: Triage | None) -> None:
+    """Raise unless `decision` may settle the triage of an incident as it stands now."""
+    if triage is None or triage.done:
+        raise conflict("the incident is not in triage")
+    if decision.kind not in TRIAGE_KINDS:
+        raise conflict(
+            f"the incident waits in triage; {decision.kind.value} does not apply "
+            "(assign a playbook, or close it)"
+        )
+    if triage.assigning is not None:
+        raise conflict(f"playbook {triage.assigning} is being assigned")
+    if decision.kind is DecisionKind.assign:
+        if not decision.playbook:
+            raise conflict("an assignment names the playbook to run")
+        if decision.principal == triage.requested_by:
+            raise forbidden("the principal who raised the alert cannot assign its playbook")

@@ -11,9 +11,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from orchestrator.domain import Alert, DecisionOutcome, IncidentState, NewEvent, Playbook
+from orchestrator.domain import (
+    Alert,
+    DecisionOutcome,
+    IncidentState,
+    NewEvent,
+    Playbook,
+    Resources,
+)
 
 RESOLVE_PLAYBOOK = "playbooks.resolve"
+ASSIGN_PLAYBOOK = "playbooks.assign"
 AUDIT_APPEND = "audit.append"
 NOTIFY_SEND = "notify.send"
 DEFAULT_HISTORY_LIMIT = 8000
@@ -50,6 +58,16 @@ class ResolvedPlaybook(BaseModel):
     error: str | None = None
     quiet_seconds: int = Field(0, description="Close after recovery once alerts stop this long.")
     history_limit: int = Field(DEFAULT_HISTORY_LIMIT, description="Continue as new past this.")
+
+
+class AssignInput(BaseModel):
+    """A playbook a responder assigned to an incident in triage, for its first alert."""
+
+    alert: Alert
+    playbook: str
+    resources: Resources | None = Field(
+        None, description="Resources the responder named; they win over the alert's."
+    )
 
 
 class Carry(BaseModel):

@@ -10,6 +10,7 @@ the `state` query. The machinery lives beside it, one job a module:
 - `workflows.execution`: how one action runs (local or regular activity, retries, stall timer);
 - `workflows.transitions`: each step transition with the audit event that records it;
 - `workflows.notifications`: telling people; `workflows.compensation`: what undoing takes;
+- `workflows.triage`: an incident no playbook fits waits for a responder to assign one;
 - `workflows.view`: what the `state` query shows;
 - `workflows.patches`: where command order changed, for incidents running across an upgrade.
 
@@ -29,6 +30,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from orchestrator.actions import ACTIONS
     from orchestrator.domain import (
+        TRIAGE_STEP,
         ActionResult,
         Actor,
         Alert,
@@ -46,12 +48,14 @@ with workflow.unsafe.imports_passed_through():
         StepStatus,
         TimeoutRule,
     )
-    from workflows import transitions
-    from workflows.approvals import check_principal, check_step, conflict
+    from workflows import transitions, triage
+    from workflows.approvals import check_principal, check_step, check_triage, conflict
     from workflows.compensation import changed_nothing, inverse_params
     from workflows.contracts import (
+        ASSIGN_PLAYBOOK,
         DEFAULT_HISTORY_LIMIT,
         RESOLVE_PLAYBOOK,
+        AssignInput,
         Carry,
         IncidentInput,
         ResolvedPlaybook,
@@ -60,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.intake import AlertIntake, ContinueAsNew, seconds_until
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
-    from workflows.patches import UNDO_ONLY_CHANGES
+    from workflows.patches import TRIAGE, UNDO_ONLY_CHANGES
     from workflows.view import incident_view
 
 OUTCOMES_KEPT = 1000
@@ -74,6 +78,7 @@ class IncidentWorkflow:
         self._alert = inp.alert
         self._abort: Decision | None = None
         self._retry_by: Decision | None = None
+        self._triage_by: Decision | None = None
         carry = inp.carry
         if carry is not None:
             self._state = carry.state
@@ -134,6 +139,8 @@ class IncidentWorkflow:
         known = self._outcomes.get(decision.decision_id)
         if known is not None:
             return known
+        if decision.step_id == TRIAGE_STEP:
+            return self._remember(self._settle_triage(decision))
         step = self._step(decision.step_id)
         assert step is not None
         actor = Actor(id=decision.principal, role=decision.role.value)
@@ -165,7 +172,27 @@ class IncidentWorkflow:
             approved_by=list(step.approved_by),
             approvals_required=step.approvals_required,
         )
-        self._outcomes[decision.decision_id] = outcome
+        return self._remember(outcome)
+
+    def _settle_triage(self, decision: Decision) -> DecisionOutcome:
+        """Hand the triage decision to the waiting `_triage` loop, which resolves an assigned
+        playbook (an activity, which an update handler that answers at once cannot await)."""
+        triage = self._state.triage
+        assert triage is not None
+        self._triage_by = decision
+        if decision.kind is DecisionKind.assign:
+            triage.assigning = decision.playbook
+        return DecisionOutcome(
+            decision_id=decision.decision_id,
+            step_id=TRIAGE_STEP,
+            kind=decision.kind,
+            step_status=(
+                StepStatus.approved if decision.kind is DecisionKind.assign else StepStatus.rejected
+            ),
+        )
+
+    def _remember(self, outcome: DecisionOutcome) -> DecisionOutcome:
+        self._outcomes[outcome.decision_id] = outcome
         return outcome
 
     @decide.validator
@@ -175,6 +202,9 @@ class IncidentWorkflow:
             return
         if self._state.closed_at is not None or self._abort is not None:
             raise conflict("the incident is closed")
+        if decision.step_id == TRIAGE_STEP:
+            check_triage(decision, self._state.triage)
+            return
         check_step(decision, self._step(decision.step_id))
 
     # --- main ---------------------------------------------------------------------------
@@ -184,6 +214,8 @@ class IncidentWorkflow:
         try:
             if inp.carry is None and not await self._open():
                 return self._view()
+            if self._playbook is None and not await self._triage():
+                return self._view()
             await self._run_playbook()
         except ContinueAsNew:
             await self._intake.flush()
@@ -192,6 +224,10 @@ class IncidentWorkflow:
         return self._view()
 
     async def _open(self) -> bool:
+        # Asked before the first local activity: a patch asked right after one was seen to
+        # replay as unpatched when a query reached the workflow while that activity ran (the
+        # workflow task was cut after the activity's marker; replay does not cut it there).
+        triage_enabled = workflow.patched(TRIAGE)
         resolved = await workflow.execute_local_activity(
             RESOLVE_PLAYBOOK,
             self._alert,
@@ -223,12 +259,61 @@ class IncidentWorkflow:
         )
         self._intake.attach()
         if pb is None:
-            await self._close("playbook_error", error=resolved.error)
-            return False
-        for phase in pb.phases:
+            if not triage_enabled:
+                await self._close("playbook_error", error=resolved.error)
+                return False
+            reason = resolved.error or "no playbook"
+            triage.enter(self._state, reason, self._alert.source, self._outbox)
+            await self._notify_triage(f"Triage needed: {reason}")
+            return True
+        self._adopt(pb)
+        return True
+
+    def _adopt(self, playbook: Playbook) -> None:
+        """Run `playbook`: its steps are planned now, each resolved when it runs."""
+        self._playbook = playbook
+        for phase in playbook.phases:
             for step in phase.steps:
                 self._state.steps.append(self._plan_step(phase.name, step))
-        return True
+
+    async def _triage(self) -> bool:
+        """Wait in triage until a responder assigns a playbook that resolves (True) or closes
+        the incident (False); see `workflows.triage`."""
+        state = self._state.triage
+        assert state is not None
+        while True:
+            await self._intake.wait(lambda: self._triage_by is not None, None)
+            decision, self._triage_by = self._triage_by, None
+            assert decision is not None
+            if decision.kind is DecisionKind.close:
+                state.done = True
+                await self._close("closed_in_triage", decided=decision)
+                return False
+            assert decision.playbook is not None
+            assign = AssignInput(
+                alert=self._alert, playbook=decision.playbook, resources=decision.resources
+            )
+            resolved = await workflow.execute_local_activity(
+                ASSIGN_PLAYBOOK,
+                assign,
+                result_type=ResolvedPlaybook,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            if resolved.playbook is None:
+                error = resolved.error or f"playbook {decision.playbook} does not resolve"
+                triage.assign_failed(state, decision, error, self._outbox)
+                await self._notify_triage(f"Triage: {error}", attempt=state.failed_assignments)
+                continue
+            triage.assigned(self._state, state, decision, resolved.playbook, self._outbox)
+            self._adopt(resolved.playbook)
+            return True
+
+    async def _notify_triage(self, title: str, *, attempt: int = 0) -> None:
+        # Triage is newer than patch local-notify, and asking a patch right after the playbook's
+        # local activity can replay wrongly (see `_open`): its notifications are always local.
+        await notify(
+            self._state, self._outbox, Ask.triage, TRIAGE_STEP, title, attempt=attempt, local=True
+        )
 
     async def _run_playbook(self) -> None:
         assert self._playbook is not None
@@ -315,7 +400,7 @@ class IncidentWorkflow:
             return
         transitions.request(state, policy, self._alert.source, self._outbox)
         title = f"Approval needed: {state.action} ({state.approvals_required} of the responders)"
-        await notify(self._state, self._outbox, Ask.approval, state, title)
+        await self._notify(Ask.approval, state, title)
 
     async def _await_approval(self, step: Step, state: StepState) -> None:
         """Wait to the deadline, escalate, wait again, then apply the step's timeout rule."""
@@ -330,9 +415,7 @@ class IncidentWorkflow:
                 return
             transitions.escalate(state, policy, self._outbox)
             title = f"Escalated: {state.action} undecided"
-            await notify(
-                self._state, self._outbox, Ask.escalation, state, title, target=policy.escalate_to
-            )
+            await self._notify(Ask.escalation, state, title, target=policy.escalate_to)
         if policy.on_timeout is TimeoutRule.escalate:
             await self._intake.wait(decided, None)
             return
@@ -359,7 +442,7 @@ class IncidentWorkflow:
         except ActionFailed as exc:
             transitions.fail(state, self._outbox, exc.reason)
             title = f"Step failed: {state.action}"
-            await notify(self._state, self._outbox, Ask.failure, state, title)
+            await self._notify(Ask.failure, state, title)
             return
         transitions.succeed(state, self._outbox, result)
         if step.undo:
@@ -375,7 +458,7 @@ class IncidentWorkflow:
         async def stalled(running_seconds: float) -> None:
             transitions.stall(state, self._outbox, action, running_seconds)
             title = f"Step stalled: {action}"
-            await notify(self._state, self._outbox, Ask.stalled, state, title)
+            await self._notify(Ask.stalled, state, title)
 
         return await run_action(
             self._state,
@@ -387,6 +470,19 @@ class IncidentWorkflow:
             dry_run=self._playbook.dry_run,
             intake=self._intake,
             on_stall=stalled,
+        )
+
+    async def _notify(
+        self, kind: Ask, state: StepState, title: str, *, target: str | None = None
+    ) -> None:
+        await notify(
+            self._state,
+            self._outbox,
+            kind,
+            state.step_id,
+            title,
+            attempt=state.attempts,
+            target=target,
         )
 
     async def _compensate_all(self) -> None:
@@ -407,7 +503,9 @@ class IncidentWorkflow:
 
     # --- closing and state --------------------------------------------------------------
 
-    async def _close(self, outcome: str, error: str | None = None) -> None:
+    async def _close(
+        self, outcome: str, error: str | None = None, decided: Decision | None = None
+    ) -> None:
         s = self._state
         s.closed_at = workflow.now()
         s.outcome = outcome
@@ -418,7 +516,11 @@ class IncidentWorkflow:
         payload: dict[str, Any] = {"outcome": outcome, "time_to_contain_seconds": contain}
         if error is not None:
             payload["error"] = error
-        self._outbox.emit(EventType.incident_closed, payload)
+        actor = Actor.system()
+        if decided is not None:
+            payload |= triage.closing(decided)
+            actor = Actor(id=decided.principal, role=decided.role.value)
+        self._outbox.emit(EventType.incident_closed, payload, actor)
         await self._intake.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from orchestrator.domain import EventType, IncidentState, StepState
+from orchestrator.domain import EventType, IncidentState
 from workflows.contracts import NOTIFY_SEND, Notification
 from workflows.execution import ActivityFailure
 from workflows.outbox import Outbox
@@ -32,34 +32,40 @@ class Ask(StrEnum):
     escalation = "escalation"
     failure = "failure"
     stalled = "stalled"
+    triage = "triage"
 
 
 async def notify(
     incident: IncidentState,
     outbox: Outbox,
     kind: Ask,
-    state: StepState,
+    step_id: str,
     title: str,
     *,
+    attempt: int = 0,
     target: str | None = None,
+    local: bool | None = None,
 ) -> None:
-    """Send `title` about step `state` to the responders (or to the escalation `target`)."""
+    """Send `title` about `step_id` to the responders (or to the escalation `target`).
+
+    `attempt` tells apart repeated notifications about one step (its action's attempts).
+    `local` is for code paths newer than patch `local-notify`, which need not ask it."""
     message = Notification(
         incident_id=incident.incident_id,
         title=title,
         body=(
             f"{incident.type} incident in {incident.environment.value}: {incident.title}\n"
-            f"step {state.step_id}"
+            f"step {step_id}"
         ),
         severity=incident.severity.value,
         environment=incident.environment.value,
-        step_id=state.step_id,
+        step_id=step_id,
         kind=kind.value,
         recipient=target,
     )
     delivered = True
     try:
-        if workflow.patched(LOCAL_NOTIFY):
+        if local if local is not None else workflow.patched(LOCAL_NOTIFY):
             await workflow.execute_local_activity(
                 NOTIFY_SEND,
                 message,
@@ -78,9 +84,9 @@ async def notify(
     outbox.emit(
         EventType.notification_sent,
         {
-            "step_id": state.step_id,
+            "step_id": step_id,
             "kind": kind.value,
-            "attempt": state.attempts,
+            "attempt": attempt,
             "target": target,
             "delivered": delivered,
         },

@@ -23,3 +23,7 @@ LOCAL_NOTIFY = "local-notify"
 
 BATCHED_ATTACH = "batched-attach"
 """While the workflow waits, alert events are appended in batches (`workflows.intake`)."""
+
+TRIAGE = "triage"
+"""An incident without a playbook waits in triage for a responder instead of closing as
+`playbook_error` (`workflows.triage`)."""

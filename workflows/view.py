@@ -6,13 +6,35 @@ incident whichever asks, and it is tested without a server.
 
 from __future__ import annotations
 
-from orchestrator.domain import IncidentState, IncidentStatus, PendingDecision, StepStatus
+from orchestrator.domain import (
+    TRIAGE_STEP,
+    IncidentState,
+    IncidentStatus,
+    PendingDecision,
+    StepStatus,
+)
 
 WAITING = (StepStatus.awaiting_approval, StepStatus.awaiting_decision)
 
 
 def pending_decisions(state: IncidentState) -> list[PendingDecision]:
-    """Every step that waits for people: an approval, or what to do about a failure."""
+    """Everything that waits for people: a playbook to assign (triage), an approval, or what
+    to do about a failure."""
+    triage = state.triage
+    if triage is not None and not triage.done and triage.assigning is None:
+        waiting = PendingDecision(
+            step_id=TRIAGE_STEP,
+            phase=None,
+            action="triage",
+            reason="triage",
+            requested_by=triage.requested_by,
+            requested_at=triage.requested_at,
+        )
+        return [waiting, *_steps_waiting(state)]
+    return _steps_waiting(state)
+
+
+def _steps_waiting(state: IncidentState) -> list[PendingDecision]:
     return [
         PendingDecision(
             step_id=st.step_id,

@@ -6,9 +6,16 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orchestrator.domain import DecisionKind, Environment, PendingDecision, Severity
+from orchestrator.domain import (
+    DecisionKind,
+    Environment,
+    PendingDecision,
+    Resources,
+    Severity,
+    Slug,
+)
 
-NEEDS_REASON = frozenset({DecisionKind.reject, DecisionKind.abort})
+NEEDS_REASON = frozenset({DecisionKind.reject, DecisionKind.abort, DecisionKind.close})
 
 
 class DecisionRequest(BaseModel):
@@ -24,12 +31,24 @@ class DecisionRequest(BaseModel):
         description="Idempotency key: repeating it returns the first outcome instead of "
         "deciding twice. Generated when absent.",
     )
+    playbook: Slug | None = Field(
+        None, description="`assign` (step `triage`): the id of the playbook to run."
+    )
+    resources: Resources | None = Field(
+        None,
+        description="`assign`: resources the alert did not name (api_key, model, dataset, "
+        "agent, tool …); they win over the alert's.",
+    )
 
     @model_validator(mode="after")
     def _reason_when_refusing(self) -> Self:
         """Refusing or aborting stops the response; the audit log must say why."""
         if self.decision in NEEDS_REASON and not self.reason.strip():
             raise ValueError(f"a reason is required to {self.decision.value}")
+        if self.decision is DecisionKind.assign and self.playbook is None:
+            raise ValueError("assign names the playbook to run (playbook)")
+        if self.decision is not DecisionKind.assign and (self.playbook or self.resources):
+            raise ValueError("playbook and resources go with assign only")
         return self
 
 

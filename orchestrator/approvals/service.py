@@ -46,6 +46,8 @@ async def submit(
         role=role,
         environments=environments,
         reason=request.reason,
+        playbook=request.playbook,
+        resources=request.resources,
     )
     return await decide(client, incident_id, decision)
 

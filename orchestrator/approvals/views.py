@@ -38,7 +38,8 @@ async def decide(
     client: Annotated[Client, Depends(get_temporal)],
     store: Annotated[EventStore, Depends(get_store)],
 ) -> DecisionOutcome:
-    """Approve, reject, retry, skip or abort a waiting step as the authenticated caller.
+    """Approve, reject, retry, skip or abort a waiting step as the authenticated caller; for
+    an incident in triage (step `triage`), assign a playbook or close it.
 
     Wrong role or environment, self-approval, a second approval by the same person or a step
     that is not waiting come back as 403/409 (`service.decide_as` says in which order).

@@ -30,11 +30,41 @@ def approvals(as_json: JsonFlag = False) -> None:
     console().print(pending_table(page["items"], with_incident=True), markup=False)
 
 
-def _decide(incident_id: str, step_id: str, kind: DecisionKind, reason: str, as_json: bool) -> None:
+Playbook = Annotated[
+    str | None,
+    typer.Option("--playbook", "-p", help="assign: the playbook to run (see `playbooks list`)."),
+]
+Resource = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--resource",
+        help="assign: a resource the alert did not name, as KIND=VALUE (api_key, model, "
+        "model_version, dataset, dataset_version, agent, tool); repeatable.",
+    ),
+]
+
+
+def _resources(pairs: list[str]) -> dict[str, str]:
+    named: dict[str, str] = {}
+    for pair in pairs:
+        kind, sep, value = pair.partition("=")
+        if not sep or not kind.strip() or not value.strip():
+            raise typer.BadParameter(f"{pair!r} is not KIND=VALUE", param_hint="--resource")
+        named[kind.strip()] = value.strip()
+    return named
+
+
+def _decide(
+    incident_id: str,
+    step_id: str,
+    kind: DecisionKind,
+    reason: str,
+    as_json: bool,
+    **extra: object,
+) -> None:
+    body = {"decision": kind.value, "reason": reason, **extra}
     outcome = api_request(
-        "POST",
-        f"/v1/incidents/{incident_id}/steps/{step_id}/decisions",
-        json={"decision": kind.value, "reason": reason},
+        "POST", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions", json=body
     )
     if as_json:
         print_json(outcome)
@@ -61,10 +91,19 @@ def decide(
     step_id: str,
     kind: DecisionKind,
     reason: Reason = "",
+    playbook: Playbook = None,
+    resource: Resource = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Any decision: approve, reject, retry, skip or abort (reject and abort need --reason)."""
-    _decide(incident_id, step_id, kind, reason, as_json)
+    """Any decision: approve, reject, retry, skip or abort a step (reject and abort need
+    --reason); for an incident in triage (step `triage`), `assign --playbook ID` or
+    `close --reason TEXT`."""
+    extra: dict[str, object] = {}
+    if playbook is not None:
+        extra["playbook"] = playbook
+    if resource:
+        extra["resources"] = _resources(resource)
+    _decide(incident_id, step_id, kind, reason, as_json, **extra)
 
 
 def register(app: typer.Typer) -> None:

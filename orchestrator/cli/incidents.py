@@ -141,11 +141,10 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
     )
     for item in items:
         lead = [item["incident_id"]] if with_incident else []
-        needed = (
-            f"{item['approvals_required']} approval(s)"
-            if item["reason"] == "approval"
-            else "retry/skip/abort"
-        )
+        needed = {
+            "approval": f"{item['approvals_required']} approval(s)",
+            "triage": "assign a playbook / close",
+        }.get(item["reason"], "retry/skip/abort")
         table.add_row(
             *row(
                 *lead,

@@ -20,7 +20,9 @@ from orchestrator.domain import (
     StepState,
     StepStatus,
 )
+from orchestrator.errors import InvalidInput
 from orchestrator.incidents.models import IncidentDetail
+from orchestrator.playbooks.loader import load_playbooks
 from orchestrator.principals.models import Permission, Principal
 from orchestrator.settings import Settings
 from orchestrator.timeutil import as_utc
@@ -163,9 +165,26 @@ def pending_rows(pending: list[PendingDecision], principal: Principal) -> list[P
     rows = []
     for item in sorted(pending, key=lambda p: p.requested_at):
         mine = principal.name == item.requested_by or principal.name in item.approved_by
-        choices = ["approve", "reject"] if item.reason == "approval" else ["retry", "skip", "abort"]
-        rows.append(PendingRow(item, deciding and not mine, choices))
+        rows.append(PendingRow(item, deciding and not mine, CHOICES.get(item.reason, [])))
     return rows
+
+
+CHOICES = {
+    "approval": ["approve", "reject"],
+    "failure": ["retry", "skip", "abort"],
+    "triage": ["assign", "close"],
+}
+"""The decisions each kind of wait takes, as the page offers them."""
+
+
+def assignable_playbooks(pending: list[PendingDecision], settings: Settings) -> list[str]:
+    """The playbook ids a responder may assign, when the incident waits in triage."""
+    if not any(p.reason == "triage" for p in pending):
+        return []
+    try:
+        return sorted(load_playbooks(settings.playbooks_dir))
+    except InvalidInput:
+        return []
 
 
 def timeline_rows(events: list[RecordedEvent]) -> list[dict[str, Any]]:

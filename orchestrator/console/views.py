@@ -249,6 +249,8 @@ async def _incident_page(
         phases=incident_view.phase_rows(detail, now),
         steps=steps,
         pending=incident_view.pending_rows(pending, session.principal),
+        triage_reason=live.triage.reason if live and live.triage else None,
+        playbooks=incident_view.assignable_playbooks(pending, settings),
         timeline=incident_view.timeline_rows(events),
         decided=decided if decided in DecisionKind.__members__ else "",
         decided_step=request.query_params.get("step", "")[:64],
@@ -272,7 +274,8 @@ async def decide(
     session: DecisionPost,
     store: Store,
 ) -> Response:
-    """Approve, reject, retry, skip or abort from a form, through the API's own decision path.
+    """Approve, reject, retry, skip or abort from a form, or assign a playbook to an incident in
+    triage (or close it), through the API's own decision path.
 
     A refusal the responder can fix (no reason for a rejection, a step that moved on) shows on
     the incident page; one they cannot (out of scope, wrong role) is an error page.
@@ -281,10 +284,12 @@ async def decide(
     kind = str(form.get("decision", ""))
     form_id = str(form.get("form_id", ""))[:64]
     try:
+        playbook = str(form.get("playbook", "")).strip() if kind == "assign" else ""
         body = DecisionRequest(
             decision=kind,
             reason=str(form.get("reason", "")),
             decision_id=f"console-{form_id}-{kind}" if form_id.isalnum() else None,
+            playbook=playbook or None,
         )
     except ValidationError as exc:
         message = exc.errors()[0]["msg"].removeprefix("Value error, ")

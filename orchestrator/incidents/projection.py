@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from orchestrator.domain import (
+    TRIAGE_STEP,
     EventType,
     IncidentStatus,
     PendingDecision,
@@ -155,6 +156,27 @@ def _step_resolved(row: Row, event: RecordedEvent) -> None:
     _without_step(row, _step_id(event))
 
 
+def _triaged(row: Row, event: RecordedEvent) -> None:
+    """An incident no playbook fits waits for a responder to assign one (step `triage`)."""
+    _without_step(row, TRIAGE_STEP)
+    requested_by = event.payload.get("requested_by")
+    pending = PendingDecision(
+        step_id=TRIAGE_STEP,
+        phase=None,
+        action="triage",
+        reason="triage",
+        requested_by=str(requested_by) if requested_by is not None else None,
+        requested_at=as_utc(event.occurred_at),
+    )
+    row["pending"] = [*row["pending"], pending.model_dump(mode="json")]
+
+
+def _playbook_assigned(row: Row, event: RecordedEvent) -> None:
+    _without_step(row, TRIAGE_STEP)
+    playbook = event.payload.get("playbook")
+    row["playbook"] = str(playbook) if playbook is not None else row["playbook"]
+
+
 def _closed(row: Row, event: RecordedEvent) -> None:
     row["closed_at"] = as_utc(event.occurred_at)
     row["outcome"] = str(event.payload.get("outcome", "closed"))
@@ -184,6 +206,8 @@ HANDLERS: dict[str, Handler] = {
     EventType.step_succeeded: _step_resolved,
     EventType.step_skipped: _step_resolved,
     EventType.step_failed: _step_failed,
+    EventType.incident_triaged: _triaged,
+    EventType.playbook_assigned: _playbook_assigned,
     EventType.incident_closed: _closed,
     EventType.incident_aborted: _aborted,
 }
@@ -191,6 +215,7 @@ HANDLERS: dict[str, Handler] = {
 DECISION_EVENTS = {
     EventType.step_approved.value: "approve",
     EventType.step_rejected.value: "reject",
+    EventType.playbook_assigned.value: "assign",
 }
 
 

@@ -1,7 +1,7 @@
 """The Temporal worker: the incident workflow, every action activity, audit and playbooks.
 
 Action activities are async functions over providers, run in the worker's event loop (no
-thread or process per action); `audit.append` and `playbooks.resolve` are local activities.
+thread or process per action); `audit.append` and the playbook activities are local.
 """
 
 from __future__ import annotations
@@ -45,9 +45,11 @@ def build_worker(
     """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
     `history_limit` past which an incident continues as new."""
     actions = build_activities(settings) if activities is None else activities
+    playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
         AuditActivities(open_event_store(settings)).append,
-        PlaybookActivities(settings, history_limit).resolve,
+        playbooks.resolve,
+        playbooks.assign,
     ]
     runner: WorkflowRunner = (
         ContextFreeRunner() if ignores_context(client.data_converter) else SandboxedWorkflowRunner()

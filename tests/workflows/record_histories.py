@@ -105,12 +105,42 @@ async def duplicates_while_waiting(client: Client, settings: Settings, lab: LabI
     return await _two_approve_then_reject(client, inc, alert.workflow_id)
 
 
+async def triage_assigned(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """An alert whose playbook lacks a parameter waits in triage; an assignment that does not
+    resolve is recorded, then one naming the missing resource runs the playbook."""
+    alert = make_alert(lab, "api_key_abuse", resources=Resources(model=lab.model))
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, inc, "triage")
+    await decide(client, inc, decision("triage", kind=DecisionKind.assign, playbook="nope"))
+    await wait_for_pending(client, inc, "triage")
+    resources = Resources(api_key=lab.ingest_key)
+    assign = decision("triage", kind=DecisionKind.assign, playbook="api-key-abuse")
+    await decide(client, inc, assign.model_copy(update={"resources": resources}))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
+async def triage_closed(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """An alert of a type no playbook handles, and its duplicates, closed from triage."""
+    alert = make_alert(lab, "crypto_mining")
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    for _ in range(5):
+        more = make_alert(lab, "crypto_mining", fingerprint=alert.fingerprint)
+        await submit_alert(client, more, task_queue=settings.task_queue)
+    await wait_for_pending(client, inc, "triage")
+    await decide(client, inc, decision("triage", kind=DecisionKind.close, reason="known miner"))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
     "failure_retry_then_abort": failure_retry_then_abort,
     "local_action_failure_skipped": local_action_failure_skipped,
     "duplicates_while_waiting": duplicates_while_waiting,
+    "triage_assigned": triage_assigned,
+    "triage_closed": triage_closed,
 }
 
 

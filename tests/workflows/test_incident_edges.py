@@ -1,4 +1,4 @@
-"""The incident workflow's edges: no playbook, an alert missing a templated field, a stalled
+"""The incident workflow's edges (no playbook at all: `tests/workflows/test_triage.py`): a stalled
 step, short actions run as local activities, a dry run, continue-as-new in a long storm, and
 the PostgreSQL event store."""
 
@@ -74,32 +74,6 @@ def with_playbook(settings: Settings, tmp_path: Path, dry_run: bool) -> Settings
 async def key_is_active(lab: LabInfo) -> bool:
     store = LocalKeyStore(LocalPaths.under(lab.data_dir).keys)
     return not (await store.restore(lab.ingest_key, idempotency_key="probe")).changed
-
-
-async def test_alert_type_without_playbook_closes_with_the_reason(
-    dev_client: Client, fb_settings: Settings, lab: LabInfo
-) -> None:
-    alert = make_alert(lab, "crypto_mining")
-    async with running_worker(dev_client, fb_settings):
-        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
-        final = await final_state(dev_client, alert.workflow_id)
-    assert final.outcome == "playbook_error" and final.playbook is None and final.steps == []
-    events = audit_stream(fb_settings, submitted.incident_id)
-    assert event_types(events) == ["IncidentOpened", "AlertAttached", "IncidentClosed"]
-    assert "no playbook handles alert type 'crypto_mining'" in events[-1].payload["error"]
-
-
-async def test_alert_missing_a_templated_field_is_an_error_naming_it(
-    dev_client: Client, fb_settings: Settings, lab: LabInfo
-) -> None:
-    alert = make_alert(lab, "api_key_abuse", resources=Resources(model=lab.model))
-    async with running_worker(dev_client, fb_settings):
-        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
-        final = await final_state(dev_client, alert.workflow_id)
-    assert final.outcome == "playbook_error"
-    closed = audit_stream(fb_settings, submitted.incident_id)[-1]
-    assert "'alert.resources.api_key' is empty" in closed.payload["error"]
-    assert await key_is_active(lab), "nothing ran"
 
 
 class SlowUsage:

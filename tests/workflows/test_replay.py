@@ -29,6 +29,9 @@ def test_histories_are_recorded() -> None:
         *(f"before_local_actions_{name}" for name in current),
         "local_action_failure_skipped",
         "duplicates_while_waiting",
+        "triage_assigned",
+        "triage_closed",
+        "before_triage_no_playbook",
     }
 
 
