@@ -12,7 +12,7 @@ from temporalio.worker import Replayer
 from activities.providers.local.keys import LocalKeyStore
 from activities.providers.local.lab import LabInfo
 from activities.providers.local.paths import LocalPaths
-from orchestrator.domain import TRIAGE_STEP, IncidentStatus, Resources, Role
+from orchestrator.domain import TRIAGE_STEP, Alert, IncidentStatus, Resources, Role
 from orchestrator.errors import Conflict, Forbidden
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import decide, describe, submit_alert
@@ -35,6 +35,13 @@ async def key_is_revoked(lab: LabInfo) -> bool:
     store = LocalKeyStore(LocalPaths.under(lab.data_dir).keys)
     probe = f"probe-{uuid.uuid4().hex}"
     return (await store.restore(lab.ingest_key, idempotency_key=probe)).changed
+
+
+async def open_in_triage(client: Client, settings: Settings, alert: Alert) -> str:
+    """Submit `alert` and wait until its incident waits in triage; its id."""
+    submitted = await submit_alert(client, alert, task_queue=settings.task_queue)
+    await wait_for_pending(client, submitted.incident_id, TRIAGE_STEP)
+    return submitted.incident_id
 
 
 async def test_an_unknown_type_waits_in_triage_then_runs_the_assigned_playbook(
@@ -102,9 +109,7 @@ async def test_an_assignment_that_does_not_resolve_keeps_waiting_then_a_close_ne
 ) -> None:
     alert = make_alert(lab, "crypto_mining")
     async with running_worker(dev_client, fb_settings):
-        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
-        incident = submitted.incident_id
-        await wait_for_pending(dev_client, incident, TRIAGE_STEP)
+        incident = await open_in_triage(dev_client, fb_settings, alert)
         await decide(dev_client, incident, decision(TRIAGE_STEP, "assign", playbook="nope"))
 
         async def failed_once() -> bool:
@@ -134,9 +139,7 @@ async def test_triage_decisions_follow_the_rules_of_every_decision(
 ) -> None:
     alert = make_alert(lab, "crypto_mining")
     async with running_worker(dev_client, fb_settings):
-        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
-        incident = submitted.incident_id
-        await wait_for_pending(dev_client, incident, TRIAGE_STEP)
+        incident = await open_in_triage(dev_client, fb_settings, alert)
         assign = {"playbook": "api-key-abuse"}
         with pytest.raises(Forbidden, match="raised the alert"):
             await decide(
@@ -187,11 +190,8 @@ async def test_an_incident_queried_while_it_opens_in_triage_replays(
     replay must still take the same branch (patch asked before, notification always local)."""
     alert = make_alert(lab, "crypto_mining")
     async with running_worker(dev_client, fb_settings):
-        submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
-        await wait_for_pending(dev_client, submitted.incident_id, TRIAGE_STEP)
-        await decide(
-            dev_client, submitted.incident_id, decision(TRIAGE_STEP, "close", reason="drill")
-        )
+        incident = await open_in_triage(dev_client, fb_settings, alert)
+        await decide(dev_client, incident, decision(TRIAGE_STEP, "close", reason="drill"))
         await final_state(dev_client, alert.workflow_id)
     history = await dev_client.get_workflow_handle(alert.workflow_id).fetch_history()
     replayer = Replayer(workflows=[IncidentWorkflow], data_converter=dev_client.data_converter)
