@@ -20,6 +20,20 @@ from orchestrator.domain import (
     Resources,
 )
 
+__all__ = [
+    "ASSIGN_PLAYBOOK",
+    "AUDIT_APPEND",
+    "DEFAULT_HISTORY_LIMIT",
+    "NOTIFY_SEND",
+    "RESOLVE_PLAYBOOK",
+    "AppendInput",
+    "AssignInput",
+    "Carry",
+    "IncidentInput",
+    "Notification",
+    "ResolvedPlaybook",
+]
+
 RESOLVE_PLAYBOOK = "playbooks.resolve"
 ASSIGN_PLAYBOOK = "playbooks.assign"
 AUDIT_APPEND = "audit.append"

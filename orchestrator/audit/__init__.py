@@ -13,9 +13,9 @@ from __future__ import annotations
 from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
-from orchestrator.db import make_engine
-from orchestrator.security.keyring import KeyRing
-from orchestrator.settings import Settings
+from orchestrator.db import make_engine as _make_engine
+from orchestrator.security.keyring import KeyRing as _KeyRing
+from orchestrator.settings import Settings as _Settings
 
 __all__ = [
     "AuditFilter",
@@ -30,13 +30,13 @@ __all__ = [
 ]
 
 
-def open_event_store(settings: Settings) -> EventStore:
+def open_event_store(settings: _Settings) -> EventStore:
     """The store configured by `settings`: its database, key ring and checkpoint signing key.
 
     The key ring is created on first use; the signing key only when a checkpoint is first signed.
     """
     return EventStore(
-        make_engine(settings.db_url),
-        keyring=KeyRing.load_or_create(settings.keyring_path),
+        _make_engine(settings.db_url),
+        keyring=_KeyRing.load_or_create(settings.keyring_path),
         signer=CheckpointSigner(settings.signing_key_path),
     )
