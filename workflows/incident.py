@@ -52,10 +52,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.approvals import check_principal, check_step, check_triage, conflict
     from workflows.compensation import changed_nothing, inverse_params
     from workflows.contracts import (
-        ASSIGN_PLAYBOOK,
         DEFAULT_HISTORY_LIMIT,
         RESOLVE_PLAYBOOK,
-        AssignInput,
         Carry,
         IncidentInput,
         ResolvedPlaybook,
@@ -65,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
     from workflows.patches import TRIAGE, UNDO_ONLY_CHANGES
+    from workflows.triage import TriageDesk
     from workflows.view import incident_view
 
 OUTCOMES_KEPT = 1000
@@ -78,7 +77,6 @@ class IncidentWorkflow:
         self._alert = inp.alert
         self._abort: Decision | None = None
         self._retry_by: Decision | None = None
-        self._triage_by: Decision | None = None
         carry = inp.carry
         if carry is not None:
             self._state = carry.state
@@ -96,6 +94,7 @@ class IncidentWorkflow:
                 pending=carry.pending_alerts,
                 last_alert_at=carry.last_alert_at,
             )
+            self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
             return
         info = workflow.info()
         self._state = IncidentState(
@@ -118,6 +117,7 @@ class IncidentWorkflow:
         self._intake = AlertIntake(
             self._state, self._outbox, DEFAULT_HISTORY_LIMIT, pending=[self._alert]
         )
+        self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
 
     # --- handlers -----------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ class IncidentWorkflow:
         if known is not None:
             return known
         if decision.step_id == TRIAGE_STEP:
-            return self._remember(self._settle_triage(decision))
+            return self._remember(self._triage.take(decision))
         step = self._step(decision.step_id)
         assert step is not None
         actor = Actor(id=decision.principal, role=decision.role.value)
@@ -174,23 +174,6 @@ class IncidentWorkflow:
         )
         return self._remember(outcome)
 
-    def _settle_triage(self, decision: Decision) -> DecisionOutcome:
-        """Hand the triage decision to the waiting `_triage` loop, which resolves an assigned
-        playbook (an activity, which an update handler that answers at once cannot await)."""
-        triage = self._state.triage
-        assert triage is not None
-        self._triage_by = decision
-        if decision.kind is DecisionKind.assign:
-            triage.assigning = decision.playbook
-        return DecisionOutcome(
-            decision_id=decision.decision_id,
-            step_id=TRIAGE_STEP,
-            kind=decision.kind,
-            step_status=(
-                StepStatus.approved if decision.kind is DecisionKind.assign else StepStatus.rejected
-            ),
-        )
-
     def _remember(self, outcome: DecisionOutcome) -> DecisionOutcome:
         self._outcomes[outcome.decision_id] = outcome
         return outcome
@@ -214,7 +197,7 @@ class IncidentWorkflow:
         try:
             if inp.carry is None and not await self._open():
                 return self._view()
-            if self._playbook is None and not await self._triage():
+            if self._playbook is None and not await self._settle_triage():
                 return self._view()
             await self._run_playbook()
         except ContinueAsNew:
@@ -262,9 +245,7 @@ class IncidentWorkflow:
             if not triage_enabled:
                 await self._close("playbook_error", error=resolved.error)
                 return False
-            reason = resolved.error or "no playbook"
-            triage.enter(self._state, reason, self._alert.source, self._outbox)
-            await self._notify_triage(f"Triage needed: {reason}")
+            await self._triage.enter(resolved.error or "no playbook")
             return True
         self._adopt(pb)
         return True
@@ -276,44 +257,14 @@ class IncidentWorkflow:
             for step in phase.steps:
                 self._state.steps.append(self._plan_step(phase.name, step))
 
-    async def _triage(self) -> bool:
-        """Wait in triage until a responder assigns a playbook that resolves (True) or closes
-        the incident (False); see `workflows.triage`."""
-        state = self._state.triage
-        assert state is not None
-        while True:
-            await self._intake.wait(lambda: self._triage_by is not None, None)
-            decision, self._triage_by = self._triage_by, None
-            assert decision is not None
-            if decision.kind is DecisionKind.close:
-                state.done = True
-                await self._close("closed_in_triage", decided=decision)
-                return False
-            assert decision.playbook is not None
-            assign = AssignInput(
-                alert=self._alert, playbook=decision.playbook, resources=decision.resources
-            )
-            resolved = await workflow.execute_local_activity(
-                ASSIGN_PLAYBOOK,
-                assign,
-                result_type=ResolvedPlaybook,
-                start_to_close_timeout=timedelta(seconds=30),
-            )
-            if resolved.playbook is None:
-                error = resolved.error or f"playbook {decision.playbook} does not resolve"
-                triage.assign_failed(state, decision, error, self._outbox)
-                await self._notify_triage(f"Triage: {error}", attempt=state.failed_assignments)
-                continue
-            triage.assigned(self._state, state, decision, resolved.playbook, self._outbox)
-            self._adopt(resolved.playbook)
-            return True
-
-    async def _notify_triage(self, title: str, *, attempt: int = 0) -> None:
-        # Triage is newer than patch local-notify, and asking a patch right after the playbook's
-        # local activity can replay wrongly (see `_open`): its notifications are always local.
-        await notify(
-            self._state, self._outbox, Ask.triage, TRIAGE_STEP, title, attempt=attempt, local=True
-        )
+    async def _settle_triage(self) -> bool:
+        """Run the playbook a responder assigns (True), or close as they decide (False)."""
+        settled = await self._triage.settle()
+        if isinstance(settled, Decision):
+            await self._close("closed_in_triage", decided=settled)
+            return False
+        self._adopt(settled)
+        return True
 
     async def _run_playbook(self) -> None:
         assert self._playbook is not None

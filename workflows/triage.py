@@ -12,16 +12,104 @@ scope, and the principal that raised the alert cannot assign its playbook.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from temporalio import workflow
+
 from orchestrator.domain import (
     TRIAGE_STEP,
     Actor,
+    Alert,
     Decision,
+    DecisionKind,
+    DecisionOutcome,
     EventType,
     IncidentState,
     Playbook,
+    StepStatus,
     Triage,
 )
+from workflows.contracts import ASSIGN_PLAYBOOK, AssignInput, ResolvedPlaybook
+from workflows.intake import AlertIntake
+from workflows.notifications import Ask, notify
 from workflows.outbox import Outbox
+
+
+class TriageDesk:
+    """The incident's triage: entering it, taking a responder's decision from the `decide`
+    update, and waiting until that decision settles it."""
+
+    def __init__(
+        self, incident: IncidentState, alert: Alert, outbox: Outbox, intake: AlertIntake
+    ) -> None:
+        self._incident = incident
+        self._alert = alert
+        self._outbox = outbox
+        self._intake = intake
+        self._decision: Decision | None = None
+
+    async def enter(self, reason: str) -> None:
+        enter(self._incident, reason, self._alert.source, self._outbox)
+        await self._notify(f"Triage needed: {reason}")
+
+    def take(self, decision: Decision) -> DecisionOutcome:
+        """Hand a validated decision to `settle`, which resolves an assigned playbook (an
+        activity, which an update handler that answers at once cannot await)."""
+        triage = self._incident.triage
+        assert triage is not None
+        self._decision = decision
+        assigning = decision.kind is DecisionKind.assign
+        if assigning:
+            triage.assigning = decision.playbook
+        return DecisionOutcome(
+            decision_id=decision.decision_id,
+            step_id=TRIAGE_STEP,
+            kind=decision.kind,
+            step_status=StepStatus.approved if assigning else StepStatus.rejected,
+        )
+
+    async def settle(self) -> Playbook | Decision:
+        """Wait until a responder assigns a playbook that resolves (returned, to run) or closes
+        the incident (the `close` decision returned, for the workflow to close with)."""
+        triage = self._incident.triage
+        assert triage is not None
+        while True:
+            await self._intake.wait(lambda: self._decision is not None, None)
+            decision, self._decision = self._decision, None
+            assert decision is not None
+            if decision.kind is DecisionKind.close:
+                triage.done = True
+                return decision
+            assert decision.playbook is not None
+            resolved = await workflow.execute_local_activity(
+                ASSIGN_PLAYBOOK,
+                AssignInput(
+                    alert=self._alert, playbook=decision.playbook, resources=decision.resources
+                ),
+                result_type=ResolvedPlaybook,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            playbook: Playbook | None = resolved.playbook
+            if playbook is None:
+                error = resolved.error or f"playbook {decision.playbook} does not resolve"
+                assign_failed(triage, decision, error, self._outbox)
+                await self._notify(f"Triage: {error}", attempt=triage.failed_assignments)
+                continue
+            assigned(self._incident, triage, decision, playbook, self._outbox)
+            return playbook
+
+    async def _notify(self, title: str, *, attempt: int = 0) -> None:
+        # Triage is newer than patch local-notify, and asking a patch right after the playbook's
+        # local activity can replay wrongly (see `IncidentWorkflow._open`): always local.
+        await notify(
+            self._incident,
+            self._outbox,
+            Ask.triage,
+            TRIAGE_STEP,
+            title,
+            attempt=attempt,
+            local=True,
+        )
 
 
 def enter(incident: IncidentState, reason: str, requested_by: str, outbox: Outbox) -> Triage:
