@@ -143,36 +143,11 @@ class IncidentWorkflow:
             return self._remember(self._triage.take(decision))
         step = self._step(decision.step_id)
         assert step is not None
-        actor = Actor(id=decision.principal, role=decision.role.value)
-        decision_id, reason = decision.decision_id, decision.reason
-        if decision.kind is DecisionKind.approve:
-            transitions.approve(step, self._outbox, actor, decision_id=decision_id, reason=reason)
-        elif decision.kind is DecisionKind.reject:
-            transitions.reject(step, self._outbox, actor, decision_id=decision_id, reason=reason)
-        elif decision.kind is DecisionKind.retry:
-            step.status = StepStatus.pending
+        if decision.kind is DecisionKind.retry:
             self._retry_by = decision
-        elif decision.kind is DecisionKind.skip:
-            transitions.skip(
-                step,
-                self._outbox,
-                "decision",
-                decision_id=decision.decision_id,
-                principal=decision.principal,
-                note=decision.reason,
-            )
-        else:
+        elif decision.kind is DecisionKind.abort:
             self._abort = decision
-            transitions.abort(step, self._outbox, actor, decision_id=decision_id, reason=reason)
-        outcome = DecisionOutcome(
-            decision_id=decision.decision_id,
-            step_id=step.step_id,
-            kind=decision.kind,
-            step_status=step.status,
-            approved_by=list(step.approved_by),
-            approvals_required=step.approvals_required,
-        )
-        return self._remember(outcome)
+        return self._remember(transitions.decided(step, decision, self._outbox))
 
     def _remember(self, outcome: DecisionOutcome) -> DecisionOutcome:
         self._outcomes[outcome.decision_id] = outcome
@@ -220,26 +195,8 @@ class IncidentWorkflow:
         self._playbook = resolved.playbook
         self._quiet_seconds = resolved.quiet_seconds
         self._intake.history_limit = resolved.history_limit
-        s, pb = self._state, resolved.playbook
-        s.playbook = pb.id if pb else None
-        s.playbook_hash = pb.content_hash if pb else None
-        self._outbox.emit(
-            EventType.incident_opened,
-            {
-                "incident_id": s.incident_id,
-                "workflow_id": s.workflow_id,
-                "run_id": workflow.info().run_id,
-                "type": s.type,
-                "severity": s.severity.value,
-                "environment": s.environment.value,
-                "title": s.title,
-                "playbook": s.playbook,
-                "playbook_hash": s.playbook_hash,
-                "correlation_key": s.correlation_key,
-                "alert_id": self._alert.id,
-                "dry_run": bool(pb and pb.dry_run),
-            },
-        )
+        pb = resolved.playbook
+        transitions.opened(self._state, self._alert, pb, workflow.info().run_id, self._outbox)
         self._intake.attach()
         if pb is None:
             if not triage_enabled:

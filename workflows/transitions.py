@@ -14,9 +14,15 @@ from typing import Any
 from orchestrator.domain import (
     ActionResult,
     Actor,
+    Alert,
     ApprovalPolicy,
+    Decision,
+    DecisionKind,
+    DecisionOutcome,
     EventType,
+    IncidentState,
     PhaseName,
+    Playbook,
     StepState,
     StepStatus,
 )
@@ -40,6 +46,63 @@ def _decided(
         "principal": actor.id,
         "reason": reason,
     }
+
+
+def opened(
+    incident: IncidentState, alert: Alert, playbook: Playbook | None, run_id: str, outbox: Outbox
+) -> None:
+    """The incident opens with the playbook chosen for its first alert (None: triage)."""
+    incident.playbook = playbook.id if playbook else None
+    incident.playbook_hash = playbook.content_hash if playbook else None
+    outbox.emit(
+        EventType.incident_opened,
+        {
+            "incident_id": incident.incident_id,
+            "workflow_id": incident.workflow_id,
+            "run_id": run_id,
+            "type": incident.type,
+            "severity": incident.severity.value,
+            "environment": incident.environment.value,
+            "title": incident.title,
+            "playbook": incident.playbook,
+            "playbook_hash": incident.playbook_hash,
+            "correlation_key": incident.correlation_key,
+            "alert_id": alert.id,
+            "dry_run": bool(playbook and playbook.dry_run),
+        },
+    )
+
+
+def decided(state: StepState, decision: Decision, outbox: Outbox) -> DecisionOutcome:
+    """Apply a validated decision of a person to the step it names; `retry` only makes the
+    step pending again (the workflow runs it), `abort` marks where the incident stopped."""
+    actor = Actor(id=decision.principal, role=decision.role.value)
+    decision_id, reason = decision.decision_id, decision.reason
+    if decision.kind is DecisionKind.approve:
+        approve(state, outbox, actor, decision_id=decision_id, reason=reason)
+    elif decision.kind is DecisionKind.reject:
+        reject(state, outbox, actor, decision_id=decision_id, reason=reason)
+    elif decision.kind is DecisionKind.retry:
+        state.status = StepStatus.pending
+    elif decision.kind is DecisionKind.skip:
+        skip(
+            state,
+            outbox,
+            "decision",
+            decision_id=decision_id,
+            principal=decision.principal,
+            note=reason,
+        )
+    else:
+        abort(state, outbox, actor, decision_id=decision_id, reason=reason)
+    return DecisionOutcome(
+        decision_id=decision_id,
+        step_id=state.step_id,
+        kind=decision.kind,
+        step_status=state.status,
+        approved_by=list(state.approved_by),
+        approvals_required=state.approvals_required,
+    )
 
 
 def request(state: StepState, policy: ApprovalPolicy, requested_by: str, outbox: Outbox) -> None:

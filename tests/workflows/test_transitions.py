@@ -11,7 +11,11 @@ from orchestrator.domain import (
     Actor,
     ApprovalMode,
     ApprovalPolicy,
+    Decision,
+    DecisionKind,
+    Environment,
     PhaseName,
+    Role,
     StepState,
     StepStatus,
 )
@@ -144,3 +148,28 @@ def test_a_stall_names_the_action_that_runs(outbox: Outbox) -> None:
     assert step.stalled
     assert event.payload["action"] == "models.restore"
     assert event.payload["running_seconds"] == 30
+
+
+def test_a_persons_decision_is_applied_and_answered_with_the_step_state(outbox: Outbox) -> None:
+    def by_alice(kind: DecisionKind, step: StepState) -> tuple[StepStatus, str]:
+        decision = Decision(
+            decision_id=f"d-{kind.value}",
+            step_id=step.step_id,
+            kind=kind,
+            principal="alice",
+            role=Role.responder,
+            environments=[Environment.prod],
+            reason="why",
+        )
+        outcome = transitions.decided(step, decision, outbox)
+        assert outcome.step_status is step.status
+        return step.status, outbox.take()[-1].type if len(outbox) else ""
+
+    failed = waiting()
+    failed.status = StepStatus.awaiting_decision
+    assert by_alice(DecisionKind.retry, failed) == (StepStatus.pending, "")
+    assert by_alice(DecisionKind.skip, waiting()) == (StepStatus.skipped, "StepSkipped")
+    assert by_alice(DecisionKind.approve, waiting(required=1)) == (
+        StepStatus.approved,
+        "StepApproved",
+    )
