@@ -15,6 +15,41 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+__all__ = [
+    "TRIAGE_STEP",
+    "ActionInput",
+    "ActionResult",
+    "Actor",
+    "Alert",
+    "AlertStatus",
+    "ApprovalMode",
+    "ApprovalPolicy",
+    "Decision",
+    "DecisionKind",
+    "DecisionOutcome",
+    "Environment",
+    "EventType",
+    "IncidentState",
+    "IncidentStatus",
+    "NewEvent",
+    "PendingDecision",
+    "Phase",
+    "PhaseName",
+    "PhaseTiming",
+    "Playbook",
+    "RecordedEvent",
+    "Resources",
+    "Role",
+    "Severity",
+    "Slug",
+    "Step",
+    "StepState",
+    "StepStatus",
+    "SubmitResult",
+    "TimeoutRule",
+    "Triage",
+]
+
 
 class Environment(StrEnum):
     dev = "dev"
