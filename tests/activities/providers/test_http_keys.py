@@ -94,6 +94,13 @@ async def test_missing_secret_variable_names_it(
     assert loopback.requests == []
 
 
+async def test_unknown_key_is_not_found(loopback: Loopback) -> None:
+    loopback.handler = LiteLLMGateway()
+    provider = HttpKeyProvider(litellm(loopback.url, TOKEN_ENV))
+    with pytest.raises(ResourceNotFound, match="litellm: read state of key nope"):
+        await provider.revoke("nope", reason="r", idempotency_key="k")
+
+
 async def test_rate_limit_carries_retry_after(loopback: Loopback) -> None:
     loopback.handler = lambda r: (429, {"Retry-After": "7"}, {"error": "slow down"})
     provider = HttpKeyProvider(litellm(loopback.url, TOKEN_ENV))
