@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from activities.base import action, dry_run, guarded, outcome, reason, undo_guarded
 from activities.guard import ResourceGuard
 from activities.providers.protocols import AgentControl
 from orchestrator.domain import ActionInput, ActionResult
 
 
+@dataclass
 class AgentActivities:
-    def __init__(self, agents: AgentControl, guard: ResourceGuard) -> None:
-        self.agents = agents
-        self.guard = guard
+    agents: AgentControl
+    guard: ResourceGuard
 
     @action("agents.suspend_tool")
     async def suspend_tool(self, input: ActionInput) -> ActionResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from activities.base import action, dry_run, guarded, optional, outcome, undo_guarded
 from activities.errors import ResourceNotFound
 from activities.guard import ResourceGuard
@@ -11,10 +13,10 @@ from orchestrator.domain import ActionInput, ActionResult
 MAX_LISTED = 5
 
 
+@dataclass
 class DatasetActivities:
-    def __init__(self, datasets: DatasetStore, guard: ResourceGuard) -> None:
-        self.datasets = datasets
-        self.guard = guard
+    datasets: DatasetStore
+    guard: ResourceGuard
 
     async def _failing_version(self, dataset: str) -> str:
         """The newest live version whose files no longer match its manifest."""

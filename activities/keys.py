@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from activities.base import action, dry_run, guarded, outcome, reason, undo_guarded
 from activities.guard import ResourceGuard
 from activities.providers.protocols import KeyProvider
 from orchestrator.domain import ActionInput, ActionResult
 
 
+@dataclass
 class KeyActivities:
-    def __init__(self, keys: KeyProvider, guard: ResourceGuard) -> None:
-        self.keys = keys
-        self.guard = guard
+    keys: KeyProvider
+    guard: ResourceGuard
 
     @action("keys.revoke")
     async def revoke(self, input: ActionInput) -> ActionResult:

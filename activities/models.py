@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from activities.base import action, dry_run, guarded, optional, outcome, undo_guarded
 from activities.errors import ValidationFailed
 from activities.guard import ResourceGuard
@@ -11,10 +13,10 @@ from orchestrator.domain import ActionInput, ActionResult
 DEFAULT_ALIAS = "production"
 
 
+@dataclass
 class ModelActivities:
-    def __init__(self, models: ModelRegistry, guard: ResourceGuard) -> None:
-        self.models = models
-        self.guard = guard
+    models: ModelRegistry
+    guard: ResourceGuard
 
     @action("models.snapshot")
     async def snapshot(self, input: ActionInput) -> ActionResult:

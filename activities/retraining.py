@@ -8,6 +8,7 @@ resumes polling that run instead of triggering another one.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from temporalio import activity
 
@@ -20,18 +21,12 @@ from orchestrator.domain import ActionInput, ActionResult
 DEFAULT_POLL_SECONDS = 2.0
 
 
+@dataclass
 class RetrainingActivities:
-    def __init__(
-        self,
-        runner: RetrainingRunner,
-        datasets: DatasetStore,
-        guard: ResourceGuard,
-        poll_seconds: float = DEFAULT_POLL_SECONDS,
-    ) -> None:
-        self.runner = runner
-        self.datasets = datasets
-        self.guard = guard
-        self.poll_seconds = poll_seconds
+    runner: RetrainingRunner
+    datasets: DatasetStore
+    guard: ResourceGuard
+    poll_seconds: float = DEFAULT_POLL_SECONDS
 
     @action("retraining.run")
     async def run(self, input: ActionInput) -> ActionResult:

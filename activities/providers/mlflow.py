@@ -9,6 +9,7 @@ alias (with the idempotency key that wrote them), and the version a rollback lea
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,11 +148,10 @@ class MlflowRegistry:
             )
         await self._version(model, version)
         await self._point(model, alias, version)
-        await call(
-            self._client,
+        await self._write(
             "DELETE",
             "/model-versions/delete-tag",
-            json={"name": model, "version": version, "key": QUARANTINED},
+            {"name": model, "version": version, "key": QUARANTINED},
             what=f"MLflow: clear quarantine tag of {model} v{version}",
             accept={404},
         )
@@ -193,19 +193,15 @@ class MlflowRegistry:
             return str(snapshot["version"])
         if "'" in model:
             raise permanent(f"MLflow: cannot search versions of {model!r}; pass to_version")
-        response = await call(
-            self._client,
-            "GET",
+        found = await self._read(
             "/model-versions/search",
-            params={"filter": f"name='{model}'", "max_results": 1000},
+            {"filter": f"name='{model}'", "max_results": 1000},
             what=f"MLflow: list versions of {model}",
         )
         older = sorted(
             (
                 v
-                for v in map(
-                    _Version.parse, json_object(response, what="MLflow").get("model_versions", [])
-                )
+                for v in map(_Version.parse, found.get("model_versions", []))
                 if int(v.version) < int(current.version) and not v.quarantined
             ),
             key=lambda v: int(v.version),
@@ -259,24 +255,18 @@ class MlflowRegistry:
         return _Version.parse(json_object(response, what="MLflow")["model_version"])
 
     async def _version(self, model: str, version: str) -> _Version:
-        response = await call(
-            self._client,
-            "GET",
+        found = await self._read(
             "/model-versions/get",
-            params={"name": model, "version": version},
+            {"name": model, "version": version},
             what=f"MLflow: read {model} v{version}",
         )
-        return _Version.parse(json_object(response, what="MLflow")["model_version"])
+        return _Version.parse(found["model_version"])
 
     async def _record(self, model: str, key: str) -> dict[str, str] | None:
-        response = await call(
-            self._client,
-            "GET",
-            "/registered-models/get",
-            params={"name": model},
-            what=f"MLflow: read model {model}",
+        found = await self._read(
+            "/registered-models/get", {"name": model}, what=f"MLflow: read model {model}"
         )
-        tags = json_object(response, what="MLflow")["registered_model"].get("tags", [])
+        tags = found["registered_model"].get("tags", [])
         raw = next((t["value"] for t in tags if t["key"] == key), None)
         if raw is None:
             return None
@@ -284,28 +274,41 @@ class MlflowRegistry:
         return record
 
     async def _set_record(self, model: str, key: str, record: dict[str, str]) -> None:
-        await call(
-            self._client,
+        await self._write(
             "POST",
             "/registered-models/set-tag",
-            json={"name": model, "key": key, "value": json.dumps(record, sort_keys=True)},
+            {"name": model, "key": key, "value": json.dumps(record, sort_keys=True)},
             what=f"MLflow: record {key} on {model}",
         )
 
     async def _set_version_tag(self, model: str, version: str, key: str, value: str) -> None:
-        await call(
-            self._client,
+        await self._write(
             "POST",
             "/model-versions/set-tag",
-            json={"name": model, "version": version, "key": key, "value": value},
+            {"name": model, "version": version, "key": key, "value": value},
             what=f"MLflow: tag {model} v{version}",
         )
 
     async def _point(self, model: str, alias: str, version: str) -> None:
-        await call(
-            self._client,
+        await self._write(
             "POST",
             "/registered-models/alias",
-            json={"name": model, "alias": alias, "version": version},
+            {"name": model, "alias": alias, "version": version},
             what=f"MLflow: move alias {alias} of {model} to v{version}",
         )
+
+    async def _read(self, path: str, params: dict[str, Any], *, what: str) -> dict[str, Any]:
+        """GET `path` with `params`: its JSON body."""
+        response = await call(self._client, "GET", path, params=params, what=what)
+        return json_object(response, what="MLflow")
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        what: str,
+        accept: Collection[int] = (),
+    ) -> None:
+        await call(self._client, method, path, json=body, what=what, accept=accept)

@@ -21,6 +21,7 @@ import httpx
 
 from activities.providers.http_support import call, json_object, permanent, secret_from_env
 from activities.providers.protocols import RetrainingRun, RetrainingRunner, RunState
+from activities.providers.runs import RequestRunner, RunRequest
 
 
 @dataclass(frozen=True)
@@ -43,16 +44,7 @@ def run_name(idempotency_key: str) -> str:
     return "firebreak-" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:20]
 
 
-def _parameters(model: str, dataset: str, version: str, incident_id: str) -> dict[str, str]:
-    return {
-        "model": model,
-        "dataset": dataset,
-        "dataset_version": version,
-        "incident_id": incident_id,
-    }
-
-
-class _HttpRunner:
+class _HttpRunner(RequestRunner):
     system = "pipeline"
 
     def __init__(self, config: PipelineConfig, client: httpx.AsyncClient | None = None) -> None:
@@ -100,25 +92,14 @@ class AirflowRunner(_HttpRunner):
         base = f"/api/v1/dags/{quote(self.config.target, safe='')}/dagRuns"
         return f"{base}/{quote(run_id, safe='')}" if run_id else base
 
-    async def trigger(
-        self,
-        model: str,
-        dataset: str,
-        dataset_version: str,
-        *,
-        incident_id: str,
-        idempotency_key: str,
-    ) -> RetrainingRun:
+    async def start(self, request: RunRequest, idempotency_key: str) -> RetrainingRun:
         run_id = run_name(idempotency_key)
         await self._json(
             "POST",
             self._path(),
             what=f"trigger DAG {self.config.target}",
             accept=frozenset({409}),
-            json={
-                "dag_run_id": run_id,
-                "conf": _parameters(model, dataset, dataset_version, incident_id),
-            },
+            json={"dag_run_id": run_id, "conf": request.parameters()},
         )
         return await self.status(run_id)
 
@@ -143,17 +124,8 @@ class ArgoRunner(_HttpRunner):
         "Error": "failed",
     }
 
-    async def trigger(
-        self,
-        model: str,
-        dataset: str,
-        dataset_version: str,
-        *,
-        incident_id: str,
-        idempotency_key: str,
-    ) -> RetrainingRun:
+    async def start(self, request: RunRequest, idempotency_key: str) -> RetrainingRun:
         name = run_name(idempotency_key)
-        params = _parameters(model, dataset, dataset_version, incident_id)
         await self._json(
             "POST",
             f"/api/v1/workflows/{quote(self.config.namespace, safe='')}/submit",
@@ -165,7 +137,7 @@ class ArgoRunner(_HttpRunner):
                 "resourceName": self.config.target,
                 "submitOptions": {
                     "name": name,
-                    "parameters": [f"{key}={value}" for key, value in params.items()],
+                    "parameters": [f"{key}={value}" for key, value in request.parameters().items()],
                 },
             },
         )
@@ -202,24 +174,13 @@ class GitHubActionsRunner(_HttpRunner):
             raise permanent("github: target must be owner/repo/workflow.yml")
         return f"/repos/{owner}/{repo}", workflow
 
-    async def trigger(
-        self,
-        model: str,
-        dataset: str,
-        dataset_version: str,
-        *,
-        incident_id: str,
-        idempotency_key: str,
-    ) -> RetrainingRun:
+    async def start(self, request: RunRequest, idempotency_key: str) -> RetrainingRun:
         name = run_name(idempotency_key)
         existing = await self._find(name)
         if existing is not None:
             return existing
         repo, workflow = self._repo_and_workflow()
-        inputs = {
-            **_parameters(model, dataset, dataset_version, incident_id),
-            "firebreak_run": name,
-        }
+        inputs = {**request.parameters(), "firebreak_run": name}
         status, body = await self._json(
             "POST",
             f"{repo}/actions/workflows/{workflow}/dispatches",
@@ -285,24 +246,13 @@ class WebhookRunner(_HttpRunner):
         "error": "failed",
     }
 
-    async def trigger(
-        self,
-        model: str,
-        dataset: str,
-        dataset_version: str,
-        *,
-        incident_id: str,
-        idempotency_key: str,
-    ) -> RetrainingRun:
+    async def start(self, request: RunRequest, idempotency_key: str) -> RetrainingRun:
         _, body = await self._json(
             "POST",
             self.config.url.rstrip("/"),
             what="trigger retraining",
             headers={"Idempotency-Key": idempotency_key},
-            json={
-                **_parameters(model, dataset, dataset_version, incident_id),
-                "idempotency_key": idempotency_key,
-            },
+            json={**request.parameters(), "idempotency_key": idempotency_key},
         )
         return self._run(body)
 

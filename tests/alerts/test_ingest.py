@@ -23,6 +23,20 @@ async def assert_running(temporal: Client, incident_ids: list[str]) -> None:
         assert described.status is WorkflowExecutionStatus.RUNNING
 
 
+async def accepted(
+    http: httpx.AsyncClient,
+    fmt: str,
+    fixture: str,
+    token: str,
+    content_type: str = "application/json",
+    **headers: str,
+) -> httpx.Response:
+    """A fixture posted as a `fmt` alert, answered 202."""
+    response = await post_alert(http, fmt, fixture_bytes(fixture), token, content_type, **headers)
+    assert response.status_code == 202, response.text
+    return response
+
+
 def received(store: EventStore, source: str, alert_id: str) -> Alert:
     events = store.read_stream(alert_stream(source, alert_id))
     assert [e.type for e in events] == ["AlertReceived"]
@@ -32,8 +46,7 @@ def received(store: EventStore, source: str, alert_id: str) -> Alert:
 async def test_generic_alert_is_recorded_encrypted_and_opens_an_incident(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
 ) -> None:
-    response = await post_alert(http, "generic", fixture_bytes("generic.json"), tokens.source)
-    assert response.status_code == 202, response.text
+    response = await accepted(http, "generic", "generic.json", tokens.source)
     body = response.json()
     assert len(body["incidents"]) == 1
     assert body["alerts"][0]["duplicate"] is False
@@ -59,10 +72,7 @@ async def test_generic_alert_is_recorded_encrypted_and_opens_an_incident(
 async def test_alertmanager_group_splits_by_fingerprint_and_resolves(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
 ) -> None:
-    firing = await post_alert(
-        http, "alertmanager", fixture_bytes("alertmanager_firing.json"), tokens.source
-    )
-    assert firing.status_code == 202, firing.text
+    firing = await accepted(http, "alertmanager", "alertmanager_firing.json", tokens.source)
     incidents = firing.json()["incidents"]
     assert len(incidents) == 2  # two instances of one condition share an incident
     alerts = firing.json()["alerts"]
@@ -81,10 +91,7 @@ async def test_alertmanager_group_splits_by_fingerprint_and_resolves(
     assert (leak.type, leak.environment, leak.severity) == ("api_key_abuse", "staging", "medium")
     assert leak.resources.api_key == "key-analytics"
 
-    resolved = await post_alert(
-        http, "alertmanager", fixture_bytes("alertmanager_resolved.json"), tokens.source
-    )
-    assert resolved.status_code == 202, resolved.text
+    resolved = await accepted(http, "alertmanager", "alertmanager_resolved.json", tokens.source)
     assert resolved.json()["incidents"] == [alerts[0]["incident_id"]]
     assert resolved.json()["alerts"][0]["status"] == "resolved"
 
@@ -92,14 +99,13 @@ async def test_alertmanager_group_splits_by_fingerprint_and_resolves(
 async def test_cloudevents_structured_binary_and_batch(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
 ) -> None:
-    structured = await post_alert(
+    structured = await accepted(
         http,
         "cloudevents",
-        fixture_bytes("cloudevents_structured.json"),
+        "cloudevents_structured.json",
         tokens.source,
         "application/cloudevents+json; charset=utf-8",
     )
-    assert structured.status_code == 202, structured.text
     jailbreak = received(
         store, "detector", "//guardrails.example.com/llm-firewall/eu-1/b3e1c2d4-0001"
     )
@@ -110,10 +116,10 @@ async def test_cloudevents_structured_binary_and_batch(
     )
     assert jailbreak.labels["confidence"] == "0.97"
 
-    binary = await post_alert(
+    binary = await accepted(
         http,
         "cloudevents",
-        fixture_bytes("cloudevents_binary_data.json"),
+        "cloudevents_binary_data.json",
         tokens.source,
         **{
             "ce-specversion": "1.0",
@@ -122,7 +128,6 @@ async def test_cloudevents_structured_binary_and_batch(
             "ce-type": "com.example.drift.data_poisoning",
         },
     )
-    assert binary.status_code == 202, binary.text
     drift = received(store, "detector", "//drift.example.com/drift-77")
     assert (drift.type, drift.environment, drift.resources.dataset) == (
         "data_poisoning",
@@ -130,14 +135,13 @@ async def test_cloudevents_structured_binary_and_batch(
         "support-tickets",
     )
 
-    batch = await post_alert(
+    batch = await accepted(
         http,
         "cloudevents",
-        fixture_bytes("cloudevents_batch.json"),
+        "cloudevents_batch.json",
         tokens.source,
         "application/cloudevents-batch+json",
     )
-    assert batch.status_code == 202, batch.text
     assert len(batch.json()["alerts"]) == 2 and len(batch.json()["incidents"]) == 1
     await assert_running(
         temporal,
@@ -148,24 +152,15 @@ async def test_cloudevents_structured_binary_and_batch(
 async def test_pagerduty_trigger_acknowledge_resolve(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore, temporal: Client
 ) -> None:
-    trigger = await post_alert(
-        http, "pagerduty", fixture_bytes("pagerduty_trigger.json"), tokens.source
-    )
-    assert trigger.status_code == 202, trigger.text
+    trigger = await accepted(http, "pagerduty", "pagerduty_trigger.json", tokens.source)
     [incident] = trigger.json()["incidents"]
     alert = received(store, "detector", "litellm-key-abuse-7781")
     assert (alert.type, alert.severity, alert.environment) == ("api_key_abuse", "high", "prod")
     assert alert.resources.api_key == "key-7781"
 
-    ack = await post_alert(
-        http, "pagerduty", fixture_bytes("pagerduty_acknowledge.json"), tokens.source
-    )
-    assert ack.status_code == 202, ack.text
+    ack = await accepted(http, "pagerduty", "pagerduty_acknowledge.json", tokens.source)
     assert ack.json()["incidents"] == [incident]
-    resolve = await post_alert(
-        http, "pagerduty", fixture_bytes("pagerduty_resolve.json"), tokens.source
-    )
-    assert resolve.status_code == 202, resolve.text
+    resolve = await accepted(http, "pagerduty", "pagerduty_resolve.json", tokens.source)
     assert resolve.json()["incidents"] == [incident]
     resolved = received(store, "detector", "litellm-key-abuse-7781:resolve")
     assert (resolved.status, resolved.type, resolved.fingerprint) == (

@@ -32,6 +32,12 @@ def signed(
     }
 
 
+def new_secret(store: EventStore, source: str) -> str:
+    """A webhook secret added for `source` in the store's database."""
+    assert store.keyring is not None
+    return add_webhook_secret(store.engine, store.keyring, source)
+
+
 def test_verify_matches_the_standard_webhooks_reference_vector() -> None:
     # The example from the Standard Webhooks specification's reference implementations.
     secret = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -54,9 +60,8 @@ def test_verify_matches_the_standard_webhooks_reference_vector() -> None:
 async def test_signed_source_refuses_unsigned_wrong_and_stale_deliveries(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore
 ) -> None:
-    assert store.keyring is not None
-    secret = add_webhook_secret(store.engine, store.keyring, "detector")
-    other = add_webhook_secret(store.engine, store.keyring, "audrey")
+    secret = new_secret(store, "detector")
+    other = new_secret(store, "audrey")
 
     unsigned = await post_alert(http, "generic", BODY, tokens.source)
     assert unsigned.status_code == 401
@@ -77,8 +82,7 @@ async def test_signed_source_refuses_unsigned_wrong_and_stale_deliveries(
 async def test_replayed_webhook_id_is_answered_once_or_refused(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore
 ) -> None:
-    assert store.keyring is not None
-    secret = add_webhook_secret(store.engine, store.keyring, "detector")
+    secret = new_secret(store, "detector")
     headers = signed(secret, "msg_replay")
     first = await post_alert(http, "generic", BODY, tokens.source, **headers)
     retry = await post_alert(http, "generic", BODY, tokens.source, **headers)
@@ -95,9 +99,8 @@ async def test_replayed_webhook_id_is_answered_once_or_refused(
 async def test_rotation_keeps_two_secrets_active(
     http: httpx.AsyncClient, tokens: Tokens, store: EventStore
 ) -> None:
-    assert store.keyring is not None
-    old = add_webhook_secret(store.engine, store.keyring, "detector")
-    new = add_webhook_secret(store.engine, store.keyring, "detector")
+    old = new_secret(store, "detector")
+    new = new_secret(store, "detector")
 
     def body(n: int) -> bytes:
         return BODY.replace(b"guard-7f3a9c21", f"rot-{n}".encode())
@@ -108,7 +111,7 @@ async def test_rotation_keeps_two_secrets_active(
         )
         assert response.status_code == 202, response.text
 
-    newest = add_webhook_secret(store.engine, store.keyring, "detector")
+    newest = new_secret(store, "detector")
     retired = await post_alert(
         http, "generic", body(3), tokens.source, **signed(old, "msg_r3", body(3))
     )

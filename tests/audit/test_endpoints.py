@@ -3,9 +3,6 @@ Temporal dev server with a real worker, and the SQLite event store."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import httpx
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -14,9 +11,10 @@ from temporalio.client import Client
 from activities.providers.local.lab import LabInfo
 from orchestrator import db
 from orchestrator.audit import open_event_store
-from orchestrator.domain import Actor, Environment, NewEvent
+from orchestrator.domain import Actor, Environment
 from orchestrator.settings import Settings
 from tests.support.app import bearer
+from tests.support.events import new_event
 from tests.support.incidents import eventually
 from tests.support.principals import Tokens
 from tests.support.stack import open_incident
@@ -59,15 +57,7 @@ async def test_auditor_queries_exports_and_verifies(
         responder = await http.get("/v1/audit/events", headers=bearer(tokens.ann))
         assert responder.status_code == 403
 
-        filler = [
-            NewEvent(
-                id=str(uuid.uuid4()),
-                type="NotificationSent",
-                actor=Actor.system(),
-                occurred_at=datetime.now(UTC),
-            )
-            for _ in range(1100)
-        ]
+        filler = [new_event("NotificationSent", Actor.system()) for _ in range(1100)]
         store.append("filler", filler)
         lines = 0
         chunks = 0

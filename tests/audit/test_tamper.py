@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.audit import CheckpointSigner, EventStore, schema
+from orchestrator.audit import CheckpointSigner, EventStore, VerificationReport, schema
 from orchestrator.audit.chain import event_hash
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import CryptoError
 from tests.support.events import new_event
 
 
-def tamper(engine: sa.Engine, *statements: str) -> None:
-    """Run raw SQL as the database owner, past the PostgreSQL append-only trigger."""
+@contextmanager
+def as_owner(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction as the database owner, past the PostgreSQL append-only trigger."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        yield conn
+
+
+def tamper(engine: sa.Engine, *statements: str) -> None:
+    """Run raw SQL as the database owner."""
+    with as_owner(engine) as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
 
@@ -35,11 +44,16 @@ def fill(store: EventStore, count: int = 6) -> None:
         store.append(f"inc-{i % 2}", [new_event(payload={"i": i, "note": f"event {i}"})])
 
 
+def verified_after(store: EventStore, *statements: str) -> VerificationReport:
+    """Fill the log, tamper with it by `statements`, and verify it."""
+    fill(store)
+    tamper(store.engine, *statements)
+    return store.verify()
+
+
 def rehash_from(engine: sa.Engine, start: int) -> None:
     """What a capable attacker does after editing a row: recompute every hash after it."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    with as_owner(engine) as conn:
         rows = conn.execute(sa.select(schema.events).order_by(schema.events.c.position)).mappings()
         prev = "0" * 64
         for row in list(rows):
@@ -69,12 +83,9 @@ def test_intact_log_verifies(store: EventStore) -> None:
 
 
 def test_modified_payload_is_found(store: EventStore) -> None:
-    fill(store)
-    tamper(
-        store.engine,
-        """UPDATE audit_events SET payload='{"i":2,"note":"benign"}' WHERE position=3""",
+    report = verified_after(
+        store, """UPDATE audit_events SET payload='{"i":2,"note":"benign"}' WHERE position=3"""
     )
-    report = store.verify()
     assert not report.ok
     assert report.first_bad_position == 3
     assert "hash does not match" in (report.problem or "")
@@ -93,37 +104,29 @@ def test_modified_actor_with_recomputed_own_hash_breaks_the_next_link(store: Eve
 
 
 def test_forged_hash_is_found(store: EventStore) -> None:
-    fill(store)
     fake = hashlib.sha256(b"forged").hexdigest()
-    tamper(store.engine, f"UPDATE audit_events SET hash='{fake}' WHERE position=4")
-    report = store.verify()
+    report = verified_after(store, f"UPDATE audit_events SET hash='{fake}' WHERE position=4")
     assert (report.ok, report.first_bad_position) == (False, 4)
 
 
 def test_deleted_row_is_found(store: EventStore) -> None:
-    fill(store)
-    tamper(store.engine, "DELETE FROM audit_events WHERE position=3")
-    report = store.verify()
+    report = verified_after(store, "DELETE FROM audit_events WHERE position=3")
     assert (report.ok, report.first_bad_position) == (False, 3)
     assert "missing" in (report.problem or "")
 
 
 def test_swapped_rows_are_found(store: EventStore) -> None:
-    fill(store)
-    tamper(
-        store.engine,
+    report = verified_after(
+        store,
         "UPDATE audit_events SET position=-2 WHERE position=2",
         "UPDATE audit_events SET position=2 WHERE position=5",
         "UPDATE audit_events SET position=5 WHERE position=-2",
     )
-    report = store.verify()
     assert (report.ok, report.first_bad_position) == (False, 2)
 
 
 def test_cut_off_tail_is_found(store: EventStore) -> None:
-    fill(store)
-    tamper(store.engine, "DELETE FROM audit_events WHERE position >= 5")
-    report = store.verify()
+    report = verified_after(store, "DELETE FROM audit_events WHERE position >= 5")
     assert (report.ok, report.first_bad_position) == (False, 5)
 
 

@@ -8,18 +8,17 @@ paged and exported. Screenshots land in test-artifacts/console/.
 from __future__ import annotations
 
 import re
-import uuid
-from datetime import UTC, datetime
 
 from playwright.async_api import BrowserContext, Page, expect
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
 from orchestrator.audit import open_event_store
-from orchestrator.domain import Actor, Environment, NewEvent
+from orchestrator.domain import Actor, Environment
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
 from tests.console.conftest import Shooter, sign_in
+from tests.support.events import new_event
 from tests.support.incidents import make_alert
 from tests.support.principals import Tokens
 
@@ -149,15 +148,7 @@ async def test_auditor_reads_searches_and_cannot_decide(
     assert forged.status == 403 and "lacks permission" in await forged.text()
 
     store = open_event_store(fb_settings)
-    filler = [
-        NewEvent(
-            id=str(uuid.uuid4()),
-            type="NotificationSent",
-            actor=Actor.system(),
-            occurred_at=datetime.now(UTC),
-        )
-        for _ in range(60)
-    ]
+    filler = [new_event("NotificationSent", Actor.system()) for _ in range(60)]
     store.append("filler", filler)
 
     await page.click("nav >> text=Audit")

@@ -21,15 +21,20 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
-def children(pid: int) -> set[int]:
-    """Live direct children of `pid`."""
+def _live_where(field: int, value: int) -> set[int]:
+    """Live processes whose stat field `field` (after the state: 1 parent, 2 group) is `value`."""
     found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = _stat_fields(int(entry))
-            if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
+            if fields is not None and fields[0] != "Z" and int(fields[field]) == value:
                 found.add(int(entry))
     return found
+
+
+def children(pid: int) -> set[int]:
+    """Live direct children of `pid`."""
+    return _live_where(1, pid)
 
 
 def descendants(pid: int) -> set[int]:
@@ -46,10 +51,4 @@ def descendants(pid: int) -> set[int]:
 
 def in_group(pgid: int) -> set[int]:
     """Live processes whose process group is `pgid` (a detached server keeps its group)."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat_fields(int(entry))
-            if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
-                found.add(int(entry))
-    return found
+    return _live_where(2, pgid)

@@ -34,6 +34,13 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     return env | {"FIREBREAK_DATA_DIR": str(data_dir)} | extra
 
 
+def finished(
+    argv: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`argv` run to its end, as a user's shell would: its exit code and text output."""
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def up_argv(data_dir: Path, ports: dict[str, int], *extra: str) -> list[str]:
     return [
         *FIREBREAK,

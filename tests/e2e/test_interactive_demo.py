@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import FIREBREAK, env_for, running_up, stop_with_ctrl_c
+from tests.e2e.stack import FIREBREAK, env_for, finished, running_up, stop_with_ctrl_c
 
 pytestmark = pytest.mark.slow
 
@@ -35,9 +35,7 @@ def test_interactive_demo_waits_for_the_printed_commands(
             transcript.append(line)
             if expect_command:
                 command = line.strip()
-                answer = subprocess.run(
-                    ["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60
-                )
+                answer = finished(["bash", "-c", command], env, timeout=60)
                 assert answer.returncode == 0, command + answer.stdout + answer.stderr
                 ran.append(command)
             expect_command = "waiting for you; as" in line

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from orchestrator.domain import EventType
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.settings import Settings
 from tests.e2e.procs import alive, descendants
-from tests.e2e.stack import FIREBREAK, env_for, running_up, stop_with_ctrl_c, up_argv
+from tests.e2e.stack import FIREBREAK, env_for, finished, running_up, stop_with_ctrl_c, up_argv
 
 pytestmark = pytest.mark.slow
 
@@ -43,11 +42,9 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         assert token in first_output  # printed once, on the first run
         assert (data_dir / "admin.token").stat().st_mode & 0o077 == 0
         assert f"http://127.0.0.1:{ports['ui']}" in first_output
-        demo = subprocess.run(
+        demo = finished(
             [*FIREBREAK, "demo", "--timeout", "180"],
-            env=env_for(data_dir, FIREBREAK_API_URL=stack.api_url),
-            capture_output=True,
-            text=True,
+            env_for(data_dir, FIREBREAK_API_URL=stack.api_url),
             timeout=240,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -99,13 +96,7 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
 
 def test_up_demo_exit_after_demo(tmp_path: Path, ports: dict[str, int]) -> None:
     data_dir = tmp_path / "data"
-    result = subprocess.run(
-        up_argv(data_dir, ports, "--exit-after-demo"),
-        env=env_for(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = finished(up_argv(data_dir, ports, "--exit-after-demo"), env_for(data_dir), timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "audit verify: ok" in result.stdout
     assert "Firebreak stopped." in result.stdout
@@ -117,12 +108,8 @@ def test_taken_api_port_is_one_line_and_starts_nothing(
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", ports["api"]))
         busy.listen()
-        result = subprocess.run(
-            up_argv(tmp_path / "data", ports),
-            env=env_for(tmp_path / "data"),
-            capture_output=True,
-            text=True,
-            timeout=120,
+        result = finished(
+            up_argv(tmp_path / "data", ports), env_for(tmp_path / "data"), timeout=120
         )
     assert result.returncode == 2  # a ConfigError
     assert result.stderr.strip().splitlines() == [
@@ -163,9 +150,7 @@ async def test_external_temporal_and_postgresql_same_code_path(
             FIREBREAK_DATABASE_URL=pg_url,
         )
         argv = [*FIREBREAK, "up", "--api-port", str(ports["api"]), "--demo", "--exit-after-demo"]
-        result = await asyncio.to_thread(
-            subprocess.run, argv, env=env, capture_output=True, text=True, timeout=300
-        )
+        result = await asyncio.to_thread(finished, argv, env, timeout=300)
     finally:
         cluster.stop()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,7 +3,9 @@ each do what they say; abort compensates the effects already applied."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio import activity
@@ -18,6 +20,7 @@ from orchestrator.domain import (
     ActionInput,
     ActionResult,
     DecisionKind,
+    IncidentState,
     IncidentStatus,
     StepStatus,
 )
@@ -65,14 +68,44 @@ def with_broken_quarantine(
     return [*real, broken.run]
 
 
+@dataclass
+class FailedStep:
+    """A data_poisoning incident whose quarantine step failed and waits for a decision."""
+
+    broken: BrokenQuarantine
+    incident_id: str
+    workflow_id: str
+    state: IncidentState
+
+
+@asynccontextmanager
+async def failed_quarantine(
+    client: Client, settings: Settings, lab: LabInfo
+) -> AsyncIterator[FailedStep]:
+    """An incident over a broken `datasets.quarantine`, once it asks what to do; the worker
+    runs until the block ends."""
+    broken = BrokenQuarantine()
+    alert = make_alert(lab, "data_poisoning")
+    async with running_worker(client, settings, with_broken_quarantine(settings, broken)):
+        inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+        state = await wait_for_pending(client, inc, STEP)
+        yield FailedStep(broken, inc, alert.workflow_id, state)
+
+
+async def answered_once(
+    client: Client, settings: Settings, lab: LabInfo, kind: DecisionKind, reason: str
+) -> tuple[str, IncidentState]:
+    """The failed step answered with `kind`: the incident id and the incident's final state."""
+    async with failed_quarantine(client, settings, lab) as failed:
+        await decide(client, failed.incident_id, decision(STEP, kind=kind, reason=reason))
+        return failed.incident_id, await final_state(client, failed.workflow_id)
+
+
 async def test_retry_after_failure_runs_the_step_again(
     dev_client: Client, fb_settings: Settings, lab: LabInfo
 ) -> None:
-    broken = BrokenQuarantine()
-    alert = make_alert(lab, "data_poisoning")
-    async with running_worker(dev_client, fb_settings, with_broken_quarantine(fb_settings, broken)):
-        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
-        state = await wait_for_pending(dev_client, inc, STEP)
+    async with failed_quarantine(dev_client, fb_settings, lab) as failed:
+        broken, inc, state = failed.broken, failed.incident_id, failed.state
         assert state.status is IncidentStatus.awaiting_decision
         assert state.pending[0].reason == "failure"
         with_ = decision(STEP, kind=DecisionKind.retry, principal="alice")
@@ -80,7 +113,7 @@ async def test_retry_after_failure_runs_the_step_again(
         await wait_for_pending(dev_client, inc, STEP)
         broken.failing = False
         await decide(dev_client, inc, decision(STEP, kind=DecisionKind.retry, principal="bob"))
-        final = await final_state(dev_client, alert.workflow_id)
+        final = await final_state(dev_client, failed.workflow_id)
 
     step = next(s for s in final.steps if s.step_id == STEP)
     assert step.status is StepStatus.succeeded and step.attempts == 3 and broken.calls == 3
@@ -98,14 +131,7 @@ async def test_retry_after_failure_runs_the_step_again(
 async def test_skip_after_failure_moves_on(
     dev_client: Client, fb_settings: Settings, lab: LabInfo
 ) -> None:
-    broken = BrokenQuarantine()
-    alert = make_alert(lab, "data_poisoning")
-    async with running_worker(dev_client, fb_settings, with_broken_quarantine(fb_settings, broken)):
-        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
-        await wait_for_pending(dev_client, inc, STEP)
-        await decide(dev_client, inc, decision(STEP, kind=DecisionKind.skip, reason="manual"))
-        final = await final_state(dev_client, alert.workflow_id)
-
+    inc, final = await answered_once(dev_client, fb_settings, lab, DecisionKind.skip, "manual")
     steps = {s.step_id: s.status for s in final.steps}
     assert steps[STEP] is StepStatus.skipped and steps["rollback-model"] is StepStatus.succeeded
     (skipped,) = payloads(audit_stream(fb_settings, inc), "StepSkipped")
@@ -116,14 +142,9 @@ async def test_skip_after_failure_moves_on(
 async def test_abort_compensates_applied_effects(
     dev_client: Client, fb_settings: Settings, lab: LabInfo
 ) -> None:
-    broken = BrokenQuarantine()
-    alert = make_alert(lab, "data_poisoning")
-    async with running_worker(dev_client, fb_settings, with_broken_quarantine(fb_settings, broken)):
-        inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
-        await wait_for_pending(dev_client, inc, STEP)
-        await decide(dev_client, inc, decision(STEP, kind=DecisionKind.abort, reason="false alarm"))
-        final = await final_state(dev_client, alert.workflow_id)
-
+    inc, final = await answered_once(
+        dev_client, fb_settings, lab, DecisionKind.abort, "false alarm"
+    )
     assert final.status is IncidentStatus.aborted and final.outcome == "aborted"
     steps = {s.step_id: s.status for s in final.steps}
     assert steps["revoke-ingest-key"] is StepStatus.compensated

@@ -23,6 +23,7 @@ from activities.providers.local.datasets import LocalDatasetStore
 from activities.providers.local.models import LocalModelRegistry
 from activities.providers.local.state import Document, JsonState
 from activities.providers.protocols import RetrainingRun
+from activities.providers.runs import RequestRunner, RunRequest
 
 log = logging.getLogger(__name__)
 TRAINING_FILE = "data.csv"
@@ -43,7 +44,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class LocalRetrainingRunner:
+class LocalRetrainingRunner(RequestRunner):
     def __init__(
         self, root: Path, registry: LocalModelRegistry, datasets: LocalDatasetStore
     ) -> None:
@@ -61,19 +62,14 @@ class LocalRetrainingRunner:
             detail=run.get("detail", ""),
         )
 
-    def _trigger(
-        self, model: str, dataset: str, version: str, incident_id: str, key: str
-    ) -> RetrainingRun:
-        self.registry.versions(model)
-        self.datasets.locate(dataset, version)
+    def _trigger(self, request: RunRequest, key: str) -> RetrainingRun:
+        self.registry.versions(request.model)
+        self.datasets.locate(request.dataset, request.dataset_version)
 
         def apply(doc: Document) -> RetrainingRun:
             run_id = f"run-{uuid.uuid4().hex[:12]}"
             doc["runs"][run_id] = {
-                "model": model,
-                "dataset": dataset,
-                "dataset_version": version,
-                "incident_id": incident_id,
+                **request.parameters(),
                 "state": "queued",
                 "created_at": _now(),
                 "owner_pid": os.getpid(),
@@ -86,18 +82,8 @@ class LocalRetrainingRunner:
         self._ensure_running(run.run_id)
         return self._status(run.run_id)
 
-    async def trigger(
-        self,
-        model: str,
-        dataset: str,
-        dataset_version: str,
-        *,
-        incident_id: str,
-        idempotency_key: str,
-    ) -> RetrainingRun:
-        return await asyncio.to_thread(
-            self._trigger, model, dataset, dataset_version, incident_id, idempotency_key
-        )
+    async def start(self, request: RunRequest, idempotency_key: str) -> RetrainingRun:
+        return await asyncio.to_thread(self._trigger, request, idempotency_key)
 
     def _status(self, run_id: str) -> RetrainingRun:
         run = self.state.read()["runs"].get(run_id)

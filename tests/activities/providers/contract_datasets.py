@@ -19,9 +19,8 @@ import pytest
 from activities.errors import ResourceNotFound
 from activities.providers.protocols import DatasetStore, QuarantineState
 from tests.activities.providers.contract_support import (
-    applies_nothing,
+    idempotency_tests,
     repeated,
-    returns_the_first_answer,
 )
 
 FILES = {"data.csv": b"amount,label\n12.50,0\n990.00,1\n", "labels/classes.txt": b"ok\nfraud\n"}
@@ -116,11 +115,10 @@ class DatasetStoreContract(ABC):
         assert await self.where(dataset, "v2") == "quarantined"
         return answers
 
-    async def test_a_repeated_quarantine_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_quarantine())
-
-    async def test_a_repeated_quarantine_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_quarantine())
+    (
+        test_a_repeated_quarantine_applies_nothing,
+        test_a_repeated_quarantine_returns_the_first_answer,
+    ) = idempotency_tests(repeated_quarantine)
 
     async def test_quarantining_a_quarantined_version_in_another_step_changes_nothing(
         self,
@@ -149,11 +147,10 @@ class DatasetStoreContract(ABC):
         assert await self.where(dataset, "v2") == "live"
         return answers
 
-    async def test_a_repeated_release_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_release())
-
-    async def test_a_repeated_release_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_release())
+    (
+        test_a_repeated_release_applies_nothing,
+        test_a_repeated_release_returns_the_first_answer,
+    ) = idempotency_tests(repeated_release)
 
     async def test_releasing_a_live_version_changes_nothing(self) -> None:
         dataset = await self.dataset()

@@ -15,9 +15,8 @@ import pytest
 from activities.errors import ResourceNotFound
 from activities.providers.protocols import KeyProvider, KeyState
 from tests.activities.providers.contract_support import (
-    applies_nothing,
+    idempotency_tests,
     repeated,
-    returns_the_first_answer,
 )
 
 REASON = "firebreak incident inc-1 step contain"
@@ -55,11 +54,10 @@ class KeyRevocation(ABC):
         assert not await self.is_active(key)
         return answers
 
-    async def test_a_repeated_revoke_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_revoke())
-
-    async def test_a_repeated_revoke_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_revoke())
+    (
+        test_a_repeated_revoke_applies_nothing,
+        test_a_repeated_revoke_returns_the_first_answer,
+    ) = idempotency_tests(repeated_revoke)
 
     async def test_revoking_a_revoked_key_in_another_step_changes_nothing(self) -> None:
         key = await self.add_key()
@@ -106,11 +104,10 @@ class KeyRestore(KeyRevocation):
         assert await self.is_active(key)
         return answers
 
-    async def test_a_repeated_restore_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_restore())
-
-    async def test_a_repeated_restore_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_restore())
+    (
+        test_a_repeated_restore_applies_nothing,
+        test_a_repeated_restore_returns_the_first_answer,
+    ) = idempotency_tests(repeated_restore)
 
     async def test_restoring_an_active_key_changes_nothing(self) -> None:
         key = await self.add_key()

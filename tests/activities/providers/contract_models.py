@@ -17,9 +17,8 @@ import pytest
 from activities.errors import ActivityError, ResourceNotFound
 from activities.providers.protocols import AliasMove, ModelRegistry
 from tests.activities.providers.contract_support import (
-    applies_nothing,
+    idempotency_tests,
     repeated,
-    returns_the_first_answer,
 )
 
 ALIAS = "champion"
@@ -97,11 +96,10 @@ class ModelRegistryContract(ABC):
         assert await self.provider.resolve(model, ALIAS) == "1"
         return answers
 
-    async def test_a_repeated_rollback_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_rollback())
-
-    async def test_a_repeated_rollback_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_rollback())
+    (
+        test_a_repeated_rollback_applies_nothing,
+        test_a_repeated_rollback_returns_the_first_answer,
+    ) = idempotency_tests(repeated_rollback)
 
     async def test_rolling_back_to_the_serving_version_changes_nothing(self) -> None:
         model = await self.make_model([True, True], serving="2")
@@ -133,11 +131,10 @@ class ModelRegistryContract(ABC):
         assert await self.provider.resolve(model, ALIAS) == "3"
         return answers
 
-    async def test_a_repeated_restore_applies_nothing(self) -> None:
-        await applies_nothing(self.repeated_restore())
-
-    async def test_a_repeated_restore_returns_the_first_answer(self) -> None:
-        await returns_the_first_answer(self.repeated_restore())
+    (
+        test_a_repeated_restore_applies_nothing,
+        test_a_repeated_restore_returns_the_first_answer,
+    ) = idempotency_tests(repeated_restore)
 
     async def test_restoring_the_serving_version_changes_nothing(self) -> None:
         model = await self.make_model([True, True], serving="2")

@@ -44,6 +44,27 @@ async def returns_the_first_answer(answers: Awaitable[Answers]) -> None:
     assert again == first
 
 
+Suite = TypeVar("Suite")
+SuiteTest = Callable[[Suite], Awaitable[None]]
+
+
+def idempotency_tests(
+    repeat: Callable[[Suite], Awaitable[Answers]],
+) -> tuple[SuiteTest[Suite], SuiteTest[Suite]]:
+    """The two tests protocols.py's idempotency clause makes of one effect, each over a fresh
+    `repeat(suite)` (see `repeated`): the repeat applies nothing, and it returns the first
+    answer. A suite assigns them to `test_a_repeated_<effect>_applies_nothing` and
+    `test_a_repeated_<effect>_returns_the_first_answer`, so a provider can mark either."""
+
+    async def applies(suite: Suite) -> None:
+        await applies_nothing(repeat(suite))
+
+    async def returns(suite: Suite) -> None:
+        await returns_the_first_answer(repeat(suite))
+
+    return applies, returns
+
+
 def violation(test: Test, reason: str) -> Test:
     """`test` inherited from a suite, marked as a clause this provider breaks. The mark is
     strict: once the provider is fixed the test passes, the mark fails, and it must go."""

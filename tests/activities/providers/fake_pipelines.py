@@ -104,22 +104,28 @@ class ArgoPipeline(FakePipeline):
 
 
 class GitHubPipeline(FakePipeline):
-    """`POST …/actions/workflows/{file}/dispatches` (204, no run details), the workflow's
-    `GET …/runs` (titled by the `firebreak_run` input) and `GET …/actions/runs/{id}`."""
+    """`POST …/actions/workflows/{file}/dispatches` (the classic 204, or 200 with the run's id
+    when `run_details`), the workflow's `GET …/runs` (titled by the `firebreak_run` input) and
+    `GET …/actions/runs/{id}`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, run_details: bool = False) -> None:
         super().__init__()
         self.ids = itertools.count(1000)
+        self.run_details = run_details
 
     def serve(self, request: Recorded) -> Reply:
         if request.path.endswith("/dispatches"):
-            inputs = request.json()["inputs"]
-            self.runs[str(next(self.ids))] = {
+            body = request.json()
+            run_id = str(next(self.ids))
+            self.runs[run_id] = {
                 "status": "queued",
                 "conclusion": None,
-                "display_title": f"retrain {inputs['firebreak_run']}",
-                "inputs": inputs,
+                "display_title": f"retrain {body['inputs']['firebreak_run']}",
+                "inputs": body["inputs"],
+                "ref": body["ref"],
             }
+            if self.run_details:
+                return 200, {}, {"workflow_run_id": int(run_id), "run_url": "u", "html_url": "h"}
             return 204, {}, b""
         if request.path.endswith("/runs"):
             listed = [{"id": int(run_id), **run} for run_id, run in self.runs.items()]
@@ -141,7 +147,10 @@ class GitHubPipeline(FakePipeline):
 
 
 class WebhookPipeline(FakePipeline):
-    """`POST /retrain` starts one run per `Idempotency-Key`; `GET /retrain/{run_id}`."""
+    """`POST /retrain` starts one run per `Idempotency-Key`; `GET /retrain/{run_id}` reports its
+    state, and its `model_version` once a test has set one."""
+
+    REPORTED = ("state", "model_version")
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,7 +167,8 @@ class WebhookPipeline(FakePipeline):
         run_id = request.path.rsplit("/", 1)[-1]
         if run_id not in self.runs:
             return NOT_FOUND
-        return 200, {}, {"state": self.runs[run_id]["state"], "detail": "contract"}
+        run = self.runs[run_id]
+        return 200, {}, {"detail": "contract", **{k: run[k] for k in self.REPORTED if k in run}}
 
     def parameters(self) -> dict[str, dict[str, str]]:
         return {

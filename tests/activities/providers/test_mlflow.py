@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from activities.errors import ProviderError, ResourceNotFound
+from activities.errors import ProviderError
 from activities.providers.mlflow import MlflowConfig, MlflowRegistry
 from tests.support.providers import mlflow_post, register_model
 
@@ -107,16 +107,6 @@ async def test_validation_fails_below_threshold(
     report = await registry.validate(name, "1")
     assert not report.passed
     assert report.detail == "accuracy=0.5, minimum 0.9"
-
-
-async def test_unknown_model_and_alias_are_not_found(
-    mlflow_server: str, registry: MlflowRegistry
-) -> None:
-    name = await register_model(mlflow_server, [0.9], alias_version=1)
-    with pytest.raises(ResourceNotFound, match="alias staging"):
-        await registry.resolve(name, "staging")
-    with pytest.raises(ResourceNotFound):
-        await registry.snapshot("no-such-model", "champion", idempotency_key="x")
 
 
 async def test_unreachable_server_is_retryable() -> None:

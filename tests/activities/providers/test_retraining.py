@@ -1,9 +1,8 @@
-"""Retraining runners against loopback servers speaking Airflow, Argo, GitHub and webhook APIs."""
+"""Retraining runners against the loopback pipelines of `fake_pipelines`: what the contract
+suite does not state (each system's wire format, state mapping, credentials, bad replies)."""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,47 +16,33 @@ from activities.providers.retraining import (
     WebhookRunner,
     run_name,
 )
-from tests.support.providers import Loopback, Recorded, Reply
+from tests.activities.providers.fake_pipelines import (
+    TOKEN,
+    TOKEN_ENV,
+    USER,
+    AirflowPipeline,
+    ArgoPipeline,
+    GitHubPipeline,
+    WebhookPipeline,
+)
+from tests.support.providers import Loopback
 
 PARAMS = {"model": "fraud", "dataset": "tx", "dataset_version": "v7", "incident_id": "inc-3"}
 
 
 @pytest.fixture(autouse=True)
 def pipeline_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIPELINE_SECRET", "s3cr3t-pipeline")
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
 
 
 async def _trigger(runner: Any, key: str = "wf/retrain") -> Any:
     return await runner.trigger("fraud", "tx", "v7", incident_id="inc-3", idempotency_key=key)
 
 
-def airflow_api(runs: dict[str, dict[str, Any]]) -> Callable[[Recorded], Reply]:
-    """Airflow REST v1 dagRuns with basic auth; a duplicate dag_run_id answers 409."""
-    expected = "Basic " + base64.b64encode(b"firebreak:s3cr3t-pipeline").decode()
-
-    def handle(request: Recorded) -> Reply:
-        if request.headers.get("authorization") != expected:
-            return 401, {}, {"title": "Unauthorized", "status": 401}
-        parts = request.path.split("/")
-        if parts[4] != "retrain":
-            return 404, {}, {"title": "DAG not found", "status": 404}
-        if request.method == "POST":
-            body = request.json()
-            if body["dag_run_id"] in runs:
-                return 409, {}, {"title": "Conflict", "status": 409}
-            runs[body["dag_run_id"]] = {**body, "state": "queued"}
-            return 200, {}, runs[body["dag_run_id"]]
-        return 200, {}, runs[parts[6]]
-
-    return handle
-
-
 async def test_airflow_trigger_is_idempotent_and_states_map(loopback: Loopback) -> None:
-    runs: dict[str, dict[str, Any]] = {}
-    loopback.handler = airflow_api(runs)
-    config = PipelineConfig(
-        url=loopback.url, target="retrain", token_env="PIPELINE_SECRET", username="firebreak"
-    )
+    loopback.handler = airflow = AirflowPipeline()
+    runs = airflow.runs
+    config = PipelineConfig(url=loopback.url, target="retrain", token_env=TOKEN_ENV, username=USER)
     runner = AirflowRunner(config)
     first = await _trigger(runner)
     assert (first.run_id, first.state) == (run_name("wf/retrain"), "queued")
@@ -74,47 +59,21 @@ async def test_airflow_trigger_is_idempotent_and_states_map(loopback: Loopback) 
 async def test_airflow_wrong_password_is_not_retryable(
     loopback: Loopback, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    loopback.handler = airflow_api({})
-    monkeypatch.setenv("PIPELINE_SECRET", "wrong")
+    loopback.handler = AirflowPipeline()
+    monkeypatch.setenv(TOKEN_ENV, "wrong")
     runner = AirflowRunner(
-        PipelineConfig(
-            url=loopback.url, target="retrain", token_env="PIPELINE_SECRET", username="firebreak"
-        )
+        PipelineConfig(url=loopback.url, target="retrain", token_env=TOKEN_ENV, username=USER)
     )
     with pytest.raises(ProviderError, match="authentication failed") as caught:
         await _trigger(runner)
     assert not caught.value.retryable and "wrong" not in str(caught.value)
 
 
-def argo_api(workflows: dict[str, dict[str, Any]]) -> Callable[[Recorded], Reply]:
-    """Argo server: submit from a WorkflowTemplate (409 AlreadyExists on a repeated name)."""
-
-    def handle(request: Recorded) -> Reply:
-        if request.headers.get("authorization") != "Bearer s3cr3t-pipeline":
-            return 401, {}, {"code": 16, "message": "token not valid"}
-        if request.method == "POST":
-            body = request.json()
-            options = body["submitOptions"]
-            if options["name"] in workflows:
-                return 409, {}, {"code": 6, "message": "already exists"}
-            workflows[options["name"]] = {
-                "metadata": {"name": options["name"], "namespace": "ml"},
-                "spec": {"arguments": {"parameters": options["parameters"]}},
-                "status": {},
-            }
-            return 200, {}, workflows[options["name"]]
-        return 200, {}, workflows[request.path.rsplit("/", 1)[-1]]
-
-    return handle
-
-
 async def test_argo_submit_poll_and_outputs(loopback: Loopback) -> None:
-    workflows: dict[str, dict[str, Any]] = {}
-    loopback.handler = argo_api(workflows)
+    loopback.handler = argo = ArgoPipeline()
+    workflows = argo.runs
     runner = ArgoRunner(
-        PipelineConfig(
-            url=loopback.url, target="retrain-tmpl", token_env="PIPELINE_SECRET", namespace="ml"
-        )
+        PipelineConfig(url=loopback.url, target="retrain-tmpl", token_env=TOKEN_ENV, namespace="ml")
     )
     first = await _trigger(runner)
     assert first.state == "queued"
@@ -134,46 +93,18 @@ async def test_argo_submit_poll_and_outputs(loopback: Loopback) -> None:
     assert (failed.state, failed.detail) == ("failed", "OOMKilled")
 
 
-def github_api(runs: list[dict[str, Any]], *, run_details: bool) -> Callable[[Recorded], Reply]:
-    """GitHub REST: workflow_dispatch (200 with run details, or the classic 204), run list, run."""
-
-    def handle(request: Recorded) -> Reply:
-        if request.headers.get("authorization") != "Bearer s3cr3t-pipeline":
-            return 401, {}, {"message": "Bad credentials"}
-        if request.path.endswith("/dispatches"):
-            body = request.json()
-            run = {
-                "id": 1000 + len(runs),
-                "status": "queued",
-                "conclusion": None,
-                "display_title": f"retrain {body['inputs']['firebreak_run']}",
-                "inputs": body["inputs"],
-                "ref": body["ref"],
-            }
-            runs.append(run)
-            if run_details:
-                return 200, {}, {"workflow_run_id": run["id"], "run_url": "u", "html_url": "h"}
-            return 204, {}, b""
-        if request.path.endswith("/runs"):
-            return 200, {}, {"total_count": len(runs), "workflow_runs": runs}
-        run_id = int(request.path.rsplit("/", 1)[-1])
-        return 200, {}, next(r for r in runs if r["id"] == run_id)
-
-    return handle
-
-
 @pytest.mark.parametrize("run_details", [True, False])
 async def test_github_dispatch_finds_its_run(loopback: Loopback, run_details: bool) -> None:
-    runs: list[dict[str, Any]] = []
-    loopback.handler = github_api(runs, run_details=run_details)
+    loopback.handler = github = GitHubPipeline(run_details=run_details)
     runner = GitHubActionsRunner(
-        PipelineConfig(url=loopback.url, target="acme/ml/retrain.yml", token_env="PIPELINE_SECRET")
+        PipelineConfig(url=loopback.url, target="acme/ml/retrain.yml", token_env=TOKEN_ENV)
     )
     first = await _trigger(runner)
+    runs = list(github.runs.values())
     assert (first.run_id, first.state) == ("1000", "queued")
     assert runs[0]["ref"] == "main"
     assert {k: runs[0]["inputs"][k] for k in PARAMS} == PARAMS
-    assert (await _trigger(runner)).run_id == "1000" and len(runs) == 1
+    assert (await _trigger(runner)).run_id == "1000" and len(github.runs) == 1
     runs[0].update(status="in_progress")
     assert (await runner.status("1000")).state == "running"
     runs[0].update(status="completed", conclusion="failure")
@@ -183,30 +114,23 @@ async def test_github_dispatch_finds_its_run(loopback: Loopback, run_details: bo
 
 
 async def test_webhook_runner_and_bad_replies(loopback: Loopback) -> None:
-    state = {"value": "running"}
-
-    def handle(request: Recorded) -> Reply:
-        if request.method == "POST":
-            assert request.headers["idempotency-key"] == "wf/retrain"
-            return 202, {}, {"run_id": "r-1", "state": "queued", **request.json()}
-        if state["value"] == "crash":
-            return 502, {}, b"bad gateway"
-        return 200, {}, {"state": state["value"], "model_version": "5"}
-
-    loopback.handler = handle
-    runner = WebhookRunner(PipelineConfig(url=loopback.url + "/retrain"))
+    loopback.handler = webhook = WebhookPipeline()
+    runner = WebhookRunner(PipelineConfig(url=loopback.url + "/retrain", token_env=TOKEN_ENV))
     assert (await _trigger(runner)).run_id == "r-1"
+    assert webhook.by_key == {"wf/retrain": "r-1"}
     assert loopback.requests[0].json() == {**PARAMS, "idempotency_key": "wf/retrain"}
     assert [r.path for r in loopback.requests] == ["/retrain"]
+    webhook.runs["r-1"].update(state="running", model_version="5")
     assert (await runner.status("r-1")).state == "running"
-    state["value"] = "crash"
+    loopback.handler = lambda request: (502, {}, b"bad gateway")
     with pytest.raises(ProviderError, match="HTTP 502") as caught:
         await runner.status("r-1")
     assert caught.value.retryable
-    state["value"] = "exploded"
+    loopback.handler = webhook
+    webhook.runs["r-1"]["state"] = "exploded"
     with pytest.raises(ProviderError, match="unknown state") as caught:
         await runner.status("r-1")
     assert not caught.value.retryable
-    state["value"] = "SUCCEEDED"
+    webhook.runs["r-1"]["state"] = "SUCCEEDED"
     done = await runner.status("r-1")
     assert (done.state, done.model_version) == ("succeeded", "5")
