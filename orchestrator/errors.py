@@ -9,6 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = [
+    "ConcurrencyError",
+    "ConfigError",
+    "Conflict",
+    "CryptoError",
+    "FirebreakError",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedMediaType",
+]
+
 
 class FirebreakError(Exception):
     """Base of every error the orchestrator raises on purpose. A subclass names its status

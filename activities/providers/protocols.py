@@ -14,6 +14,26 @@ from pydantic import BaseModel, Field
 
 from workflows.contracts import Notification
 
+__all__ = [
+    "AgentControl",
+    "AliasMove",
+    "DatasetStore",
+    "EvidenceStore",
+    "IntegrityReport",
+    "KeyProvider",
+    "KeyState",
+    "KeyUsage",
+    "ModelRegistry",
+    "ModelSnapshot",
+    "Notifier",
+    "QuarantineState",
+    "RetrainingRun",
+    "RetrainingRunner",
+    "RunState",
+    "ToolState",
+    "ValidationReport",
+]
+
 
 class KeyState(BaseModel):
     key_id: str
