@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.alerts.formats.common import digest, slug
+from orchestrator.alerts.formats.common import UNROUTED, digest, slug
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, Environment, Resources, Severity
 from orchestrator.errors import InvalidInput
@@ -38,7 +38,7 @@ from orchestrator.settings import Settings
 DEFAULT_ROUTE = "default"
 BUILTIN = "builtin"
 ROUTES_FILENAMES = sorted(ROUTES_FILES)  # routes.yaml before routes.yml
-UNKNOWN_TYPE = "unknown"
+UNKNOWN_TYPE = UNROUTED
 """The type of an alert no route gives one: no playbook handles it, so it waits in triage."""
 FALLBACK_SEVERITY = Severity.high
 FALLBACK_ENVIRONMENT = Environment.prod
@@ -91,7 +91,9 @@ class RouteTable:
         view = _View(fmt, item)
         route = next(r for r in self.routes if _matches(r, view))
         chain = (route, self._default) if route is not self._default else (route,)
-        type_ = self._first(chain, "type", view, lambda v, t, p: slug(v)) or UNKNOWN_TYPE
+        type_ = (
+            self._first(chain, "type", view, lambda v, t, p: slug(_mapped(v, t))) or UNKNOWN_TYPE
+        )
         severity = self._first(
             chain, "severity", view, lambda v, t, p: _word(v, t, self.severities, "severity", p)
         )
@@ -202,10 +204,16 @@ def _resource(chain: tuple[Route, ...], kind: str, view: _View) -> str | None:
     return None
 
 
-def _word(value: str, take: Take, words: Mapping[str, W], what: str, path: str) -> W:
+def _mapped(value: str, take: Take) -> str:
+    """`value` through the take's `map`: exact first, then ignoring case and spaces."""
+    if value in take.map:
+        return take.map[value]
     key = value.strip().lower()
-    mapped = {k.strip().lower(): v for k, v in take.map.items()}.get(key)
-    found = words.get(mapped.strip().lower() if mapped is not None else key)
+    return next((v for k, v in take.map.items() if k.strip().lower() == key), value)
+
+
+def _word(value: str, take: Take, words: Mapping[str, W], what: str, path: str) -> W:
+    found = words.get(_mapped(value, take).strip().lower())
     if found is None:
         raise InvalidInput(f"{path}: unknown {what} {value[:40]!r}", path)
     return found
@@ -286,7 +294,7 @@ def _validated(model: type[M], doc: Any, prefix: str) -> M:
         return model.model_validate(doc)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in err["loc"] if p != "[key]")
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise InvalidInput(f"{prefix}{loc + ': ' if loc else ''}{msg}", field=loc or None) from None
 

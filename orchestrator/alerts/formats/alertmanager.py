@@ -4,8 +4,10 @@ One delivery carries a group of alerts. Each becomes an `Alert` with its labels,
 description from the `summary`/`description` annotations, and Alertmanager's own fingerprint;
 routing then sets type, severity, environment and resources from the labels, annotations and
 the other fields exposed here (`orchestrator/routing/`).
-A firing and a resolved notification of one alert have different ids (status and `startsAt`
-are part of it), so both are recorded; resending the same notification is a retry.
+Grafana Alerting's webhook contact point sends the same shape (its `version` is "1") and is
+taken here too. A firing and a resolved notification of one alert have different ids (status
+and `startsAt` are part of it), so both are recorded; resending the same notification is a
+retry.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class AmAlert(BaseModel):
 
 
 class AmWebhook(BaseModel):
-    version: Literal["4"]
+    version: Literal["4", "1"]  # "1": Grafana Alerting's webhook, Alertmanager's shape
     status: AlertStatus
     receiver: str = ""
     groupKey: str = ""
