@@ -254,6 +254,8 @@ class IncidentWorkflow:
                 "playbook_hash": s.playbook_hash,
                 "correlation_key": s.correlation_key,
                 "alert_id": self._alert.id,
+                "route": self._alert.route,
+                "route_hash": self._alert.route_hash,
                 "dry_run": bool(pb and pb.dry_run),
             },
         )

@@ -43,8 +43,11 @@ async def test_an_unknown_alertname_waits_in_triage_and_records_its_route(
     )
     assert state.triage is not None
     assert "no playbook handles alert type 'guardrailinjectionblockshigh'" in state.triage.reason
-    [notified] = payloads(audit_stream(fb_settings, injection["incident_id"]), "NotificationSent")
+    events = audit_stream(fb_settings, injection["incident_id"])
+    [notified] = payloads(events, "NotificationSent")
     assert notified["kind"] == "triage"
+    [opened] = payloads(events, "IncidentOpened")
+    assert (opened["route"], opened["route_hash"]) == ("default", load_table(None).content_hash)
     other = await wait_for_pending(dev_client, spend["incident_id"], TRIAGE_STEP, timeout=60)
     assert (other.type, other.environment) == ("tokenspendanomaly", "staging")
 
