@@ -3,6 +3,7 @@ and the field at fault, never a traceback or a route that silently never matches
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,14 @@ def test_valid_shapes_load(tmp_path: Path) -> None:
     assert table.origins == {"one-line": str(path), "full": str(path), "default": "builtin"}
     path.write_text("")
     assert [r.id for r in load_table(path).routes] == ["default"]
+
+
+def test_the_documented_examples_load(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alert-formats.md").read_text()
+    section = doc.split("\n## Routing\n", 1)[1]
+    examples = re.findall(r"```yaml\n(.*?)\n```", section, re.S)
+    assert len(examples) == 2
+    path = tmp_path / "routes.yaml"
+    for example in examples:
+        path.write_text(example)
+        assert load_table(path).routes[0].id in ("token-spend", "embedding-drift")
