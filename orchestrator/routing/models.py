@@ -89,6 +89,15 @@ Regex = Annotated[str, AfterValidator(_regex)]
 """A regular expression, refused at load time when it does not compile."""
 
 
+def _as_text(value: Any) -> Any:
+    """YAML reads `1` and `0.9` as numbers; a sender's words are text."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+"""A word or value as written, numbers taken as their text (`P1`, `1`, `0.9`)."""
+
+
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
@@ -121,10 +130,10 @@ class Take(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    value: str | None = None
+    value: Text | None = None
     from_: Sources | None = Field(None, alias="from")
-    map: dict[str, str] = Field(default_factory=dict)
-    default: str | None = None
+    map: dict[Text, Text] = Field(default_factory=dict)
+    default: Text | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> Take:
@@ -136,7 +145,7 @@ class Take(BaseModel):
 
 
 def _as_take(value: Any) -> Any:
-    return {"value": value} if isinstance(value, str | int) else value
+    return {"value": value} if isinstance(value, str | int | float) else value
 
 
 Setter = Annotated[Take, BeforeValidator(_as_take)]
@@ -148,7 +157,7 @@ class Matcher(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    equals: str | None = None
+    equals: Text | None = None
     regex: Regex | None = None
     present: bool | None = None
 
@@ -209,6 +218,6 @@ class RoutesFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    severities: dict[str, Severity] = Field(default_factory=dict)
-    environments: dict[str, Environment] = Field(default_factory=dict)
+    severities: dict[Text, Severity] = Field(default_factory=dict)
+    environments: dict[Text, Environment] = Field(default_factory=dict)
     routes: list[dict[str, Any]] = Field(default_factory=list)

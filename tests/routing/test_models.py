@@ -119,14 +119,14 @@ def test_valid_shapes_load(tmp_path: Path) -> None:
     may stand for a list, an empty file is no routes."""
     path = tmp_path / "routes.yaml"
     path.write_text(
-        "severities: {sev0: critical}\n"
+        "severities: {sev0: critical, 0: critical}\n"
         "environments: {eu-live: prod}\n"
         "routes:\n"
         "  - {id: one-line, match: {labels.alertname: TokenSpend}, type: api_key_abuse}\n"
         "  - id: full\n"
         "    match: {labels.code: 7, labels.x: {present: false}, ce.type: {regex: 'a\\..*'}}\n"
         "    type: {from: [labels.rule, {field: labels.kind, regex: 'k-(.*)'}], default: misc}\n"
-        "    severity: {from: labels.level, map: {urgent: sev0}}\n"
+        "    severity: {from: labels.level, map: {urgent: sev0, 0: critical, 9: 5}}\n"
         "    environment: {from: labels.cluster, map: {live: eu-live}}\n"
         "    resources: {api_key: [labels.key_hash, labels.key]}\n"
         "    fingerprint: [labels.rule, source]\n"
@@ -135,6 +135,11 @@ def test_valid_shapes_load(tmp_path: Path) -> None:
     assert [r.id for r in table.routes] == ["one-line", "full", "default"]
     full = table.get("full")
     assert full.match["labels.code"].equals == "7"
+    assert full.severity is not None and full.severity.map == {
+        "urgent": "sev0",
+        "0": "critical",
+        "9": "5",
+    }
     assert full.type is not None and [s.field for s in full.type.from_ or []] == [
         "labels.rule",
         "labels.kind",

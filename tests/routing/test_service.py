@@ -363,3 +363,15 @@ def test_the_hash_names_the_routes_not_their_formatting(tmp_path: Path) -> None:
     c = table_of(tmp_path, "routes: [{id: r, match: {labels.a: y}, type: t}]\n")
     assert a.content_hash == b.content_hash != c.content_hash
     assert a.content_hash.startswith("sha256:")
+
+
+def test_numbers_in_a_routes_file_are_words(tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text(
+        "severities: {0: critical}\n"
+        "routes: [{id: prio, match: {labels.code: 7}, severity: {from: labels.prio, map: {9: 5}}}]"
+    )
+    table = load_table(path)
+    [zero] = routed(table, "alertmanager", am({"alertname": "A", "code": "7", "prio": "0"}))
+    [nine] = routed(table, "alertmanager", am({"alertname": "A", "code": "7", "prio": "9"}))
+    assert (zero.route, zero.severity, nine.severity) == ("prio", "critical", "info")
