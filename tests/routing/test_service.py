@@ -375,3 +375,18 @@ def test_numbers_in_a_routes_file_are_words(tmp_path: Path) -> None:
     [zero] = routed(table, "alertmanager", am({"alertname": "A", "code": "7", "prio": "0"}))
     [nine] = routed(table, "alertmanager", am({"alertname": "A", "code": "7", "prio": "9"}))
     assert (zero.route, zero.severity, nine.severity) == ("prio", "critical", "info")
+
+
+def test_deeply_nested_sender_fields_are_cut_not_a_5xx(builtin: RouteTable) -> None:
+    deep: Any = "bottom"
+    for _ in range(900):
+        deep = [deep]
+    event = fixture("cloudevents_llm_guard.json") | {"ext": deep}
+    event["data"] |= {"nested": deep, "labels": {"x": deep}}
+    [alert] = routed(builtin, "cloudevents", event)
+    assert alert.route == "default"
+    pagerduty = fixture("pagerduty_litellm.json")
+    pagerduty["payload"]["custom_details"]["nested"] = {"a": {"b": {"c": {"d": {"e": "f"}}}}}
+    pagerduty["payload"]["custom_details"]["deep"] = deep
+    [trigger] = routed(builtin, "pagerduty", pagerduty)
+    assert trigger.type == "budget_exceeded"

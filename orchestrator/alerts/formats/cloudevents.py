@@ -25,6 +25,7 @@ from orchestrator.alerts.formats.common import (
     digest,
     flatten,
     parse_json,
+    shallow,
     slug,
     string_labels,
     validate,
@@ -114,11 +115,7 @@ def _parsed(event: CloudEvent, source: str, received_at: datetime) -> ParsedAler
         fingerprint=fingerprint,
         received_at=received_at,
     )
-    attributes = event.model_dump(mode="json", exclude={"data"}, exclude_none=True)
-    fields = {
-        f"ce.{name}": str(value)[:1000]
-        for name, value in list(attributes.items())[:64]
-        if isinstance(value, str | int | float | bool)
-    }
-    flatten(data.model_dump(mode="json", exclude_none=True), "data", fields)
+    attributes = {name: value for name, value in shallow(event).items() if name != "data"}
+    fields = flatten(attributes, "ce")
+    flatten(shallow(data), "data", fields)
     return ParsedAlert(alert, fields=fields, labels_at="data.labels")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -71,6 +72,20 @@ def digest(*parts: str) -> str:
 
 def clip(text: str | None, limit: int) -> str:
     return (text or "")[:limit]
+
+
+def shallow(model: BaseModel) -> dict[str, Any]:
+    """A model's fields (by alias) and extra fields, one level deep, for `flatten`: nested
+    models as dicts, enums as values, anything else as parsed. Unlike `model_dump` it never
+    walks a hostile body's nesting, which `flatten` cuts at its depth."""
+    fields = type(model).model_fields
+    found: dict[str, Any] = {}
+    for name, value in model:
+        key = (fields[name].alias or name) if name in fields else name
+        if isinstance(value, BaseModel):
+            value = shallow(value)
+        found[key] = value.value if isinstance(value, Enum) else value
+    return found
 
 
 def flatten(value: Any, prefix: str, into: dict[str, str] | None = None) -> dict[str, str]:

@@ -23,6 +23,7 @@ from orchestrator.alerts.formats.common import (
     digest,
     flatten,
     parse_json,
+    shallow,
     string_labels,
     validate,
 )
@@ -95,5 +96,5 @@ def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
         received_at=received_at,
     )
     fields = {"event_action": event.event_action, "dedup_key": dedup_key}
-    flatten(payload.model_dump(mode="json", by_alias=True, exclude_none=True), "payload", fields)
+    flatten(shallow(payload), "payload", fields)
     return ParsedAlert(alert, fields=fields, labels_at="payload.custom_details")
