@@ -23,13 +23,12 @@ from orchestrator.alerts.formats.common import (
     UNROUTED,
     clip,
     digest,
-    flatten,
     parse_json,
-    shallow,
     slug,
     string_labels,
     validate,
 )
+from orchestrator.alerts.formats.fields import flatten, shallow
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus, Resources
 from orchestrator.errors import InvalidInput

@@ -21,12 +21,11 @@ from orchestrator.alerts.formats.common import (
     UNROUTED,
     clip,
     digest,
-    flatten,
     parse_json,
-    shallow,
     string_labels,
     validate,
 )
+from orchestrator.alerts.formats.fields import flatten, shallow
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus
 from orchestrator.errors import InvalidInput
