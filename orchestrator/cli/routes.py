@@ -54,7 +54,7 @@ def show(
     route = table.get(route_id)
     typer.echo(f"# {table.origins[route.id]}, routes {table.content_hash}")
     doc = route.model_dump(mode="json", by_alias=True, exclude_defaults=True, exclude_none=True)
-    typer.echo(yaml.safe_dump(doc, sort_keys=False), nl=False)
+    typer.echo(yaml.safe_dump(_short(doc), sort_keys=False, width=100), nl=False)
 
 
 @routes_app.command("validate")
@@ -114,6 +114,20 @@ def test(
             }
         )
     typer.echo(json.dumps({"routes": table.content_hash, "alerts": shown}, indent=2))
+
+
+SHORTHANDS = ("field", "equals", "value")
+"""`{field: F}`, `{equals: V}` and `{value: V}` print as the shorthand a routes file may use."""
+
+
+def _short(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        if len(doc) == 1 and next(iter(doc)) in SHORTHANDS:
+            return next(iter(doc.values()))
+        return {k: _short(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_short(v) for v in doc]
+    return doc
 
 
 def _headers(values: list[str]) -> dict[str, str]:

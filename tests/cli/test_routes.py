@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import app, main
@@ -57,12 +58,16 @@ def test_list_in_the_order_routes_are_tried() -> None:
     assert rows[-1][1:3] == ["builtin", "*"]
 
 
-def test_show_prints_the_validated_route_with_its_origin_and_hash() -> None:
+def test_show_prints_the_validated_route_with_its_origin_and_hash(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["routes", "show", "llm-guard"])
     assert shown.exit_code == 0, shown.output
     first, *rest = shown.stdout.splitlines()
     assert first == f"# {USER_ROUTES}, routes {load_table(USER_ROUTES).content_hash}"
     assert "id: llm-guard" in rest and "    PromptInjection: prompt_injection" in rest
+    assert "  - data.scanner" in rest, "shorthands as a routes file may write them"
+    pasted = tmp_path / "routes.yaml"
+    pasted.write_text(yaml.safe_dump({"routes": [yaml.safe_load(shown.stdout)]}))
+    assert load_table(pasted).get("llm-guard") == load_table(USER_ROUTES).get("llm-guard")
 
 
 def test_validate_a_file_or_the_configured_one(tmp_path: Path) -> None:
