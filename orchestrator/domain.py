@@ -131,6 +131,8 @@ class Alert(BaseModel):
     raw_ref: str | None = Field(
         None, description="Event id of the AlertReceived with the raw body."
     )
+    route: str | None = Field(None, description="Id of the route that set type and severity.")
+    route_hash: str | None = Field(None, description="Content hash of the routes it used.")
 
     @property
     def correlation_key(self) -> str:

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     keyring_file: Path | None = Field(None, description="AES-256-GCM key ring (JSON).")
     signing_key_file: Path | None = Field(None, description="Ed25519 checkpoint signing key (PEM).")
     playbooks_dir: Path | None = Field(None, description="User playbooks that extend built-ins.")
+    routes_file: Path | None = Field(
+        None,
+        description="User routes before the built-in ones; default: routes.yaml in playbooks_dir.",
+    )
 
     keys_provider: str = "local"
     models_provider: str = "local"

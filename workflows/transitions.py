@@ -68,6 +68,8 @@ def opened(
             "playbook_hash": incident.playbook_hash,
             "correlation_key": incident.correlation_key,
             "alert_id": alert.id,
+            "route": alert.route,
+            "route_hash": alert.route_hash,
             "dry_run": bool(playbook and playbook.dry_run),
         },
     )

@@ -7,7 +7,8 @@ returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -50,11 +51,21 @@ class ParsedAlert:
     severity, resources and fingerprint this one takes (a PagerDuty `resolve` carries only its
     dedup key). `forward` is False for alerts that are recorded but change nothing in the
     incident (a PagerDuty `acknowledge`).
+
+    `fields` are the raw fields the format parsed, by the names routes match on (`ce.type`,
+    `annotations.summary`, `payload.custom_details.user` ...); `at` prefixes them, and
+    `labels_at` is where `labels.*` came from, to name a field at fault in the delivery.
     """
 
     alert: Alert
     inherit_from: str | None = None
     forward: bool = True
+    fields: Mapping[str, str] = field(default_factory=dict)
+    at: str = ""
+    labels_at: str = "labels"
+
+    def with_alert(self, alert: Alert) -> ParsedAlert:
+        return replace(self, alert=alert)
 
 
 class AcceptedAlert(BaseModel):

@@ -108,6 +108,8 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
                     "title": earlier.title,
                     "labels": earlier.labels,
                     "fingerprint": earlier.fingerprint,
+                    "route": earlier.route,
+                    "route_hash": earlier.route_hash,
                 }
             )
         alerts.append(alert)
@@ -257,6 +259,8 @@ def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEven
         "fingerprint": alert.fingerprint,
         "format": delivery.format,
         "webhook_id": delivery.webhook_id,
+        "route": alert.route,
+        "route_hash": alert.route_hash,
         "alert": alert.model_dump(mode="json"),
     }
     if with_raw:

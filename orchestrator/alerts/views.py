@@ -2,7 +2,9 @@
 
 Order of checks, cheapest and least trusting first: token and role (401/403), per-source rate
 limit (429), content type (415), body size while reading (413), signature when the source has
-secrets (401), parse and validate (422), admission under overload (429, `admission.py`),
+secrets (401), parse and validate (422), routing (`orchestrator/routing/`: type, severity,
+environment and resources from the sender's fields; 422 for a word it cannot map), admission
+under overload (429, `admission.py`),
 environment scope of every alert (403). Only then is anything recorded (`service.py` says
 how); the 202 is sent after the audit store and the workflow both have the alerts.
 """
@@ -25,6 +27,7 @@ from orchestrator.api.deps import (
     get_alert_admission,
     get_alert_ingest,
     get_alert_rate_limiter,
+    get_routes,
     get_settings,
     get_store,
     problem_responses,
@@ -84,7 +87,8 @@ async def _receive(
     headers = {k.lower(): v for k, v in request.headers.items()}
     webhook_id = await _verified_webhook_id(store, principal, headers, body, settings)
     received_at = datetime.now(UTC)
-    parsed = NORMALISERS[fmt](body, headers, principal.name, received_at)
+    routes = await get_routes(request)
+    parsed = routes.apply(fmt.value, NORMALISERS[fmt](body, headers, principal.name, received_at))
     delivery = Delivery(principal, fmt.value, body, webhook_id, parsed)
     firing = [
         item.alert.workflow_id

@@ -31,6 +31,7 @@ from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
+from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 
@@ -81,6 +82,7 @@ def create_app(
     app.state.alert_admission = Admission(settings.ingest_shed_after_seconds)
     app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
+    app.state.routes = load_routes(settings)
     install_problem_handlers(app)
     for router in (
         health_router,

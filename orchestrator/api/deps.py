@@ -22,6 +22,7 @@ from orchestrator.alerts.service import Ingest
 from orchestrator.api.problems import problem_responses
 from orchestrator.audit import EventStore
 from orchestrator.errors import Unavailable
+from orchestrator.routing.service import RouteTable
 from orchestrator.settings import Settings
 from orchestrator.temporal.coalescer import AlertCoalescer
 
@@ -30,6 +31,7 @@ __all__ = [
     "get_alert_ingest",
     "get_alert_rate_limiter",
     "get_engine",
+    "get_routes",
     "get_settings",
     "get_store",
     "get_temporal",
@@ -73,6 +75,11 @@ async def get_alert_admission(request: Request) -> Admission:
 
 async def get_alert_rate_limiter(request: Request) -> RateLimiter:
     return cast(RateLimiter, request.app.state.alert_rate_limiter)
+
+
+async def get_routes(request: Request) -> RouteTable:
+    """The routes loaded when the app was created (a bad routes file stops the start)."""
+    return cast(RouteTable, request.app.state.routes)
 
 
 async def get_alert_ingest(request: Request) -> Ingest:

@@ -70,13 +70,20 @@ def _builtins() -> dict[str, Playbook]:
     return found
 
 
+ROUTES_FILES = frozenset({"routes.yaml", "routes.yml"})
+"""Not playbooks: the routes file may sit beside them (`orchestrator/routing/`)."""
+
+
 def load_playbooks(user_dir: Path | None) -> dict[str, Playbook]:
-    """Built-ins, overridden and extended by `*.yaml`/`*.yml` files in `user_dir`."""
+    """Built-ins, overridden and extended by `*.yaml`/`*.yml` files in `user_dir` (but the
+    routes file)."""
     playbooks = builtin_playbooks()
     if user_dir is not None:
         if not user_dir.is_dir():
             raise InvalidInput(f"playbooks directory not found: {user_dir}", "playbooks_dir")
         for path in sorted([*user_dir.glob("*.yaml"), *user_dir.glob("*.yml")]):
+            if path.name in ROUTES_FILES:
+                continue
             playbook = load_file(path)
             playbooks[playbook.id] = playbook
     return playbooks

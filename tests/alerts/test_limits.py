@@ -118,7 +118,7 @@ async def test_alertmanager_bad_label_names_the_alert(
     doc["alerts"][1]["labels"]["env"] = "moon"
     response = await post_alert(http, "alertmanager", json.dumps(doc).encode(), tokens.source)
     assert response.status_code == 422
-    assert response.json()["field"] == "alerts.1.labels.environment"
+    assert response.json()["field"] == "alerts.1.labels.env"  # the label it sent
 
 
 @pytest.mark.parametrize(

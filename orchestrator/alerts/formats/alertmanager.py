@@ -1,10 +1,13 @@
 """`alertmanager`: Prometheus Alertmanager webhook payload, version 4.
 
-One delivery carries a group of alerts. Each becomes an `Alert`: type from the
-`firebreak_type` (or `alertname`) label, severity/environment/resources from labels, title and
-description from the `summary`/`description` annotations, and Alertmanager's own fingerprint.
-A firing and a resolved notification of one alert have different ids (status and `startsAt`
-are part of it), so both are recorded; resending the same notification is a retry.
+One delivery carries a group of alerts. Each becomes an `Alert` with its labels, title and
+description from the `summary`/`description` annotations, and Alertmanager's own fingerprint;
+routing then sets type, severity, environment and resources from the labels, annotations and
+the other fields exposed here (`orchestrator/routing/`).
+Grafana Alerting's webhook contact point sends the same shape (its `version` is "1") and is
+taken here too. A firing and a resolved notification of one alert have different ids (status
+and `startsAt` are part of it), so both are recorded; resending the same notification is a
+retry.
 """
 
 from __future__ import annotations
@@ -16,22 +19,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.alerts.formats.common import (
-    ENVIRONMENT_LABELS,
-    TYPE_LABELS,
+    UNROUTED,
     clip,
     digest,
-    environment,
-    first_label,
     parse_json,
-    resources,
-    severity,
-    slug,
     string_labels,
     validate,
 )
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus
-from orchestrator.errors import InvalidInput
 
 MAX_ALERTS = 500
 
@@ -47,7 +43,7 @@ class AmAlert(BaseModel):
 
 
 class AmWebhook(BaseModel):
-    version: Literal["4"]
+    version: Literal["4", "1"]  # "1": Grafana Alerting's webhook, Alertmanager's shape
     status: AlertStatus
     receiver: str = ""
     groupKey: str = ""
@@ -58,33 +54,35 @@ def normalise(
     body: bytes, _headers: Mapping[str, str], source: str, received_at: datetime
 ) -> list[ParsedAlert]:
     webhook = validate(AmWebhook, parse_json(body))
+    group = {"receiver": webhook.receiver, "groupKey": webhook.groupKey}
     return [
-        ParsedAlert(_alert(item, f"alerts.{i}", source, received_at))
+        _parsed(item, f"alerts.{i}", source, received_at, group)
         for i, item in enumerate(webhook.alerts)
     ]
 
 
-def _alert(item: AmAlert, at: str, source: str, received_at: datetime) -> Alert:
+def _parsed(
+    item: AmAlert, at: str, source: str, received_at: datetime, group: dict[str, str]
+) -> ParsedAlert:
     labels = string_labels(item.labels, f"{at}.labels")
     annotations = string_labels(item.annotations, f"{at}.annotations")
-    name = first_label(labels, TYPE_LABELS) or labels.get("alertname")
-    if not name:
-        field = f"{at}.labels.alertname"
-        raise InvalidInput(f"{field}: an alert needs an alertname or firebreak_type label", field)
     fingerprint = item.fingerprint or digest(*(f"{k}={v}" for k, v in sorted(labels.items())))
-    return Alert(
+    alert = Alert(
         id=f"{fingerprint}:{item.startsAt}:{item.status.value}",
         source=source,
-        type=slug(name),
-        severity=severity(labels.get("severity"), f"{at}.labels.severity"),
-        environment=environment(
-            first_label(labels, ENVIRONMENT_LABELS), f"{at}.labels.environment"
-        ),
+        type=UNROUTED,
         status=item.status,
         title=clip(annotations.get("summary") or labels.get("alertname"), 1000),
         description=clip(annotations.get("description"), 20000),
-        resources=resources(labels),
         labels=labels,
         fingerprint=fingerprint,
         received_at=received_at,
     )
+    fields = {
+        **group,
+        "generatorURL": item.generatorURL,
+        "startsAt": item.startsAt,
+        "endsAt": item.endsAt,
+        **{f"annotations.{k}": v for k, v in annotations.items()},
+    }
+    return ParsedAlert(alert, fields=fields, at=f"{at}.", labels_at=f"{at}.labels")

@@ -4,30 +4,31 @@
 - batch: `application/cloudevents-batch+json`, a JSON array of structured events;
 - binary: `ce-specversion`, `ce-id`, `ce-source`, `ce-type` headers, the body is `data`.
 
-The alert id is the event's `source` + `id` (unique by the CloudEvents spec). `data` uses the
-generic format's vocabulary (type, severity, environment, status, title, description,
-resources, labels, fingerprint), every field optional; without `data.type` the incident type
-is the last dotted segment of the event type (`com.example.guardrail.prompt_injection`).
+The alert id is the event's `source` + `id` (unique by the CloudEvents spec). `data` may use
+the generic format's vocabulary (type, severity, environment, status, title, description,
+resources, labels, fingerprint), every field optional. Routing reads the context attributes
+and extensions as `ce.*` and the data as `data.*`; its default route takes `data.type`, else
+the last dotted segment of the event type (`com.example.guardrail.prompt_injection`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.alerts.formats.common import (
+    UNROUTED,
     clip,
     digest,
-    environment,
     parse_json,
-    severity,
     slug,
     string_labels,
     validate,
 )
+from orchestrator.alerts.formats.fields import flatten, shallow
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus, Resources
 from orchestrator.errors import InvalidInput
@@ -39,8 +40,10 @@ MAX_BATCH = 500
 
 
 class CeData(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a detector's own fields, for routes (`data.*`)
+
     type: str | None = Field(None, max_length=64)
-    severity: str | None = Field(None, max_length=40)
+    severity: Annotated[str, Field(max_length=40)] | int | None = None
     environment: str | None = Field(None, max_length=40)
     status: AlertStatus = AlertStatus.firing
     title: str | None = Field(None, max_length=1000)
@@ -51,6 +54,8 @@ class CeData(BaseModel):
 
 
 class CloudEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")  # extension attributes, for routes (`ce.*`)
+
     specversion: Literal["1.0"]
     id: str = Field(min_length=1, max_length=200)
     source: str = Field(min_length=1, max_length=500)
@@ -81,9 +86,9 @@ def normalise(
             "ce-specversion",
         )
     attributes: dict[str, Any] = {
-        name: headers[f"ce-{name}"]
-        for name in ("specversion", "id", "source", "type", "subject", "time")
-        if f"ce-{name}" in headers
+        name[3:]: value
+        for name, value in headers.items()
+        if name.startswith("ce-") and name[3:] != "data"
     }
     attributes["data"] = parse_json(body)
     return [_parsed(validate(CloudEvent, attributes, "ce"), source, received_at)]
@@ -92,23 +97,24 @@ def normalise(
 def _parsed(event: CloudEvent, source: str, received_at: datetime) -> ParsedAlert:
     data = event.data
     labels = string_labels(data.labels, "data.labels")
-    name = data.type or event.type.rsplit(".", 1)[-1]
-    alert_type = slug(name)
+    native_type = slug(data.type or event.type.rsplit(".", 1)[-1])
     fingerprint = data.fingerprint or digest(
-        alert_type, event.source, event.subject or data.resources.model_dump_json(exclude_none=True)
+        native_type,
+        event.source,
+        event.subject or data.resources.model_dump_json(exclude_none=True),
     )
     alert = Alert(
         id=f"{event.source}/{event.id}",
         source=source,
-        type=alert_type,
-        severity=severity(data.severity, "data.severity"),
-        environment=environment(data.environment, "data.environment"),
+        type=UNROUTED,
         status=data.status,
         title=clip(data.title or event.subject or event.type, 1000),
         description=clip(data.description, 20000),
-        resources=data.resources,
         labels={**labels, "ce_type": event.type[:200], "ce_source": event.source[:500]},
         fingerprint=fingerprint,
         received_at=received_at,
     )
-    return ParsedAlert(alert)
+    attributes = {name: value for name, value in shallow(event).items() if name != "data"}
+    fields = flatten(attributes, "ce")
+    flatten(shallow(data), "data", fields)
+    return ParsedAlert(alert, fields=fields, labels_at="data.labels")

@@ -1,5 +1,6 @@
 """Helpers every format shares: JSON parsing, pydantic validation as 422s naming the field,
-and the label vocabulary that maps onto `Alert` (severity, environment, type, resources)."""
+bounded labels. What the sender's words mean (type, severity, environment,
+resources) is routing's job: `orchestrator/routing/`."""
 
 from __future__ import annotations
 
@@ -11,53 +12,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.domain import Environment, Resources, Severity
 from orchestrator.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
-SEVERITIES: dict[str, Severity] = {
-    "critical": Severity.critical,
-    "page": Severity.critical,
-    "fatal": Severity.critical,
-    "high": Severity.high,
-    "error": Severity.high,
-    "major": Severity.high,
-    "medium": Severity.medium,
-    "warning": Severity.medium,
-    "warn": Severity.medium,
-    "low": Severity.low,
-    "minor": Severity.low,
-    "info": Severity.info,
-    "informational": Severity.info,
-    "none": Severity.info,
-}
-
-ENVIRONMENTS: dict[str, Environment] = {
-    "prod": Environment.prod,
-    "production": Environment.prod,
-    "prd": Environment.prod,
-    "staging": Environment.staging,
-    "stage": Environment.staging,
-    "stg": Environment.staging,
-    "dev": Environment.dev,
-    "development": Environment.dev,
-    "test": Environment.dev,
-}
-
-ENVIRONMENT_LABELS = ("environment", "env", "tier")
-TYPE_LABELS = ("firebreak_type", "incident_type", "type")
-RESOURCE_LABELS = {
-    "model": ("model", "model_name"),
-    "model_version": ("model_version",),
-    "api_key": ("api_key", "api_key_id", "key_id"),
-    "dataset": ("dataset",),
-    "dataset_version": ("dataset_version",),
-    "agent": ("agent",),
-    "tool": ("tool",),
-}
 MAX_LABELS = 64
 MAX_LABEL_CHARS = 1000
+UNROUTED = "unknown"
+"""The type an alert has until routing gives it one."""
 
 
 def parse_json(body: bytes) -> Any:
@@ -80,42 +42,10 @@ def validate(model: type[M], data: Any, prefix: str = "") -> M:
         raise InvalidInput(f"{field}: {first['msg']}", field) from None
 
 
-def severity(value: str | None, field: str, default: Severity = Severity.high) -> Severity:
-    if value is None or value == "":
-        return default
-    found = SEVERITIES.get(value.strip().lower())
-    if found is None:
-        raise InvalidInput(f"{field}: unknown severity {value[:40]!r}", field)
-    return found
-
-
-def environment(value: str | None, field: str) -> Environment:
-    """Missing means prod: an unlabelled alert is treated with the strictest policies."""
-    if value is None or value == "":
-        return Environment.prod
-    found = ENVIRONMENTS.get(value.strip().lower())
-    if found is None:
-        raise InvalidInput(f"{field}: unknown environment {value[:40]!r}", field)
-    return found
-
-
-def first_label(labels: Mapping[str, str], names: tuple[str, ...]) -> str | None:
-    for name in names:
-        if labels.get(name):
-            return labels[name]
-    return None
-
-
 def slug(value: str) -> str:
     """An incident type from a free-form name: `Prompt Injection` -> `prompt_injection`."""
     cleaned = re.sub(r"[^a-z0-9_.-]+", "_", value.strip().lower()).strip("_.-")
     return cleaned[:64] or "unknown"
-
-
-def resources(labels: Mapping[str, str]) -> Resources:
-    return Resources(
-        **{field: first_label(labels, names) for field, names in RESOURCE_LABELS.items()}
-    )
 
 
 def string_labels(raw: Mapping[str, Any], field: str) -> dict[str, str]:

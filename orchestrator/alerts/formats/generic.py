@@ -1,7 +1,9 @@
 """`generic`: Firebreak's own JSON alert, for detectors that can post arbitrary JSON.
 
 The schema is `GenericAlert` (published in docs/alert-formats.md); unknown fields are refused
-so a typo in a field name is a 422, not a silently ignored value.
+so a typo in a field name is a 422, not a silently ignored value. Its fields go to routing as
+sent (`type`, `severity`, `environment`, `resources.*`, `labels.*`), and the default route keeps
+them: the generic format already speaks Firebreak's vocabulary.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.alerts.formats.common import digest, parse_json, validate
+from orchestrator.alerts.formats.common import UNROUTED, digest, parse_json, validate
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus, Environment, Resources, Severity, Slug
 
@@ -48,15 +50,18 @@ def normalise(
     alert = Alert(
         id=doc.id,
         source=source,
-        type=doc.type,
-        severity=doc.severity,
-        environment=doc.environment,
+        type=UNROUTED,
         status=doc.status,
         title=doc.title,
         description=doc.description,
-        resources=doc.resources,
         labels=doc.labels,
         fingerprint=fingerprint,
         received_at=received_at,
     )
-    return [ParsedAlert(alert)]
+    sent = doc.model_fields_set
+    fields: dict[str, str] = {
+        "type": doc.type,
+        **{name: getattr(doc, name).value for name in ("severity", "environment") if name in sent},
+        **{f"resources.{k}": v for k, v in doc.resources.model_dump(exclude_none=True).items()},
+    }
+    return [ParsedAlert(alert, fields=fields)]

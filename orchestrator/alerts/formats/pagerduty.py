@@ -3,8 +3,9 @@
 The `dedup_key` is both the fingerprint and the trigger's alert id, so a re-sent trigger is a
 retry. `acknowledge` and `resolve` carry only the dedup key: they inherit type, environment
 and resources from the trigger (see `ParsedAlert.inherit_from`). A resolve is forwarded to the
-incident; an acknowledge is recorded only. Incident type comes from
-`payload.custom_details.firebreak_type`, else `payload.class`; environment from
+incident; an acknowledge is recorded only. Routing reads the payload as `payload.*` and the
+custom details also as `labels.*`; its default route takes the type from
+`custom_details.firebreak_type`, else `payload.class`, and the environment from
 `custom_details.environment`, else `payload.group`.
 """
 
@@ -17,19 +18,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from orchestrator.alerts.formats.common import (
-    ENVIRONMENT_LABELS,
-    TYPE_LABELS,
+    UNROUTED,
     clip,
     digest,
-    environment,
-    first_label,
     parse_json,
-    resources,
-    severity,
-    slug,
     string_labels,
     validate,
 )
+from orchestrator.alerts.formats.fields import flatten, shallow
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus
 from orchestrator.errors import InvalidInput
@@ -81,14 +77,9 @@ def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
     if payload is None:
         raise InvalidInput("payload: required for trigger", "payload")
     details = string_labels(payload.custom_details, "payload.custom_details")
-    name = first_label(details, TYPE_LABELS) or payload.class_
-    if not name:
-        raise InvalidInput(
-            "payload.class: a trigger needs payload.class or custom_details.firebreak_type",
-            "payload.class",
-        )
-    dedup_key = event.dedup_key or digest(name, payload.source, payload.component or "")
-    env_value = first_label(details, ENVIRONMENT_LABELS) or payload.group
+    dedup_key = event.dedup_key or digest(
+        payload.class_ or "", payload.source, payload.component or ""
+    )
     labels = {
         **details,
         **{k: v for k, v in (("pd_source", payload.source), ("component", payload.component)) if v},
@@ -96,14 +87,13 @@ def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
     alert = Alert(
         id=dedup_key,
         source=source,
-        type=slug(name),
-        severity=severity(payload.severity, "payload.severity"),
-        environment=environment(env_value, "payload.custom_details.environment"),
+        type=UNROUTED,
         title=clip(payload.summary, 1000),
         description=clip(details.get("description"), 20000),
-        resources=resources(details),
         labels=labels,
         fingerprint=dedup_key,
         received_at=received_at,
     )
-    return ParsedAlert(alert)
+    fields = {"event_action": event.event_action, "dedup_key": dedup_key}
+    flatten(shallow(payload), "payload", fields)
+    return ParsedAlert(alert, fields=fields, labels_at="payload.custom_details")

@@ -1,0 +1,223 @@
+"""The schema of a routes file, validated by pydantic when the file is loaded.
+
+A routes file is a mapping with `routes` (an ordered list of `Route`) and, optionally,
+`severities` and `environments` (sender words added to the built-in vocabulary). Field names
+are checked against the fields the formats expose (`FIELD_NAMES`, `FIELD_PREFIXES`), so a
+route naming `alertname` instead of `labels.alertname` is refused at load time instead of
+never matching. Regular expressions are compiled here, once.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from orchestrator.domain import Environment, Resources, Severity, Slug
+
+FIELD_NAMES = frozenset(
+    {
+        # every format
+        "format",
+        "source",
+        "id",
+        "status",
+        "title",
+        "description",
+        "fingerprint",
+        # generic
+        "type",
+        "severity",
+        "environment",
+        # alertmanager
+        "generatorURL",
+        "startsAt",
+        "endsAt",
+        "receiver",
+        "groupKey",
+        # pagerduty
+        "event_action",
+        "dedup_key",
+    }
+)
+FIELD_PREFIXES = (
+    "labels.",  # every format's labels (PagerDuty: custom_details; CloudEvents: data.labels)
+    "annotations.",  # alertmanager
+    "resources.",  # generic
+    "ce.",  # CloudEvents context attributes and extensions
+    "data.",  # CloudEvents data
+    "payload.",  # PagerDuty payload, payload.custom_details.*
+)
+FORMATS = frozenset({"generic", "alertmanager", "cloudevents", "pagerduty"})
+RESOURCE_KINDS = tuple(Resources.model_fields)
+
+
+def _field_name(name: str) -> str:
+    if name in FIELD_NAMES:
+        return name
+    if any(name.startswith(p) and len(name) > len(p) for p in FIELD_PREFIXES):
+        return name
+    hint = f" (a label is labels.{name})" if "." not in name else ""
+    raise ValueError(f"unknown field {name!r}{hint}; see docs/alert-formats.md#routing")
+
+
+FieldName = Annotated[str, AfterValidator(_field_name)]
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+
+
+def _regex(pattern: str) -> str:
+    _compile(pattern)
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+"""A regular expression, refused at load time when it does not compile."""
+
+
+def _as_text(value: Any) -> Any:
+    """YAML reads `1` and `0.9` as numbers; a sender's words are text."""
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+"""A word or value as written, numbers taken as their text (`P1`, `1`, `0.9`)."""
+
+
+def _as_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
+def _as_source(value: Any) -> Any:
+    return {"field": value} if isinstance(value, str) else value
+
+
+class Source(BaseModel):
+    """A field to read; with `regex`, only a value the whole expression matches counts, and
+    its first group (else the whole match) is the value taken."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: FieldName
+    regex: Regex | None = None
+
+
+Sources = Annotated[
+    list[Annotated[Source, BeforeValidator(_as_source)]],
+    BeforeValidator(_as_list),
+    Field(min_length=1),
+]
+
+
+class Take(BaseModel):
+    """How a route sets type, severity or environment: a fixed `value`, or the first field of
+    `from` that the alert carries, translated by `map` (sender word -> Firebreak word, on top
+    of the built-in words), else `default`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    value: Text | None = None
+    from_: Sources | None = Field(None, alias="from")
+    map: dict[Text, Text] = Field(default_factory=dict)
+    default: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Take:
+        if (self.value is None) == (self.from_ is None):
+            raise ValueError("give exactly one of 'value' or 'from'")
+        if self.value is not None and (self.map or self.default is not None):
+            raise ValueError("'map' and 'default' go with 'from', not with 'value'")
+        return self
+
+
+def _as_take(value: Any) -> Any:
+    return {"value": value} if isinstance(value, str | int | float) else value
+
+
+Setter = Annotated[Take, BeforeValidator(_as_take)]
+
+
+class Matcher(BaseModel):
+    """One condition on a field: `equals`, `regex` (the whole value must match, as in
+    Alertmanager) or `present`. A bare value in YAML means `equals`. An empty value is absent."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    equals: Text | None = None
+    regex: Regex | None = None
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Matcher:
+        given = [v for v in (self.equals, self.regex, self.present) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'equals', 'regex' or 'present'")
+        return self
+
+
+def _as_matcher(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError(
+            "a bare true/false is ambiguous: write {present: true} or {equals: 'true'}"
+        )
+    return {"equals": str(value)} if isinstance(value, str | int | float) else value
+
+
+class Route(BaseModel):
+    """Where alerts that match every condition of `match` go. What a route does not set (or
+    sets `from` fields the alert lacks) comes from the built-in `default` route."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    description: str = ""
+    match: dict[FieldName, Annotated[Matcher, BeforeValidator(_as_matcher)]] = Field(
+        default_factory=dict
+    )
+    type: Setter | None = None
+    severity: Setter | None = None
+    environment: Setter | None = None
+    resources: dict[str, Sources] = Field(default_factory=dict)
+    fingerprint: Annotated[list[FieldName], Field(min_length=1)] | None = Field(
+        None, description="Fields whose values identify the condition; default: the sender's."
+    )
+
+    @field_validator("match")
+    @classmethod
+    def _known_format(cls, match: dict[str, Matcher]) -> dict[str, Matcher]:
+        fmt = match.get("format")
+        if fmt is not None and fmt.equals is not None and fmt.equals not in FORMATS:
+            raise ValueError(f"format {fmt.equals!r} is not one of {', '.join(sorted(FORMATS))}")
+        return match
+
+    @field_validator("resources")
+    @classmethod
+    def _known_kinds(cls, resources: dict[str, list[Source]]) -> dict[str, list[Source]]:
+        for kind in resources:
+            if kind not in RESOURCE_KINDS:
+                raise ValueError(f"unknown resource {kind!r} (one of {', '.join(RESOURCE_KINDS)})")
+        return resources
+
+
+class RoutesFile(BaseModel):
+    """A routes file as written: words added to the vocabulary, then routes in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    severities: dict[Text, Severity] = Field(default_factory=dict)
+    environments: dict[Text, Environment] = Field(default_factory=dict)
+    routes: list[dict[str, Any]] = Field(default_factory=list)
