@@ -93,7 +93,7 @@ async def test_responder_works_an_incident_from_the_cli(
 
     approved = await cli(tokens.ann, "approve", incident, step, "--reason", "ok")
     assert approved.exit_code == 0, approved.output
-    assert "approve recorded" in approved.output
+    assert "approve applied" in approved.output and "step approved" in approved.output
 
     async def closed() -> bool:
         """Ben approves whatever else the playbook asks until the incident closes."""

@@ -21,16 +21,25 @@ from tests.support.server import serving
 
 
 @pytest_asyncio.fixture
-async def api(dev_client: Client, fb_settings: Settings) -> AsyncIterator[tuple[str, Tokens]]:
-    """The real app under uvicorn, a real worker, Temporal dev server, SQLite event store."""
+async def api_alone(dev_client: Client, fb_settings: Settings) -> AsyncIterator[tuple[str, Tokens]]:
+    """The real app under uvicorn with no worker: the test starts and stops its own."""
     engine = db.make_engine(fb_settings.db_url)
     try:
         tokens = cast(engine)
     finally:
         engine.dispose()
     app = create_app(fb_settings, temporal_client=dev_client, store=open_event_store(fb_settings))
-    async with running_worker(dev_client, fb_settings), serving(app) as url:
+    async with serving(app) as url:
         yield url, tokens
+
+
+@pytest_asyncio.fixture
+async def api(
+    api_alone: tuple[str, Tokens], dev_client: Client, fb_settings: Settings
+) -> AsyncIterator[tuple[str, Tokens]]:
+    """The real app under uvicorn, a real worker, Temporal dev server, SQLite event store."""
+    async with running_worker(dev_client, fb_settings):
+        yield api_alone
 
 
 async def open_incident(client: Client, settings: Settings, lab: LabInfo, env: Environment) -> str:
