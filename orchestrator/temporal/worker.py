@@ -23,6 +23,7 @@ from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
+from orchestrator.temporal.logs import quiet_expected_failures
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
 from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow
@@ -43,6 +44,7 @@ def build_worker(
 ) -> Worker:
     """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
     `history_limit` past which an incident continues as new."""
+    quiet_expected_failures()
     actions = build_activities(settings) if activities is None else activities
     playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
