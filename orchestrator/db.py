@@ -203,8 +203,7 @@ def require_schema(url: str) -> None:
     if current is None:
         raise DatabaseNotReady(f"database {shown} has no schema yet: run `firebreak db upgrade`")
     if current != head:
-        known = current in {r.revision for r in _scripts().walk_revisions()}
-        if not known:
+        if current not in known_revisions():
             raise DatabaseNotReady(
                 f"database {shown} is at revision {current}, which this version does not "
                 f"know (its newest is {head}): run a newer firebreak"
@@ -249,6 +248,11 @@ def head_revision() -> str | None:
         return _scripts().get_current_head()
     except KeyError as exc:
         raise _broken_chain(exc) from None
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision the code ships."""
+    return frozenset(r.revision for r in _scripts().walk_revisions())
 
 
 def _scripts() -> ScriptDirectory:
