@@ -10,38 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from temporalio.client import Client
 
-from activities.providers.local.lab import LabInfo
 from orchestrator.audit import open_event_store
-from orchestrator.domain import Environment, EventType
+from orchestrator.domain import EventType
 from orchestrator.settings import Settings
 from tests.cli.test_incidents_approvals import firebreak
 from tests.support.app import bearer
 from tests.support.incidents import eventually, running_worker
 from tests.support.principals import Tokens
-from tests.support.stack import open_incident
 
 ANSWER_WITHIN = 10.0
-
-
-@pytest_asyncio.fixture
-async def step_without_worker(
-    api_alone: tuple[str, Tokens], dev_client: Client, fb_settings: Settings, lab: LabInfo
-) -> tuple[str, str]:
-    """(incident, step): a prod step waiting for approval, and no worker left to apply one."""
-    url, tokens = api_alone
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-
-        async def waiting() -> list[dict[str, Any]]:
-            r = await http.get("/v1/approvals", headers=bearer(tokens.ann))
-            return [p for p in r.json()["items"] if p["incident_id"] == incident]
-
-        async with running_worker(dev_client, fb_settings):
-            incident = await open_incident(dev_client, fb_settings, lab, Environment.prod)
-            [pending] = await eventually(waiting, timeout=60)
-    return incident, pending["step_id"]
 
 
 async def test_a_decision_without_a_worker_is_pending_then_applied_once(
