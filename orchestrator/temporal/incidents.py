@@ -127,9 +127,9 @@ async def _attach_resolved(client: Client, alert: Alert) -> SubmitResult:
     )
 
 
-ANSWER_SECONDS = 6.0
+ANSWER_SECONDS = 5.0
 """How long a decision waits for a worker to apply it before it is answered as pending."""
-FOLLOW_SECONDS = 1.5
+FOLLOW_SECONDS = 1.0
 """How long one status check waits for a pending decision to land."""
 
 

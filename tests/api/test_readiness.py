@@ -3,41 +3,16 @@ with its state as a `firebreak worker` process comes and goes and the schema fal
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from orchestrator.db import downgrade, head_revision, upgrade
-from tests.e2e.stack import FIREBREAK, env_for
+from tests.e2e.stack import env_for, running, wait_until
 from tests.support.ports import free_port
-
-
-@contextmanager
-def firebreak(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen([*FIREBREAK, command], env=env, stdout=out, stderr=out)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"never: {what}")
 
 
 def test_readiness_names_each_dependency(
@@ -65,8 +40,8 @@ def test_readiness_names_each_dependency(
     def states(response: httpx.Response) -> dict[str, str]:
         return {name: check["state"] for name, check in response.json()["checks"].items()}
 
-    with firebreak("api", env, tmp_path / "api.log") as api:
-        alone = until(ready, "the API answers /readyz")
+    with running("api", env, tmp_path / "api.log") as api:
+        alone = wait_until(ready, "the API answers /readyz")
         assert api.poll() is None
         assert alone.status_code == 200, alone.text
         assert alone.json()["status"] == "degraded"
@@ -79,13 +54,13 @@ def test_readiness_names_each_dependency(
         assert alone.json()["checks"]["schema"]["detail"] == f"at {head_revision()}"
         assert queue in alone.json()["checks"]["workers"]["detail"]
 
-        with firebreak("worker", env, tmp_path / "worker.log"):
+        with running("worker", env, tmp_path / "worker.log"):
 
             def polled() -> httpx.Response | None:
                 response = ready()
                 return response if response and states(response)["workers"] == "ok" else None
 
-            served = until(polled, "a worker polls the task queue")
+            served = wait_until(polled, "a worker polls the task queue")
             assert served.status_code == 200 and served.json()["status"] == "ready"
             assert served.json()["checks"]["workers"]["detail"].endswith(f"task queue {queue}")
 
