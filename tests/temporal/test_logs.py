@@ -1,11 +1,13 @@
 """An expected activity failure is one log line; a bug keeps its traceback: a real worker on
-the Temporal dev server running activities that fail both ways."""
+the Temporal dev server running activities that fail both ways, and the real gateway provider
+meeting a 404 from a loopback server."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from temporalio import activity, workflow
@@ -15,7 +17,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.errors import ProviderError, ResourceNotFound, as_application_error
+from activities.providers.http_keys import HttpKeyProvider, litellm
 from orchestrator.temporal.logs import SDK_LOGGER, quiet_expected_failures
+from tests.activities.providers.test_on_temporal import worker_with
+from tests.support.providers import Loopback
 
 
 @activity.defn(name="test.missing_key")
@@ -78,3 +83,28 @@ async def test_expected_failures_log_one_line_and_bugs_their_traceback(
     assert flaky.getMessage().startswith("activity failed, will retry: ProviderError: gateway")
     assert broken.exc_info is not None and isinstance(broken.exc_info[1], KeyError)
     assert "Traceback" in caplog.text and "a bug, with its traceback" in caplog.text
+
+
+async def test_a_gateway_404_is_one_line(
+    loopback: Loopback,
+    temporal_dev_env: WorkflowEnvironment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    quiet_expected_failures()
+    loopback.handler = lambda request: (404, {}, {"error": {"message": "key not found"}})
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-test")
+    keys = HttpKeyProvider(litellm(loopback.url, "LITELLM_MASTER_KEY"))
+    caplog.set_level(logging.WARNING, logger=SDK_LOGGER)
+    async with worker_with(temporal_dev_env, tmp_path, keys=keys) as start:
+        handle = await start("keys.revoke", {"key_id": "no-such-key"})
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    await keys.aclose()
+    [failed] = [r for r in caplog.records if r.name == SDK_LOGGER]
+    assert failed.exc_info is None and "\n" not in failed.getMessage()
+    assert failed.getMessage().startswith("activity failed: ResourceNotFound: ")
+    message = failed.getMessage()
+    assert "(HTTP 404)" in message and "activity_type=keys.revoke" in message
+    assert "Traceback" not in caplog.text
