@@ -141,6 +141,8 @@ def _alembic_config(url: str) -> Config:
 
 
 def _run(url: str, action: str, revision: str) -> None:
+    if action != "upgrade" and _missing_sqlite_file(_parse(url)):
+        raise DatabaseNotReady(f"no database at {_parse(url).database}: nothing to {action}")
     config = _alembic_config(url)
     engine = make_engine(url)
     try:
