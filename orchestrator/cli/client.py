@@ -49,7 +49,7 @@ def api_request(
     except httpx.ReadTimeout:
         # Connected and sent: the API has the request, so never call it unreachable.
         raise Unavailable(
-            f"the API at {base} did not answer within {TIMEOUT_SECONDS:.0f}s; what it was "
+            f"the API at {base} did not answer within {TIMEOUT_SECONDS:g}s; what it was "
             "asked may still happen"
         ) from None
     except httpx.HTTPError as exc:
