@@ -117,7 +117,8 @@ async def follow_as(
     step_id: str,
     decision_id: str,
 ) -> DecisionAnswer:
-    """Where a decision sent before stands: applied, still pending, or its refusal raised."""
+    """Where a decision sent before stands: applied or still pending; NotFound once Temporal
+    holds it no more (see `decision_status`)."""
     await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
     try:
         outcome = await decision_status(client, incident_id, decision_id)

@@ -78,9 +78,10 @@ async def decision(
     store: Annotated[EventStore, Depends(get_store)],
     response: Response,
 ) -> DecisionAnswer:
-    """Follow a decision sent before: 200 once applied, 202 while it waits for a worker,
-    403/409 once the workflow refused it, 404 when Temporal holds none by that id (send it
-    again with the same `decision_id`: it never applies twice)."""
+    """Follow a decision sent before: 200 once applied, 202 while it waits for a worker, 404
+    when Temporal holds none by that id (refused by the workflow's rules once a worker judged
+    it, or lost in a Temporal restart): send it again with the same `decision_id` to know;
+    it never applies twice."""
     answer = await service.follow_as(principal, client, store, incident_id, step_id, decision_id)
     return _answered(answer, response)
 

@@ -235,6 +235,11 @@ async def _followed(
         )
     except (Forbidden, Conflict) as exc:
         return None, exc.detail
+    except NotFound:
+        return None, (
+            "The decision is no longer held: it was refused when a worker judged it (the step "
+            "may have moved on), or lost when Temporal restarted. Decide again if it still waits."
+        )
     except FirebreakError:
         return decision_id, None
     return (answer.decision_id if isinstance(answer, DecisionAccepted) else None), None

@@ -192,10 +192,12 @@ async def decision_status(
 ) -> DecisionOutcome:
     """The outcome of a decision sent before, waiting up to `wait` seconds for it to land.
 
-    DecisionPending while Temporal holds it unapplied; the refusal (Forbidden, Conflict) once a
-    worker's validator refused it; NotFound when the incident's current run holds no update by
-    that id (never sent, lost by a Temporal restart before a worker accepted it, or applied
-    before the incident continued as new): sending it again with the same id is safe.
+    DecisionPending while Temporal holds it unapplied; NotFound when the incident's current run
+    holds no update by that id: a worker's validator refused it (a rejected update leaves no
+    trace in Temporal), a Temporal restart lost it before a worker accepted it, it was applied
+    before the incident continued as new, or it was never sent. Sending it again with the same
+    id tells which and never applies it twice. A refusal as such (Forbidden, Conflict) comes
+    only from an update that failed after it was accepted.
     """
     workflow_id, _ = parse_incident_id(incident_id)
     request = PollWorkflowExecutionUpdateRequest(
@@ -217,8 +219,9 @@ async def decision_status(
             raise DecisionPending(decision_id) from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise NotFound(
-                f"Temporal holds no decision {decision_id!r} for incident {incident_id!r}; "
-                "sending it again with the same decision_id is safe"
+                f"Temporal holds no decision {decision_id!r} for incident {incident_id!r}: "
+                "refused when a worker judged it, lost in a Temporal restart, or never sent; "
+                "send it again with the same decision_id to know (it never applies twice)"
             ) from None
         raise _unavailable(exc) from None
     if not response.HasField("outcome"):

@@ -61,7 +61,7 @@ async def test_a_decision_without_a_worker_is_pending_then_applied_once(
         hidden = await http.get(follow, headers=bearer(tokens.devon))
         assert hidden.status_code == 403
         unknown = await http.get(f"{decisions}/never-sent", headers=bearer(tokens.ann))
-        assert unknown.status_code == 404 and "safe" in unknown.json()["detail"]
+        assert unknown.status_code == 404 and "never applies twice" in unknown.json()["detail"]
 
         # Sending it again (as the CLI would) attaches to the held update: still one decision.
         started = time.monotonic()
@@ -74,6 +74,15 @@ async def test_a_decision_without_a_worker_is_pending_then_applied_once(
         assert f"firebreak decision {incident} {step} d-1" in again.output
         status = await cli(tokens.ann, "decision", incident, step, "d-1")
         assert status.exit_code == 0 and status.output.startswith("decision pending")
+
+        # A second responder's decision on the same step is held too, unjudged: the validator
+        # runs on a worker, and by then ann's approval (admitted first) has moved the step on.
+        late = await http.post(
+            decisions,
+            json={"decision": "approve", "decision_id": "d-2"},
+            headers=bearer(tokens.ben),
+        )
+        assert late.status_code == 202, late.text
 
         async with running_worker(dev_client, fb_settings):
 
@@ -88,6 +97,16 @@ async def test_a_decision_without_a_worker_is_pending_then_applied_once(
             assert shown.exit_code == 0 and shown.output.count("\n") == 1
             assert shown.output.startswith(f"approve applied to step {step} of {incident}: ")
             assert "step approved, 1/1 approvals (decision d-1)" in shown.output
+            # A rejected update leaves no trace in Temporal: following it cannot tell a refusal
+            # from a loss, and says so; sending it again gets the refusal, in one line.
+            gone = await http.get(f"{decisions}/d-2", headers=bearer(tokens.ben))
+            assert gone.status_code == 404, gone.text
+            assert "refused when a worker judged it" in gone.json()["detail"]
+            said = await cli(
+                tokens.ben, "decide", incident, step, "approve", "--decision-id", "d-2"
+            )
+            assert said.exit_code == 1 and said.error.startswith("firebreak: HTTP 409 Conflict: ")
+            assert said.error.count("\n") == 1
             resent = await http.post(
                 decisions,
                 json={"decision": "approve", "decision_id": "d-1"},
