@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
 from orchestrator.errors import ConfigError, InvalidInput, Unavailable
@@ -37,10 +37,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def make_engine(url: str) -> sqlalchemy.Engine:
     """An engine for `url`; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConfigError(f"FIREBREAK_DATABASE_URL: not a database URL: {url!r}") from None
+    parsed = _parse(url)
     if parsed.get_backend_name() != "sqlite":
         return sqlalchemy.create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -144,6 +141,8 @@ def _alembic_config(url: str) -> Config:
 
 
 def _run(url: str, action: str, revision: str) -> None:
+    if action != "upgrade" and _missing_sqlite_file(_parse(url)):
+        raise DatabaseNotReady(f"no database at {_parse(url).database}: nothing to {action}")
     config = _alembic_config(url)
     engine = make_engine(url)
     try:
@@ -155,7 +154,7 @@ def _run(url: str, action: str, revision: str) -> None:
     except KeyError as exc:
         raise _broken_chain(exc) from None
     except OperationalError as exc:
-        raise Unavailable(f"database unreachable: {_first_line(exc.orig)}") from None
+        raise DatabaseNotReady(f"database unreachable: {_first_line(exc.orig)}") from None
     finally:
         engine.dispose()
 
@@ -170,14 +169,77 @@ def downgrade(url: str, revision: str) -> None:
     _run(url, "downgrade", revision)
 
 
+class DatabaseNotReady(ConfigError):
+    """The configured database cannot serve this version: missing, unreachable, or its schema
+    is not the one the code ships. One line with the fix; `firebreak` exits 2 on it."""
+
+
+def require_schema(url: str) -> None:
+    """Check, creating nothing, that `url` is a reachable database at the head revision.
+
+    Every process that uses the store runs it first (`firebreak api`, `worker`, and the
+    commands that read the database), so a start before `firebreak db upgrade` says so in one
+    line instead of failing later on a missing table. A SQLite file that does not exist is
+    reported, not created (nor its directory).
+    """
+    parsed = _parse(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if _missing_sqlite_file(parsed):
+        raise DatabaseNotReady(
+            f"no database at {parsed.database}: run `firebreak db upgrade` to create it"
+        )
+    try:
+        engine = make_engine(url)
+    except Exception as exc:  # a driver that is not installed, a bad option in the URL
+        raise ConfigError(
+            f"FIREBREAK_DATABASE_URL: cannot use {shown}: {_first_line(exc)}"
+        ) from None
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except DBAPIError as exc:
+        raise DatabaseNotReady(f"database {shown} unreachable: {_first_line(exc.orig)}") from None
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if current is None:
+        raise DatabaseNotReady(f"database {shown} has no schema yet: run `firebreak db upgrade`")
+    if current != head:
+        if current not in known_revisions():
+            raise DatabaseNotReady(
+                f"database {shown} is at revision {current}, which this version does not "
+                f"know (its newest is {head}): run a newer firebreak"
+            )
+        raise DatabaseNotReady(
+            f"database {shown} is at revision {current}, this version needs {head}: "
+            "run `firebreak db upgrade`"
+        )
+
+
+def _parse(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"FIREBREAK_DATABASE_URL: not a database URL: {url!r}") from None
+
+
+def _missing_sqlite_file(url: URL) -> bool:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return False
+    return not Path(str(url.database)).is_file()
+
+
 def current_revision(url: str) -> str | None:
-    """The revision the database at `url` is on, or None before the first migration."""
+    """The revision the database at `url` is on, or None before the first migration (and for
+    a SQLite file that does not exist, which is not created)."""
+    if _missing_sqlite_file(_parse(url)):
+        return None
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except OperationalError as exc:
-        raise Unavailable(f"database unreachable: {_first_line(exc.orig)}") from None
+        raise DatabaseNotReady(f"database unreachable: {_first_line(exc.orig)}") from None
     finally:
         engine.dispose()
 
@@ -185,9 +247,18 @@ def current_revision(url: str) -> str | None:
 def head_revision() -> str | None:
     """The newest revision the code ships."""
     try:
-        return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+        return _scripts().get_current_head()
     except KeyError as exc:
         raise _broken_chain(exc) from None
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision the code ships."""
+    return frozenset(r.revision for r in _scripts().walk_revisions())
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config("sqlite://"))
 
 
 def _broken_chain(exc: KeyError) -> ConfigError:

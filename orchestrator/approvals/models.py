@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from orchestrator.domain import (
     DecisionKind,
+    DecisionOutcome,
     Environment,
     PendingDecision,
     Resources,
@@ -59,3 +60,28 @@ class PendingApproval(PendingDecision):
     incident_title: str
     environment: Environment
     severity: Severity
+
+
+class DecisionApplied(DecisionOutcome):
+    """200: the workflow applied the decision; `step_status` is the step's new state."""
+
+    state: Literal["applied"] = "applied"
+
+
+class DecisionAccepted(BaseModel):
+    """202: Temporal holds the decision but no worker has applied it yet (none is running).
+
+    It is applied, or refused by the workflow's rules, once a worker runs; `follow` answers
+    with its outcome, and sending the same `decision_id` again is safe (it never applies
+    twice).
+    """
+
+    state: Literal["pending"] = "pending"
+    decision_id: str
+    step_id: str
+    kind: DecisionKind | None = Field(None, description="Known when answering the decision.")
+    detail: str
+    follow: str = Field(description="`GET` this path for the decision's outcome.")
+
+
+DecisionAnswer = DecisionApplied | DecisionAccepted

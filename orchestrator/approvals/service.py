@@ -8,12 +8,17 @@ import uuid
 import anyio
 from temporalio.client import Client
 
-from orchestrator.approvals.models import DecisionRequest
+from orchestrator.approvals.models import (
+    DecisionAccepted,
+    DecisionAnswer,
+    DecisionApplied,
+    DecisionRequest,
+)
 from orchestrator.audit import EventStore
 from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
-from orchestrator.errors import Forbidden
+from orchestrator.errors import Forbidden, NotFound
 from orchestrator.principals.models import Principal
-from orchestrator.temporal.incidents import decide
+from orchestrator.temporal.incidents import DecisionPending, decide, decision_status
 
 
 def incident_environment(store: EventStore, incident_id: str) -> Environment | None:
@@ -36,7 +41,7 @@ async def submit(
     principal: str,
     role: Role,
     environments: list[Environment],
-) -> DecisionOutcome:
+) -> DecisionAnswer:
     """The principal comes from authentication, never the body; the workflow judges it."""
     decision = Decision(
         decision_id=request.decision_id or str(uuid.uuid4()),
@@ -49,7 +54,33 @@ async def submit(
         playbook=request.playbook,
         resources=request.resources,
     )
-    return await decide(client, incident_id, decision)
+    try:
+        return _applied(await decide(client, incident_id, decision))
+    except DecisionPending as pending:
+        return _accepted(pending, incident_id, step_id).model_copy(update={"kind": decision.kind})
+
+
+def follow_path(incident_id: str, step_id: str, decision_id: str) -> str:
+    return f"/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}"
+
+
+def _applied(outcome: DecisionOutcome) -> DecisionApplied:
+    return DecisionApplied.model_validate(outcome.model_dump())
+
+
+def _accepted(pending: DecisionPending, incident_id: str, step_id: str) -> DecisionAccepted:
+    return DecisionAccepted(
+        decision_id=pending.decision_id,
+        step_id=step_id,
+        detail=pending.detail,
+        follow=follow_path(incident_id, step_id, pending.decision_id),
+    )
+
+
+def _check_scope(principal: Principal, store: EventStore, incident_id: str) -> None:
+    environment = incident_environment(store, incident_id)
+    if environment is not None and environment not in principal.environments:
+        raise Forbidden(f"principal is not scoped to the {environment.value} environment")
 
 
 async def decide_as(
@@ -59,16 +90,14 @@ async def decide_as(
     incident_id: str,
     step_id: str,
     request: DecisionRequest,
-) -> DecisionOutcome:
+) -> DecisionAnswer:
     """Decide as an authenticated principal, checking its scope before anything else.
 
     The workflow's validator has the last word (role, self-approval, quorum, step state); the
     scope is checked here first too, so a caller outside the incident's environment learns
     nothing of its state, even once the workflow has closed and validates no more.
     """
-    environment = await anyio.to_thread.run_sync(incident_environment, store, incident_id)
-    if environment is not None and environment not in principal.environments:
-        raise Forbidden(f"principal is not scoped to the {environment.value} environment")
+    await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
     return await submit(
         client,
         incident_id,
@@ -78,3 +107,23 @@ async def decide_as(
         role=principal.role,
         environments=list(principal.environments),
     )
+
+
+async def follow_as(
+    principal: Principal,
+    client: Client,
+    store: EventStore,
+    incident_id: str,
+    step_id: str,
+    decision_id: str,
+) -> DecisionAnswer:
+    """Where a decision sent before stands: applied or still pending; NotFound once Temporal
+    holds it no more (see `decision_status`)."""
+    await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
+    try:
+        outcome = await decision_status(client, incident_id, decision_id)
+    except DecisionPending as pending:
+        return _accepted(pending, incident_id, step_id)
+    if outcome.step_id != step_id:
+        raise NotFound(f"decision {decision_id!r} is not for step {step_id!r}")
+    return _applied(outcome)

@@ -6,20 +6,35 @@ from typing import Annotated, Literal
 
 import anyio
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 from temporalio.client import Client
 
 from orchestrator.api.auth import Permission, Principal, require, visible_environments
 from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_responses
 from orchestrator.approvals import service
-from orchestrator.approvals.models import DecisionRequest, PendingApproval
+from orchestrator.approvals.models import (
+    DecisionAccepted,
+    DecisionAnswer,
+    DecisionApplied,
+    DecisionRequest,
+    PendingApproval,
+)
 from orchestrator.audit import EventStore
-from orchestrator.domain import DecisionOutcome
 from orchestrator.incidents import service as incidents
 
 router = APIRouter(tags=["approvals"])
 Decider = Annotated[Principal, Depends(require(Permission.incidents_decide))]
+IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
+StepId = Annotated[str, Path(min_length=1, max_length=64)]
+ANSWERS: dict[int | str, dict[str, object]] = {
+    200: {"model": DecisionApplied, "description": "Applied: the step's new state."},
+    202: {
+        "model": DecisionAccepted,
+        "description": "Held by Temporal, not yet applied: no worker is running. `GET` the "
+        "`Location` (also `follow`) until it lands; sending it again is safe.",
+    },
+}
 
 
 class ApprovalList(BaseModel):
@@ -28,23 +43,55 @@ class ApprovalList(BaseModel):
 
 @router.post(
     "/v1/incidents/{incident_id}/steps/{step_id}/decisions",
-    responses=problem_responses(400, 401, 403, 404, 409, 422, 503),
+    responses=ANSWERS | problem_responses(400, 401, 403, 404, 409, 422, 503),
 )
 async def decide(
-    incident_id: Annotated[str, Path(min_length=1, max_length=200)],
-    step_id: Annotated[str, Path(min_length=1, max_length=64)],
+    incident_id: IncidentId,
+    step_id: StepId,
     body: DecisionRequest,
     principal: Decider,
     client: Annotated[Client, Depends(get_temporal)],
     store: Annotated[EventStore, Depends(get_store)],
-) -> DecisionOutcome:
+    response: Response,
+) -> DecisionAnswer:
     """Approve, reject, retry, skip or abort a waiting step as the authenticated caller; for
     an incident in triage (step `triage`), assign a playbook or close it.
 
+    Answers within 10 s: 200 applied, 202 pending (no worker runs; follow it), or the refusal.
     Wrong role or environment, self-approval, a second approval by the same person or a step
     that is not waiting come back as 403/409 (`service.decide_as` says in which order).
     """
-    return await service.decide_as(principal, client, store, incident_id, step_id, body)
+    answer = await service.decide_as(principal, client, store, incident_id, step_id, body)
+    return _answered(answer, response)
+
+
+@router.get(
+    "/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}",
+    responses=ANSWERS | problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def decision(
+    incident_id: IncidentId,
+    step_id: StepId,
+    decision_id: Annotated[str, Path(min_length=1, max_length=128)],
+    principal: Decider,
+    client: Annotated[Client, Depends(get_temporal)],
+    store: Annotated[EventStore, Depends(get_store)],
+    response: Response,
+) -> DecisionAnswer:
+    """Follow a decision sent before: 200 once applied, 202 while it waits for a worker, 404
+    when Temporal holds none by that id (refused by the workflow's rules once a worker judged
+    it, or lost in a Temporal restart): send it again with the same `decision_id` to know;
+    it never applies twice."""
+    answer = await service.follow_as(principal, client, store, incident_id, step_id, decision_id)
+    return _answered(answer, response)
+
+
+def _answered(answer: DecisionAnswer, response: Response) -> DecisionAnswer:
+    if isinstance(answer, DecisionAccepted):
+        response.status_code = 202
+        response.headers["location"] = answer.follow
+        response.headers["retry-after"] = "5"
+    return answer
 
 
 @router.get("/v1/approvals", responses=problem_responses(401, 403, 422))

@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from orchestrator.api.app import create_app
+from orchestrator.db import require_schema
 from orchestrator.settings import load_settings
 
 
@@ -20,6 +21,7 @@ def api(
     """Serve webhooks, incidents, approvals and audit queries until SIGINT/SIGTERM."""
     overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = load_settings(**overrides)
+    require_schema(settings.db_url)
     app = create_app(settings)
     typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
     uvicorn.run(

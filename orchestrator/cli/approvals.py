@@ -1,12 +1,14 @@
 """`firebreak approvals`, `approve`, `reject`, `decide`: answering steps that wait for people.
 
-A decision is posted to the API, which passes it to the incident workflow's validated update;
-a refusal (wrong role, self-approval, step not waiting …) comes back as one line and exit 1.
+A decision is posted to the API, which passes it to the incident workflow's validated update.
+The answer is one line: applied (the step's new state), pending (no worker runs yet; exit 0,
+`firebreak decision` follows it), or a refusal (wrong role, self-approval, step not waiting …)
+with exit 1.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -54,26 +56,64 @@ def _resources(pairs: list[str]) -> dict[str, str]:
     return named
 
 
+DecisionId = Annotated[
+    str | None,
+    typer.Option(
+        "--decision-id",
+        help="Idempotency key: sending a decision again with the same id never applies it "
+        "twice (the API makes one up when absent and prints it).",
+    ),
+]
+
+
 def _decide(
     incident_id: str,
     step_id: str,
     kind: DecisionKind,
     reason: str,
     as_json: bool,
+    decision_id: str | None = None,
     **extra: object,
 ) -> None:
-    body = {"decision": kind.value, "reason": reason, **extra}
-    outcome = api_request(
+    body: dict[str, object] = {"decision": kind.value, "reason": reason, **extra}
+    if decision_id:
+        body["decision_id"] = decision_id
+    answer = api_request(
         "POST", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions", json=body
     )
+    _print_answer(answer, kind.value, incident_id, step_id, as_json)
+
+
+def _print_answer(
+    answer: dict[str, Any], kind: str, incident_id: str, step_id: str, as_json: bool
+) -> None:
+    """One line: applied with the step's new state, or pending with how to follow it."""
     if as_json:
-        print_json(outcome)
+        print_json(answer)
         return
-    console().print(
-        f"{kind.value} recorded for step {plain(step_id)} of {plain(incident_id)}: "
-        f"{plain(outcome.get('summary', 'accepted'))}",
-        markup=False,
+    where = f"step {plain(step_id)} of {plain(incident_id)}"
+    decision_id = plain(answer["decision_id"])
+    if answer.get("state") == "pending":
+        line = (
+            f"{kind} pending on {where}: accepted, not yet applied (no worker is running); "
+            f"follow with `firebreak decision {plain(incident_id)} {plain(step_id)} "
+            f"{decision_id}` (decision {decision_id})"
+        )
+    else:
+        status = plain(str(answer["step_status"]))
+        required = answer.get("approvals_required") or 0
+        quorum = f", {len(answer.get('approved_by', []))}/{required} approvals" if required else ""
+        line = f"{plain(answer['kind'])} applied to {where}: step {status}{quorum}"
+        line += f" (decision {decision_id})"
+    console().print(line, markup=False, soft_wrap=True)
+
+
+def decision(incident_id: str, step_id: str, decision_id: str, as_json: JsonFlag = False) -> None:
+    """Where a decision sent before stands: applied, or pending while no worker runs."""
+    answer = api_request(
+        "GET", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}"
     )
+    _print_answer(answer, str(answer.get("kind") or "decision"), incident_id, step_id, as_json)
 
 
 def approve(incident_id: str, step_id: str, reason: Reason = "", as_json: JsonFlag = False) -> None:
@@ -93,17 +133,18 @@ def decide(
     reason: Reason = "",
     playbook: Playbook = None,
     resource: Resource = None,
+    decision_id: DecisionId = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Any decision: approve, reject, retry, skip or abort a step (reject and abort need
     --reason); for an incident in triage (step `triage`), `assign --playbook ID` or
-    `close --reason TEXT`."""
+    `close --reason TEXT`. `--decision-id` sends a pending decision again, safely."""
     extra: dict[str, object] = {}
     if playbook is not None:
         extra["playbook"] = playbook
     if resource:
         extra["resources"] = _resources(resource)
-    _decide(incident_id, step_id, kind, reason, as_json, **extra)
+    _decide(incident_id, step_id, kind, reason, as_json, decision_id, **extra)
 
 
 def register(app: typer.Typer) -> None:
@@ -112,3 +153,4 @@ def register(app: typer.Typer) -> None:
     app.command("approve")(approve)
     app.command("reject")(reject)
     app.command("decide")(decide)
+    app.command("decision")(decision)

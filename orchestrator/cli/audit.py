@@ -14,7 +14,8 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from orchestrator.audit import CheckpointSigner, load_public_key, open_event_store
+from orchestrator import db
+from orchestrator.audit import CheckpointSigner, EventStore, load_public_key, open_event_store
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings
@@ -68,7 +69,7 @@ def verify(
     """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error)."""
     try:
         key = load_public_key(_read(public_key)) if public_key else None
-        report = open_event_store(load_settings()).verify(key)
+        report = _store().verify(key)
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
@@ -84,6 +85,13 @@ def verify(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def _store() -> EventStore:
+    """The configured store, once its database is there and migrated (nothing is created)."""
+    settings = load_settings()
+    db.require_schema(settings.db_url)
+    return open_event_store(settings)
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -94,7 +102,7 @@ def _read(path: Path) -> bytes:
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the current chain head (Ed25519) and store the signature."""
-    point = open_event_store(load_settings()).checkpoint()
+    point = _store().checkpoint()
     typer.echo(
         f"checkpoint at position {point.position} head {point.head_hash}"
         f" key {point.key_fingerprint[:16]}"
@@ -119,7 +127,7 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List events matching the filters, oldest first; prints the next cursor when there is one."""
-    store = open_event_store(load_settings())
+    store = _store()
     page = store.query(**_filters(stream, types, actor, since, until, after), limit=limit)
     for event in page.events:
         if as_json:
@@ -144,7 +152,7 @@ def export(
     after: AfterOpt = 0,
 ) -> None:
     """Export matching events as JSON Lines, streamed page by page."""
-    store = open_event_store(load_settings())
+    store = _store()
     filters = _filters(stream, types, actor, since, until, after)
     with ExitStack() as stack:
         target: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open(Path(out)))

@@ -46,6 +46,12 @@ def api_request(
             response = client.request(
                 method, path, params=params, json=json, content=content, headers=sent
             )
+    except httpx.ReadTimeout:
+        # Connected and sent: the API has the request, so never call it unreachable.
+        raise Unavailable(
+            f"the API at {base} did not answer within {TIMEOUT_SECONDS:g}s; what it was "
+            "asked may still happen"
+        ) from None
     except httpx.HTTPError as exc:
         raise Unavailable(f"cannot reach the API at {base}: {type(exc).__name__}") from None
     if response.status_code >= 400:

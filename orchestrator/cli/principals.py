@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.db import make_engine
+from orchestrator.db import make_engine, require_schema
 from orchestrator.domain import Actor, Environment, Role
 from orchestrator.principals import service
 from orchestrator.security.keyring import KeyRing
@@ -29,7 +29,9 @@ ADMIN_CLI = Actor.system("cli")
 
 @contextmanager
 def _engine() -> Iterator[sa.Engine]:
-    engine = make_engine(load_settings().db_url)
+    url = load_settings().db_url
+    require_schema(url)
+    engine = make_engine(url)
     try:
         yield engine
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from orchestrator.db import require_schema
 from orchestrator.runtime import loop
 from orchestrator.settings import load_settings
 from orchestrator.temporal.worker import run_worker
@@ -12,6 +13,7 @@ from orchestrator.temporal.worker import run_worker
 def worker() -> None:
     """Serve the incident workflow and every activity on FIREBREAK_TASK_QUEUE."""
     settings = load_settings()
+    require_schema(settings.db_url)
     typer.echo(
         f"worker on {settings.temporal_address} namespace {settings.temporal_namespace}"
         f" task queue {settings.task_queue}",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.resources import files
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 import sqlalchemy as sa
@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from orchestrator.api.auth import visible_environments
 from orchestrator.api.deps import get_engine, get_settings, get_store, get_temporal
-from orchestrator.approvals.models import DecisionRequest
-from orchestrator.approvals.service import decide_as
+from orchestrator.approvals.models import DecisionAccepted, DecisionRequest
+from orchestrator.approvals.service import decide_as, follow_as
 from orchestrator.audit import EventStore
 from orchestrator.audit import service as audit_service
 from orchestrator.console import incident_view, service
@@ -63,7 +63,7 @@ from orchestrator.domain import (
     Severity,
     Slug,
 )
-from orchestrator.errors import Conflict, FirebreakError, NotFound
+from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound
 from orchestrator.incidents import service as incidents
 from orchestrator.principals.models import Permission
 from orchestrator.settings import Settings
@@ -219,6 +219,32 @@ async def incident_list(
     return render("incidents.html", context)
 
 
+async def _followed(
+    request: Request, session: ConsoleSession, store: EventStore, incident_id: str
+) -> tuple[str | None, str | None]:
+    """For a page shown after a decision no worker had applied (`?pending=ID`): the decision
+    id while it is still held, or the refusal once a worker refused it."""
+    decision_id = request.query_params.get("pending", "")[:128]
+    step_id = request.query_params.get("step", "")[:64]
+    if not decision_id or not step_id:
+        return None, None
+    try:
+        client = await get_temporal(request)
+        answer = await follow_as(
+            session.principal, client, store, incident_id, step_id, decision_id
+        )
+    except (Forbidden, Conflict) as exc:
+        return None, exc.detail
+    except NotFound:
+        return None, (
+            "The decision is no longer held: it was refused when a worker judged it (the step "
+            "may have moved on), or lost when Temporal restarted. Decide again if it still waits."
+        )
+    except FirebreakError:
+        return decision_id, None
+    return (answer.decision_id if isinstance(answer, DecisionAccepted) else None), None
+
+
 async def _incident_page(
     request: Request,
     session: ConsoleSession,
@@ -242,6 +268,9 @@ async def _incident_page(
     )
     pending = live.pending if live else detail.pending
     decided = request.query_params.get("decided", "")
+    held, refused = await _followed(request, session, store, incident_id)
+    if refused is not None:
+        decided, error = "", error or refused
     context = page_context(
         session,
         incident=detail,
@@ -254,6 +283,7 @@ async def _incident_page(
         timeline=incident_view.timeline_rows(events),
         decided=decided if decided in DecisionKind.__members__ else "",
         decided_step=request.query_params.get("step", "")[:64],
+        held=held,
         error=error,
         form_id=uuid.uuid4().hex,
         open_for=(detail.closed_at or now) - detail.opened_at,
@@ -296,10 +326,12 @@ async def decide(
         return await _incident_page(request, session, incident_id, error=f"{message}.", status=422)
     try:
         client = await get_temporal(request)
-        await decide_as(session.principal, client, store, incident_id, step_id, body)
+        answer = await decide_as(session.principal, client, store, incident_id, step_id, body)
     except Conflict as exc:
         return await _incident_page(request, session, incident_id, error=exc.detail, status=409)
     target = f"/console/incidents/{incident_id}?decided={body.decision.value}&step={step_id}"
+    if isinstance(answer, DecisionAccepted):
+        target += f"&pending={quote(answer.decision_id)}"
     return RedirectResponse(target, status_code=303)
 
 

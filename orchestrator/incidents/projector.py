@@ -18,7 +18,7 @@ from typing import Protocol
 import anyio
 import sqlalchemy as sa
 
-from orchestrator.db import writing
+from orchestrator.db import database_unavailable, writing
 from orchestrator.domain import RecordedEvent
 from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
@@ -107,10 +107,27 @@ class IncidentProjector:
 
     async def run(self, interval: float = 0.25) -> None:
         """Follow the log until cancelled (the API lifespan owns this task)."""
+        paused: str | None = None
         while True:
             try:
                 await anyio.to_thread.run_sync(self.catch_up)
             except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
                 # A database outage must not end the task: the projection resumes afterwards.
-                log.warning("incidents projection paused: %s", type(exc).__name__)
+                # Said once per outage (and again if the reason changes), not every tick.
+                reason = _reason(exc)
+                if reason != paused:
+                    log.warning("incidents projection paused: %s", reason)
+                paused = reason
+            else:
+                if paused is not None:
+                    log.warning("incidents projection resumed")
+                paused = None
             await anyio.sleep(interval)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, FirebreakError):
+        return exc.detail
+    if isinstance(exc, sa.exc.DBAPIError):
+        return database_unavailable(exc, "event store").detail
+    return type(exc).__name__

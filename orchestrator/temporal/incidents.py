@@ -8,12 +8,23 @@ id keeps ids unique per incident and survives continue-as-new. Temporal failures
 
 from __future__ import annotations
 
-from temporalio.api.workflowservice.v1 import SignalWithStartWorkflowExecutionResponse
+import asyncio
+from datetime import timedelta
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import UpdateRef, WaitPolicy
+from temporalio.api.workflowservice.v1 import (
+    PollWorkflowExecutionUpdateRequest,
+    SignalWithStartWorkflowExecutionResponse,
+)
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
@@ -35,6 +46,9 @@ _NOT_OPEN = (
     RPCStatusCode.NOT_FOUND,
     RPCStatusCode.FAILED_PRECONDITION,
     RPCStatusCode.INVALID_ARGUMENT,
+)
+_COMPLETED = (
+    UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
 )
 _REJECTIONS: dict[str, type[FirebreakError]] = {"Forbidden": Forbidden, "Conflict": Conflict}
 
@@ -113,21 +127,119 @@ async def _attach_resolved(client: Client, alert: Alert) -> SubmitResult:
     )
 
 
+ANSWER_SECONDS = 5.0
+"""How long a decision waits for a worker to apply it before it is answered as pending."""
+FOLLOW_SECONDS = 1.0
+"""How long one status check waits for a pending decision to land."""
+
+
+class DecisionPending(Exception):
+    """Temporal holds the decision (its update is admitted) but no worker has applied it yet.
+
+    Not an error to the caller: the API answers 202 with the decision id to follow it by.
+    """
+
+    def __init__(self, decision_id: str) -> None:
+        self.decision_id = decision_id
+        self.detail = (
+            f"decision {decision_id!r} is held by Temporal but not yet applied: no worker has "
+            "taken it; it is applied (or refused) once one runs"
+        )
+        super().__init__(self.detail)
+
+
 async def decide(client: Client, incident_id: str, decision: Decision) -> DecisionOutcome:
-    """Apply a responder's decision; the workflow's validator enforces the approval policy."""
+    """Apply a responder's decision; the workflow's validator enforces the approval policy.
+
+    The update's id is the decision id, so sending a decision again (a retry, a follow-up)
+    attaches to the first one and never applies it twice. Within ANSWER_SECONDS the answer is
+    the outcome, a refusal, or DecisionPending when Temporal holds the update but no worker
+    took it (measurements: docs/api.md, "Decisions while no worker runs").
+    """
     workflow_id, first_run_id = parse_incident_id(incident_id)
     handle = client.get_workflow_handle(workflow_id, first_execution_run_id=first_run_id)
     try:
-        return await handle.execute_update(IncidentWorkflow.decide, decision)
+        # The SDK sends the update again each time the server answers "admitted" (about every
+        # 20 s without a worker, sooner after one just left), so the deadline is the caller's.
+        async with asyncio.timeout(ANSWER_SECONDS):
+            update = await handle.start_update(
+                IncidentWorkflow.decide,
+                decision,
+                id=decision.decision_id,
+                wait_for_stage=WorkflowUpdateStage.COMPLETED,
+                rpc_timeout=timedelta(seconds=ANSWER_SECONDS),
+            )
+            return await update.result()
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in _REJECTIONS:
-            raise _REJECTIONS[cause.type](cause.message) from None
-        raise Conflict(f"decision not applied: {cause}") from None
+        raise _refusal(exc) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        # A timeout says nothing about whether the server holds the update: ask it.
+        try:
+            return await decision_status(client, incident_id, decision.decision_id)
+        except NotFound:
+            raise Unavailable(
+                f"Temporal did not take decision {decision.decision_id!r} within "
+                f"{ANSWER_SECONDS:.0f}s; sending it again with the same decision_id is safe"
+            ) from None
     except RPCError as exc:
         if exc.status in _NOT_OPEN:
             raise await _why_not_open(client, workflow_id, first_run_id, incident_id) from None
         raise _unavailable(exc) from None
+
+
+async def decision_status(
+    client: Client, incident_id: str, decision_id: str, *, wait: float = FOLLOW_SECONDS
+) -> DecisionOutcome:
+    """The outcome of a decision sent before, waiting up to `wait` seconds for it to land.
+
+    DecisionPending while Temporal holds it unapplied; NotFound when the incident's current run
+    holds no update by that id: a worker's validator refused it (a rejected update leaves no
+    trace in Temporal), a Temporal restart lost it before a worker accepted it, it was applied
+    before the incident continued as new, or it was never sent. Sending it again with the same
+    id tells which and never applies it twice. A refusal as such (Forbidden, Conflict) comes
+    only from an update that failed after it was accepted.
+    """
+    workflow_id, _ = parse_incident_id(incident_id)
+    request = PollWorkflowExecutionUpdateRequest(
+        namespace=client.namespace,
+        update_ref=UpdateRef(
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+            update_id=decision_id,
+        ),
+        identity=client.identity,
+        wait_policy=WaitPolicy(lifecycle_stage=_COMPLETED),
+    )
+    try:
+        # No retries: an unreachable server must read as unavailable, not as pending.
+        response = await client.workflow_service.poll_workflow_execution_update(
+            request, retry=False, timeout=timedelta(seconds=wait)
+        )
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise DecisionPending(decision_id) from None
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise NotFound(
+                f"Temporal holds no decision {decision_id!r} for incident {incident_id!r}: "
+                "refused when a worker judged it, lost in a Temporal restart, or never sent; "
+                "send it again with the same decision_id to know (it never applies twice)"
+            ) from None
+        raise _unavailable(exc) from None
+    if not response.HasField("outcome"):
+        raise DecisionPending(decision_id)
+    outcome = response.outcome
+    if outcome.HasField("failure"):
+        failure = await client.data_converter.decode_failure(outcome.failure)
+        raise _refusal(WorkflowUpdateFailedError(failure)) from None
+    (result,) = await client.data_converter.decode(outcome.success.payloads, [DecisionOutcome])
+    assert isinstance(result, DecisionOutcome)
+    return result
+
+
+def _refusal(exc: WorkflowUpdateFailedError) -> FirebreakError:
+    cause = exc.cause
+    if isinstance(cause, ApplicationError) and cause.type in _REJECTIONS:
+        return _REJECTIONS[cause.type](cause.message)
+    return Conflict(f"decision not applied: {cause}")
 
 
 async def _why_not_open(

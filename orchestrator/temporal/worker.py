@@ -21,9 +21,9 @@ from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
-from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
+from orchestrator.temporal.logs import quiet_expected_failures
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
 from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow
@@ -44,6 +44,7 @@ def build_worker(
 ) -> Worker:
     """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
     `history_limit` past which an incident continues as new."""
+    quiet_expected_failures()
     actions = build_activities(settings) if activities is None else activities
     playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
@@ -64,20 +65,10 @@ def build_worker(
     )
 
 
-def check_schema(settings: Settings) -> None:
-    """Refuse to start on an event store that is not migrated: every incident would stall on
-    its first audit append instead of failing here with the fix."""
-    current, head = db.current_revision(settings.db_url), db.head_revision()
-    if current != head:
-        raise ConfigError(
-            f"the event store is at revision {current or 'none'}, this version needs {head}:"
-            " run `firebreak db upgrade`"
-        )
-
-
 async def run_worker(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM, then let in-flight tasks finish and shut down cleanly."""
-    check_schema(settings)
+    # On an unmigrated store every incident would stall on its first audit append: fail here.
+    db.require_schema(settings.db_url)
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()

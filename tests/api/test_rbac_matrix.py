@@ -97,6 +97,11 @@ CASES: dict[tuple[str, str], Case] = {
         out_of_scope=403,
         permitted_path=lambda w: f"/v1/incidents/{w.waiting.pop()}/steps/{APPROVAL_STEP}/decisions",
     ),
+    ("GET", "/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/steps/{APPROVAL_STEP}/decisions/never-sent",
+        in_scope=404,  # permitted, and Temporal holds no decision by that id
+        out_of_scope=403,
+    ),
     ("GET", "/v1/approvals"): Case(fixed("/v1/approvals")),
     ("GET", "/v1/audit/events"): Case(fixed("/v1/audit/events")),
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),

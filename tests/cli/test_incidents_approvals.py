@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import socket
 import sys
 from dataclasses import dataclass
 from functools import partial
@@ -15,6 +16,7 @@ import pytest
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
+from orchestrator.cli import client
 from orchestrator.cli.main import main
 from orchestrator.domain import Environment
 from orchestrator.settings import Settings
@@ -93,7 +95,7 @@ async def test_responder_works_an_incident_from_the_cli(
 
     approved = await cli(tokens.ann, "approve", incident, step, "--reason", "ok")
     assert approved.exit_code == 0, approved.output
-    assert "approve recorded" in approved.output
+    assert "approve applied" in approved.output and "step approved" in approved.output
 
     async def closed() -> bool:
         """Ben approves whatever else the playbook asks until the incident closes."""
@@ -111,3 +113,28 @@ async def test_responder_works_an_incident_from_the_cli(
     assert missing.exit_code == 1 and missing.error.startswith("firebreak: ")
     bad_kind = await cli(tokens.ann, "decide", incident, step, "explode")
     assert bad_kind.exit_code == 2
+
+
+def test_an_api_that_took_the_request_is_never_called_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that accepts and reads the request but does not answer in time: the CLI says
+    the request may still take effect, not that the API cannot be reached."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    monkeypatch.setattr(client, "TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setenv("FIREBREAK_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("FIREBREAK_TOKEN", "fbk_x")
+    try:
+        result = run_main(["approve", "incident-x.1", "step"])
+    finally:
+        listener.close()
+    assert result.exit_code == 1
+    assert result.error == (
+        f"firebreak: the API at http://127.0.0.1:{port} did not answer within 0.5s; what it was "
+        "asked may still happen\n"
+    )
+    refused = run_main(["approve", "incident-x.1", "step"])
+    assert refused.error.startswith(f"firebreak: cannot reach the API at http://127.0.0.1:{port}")

@@ -26,9 +26,19 @@ def run_worker(data_dir: Path, address: str) -> subprocess.CompletedProcess[str]
 
 def test_worker_refuses_an_unmigrated_event_store(tmp_path: Path) -> None:
     result = run_worker(tmp_path, f"127.0.0.1:{free_port()}")
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines()[-1].startswith("firebreak: the event store is at")
-    assert "firebreak db upgrade" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"firebreak: no database at {tmp_path / 'firebreak.db'}: run `firebreak db upgrade` "
+        "to create it\n"
+    )
+    assert not (tmp_path / "firebreak.db").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "firebreak.db").touch()
+    result = run_worker(empty, f"127.0.0.1:{free_port()}")
+    assert result.returncode == 2
+    assert result.stderr.endswith("has no schema yet: run `firebreak db upgrade`\n")
+    assert result.stderr.count("\n") == 1
 
 
 def test_worker_reports_an_unreachable_temporal_server(tmp_path: Path) -> None:

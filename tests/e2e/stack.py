@@ -8,9 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tests.e2e.procs import alive, descendants, in_group
 
@@ -98,3 +99,30 @@ def stop_with_ctrl_c(stack: Stack) -> None:
     for pid in children:
         assert in_group(pid) == set()
     assert "Firebreak stopped." in stack.output()
+
+
+@contextlib.contextmanager
+def running(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`firebreak COMMAND` (api, worker) with its output appended to `log`; stopped on exit."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*FIREBREAK, command], env=env, stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=30)
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float = 60) -> T:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"never: {what}")
