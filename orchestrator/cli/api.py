@@ -8,6 +8,7 @@ import typer
 import uvicorn
 
 from orchestrator.api.app import create_app
+from orchestrator.api.serving import server_config
 from orchestrator.db import require_schema
 from orchestrator.settings import load_settings
 
@@ -24,12 +25,4 @@ def api(
     require_schema(settings.db_url)
     app = create_app(settings)
     typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
-    uvicorn.run(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level="info",
-        access_log=settings.api_access_log,
-        proxy_headers=False,
-        server_header=False,
-    )
+    uvicorn.Server(server_config(app, settings, log_level="info")).run()

@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from orchestrator.api.app import create_app
+from orchestrator.api.serving import server_config
 from orchestrator.audit import open_event_store
 from orchestrator.errors import Unavailable
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
@@ -138,16 +139,7 @@ async def _run_processes(
     worker = build_worker(client, settings)
     store = open_event_store(settings)
     app = create_app(settings, temporal_client=client, store=store)
-    api = _Server(
-        uvicorn.Config(
-            app,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level="warning",
-            access_log=settings.api_access_log,
-            lifespan="on",
-        )
-    )
+    api = _Server(server_config(app, settings, log_level="warning"))
     async with worker:
         api_task = asyncio.create_task(api.serve())
         watched: set[asyncio.Future[Any]] = {api_task, asyncio.ensure_future(stop.wait())}

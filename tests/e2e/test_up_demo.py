@@ -91,6 +91,7 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         assert console_line in stack.output()
         sign_in = httpx.get(f"{stack.api_url}/console/login", timeout=30)
         assert sign_in.status_code == 200 and "<form" in sign_in.text
+        assert "server" not in sign_in.headers, "up serves the API as `firebreak api` does"
         stop_with_ctrl_c(stack)
 
 
