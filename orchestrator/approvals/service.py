@@ -18,7 +18,12 @@ from orchestrator.audit import EventStore
 from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
 from orchestrator.errors import Forbidden, NotFound
 from orchestrator.principals.models import Principal
-from orchestrator.temporal.incidents import DecisionPending, decide, decision_status
+from orchestrator.temporal.incidents import (
+    DecisionPending,
+    DecisionRef,
+    decide,
+    decision_status,
+)
 
 
 def incident_environment(store: EventStore, incident_id: str) -> Environment | None:
@@ -117,11 +122,14 @@ async def follow_as(
     step_id: str,
     decision_id: str,
 ) -> DecisionAnswer:
-    """Where a decision sent before stands: applied or still pending; NotFound once Temporal
-    holds it no more (see `decision_status`)."""
+    """Where a decision the caller sent before stands: applied or still pending; NotFound once
+    Temporal holds it no more (see `decision_status`), or for another principal's decision."""
     await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
     try:
-        outcome = await decision_status(client, incident_id, decision_id)
+        sent_by = DecisionRef(
+            decision_id, principal.name, principal.role, list(principal.environments)
+        )
+        outcome = await decision_status(client, incident_id, sent_by)
     except DecisionPending as pending:
         return _accepted(pending, incident_id, step_id)
     if outcome.step_id != step_id:

@@ -127,8 +127,8 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List events matching the filters, oldest first; prints the next cursor when there is one."""
-    store = _store()
-    page = store.query(**_filters(stream, types, actor, since, until, after), limit=limit)
+    filters = _filters(stream, types, actor, since, until, after)  # the user's input first
+    page = _store().query(**filters, limit=limit)
     for event in page.events:
         if as_json:
             typer.echo(event.model_dump_json())
@@ -152,8 +152,8 @@ def export(
     after: AfterOpt = 0,
 ) -> None:
     """Export matching events as JSON Lines, streamed page by page."""
-    store = _store()
     filters = _filters(stream, types, actor, since, until, after)
+    store = _store()
     with ExitStack() as stack:
         target: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open(Path(out)))
         count = store.export(target, **filters)

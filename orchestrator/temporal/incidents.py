@@ -9,6 +9,9 @@ id keeps ids unique per incident and survives continue-as-new. Temporal failures
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -35,7 +38,9 @@ from orchestrator.domain import (
     AlertStatus,
     Decision,
     DecisionOutcome,
+    Environment,
     IncidentState,
+    Role,
     SubmitResult,
 )
 from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound, Unavailable
@@ -148,6 +153,30 @@ class DecisionPending(Exception):
         super().__init__(self.detail)
 
 
+@dataclass(frozen=True)
+class DecisionRef:
+    """A decision sent before, named as its sender names it to follow it."""
+
+    decision_id: str
+    principal: str
+    role: Role
+    environments: list[Environment]
+
+
+def update_id(
+    decision_id: str, principal: str, role: Role, environments: Iterable[Environment]
+) -> str:
+    """The id of the update a decision travels as: its decision id, bound to who decides.
+
+    Temporal answers an update id it already holds from its record, without running the
+    workflow's validator. So the same principal sending a decision again attaches to the first
+    and never applies it twice, while anyone else holding that decision id starts an update of
+    its own, judged from scratch: a replayed id tells a principal out of scope nothing.
+    """
+    who = "|".join([principal, role.value, *sorted(e.value for e in environments)])
+    return f"{decision_id}.{hashlib.sha256(who.encode()).hexdigest()[:16]}"
+
+
 async def decide(client: Client, incident_id: str, decision: Decision) -> DecisionOutcome:
     """Apply a responder's decision; the workflow's validator enforces the approval policy.
 
@@ -165,7 +194,9 @@ async def decide(client: Client, incident_id: str, decision: Decision) -> Decisi
             update = await handle.start_update(
                 IncidentWorkflow.decide,
                 decision,
-                id=decision.decision_id,
+                id=update_id(
+                    decision.decision_id, decision.principal, decision.role, decision.environments
+                ),
                 wait_for_stage=WorkflowUpdateStage.COMPLETED,
                 rpc_timeout=timedelta(seconds=ANSWER_SECONDS),
             )
@@ -175,7 +206,7 @@ async def decide(client: Client, incident_id: str, decision: Decision) -> Decisi
     except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
         # A timeout says nothing about whether the server holds the update: ask it.
         try:
-            return await decision_status(client, incident_id, decision.decision_id)
+            return await decision_status(client, incident_id, decision)
         except NotFound:
             raise Unavailable(
                 f"Temporal did not take decision {decision.decision_id!r} within "
@@ -188,7 +219,11 @@ async def decide(client: Client, incident_id: str, decision: Decision) -> Decisi
 
 
 async def decision_status(
-    client: Client, incident_id: str, decision_id: str, *, wait: float = FOLLOW_SECONDS
+    client: Client,
+    incident_id: str,
+    decision: Decision | DecisionRef,
+    *,
+    wait: float = FOLLOW_SECONDS,
 ) -> DecisionOutcome:
     """The outcome of a decision sent before, waiting up to `wait` seconds for it to land.
 
@@ -204,7 +239,9 @@ async def decision_status(
         namespace=client.namespace,
         update_ref=UpdateRef(
             workflow_execution=WorkflowExecution(workflow_id=workflow_id),
-            update_id=decision_id,
+            update_id=update_id(
+                decision.decision_id, decision.principal, decision.role, decision.environments
+            ),
         ),
         identity=client.identity,
         wait_policy=WaitPolicy(lifecycle_stage=_COMPLETED),
@@ -216,16 +253,17 @@ async def decision_status(
         )
     except RPCError as exc:
         if exc.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-            raise DecisionPending(decision_id) from None
+            raise DecisionPending(decision.decision_id) from None
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise NotFound(
-                f"Temporal holds no decision {decision_id!r} for incident {incident_id!r}: "
+                f"Temporal holds no decision {decision.decision_id!r} for incident "
+                f"{incident_id!r}: "
                 "refused when a worker judged it, lost in a Temporal restart, or never sent; "
                 "send it again with the same decision_id to know (it never applies twice)"
             ) from None
         raise _unavailable(exc) from None
     if not response.HasField("outcome"):
-        raise DecisionPending(decision_id)
+        raise DecisionPending(decision.decision_id)
     outcome = response.outcome
     if outcome.HasField("failure"):
         failure = await client.data_converter.decode_failure(outcome.failure)

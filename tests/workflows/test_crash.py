@@ -23,7 +23,7 @@ from orchestrator.audit import open_event_store
 from orchestrator.domain import Decision, Environment
 from orchestrator.errors import Unavailable
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import decide, submit_alert
+from orchestrator.temporal.incidents import DecisionPending, decide, submit_alert
 from tests.support.incidents import (
     audit_stream,
     decision,
@@ -53,13 +53,14 @@ EXPECTED = Counter(
 
 
 async def decide_until_answered(client: Client, incident_id: str, d: Decision) -> None:
-    """A worker that has just started may not answer the first update in time; the same
-    decision id is safe to send again."""
-    for _ in range(10):
+    """A worker that has just started may not answer the first update in time (the decision
+    is then pending, or Temporal did not take it yet); the same decision is safe to send
+    again and is applied once."""
+    for _ in range(20):
         try:
             await decide(client, incident_id, d)
             return
-        except Unavailable:
+        except (Unavailable, DecisionPending):
             await asyncio.sleep(0.5)
     raise AssertionError("no worker answered the decision")
 
