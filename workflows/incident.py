@@ -192,7 +192,6 @@ class IncidentWorkflow:
             result_type=ResolvedPlaybook,
             start_to_close_timeout=timedelta(seconds=30),
         )
-        self._playbook = resolved.playbook
         self._quiet_seconds = resolved.quiet_seconds
         self._intake.history_limit = resolved.history_limit
         pb = resolved.playbook
