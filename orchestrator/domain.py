@@ -360,6 +360,11 @@ class Decision(BaseModel):
         None, description="`assign`: resources the sender did not name, for the playbook."
     )
 
+    @property
+    def actor(self) -> Actor:
+        """Who the events this decision causes name as their actor."""
+        return Actor(id=self.principal, role=self.role.value)
+
 
 class StepStatus(StrEnum):
     pending = "pending"

@@ -426,7 +426,7 @@ class IncidentWorkflow:
         actor = Actor.system()
         if decided is not None:
             payload |= triage.closing(decided)
-            actor = Actor(id=decided.principal, role=decided.role.value)
+            actor = decided.actor
         self._outbox.emit(EventType.incident_closed, payload, actor)
         await self._intake.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)

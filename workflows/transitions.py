@@ -78,7 +78,7 @@ def opened(
 def decided(state: StepState, decision: Decision, outbox: Outbox) -> DecisionOutcome:
     """Apply a validated decision of a person to the step it names; `retry` only makes the
     step pending again (the workflow runs it), `abort` marks where the incident stopped."""
-    actor = Actor(id=decision.principal, role=decision.role.value)
+    actor = decision.actor
     decision_id, reason = decision.decision_id, decision.reason
     if decision.kind is DecisionKind.approve:
         approve(state, outbox, actor, decision_id=decision_id, reason=reason)

@@ -18,7 +18,6 @@ from temporalio import workflow
 
 from orchestrator.domain import (
     TRIAGE_STEP,
-    Actor,
     Alert,
     Decision,
     DecisionKind,
@@ -112,14 +111,12 @@ class TriageDesk:
         )
 
 
-def enter(incident: IncidentState, reason: str, requested_by: str, outbox: Outbox) -> Triage:
-    triage = Triage(reason=reason, requested_by=requested_by, requested_at=outbox.now())
-    incident.triage = triage
+def enter(incident: IncidentState, reason: str, requested_by: str, outbox: Outbox) -> None:
+    incident.triage = Triage(reason=reason, requested_by=requested_by, requested_at=outbox.now())
     outbox.emit(
         EventType.incident_triaged,
         {"step_id": TRIAGE_STEP, "reason": reason, "requested_by": requested_by},
     )
-    return triage
 
 
 def _decided(decision: Decision) -> dict[str, object]:
@@ -138,7 +135,7 @@ def assigned(
     triage.done, triage.assigning = True, None
     incident.playbook, incident.playbook_hash = playbook.id, playbook.content_hash
     payload = {**_decided(decision), "playbook_hash": playbook.content_hash}
-    outbox.emit(EventType.playbook_assigned, payload, _actor(decision))
+    outbox.emit(EventType.playbook_assigned, payload, decision.actor)
 
 
 def assign_failed(triage: Triage, decision: Decision, error: str, outbox: Outbox) -> None:
@@ -147,7 +144,7 @@ def assign_failed(triage: Triage, decision: Decision, error: str, outbox: Outbox
     triage.assigning, triage.reason = None, error
     triage.failed_assignments += 1
     outbox.emit(
-        EventType.playbook_assign_failed, {**_decided(decision), "error": error}, _actor(decision)
+        EventType.playbook_assign_failed, {**_decided(decision), "error": error}, decision.actor
     )
 
 
@@ -158,7 +155,3 @@ def closing(decision: Decision) -> dict[str, object]:
         "principal": decision.principal,
         "reason": decision.reason,
     }
-
-
-def _actor(decision: Decision) -> Actor:
-    return Actor(id=decision.principal, role=decision.role.value)
