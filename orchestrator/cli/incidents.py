@@ -1,4 +1,4 @@
-"""`firebreak incidents list|show|timeline`: the responder's view of incidents over HTTP.
+"""`firebreak incidents list|show|timeline|report`: the responder's view of incidents over HTTP.
 
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
@@ -7,6 +7,7 @@ is attacker-controlled, so it is printed with rich markup disabled (never interp
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import api_request
+from orchestrator.errors import InvalidInput
+from orchestrator.reports.models import ReportFormat
 
 incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
 
@@ -199,3 +202,30 @@ TIMELINE_FIELDS = (
     "summary",
     "error",
 )
+
+
+@incidents_app.command("report")
+def report(
+    incident_id: str,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="md (Markdown), html (printable) or json")
+    ] = ReportFormat.md,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write to this file instead of standard output.", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """The post-incident report: summary, timeline, phase durations, times against the SLA,
+    alerts, actions, decisions, compensations, evidence and the ledger proof."""
+    body = api_request("GET", f"/v1/incidents/{incident_id}/report", params={"format": format})
+    text = json.dumps(body, indent=2, sort_keys=True) if format is ReportFormat.json else body
+    if out is None:
+        typer.echo(text)
+        return
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="--out") from None
+    typer.echo(f"report written to {out}")
