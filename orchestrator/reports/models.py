@@ -122,10 +122,6 @@ class LedgerProof(Frozen):
     latest_checkpoint_position: int | None
     verification: VerificationReport
 
-    @property
-    def covered(self) -> bool:
-        return self.checkpoint is not None
-
 
 class IncidentReport(Frozen):
     incident_id: str
