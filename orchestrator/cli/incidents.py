@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import api_request
+from orchestrator.cli.ids import IncidentArg, resolve_incident, short_ids
 from orchestrator.errors import InvalidInput
 from orchestrator.reports.models import ReportFormat
 
@@ -44,8 +45,20 @@ def short_time(value: str | None) -> str:
 
 
 def new_table(*columns: str, title: str | None = None) -> Table:
-    table = Table(*columns, title=title, title_justify="left", highlight=False)
+    """A table whose cells wrap (fold) in a narrow terminal instead of being cut with `…`."""
+    table = Table(title=title, title_justify="left", highlight=False)
+    for name in columns:
+        table.add_column(name, overflow="fold")
     return table
+
+
+def keep_whole(table: Table, *names: str) -> None:
+    """Columns a narrow terminal must never cut (ids to paste into the next command): the
+    other columns wrap instead."""
+    for column in table.columns:
+        if column.header in names:
+            column.no_wrap = True
+            column.overflow = "ignore"
 
 
 def row(*values: object) -> list[str]:
@@ -80,10 +93,12 @@ def list_incidents(
         print_json(page)
         return
     table = new_table("ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "TITLE")
+    keep_whole(table, "ID")
+    shorts = short_ids(item["id"] for item in page["items"])
     for item in page["items"]:
         table.add_row(
             *row(
-                item["id"],
+                shorts[item["id"]],
                 item["status"],
                 item["severity"],
                 item["environment"],
@@ -100,9 +115,9 @@ def list_incidents(
 
 
 @incidents_app.command("show")
-def show(incident_id: str, as_json: JsonFlag = False) -> None:
+def show(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """One incident: phases, pending decisions, and the running workflow's steps."""
-    incident = api_request("GET", f"/v1/incidents/{incident_id}")
+    incident = api_request("GET", f"/v1/incidents/{resolve_incident(incident_id)}")
     if as_json:
         print_json(incident)
         return
@@ -142,8 +157,10 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
         "DEADLINE",
         title="waiting for a decision",
     )
+    keep_whole(table, "INCIDENT", "STEP")
+    shorts = short_ids(item["incident_id"] for item in items)
     for item in items:
-        lead = [item["incident_id"]] if with_incident else []
+        lead = [shorts[item["incident_id"]]] if with_incident else []
         needed = {
             "approval": f"{item['approvals_required']} approval(s)",
             "triage": "assign a playbook / close",
@@ -163,8 +180,9 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
 
 
 @incidents_app.command("timeline")
-def timeline(incident_id: str, as_json: JsonFlag = False) -> None:
+def timeline(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """The incident's audit stream, oldest first."""
+    incident_id = resolve_incident(incident_id)
     events = api_request("GET", f"/v1/incidents/{incident_id}/timeline")
     if as_json:
         print_json(events)
@@ -206,7 +224,7 @@ TIMELINE_FIELDS = (
 
 @incidents_app.command("report")
 def report(
-    incident_id: str,
+    incident_id: IncidentArg,
     format: Annotated[
         ReportFormat, typer.Option("--format", help="md (Markdown), html (printable) or json")
     ] = ReportFormat.md,
@@ -219,7 +237,8 @@ def report(
 ) -> None:
     """The post-incident report: summary, timeline, phase durations, times against the SLA,
     alerts, actions, decisions, compensations, evidence and the ledger proof."""
-    body = api_request("GET", f"/v1/incidents/{incident_id}/report", params={"format": format})
+    path = f"/v1/incidents/{resolve_incident(incident_id)}/report"
+    body = api_request("GET", path, params={"format": format})
     text = json.dumps(body, indent=2, sort_keys=True) if format is ReportFormat.json else body
     if out is None:
         typer.echo(text)
