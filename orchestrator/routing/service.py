@@ -32,7 +32,14 @@ from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, Environment, Resources, Severity
 from orchestrator.errors import InvalidInput
 from orchestrator.playbooks.loader import ROUTES_FILES
-from orchestrator.routing.models import RESOURCE_KINDS, Route, RoutesFile, Source, Take
+from orchestrator.routing.models import (
+    RESOURCE_KINDS,
+    Matcher,
+    Route,
+    RoutesFile,
+    Source,
+    Take,
+)
 from orchestrator.settings import Settings
 
 DEFAULT_ROUTE = "default"
@@ -89,7 +96,7 @@ class RouteTable:
 
     def route(self, fmt: str, item: ParsedAlert) -> Routed:
         view = _View(fmt, item)
-        route = next(r for r in self.routes if _matches(r, view))
+        route = next(r for r in self.routes if _holds(r.match, view))
         chain = (route, self._default) if route is not self._default else (route,)
         type_ = (
             self._first(chain, "type", view, lambda v, t, p: slug(_mapped(v, t))) or UNKNOWN_TYPE
@@ -171,8 +178,14 @@ class _View:
         return f"{self.item.at}{name}"
 
 
-def _matches(route: Route, view: _View) -> bool:
-    for name, matcher in route.match.items():
+def matches(conditions: Mapping[str, Matcher], fmt: str, item: ParsedAlert) -> bool:
+    """Whether every condition holds for `item` as sent in `fmt`, as a route's `match` is
+    judged (suppression windows use the same conditions, so they match the same fields)."""
+    return _holds(conditions, _View(fmt, item))
+
+
+def _holds(conditions: Mapping[str, Matcher], view: _View) -> bool:
+    for name, matcher in conditions.items():
         value = view.get(name)
         if matcher.present is not None:
             if (value is not None) != matcher.present:
