@@ -50,7 +50,7 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.db import run_on
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
@@ -335,8 +335,4 @@ def _insert_all(engine: sa.Engine, rows: Rows) -> None:
 
 
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = False) -> T:
-    try:
-        with writing(engine) if write else engine.connect() as conn:
-            return work(conn)
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "database") from None
+    return run_on(engine, work, "database", write=write)

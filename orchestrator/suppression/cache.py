@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from orchestrator.alerts.models import ParsedAlert
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, quick_read
+from orchestrator.db import quick_read, run_on
 from orchestrator.routing.service import matches
 from orchestrator.suppression.models import Window, state, windows
 
@@ -31,6 +31,7 @@ TTL_SECONDS = 2.0
 """How long a process trusts its windows before reading the version again: the worst-case
 lag of a change made through another replica."""
 
+WHAT = "suppression windows"
 VERSION = sa.select(state.c.version).where(state.c.id == 1)
 LIVE = windows.select().where(
     windows.c.ended_at.is_(None), windows.c.expires_at > sa.bindparam("now")
@@ -42,11 +43,7 @@ def utc_now() -> datetime:
 
 
 def read_version(engine: sa.Engine) -> int:
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(VERSION).scalar_one())
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "suppression windows") from None
+    return run_on(engine, lambda conn: int(conn.execute(VERSION).scalar_one()), WHAT)
 
 
 def current_windows(engine: sa.Engine, now: datetime) -> tuple[int, list[Window]]:
@@ -55,13 +52,14 @@ def current_windows(engine: sa.Engine, now: datetime) -> tuple[int, list[Window]
     The version is read first: a change committed between the two reads then shows as a newer
     version at the next check (and is read again), never as an old version beside new rows.
     """
-    try:
-        with engine.connect() as conn, conn.begin():
+
+    def work(conn: sa.Connection) -> tuple[int, list[Window]]:
+        with conn.begin():
             version = int(conn.execute(VERSION).scalar_one())
             rows = conn.execute(LIVE, {"now": now}).all()
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "suppression windows") from None
-    return version, [Window.from_row(row) for row in rows]
+        return version, [Window.from_row(row) for row in rows]
+
+    return run_on(engine, work, WHAT)
 
 
 class ActiveWindows:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from orchestrator.alerts.ids import alert_key, suppressed_event_id, suppressed_stream
 from orchestrator.alerts.models import Delivery, Known
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.db import run_on
 from orchestrator.domain import Actor, Alert, Environment, EventType, NewEvent
 from orchestrator.errors import ConcurrencyError, Conflict, Forbidden, InvalidInput, NotFound
 from orchestrator.principals.models import Principal
@@ -277,8 +277,4 @@ def _record(
 
 
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = False) -> T:
-    try:
-        with writing(engine) if write else engine.connect() as conn:
-            return work(conn)
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "suppression windows") from None
+    return run_on(engine, work, "suppression windows", write=write)
