@@ -14,12 +14,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from temporalio.client import Client
 
 from orchestrator.alerts.ids import alert_stream, suppressed_stream
 from orchestrator.alerts.models import receipts
+from orchestrator.api.app import create_app
 from orchestrator.audit import EventStore
 from orchestrator.routing.service import load_table
-from orchestrator.suppression.cache import ActiveWindows
+from orchestrator.settings import Settings
+from orchestrator.suppression.cache import TTL_SECONDS, ActiveWindows
 from tests.support.app import bearer
 from tests.support.principals import Tokens
 from tests.suppression.conftest import Clock, fixture
@@ -193,3 +196,33 @@ async def test_hostile_text_in_a_window_is_kept_as_data(
     shown = await http.get(f"/v1/suppressions/{created.json()['id']}", headers=bearer(tokens.ben))
     assert shown.json()["reason"] == reason
     assert shown.json()["match"] == {"labels.x": {"equals": "'; DROP TABLE x; --"}}
+
+
+async def test_a_window_made_on_one_replica_holds_on_another_within_the_ttl(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    api_settings: Settings,
+    temporal: Client,
+    tokens: Tokens,
+    store: EventStore,
+    clock: Clock,
+) -> None:
+    other = create_app(api_settings, temporal_client=temporal, store=store)
+    other.state.suppressions = ActiveWindows(store.engine, clock=clock, ticks=clock.monotonic)
+    transport = httpx.ASGITransport(app=other, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://replica-2.test") as second:
+        first_seen = (await deliver(second, tokens.source, firing(10)))["alerts"][0]
+        assert first_seen["suppressed_by"] is None  # nothing to hold yet; its cache is filled
+
+        made = await http.post("/v1/suppressions", json=WINDOW, headers=bearer(tokens.ben))
+        window = made.json()
+        stale = (await deliver(second, tokens.source, firing(11)))["alerts"][0]
+        assert stale["suppressed_by"] is None  # within the ttl the other replica has not read it
+        clock.ticks += TTL_SECONDS
+        held = (await deliver(second, tokens.source, firing(12)))["alerts"][0]
+        assert held["suppressed_by"] == window["id"]
+
+        await http.post(f"/v1/suppressions/{window['id']}/end", headers=bearer(tokens.ben))
+        clock.ticks += TTL_SECONDS
+        after = (await deliver(second, tokens.source, firing(13)))["alerts"][0]
+        assert after["suppressed_by"] is None and after["incident_id"]
