@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -53,6 +53,7 @@ FALLBACK_ENVIRONMENT = Environment.prod
 
 NORMALISED = frozenset({"id", "source", "status", "title", "description", "fingerprint"})
 W = TypeVar("W", Severity, Environment)
+C = TypeVar("C")
 compiled = cache(re.compile)
 
 
@@ -178,10 +179,14 @@ class _View:
         return f"{self.item.at}{name}"
 
 
-def matches(conditions: Mapping[str, Matcher], fmt: str, item: ParsedAlert) -> bool:
-    """Whether every condition holds for `item` as sent in `fmt`, as a route's `match` is
-    judged (suppression windows use the same conditions, so they match the same fields)."""
-    return _holds(conditions, _View(fmt, item))
+def first_holding(
+    candidates: Iterable[tuple[Mapping[str, Matcher], C]], fmt: str, item: ParsedAlert
+) -> C | None:
+    """The value paired with the first conditions that all hold for `item` as sent in `fmt`,
+    judged as a route's `match` is (suppression windows use the same conditions, so they
+    match the same fields); the alert's fields are looked up once for all of them."""
+    view = _View(fmt, item)
+    return next((value for conditions, value in candidates if _holds(conditions, view)), None)
 
 
 def _holds(conditions: Mapping[str, Matcher], view: _View) -> bool:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.db import quick_read, run_on
-from orchestrator.routing.service import matches
+from orchestrator.routing.service import first_holding
 from orchestrator.suppression.models import Window, state, windows
 
 TTL_SECONDS = 2.0
@@ -99,14 +99,12 @@ class ActiveWindows:
         if not cached:
             return [None] * len(items)
         now = self.clock()
+        live = [w for w in cached if w.in_force(now)]
         return [
-            next(
-                (
-                    w
-                    for w in cached
-                    if w.holds(item.alert.environment, now) and matches(w.match, fmt, item)
-                ),
-                None,
+            first_holding(
+                ((w.match, w) for w in live if item.alert.environment in w.environments),
+                fmt,
+                item,
             )
             for item in items
         ]

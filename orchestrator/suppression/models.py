@@ -181,13 +181,9 @@ class Window(BaseModel):
             return WindowState.expired
         return WindowState.scheduled if now < self.starts_at else WindowState.active
 
-    def holds(self, environment: Environment, now: datetime) -> bool:
-        """Whether it holds alerts of `environment` at `now` (its conditions aside)."""
-        return (
-            self.ended_at is None
-            and self.starts_at <= now < self.expires_at
-            and environment in self.environments
-        )
+    def in_force(self, now: datetime) -> bool:
+        """Whether it holds matching alerts at `now`."""
+        return self.ended_at is None and self.starts_at <= now < self.expires_at
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> Window:
