@@ -23,7 +23,7 @@ from orchestrator.audit import EventStore
 from orchestrator.routing.service import load_table
 from orchestrator.settings import Settings
 from orchestrator.suppression.cache import TTL_SECONDS, ActiveWindows
-from tests.support.app import bearer
+from tests.support.app import bearer, fixture_bytes
 from tests.support.principals import Tokens
 from tests.suppression.conftest import Clock, fixture
 
@@ -49,6 +49,10 @@ def firing(minute: int) -> dict[str, Any]:
     for alert in body["alerts"]:
         alert["startsAt"] = f"2026-11-25T07:{minute:02d}:00.000Z"
     return body
+
+
+def json_from(token: str) -> dict[str, str]:
+    return {**bearer(token), "content-type": "application/json"}
 
 
 async def deliver(http: httpx.AsyncClient, token: str, body: Any) -> dict[str, Any]:
@@ -226,3 +230,18 @@ async def test_a_window_made_on_one_replica_holds_on_another_within_the_ttl(
         clock.ticks += TTL_SECONDS
         after = (await deliver(second, tokens.source, firing(13)))["alerts"][0]
         assert after["suppressed_by"] is None and after["incident_id"]
+
+
+async def test_a_follow_up_of_a_held_trigger_takes_its_fields_and_is_held_too(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, clock: Clock
+) -> None:
+    body = {"match": {"labels.api_key_id": "key-7781"}, "reason": "key rotation", "duration": "1h"}
+    window = (await http.post("/v1/suppressions", json=body, headers=bearer(tokens.ben))).json()
+    for name in ("pagerduty_trigger.json", "pagerduty_resolve.json"):
+        response = await http.post(
+            "/v1/alerts/pagerduty", content=fixture_bytes(name), headers=json_from(tokens.source)
+        )
+        assert response.status_code == 202, response.text
+        [answer] = response.json()["alerts"]
+        assert answer["suppressed_by"] == window["id"] and answer["incident_id"] is None
+    assert receipt_count(store) == 0
