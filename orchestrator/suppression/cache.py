@@ -93,6 +93,10 @@ class ActiveWindows:
         self._version = None
         self._generation += 1
 
+    async def any(self) -> bool:
+        """Whether any window may hold an alert now or later (cheap: usually no read)."""
+        return bool(await self._current())
+
     async def matching(self, fmt: str, items: Sequence[ParsedAlert]) -> list[Window | None]:
         """For each alert (already routed), the first window that holds it now, else None."""
         cached = await self._current()

@@ -193,6 +193,8 @@ async def hold(
     """The alerts of `delivery` that an active window holds, recorded as `AlertSuppressed`:
     alert id -> window id. Alerts already handed to an incident are not held (their retry
     answers that incident)."""
+    if not await active.any():  # the common case: nothing to look at
+        return {}
     source = delivery.principal.name
     pairs = [
         (item.with_alert(alert), alert)
