@@ -5,10 +5,11 @@ form), hostile text shows as text, a refused window says why, an auditor only re
 from __future__ import annotations
 
 import httpx
+from playwright.async_api import BrowserContext, expect
 
 from orchestrator.audit import open_event_store
 from orchestrator.settings import Settings
-from tests.console.conftest import http_sign_in
+from tests.console.conftest import Shooter, http_sign_in, sign_in
 from tests.support.app import bearer
 from tests.support.principals import Tokens
 
@@ -85,3 +86,33 @@ async def test_an_auditor_sees_windows_but_no_forms(api_alone: tuple[str, Tokens
         assert page.status_code == 200
         assert "nightly reindex" in page.text and "labels.job=batch" in page.text
         assert "Create window" not in page.text and ">End</button>" not in page.text
+
+
+async def test_the_page_in_a_browser(
+    api_alone: tuple[str, Tokens], context: BrowserContext, shoot: Shooter
+) -> None:
+    """Debian Chromium: the nav link, the create form, hostile text as text, End."""
+    url, tokens = api_alone
+    page = await context.new_page()
+    await sign_in(page, url, tokens.ann)
+    await page.click("header nav >> text=Suppressions")
+    await expect(page.locator("h1")).to_have_text("Suppression windows")
+    await page.fill("#match", "labels.alertname=NodeDown\nlabels.instance=~db-.*")
+    await page.fill("#until", "90m")
+    await page.check("input[name=environments][value=prod]")
+    await page.fill("#reason", '<img src=x onerror="window.__pwned = 1">maintenance')
+    async with page.expect_navigation():
+        await page.click("form.suppress button[type=submit]")
+    row = page.locator("tr[data-window]")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("labels.alertname=NodeDown,labels.instance=~db-.*")
+    await expect(row).to_contain_text('<img src=x onerror="window.__pwned = 1">maintenance')
+    await expect(row).to_contain_text("active")
+    assert await page.evaluate("() => window.__pwned === undefined"), "window text executed"
+    await shoot(page, "window-active")
+
+    await row.locator("input[name=reason]").fill("done")
+    async with page.expect_navigation():
+        await row.locator("button").click()
+    await expect(page.locator("tr[data-window]")).to_have_count(0)
+    await expect(page.locator("td.empty")).to_have_text("No window is in force.")
