@@ -6,6 +6,7 @@ window expires or is ended. The app's clock is moved by hand; nothing sleeps."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -245,3 +246,17 @@ async def test_a_follow_up_of_a_held_trigger_takes_its_fields_and_is_held_too(
         [answer] = response.json()["alerts"]
         assert answer["suppressed_by"] == window["id"] and answer["incident_id"] is None
     assert receipt_count(store) == 0
+
+
+async def test_a_retried_delivery_gets_the_same_suppressed_answer(
+    http: httpx.AsyncClient, tokens: Tokens, store: EventStore, clock: Clock
+) -> None:
+    window = (await http.post("/v1/suppressions", json=WINDOW, headers=bearer(tokens.ben))).json()
+    headers = {**json_from(tokens.source), "webhook-id": "msg_2a9Xb7"}
+    body = json.dumps(DELIVERY).encode()
+    first = await http.post("/v1/alerts/alertmanager", content=body, headers=headers)
+    await http.post(f"/v1/suppressions/{window['id']}/end", headers=bearer(tokens.ben))
+    again = await http.post("/v1/alerts/alertmanager", content=body, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()  # the delivery's answer, even after the window ended
+    assert first.json()["alerts"][0]["suppressed_by"] == window["id"]
