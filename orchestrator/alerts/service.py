@@ -274,10 +274,11 @@ def _settle(
     return outcome
 
 
-def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
-    # The alert's text (titles, descriptions, labels) carries captured prompts and outputs, so
-    # the full alert is sealed like the raw body; only the routing facts stay in clear.
-    payload: dict[str, object] = {
+def alert_payload(delivery: Delivery, alert: Alert) -> dict[str, object]:
+    """What a record of an alert holds (`AlertReceived`, `AlertSuppressed`): the routing facts
+    in clear and the whole alert, which the event must name `sensitive`: its text (titles,
+    descriptions, labels) carries captured prompts and outputs."""
+    return {
         "alert_id": alert.id,
         "source": alert.source,
         "type": alert.type,
@@ -291,6 +292,11 @@ def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEven
         "route_hash": alert.route_hash,
         "alert": alert.model_dump(mode="json"),
     }
+
+
+def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
+    # The full alert is sealed like the raw body; only the routing facts stay in clear.
+    payload = alert_payload(delivery, alert)
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
     return NewEvent(

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from orchestrator.alerts.ids import alert_key, suppressed_event_id, suppressed_stream
 from orchestrator.alerts.models import Delivery, Known
+from orchestrator.alerts.service import alert_payload
 from orchestrator.audit import EventStore, StreamAppend
 from orchestrator.db import run_on
 from orchestrator.domain import Actor, Alert, Environment, EventType, NewEvent
@@ -236,21 +237,7 @@ def _suppressed_event(delivery: Delivery, alert: Alert, window: Window) -> NewEv
         type=EventType.alert_suppressed.value,
         actor=Actor(id=delivery.principal.id, role=delivery.principal.role.value),
         occurred_at=alert.received_at,
-        payload={
-            "alert_id": alert.id,
-            "source": alert.source,
-            "window_id": window.id,
-            "route": alert.route,
-            "route_hash": alert.route_hash,
-            "type": alert.type,
-            "severity": alert.severity.value,
-            "environment": alert.environment.value,
-            "status": alert.status.value,
-            "fingerprint": alert.fingerprint,
-            "format": delivery.format,
-            "webhook_id": delivery.webhook_id,
-            "alert": alert.model_dump(mode="json"),
-        },
+        payload=alert_payload(delivery, alert) | {"window_id": window.id},
         sensitive=("alert",),
     )
 
