@@ -39,6 +39,8 @@ MAX_LIFETIME = timedelta(days=30)
 START_SKEW = timedelta(minutes=5)
 """A start this far in the past is taken as the client's clock running behind, not refused."""
 MAX_CONDITIONS = 20
+MAX_VALUE_CHARS = 512
+"""A condition's value or expression at most this long: windows are judged on every alert."""
 
 metadata = sa.MetaData()
 windows = sa.Table(
@@ -109,6 +111,15 @@ class WindowRequest(BaseModel):
     @classmethod
     def _has_reason(cls, value: str) -> str:
         return _not_blank(value)
+
+    @field_validator("match")
+    @classmethod
+    def _short_values(cls, match: Conditions) -> Conditions:
+        for name, condition in match.items():
+            value = condition.equals or condition.regex or ""
+            if len(value) > MAX_VALUE_CHARS:
+                raise ValueError(f"{name}: at most {MAX_VALUE_CHARS} characters")
+        return match
 
     @field_validator("duration")
     @classmethod

@@ -50,6 +50,7 @@ ANN = person(Role.responder, Environment.prod, Environment.dev, name="ann")
         ({"match": {"format": "syslog"}}, "format 'syslog' is not one of"),
         ({"reason": "   "}, "a reason is required"),
         ({"duration": "forever"}, "'forever' is not a duration"),
+        ({"match": {"labels.x": "x" * 513}}, "labels.x: at most 512 characters"),
         ({"duration": "0m"}, "longer than zero"),
         ({"duration": None, "expires_at": "2026-11-25T09:00:00"}, "timezone"),
     ],
