@@ -173,6 +173,9 @@ class EventType(StrEnum):
     playbook_assign_failed = "PlaybookAssignFailed"
     principal_created = "PrincipalCreated"
     principal_revoked = "PrincipalRevoked"
+    alert_suppressed = "AlertSuppressed"
+    suppression_created = "SuppressionCreated"
+    suppression_ended = "SuppressionEnded"
 
 
 class NewEvent(BaseModel):

@@ -34,6 +34,8 @@ from orchestrator.principals.views import router as principals_router
 from orchestrator.reports.views import router as reports_router
 from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
+from orchestrator.suppression.cache import ActiveWindows
+from orchestrator.suppression.views import router as suppression_router
 from orchestrator.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,7 @@ def create_app(
     app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
     app.state.routes = load_routes(settings)
+    app.state.suppressions = ActiveWindows(event_store.engine)
     install_problem_handlers(app)
     for router in (
         health_router,
@@ -93,6 +96,7 @@ def create_app(
         approvals_router,
         audit_router,
         principals_router,
+        suppression_router,
         metrics_router(event_store.engine),
     ):
         app.include_router(router)

@@ -24,6 +24,7 @@ from orchestrator.audit import EventStore
 from orchestrator.errors import Unavailable
 from orchestrator.routing.service import RouteTable
 from orchestrator.settings import Settings
+from orchestrator.suppression.cache import ActiveWindows
 from orchestrator.temporal.coalescer import AlertCoalescer
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "get_routes",
     "get_settings",
     "get_store",
+    "get_suppressions",
     "get_temporal",
     "problem_responses",
 ]
@@ -80,6 +82,11 @@ async def get_alert_rate_limiter(request: Request) -> RateLimiter:
 async def get_routes(request: Request) -> RouteTable:
     """The routes loaded when the app was created (a bad routes file stops the start)."""
     return cast(RouteTable, request.app.state.routes)
+
+
+async def get_suppressions(request: Request) -> ActiveWindows:
+    """This process's view of the suppression windows, shared by every request."""
+    return cast(ActiveWindows, request.app.state.suppressions)
 
 
 async def get_alert_ingest(request: Request) -> Ingest:

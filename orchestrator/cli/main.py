@@ -20,6 +20,7 @@ from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.playbooks import playbooks_app
 from orchestrator.cli.principals import principals_app
 from orchestrator.cli.routes import routes_app
+from orchestrator.cli.suppress import suppress_app
 from orchestrator.cli.up import up
 from orchestrator.cli.worker import worker
 from orchestrator.errors import FirebreakError
@@ -44,6 +45,7 @@ app.command("api")(api)
 app.add_typer(principals_app, name="principals")
 app.add_typer(alert_app, name="alert")
 app.add_typer(routes_app, name="routes")
+app.add_typer(suppress_app, name="suppress")
 
 
 def main() -> None:

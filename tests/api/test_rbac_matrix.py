@@ -14,6 +14,7 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -26,8 +27,11 @@ from orchestrator.api.auth import ROLE_PERMISSIONS, endpoints
 from orchestrator.audit import open_event_store
 from orchestrator.console.routing import console_endpoints
 from orchestrator.domain import Environment, Role
+from orchestrator.principals.models import Principal
 from orchestrator.principals.service import create_principal, revoke_principal
 from orchestrator.settings import Settings
+from orchestrator.suppression.models import WindowRequest
+from orchestrator.suppression.service import create_window
 from tests.support.app import bearer, fixture_json, terminate_started
 from tests.support.incidents import running_worker
 from tests.support.server import serving
@@ -41,6 +45,7 @@ class World:
     incident_id: str  # a prod incident waiting for approval of APPROVAL_STEP
     waiting: list[str]  # more such incidents, one per permitted decision
     engine: sa.Engine
+    window_id: str = ""  # a prod suppression window
 
 
 def unique(prefix: str) -> str:
@@ -54,6 +59,22 @@ def alert(world: World) -> dict[str, Any]:
 
 def new_principal(world: World) -> dict[str, Any]:
     return {"json": {"name": unique("made"), "role": "auditor", "environments": ["prod"]}}
+
+
+WINDOW = {"match": {"labels.team": "rbac"}, "reason": "matrix", "duration": "1h"}
+
+
+def window(world: World) -> str:
+    """A prod suppression window made by an admin, for the routes that read or end one."""
+    admin = Principal(
+        id="matrix", name="matrix", role=Role.admin, environments=frozenset(Environment)
+    )
+    request = WindowRequest.model_validate(WINDOW | {"environments": ["prod"]})
+    return create_window(world.engine, request, admin, datetime.now(UTC)).id
+
+
+def new_window(world: World) -> dict[str, Any]:
+    return {"json": WINDOW | {"environments": ["prod"]}}
 
 
 def victim(world: World) -> str:
@@ -116,6 +137,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/principals/{name_or_id}/webhook-secrets"): Case(
         lambda w: f"/v1/principals/{victim(w)}/webhook-secrets", in_scope=201, out_of_scope=201
     ),
+    ("POST", "/v1/suppressions"): Case(
+        fixed("/v1/suppressions"), new_window, in_scope=201, out_of_scope=403
+    ),
+    ("GET", "/v1/suppressions"): Case(fixed("/v1/suppressions")),
+    ("GET", "/v1/suppressions/{window_id}"): Case(
+        lambda w: f"/v1/suppressions/{w.window_id}", out_of_scope=404
+    ),
+    ("POST", "/v1/suppressions/{window_id}/end"): Case(
+        lambda w: f"/v1/suppressions/{w.window_id}/end",
+        out_of_scope=404,
+        permitted_path=lambda w: f"/v1/suppressions/{window(w)}/end",
+    ),
 }
 
 
@@ -165,6 +198,7 @@ async def test_every_route_every_role_every_scope(
             source = tokens[Role.source, True]
             incidents = [await waiting_incident(http, source, admin) for _ in range(3)]
             world = World(incidents[0], incidents[1:], engine)
+            world.window_id = window(world)
             for endpoint in api_endpoints:
                 case = CASES[endpoint.method, endpoint.path]
                 callers: list[tuple[str, str | None, int]] = []
