@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from activities.factory import build_evidence_reader
 from orchestrator.api.app import create_app
 from orchestrator.api.serving import server_config
 from orchestrator.db import require_schema
@@ -23,6 +24,6 @@ def api(
     overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = load_settings(**overrides)
     require_schema(settings.db_url)
-    app = create_app(settings)
+    app = create_app(settings, evidence=build_evidence_reader(settings))
     typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
     uvicorn.Server(server_config(app, settings, log_level="info")).run()
