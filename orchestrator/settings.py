@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     api_access_log: bool = Field(
         False, description="One log line per HTTP request; every alert is in the audit log anyway."
     )
+    api_shutdown_seconds: int = Field(
+        20,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM/SIGINT the API stops accepting at once and gives requests in flight this"
+            " long to finish; past it they are cancelled (docs/production.md, Stopping)."
+        ),
+    )
+    worker_shutdown_seconds: float = Field(
+        25.0,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM/SIGINT a worker stops polling and gives running activities this long to"
+            " finish; past it they are cancelled and Temporal retries them on another worker."
+        ),
+    )
     temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded server.")
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
 
