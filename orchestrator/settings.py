@@ -100,7 +100,11 @@ class Settings(BaseSettings):
     retraining_provider: str = "local"
     agents_provider: str = "local"
     evidence_provider: str = Field(
-        "local", description="local (files in the data dir, one host) or s3 (shared by all)."
+        "local",
+        description=(
+            "Evidence store: `local` (files in the data dir, one host) or `s3` (shared by every"
+            " worker, API replica and CLI)."
+        ),
     )
     notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
     notify_routes: list[NotifyRoute] = Field(
@@ -126,8 +130,12 @@ class Settings(BaseSettings):
     s3_quarantine_prefix: str = "quarantine/"
     s3_access_key_env: str = "AWS_ACCESS_KEY_ID"
     s3_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
-    s3_evidence_bucket: str = Field("", description="Evidence bucket; default: s3_bucket.")
-    s3_evidence_prefix: str = "evidence/"
+    s3_evidence_bucket: str = Field(
+        "", description="Bucket of the `s3` evidence store; default: `FIREBREAK_S3_BUCKET`."
+    )
+    s3_evidence_prefix: str = Field(
+        "evidence/", description="Prefix of the evidence items and their idempotency records."
+    )
     retraining_url: str = ""
     retraining_target: str = Field("", description="DAG id, WorkflowTemplate, owner/repo/file.")
     retraining_token_env: str | None = None
