@@ -22,9 +22,9 @@ from activities.factory import build_evidence_reader
 from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.domain import Actor, Environment
-from orchestrator.errors import FirebreakError, InvalidInput
+from orchestrator.errors import CryptoError, FirebreakError, InvalidInput
 from orchestrator.evidence import service
-from orchestrator.settings import load_settings
+from orchestrator.settings import Settings, load_settings
 
 evidence_app = typer.Typer(help="Read collected evidence.", no_args_is_help=True)
 EVERY_ENVIRONMENT = [e.value for e in Environment]
@@ -37,6 +37,19 @@ def cli_actor() -> Actor:
     except (KeyError, OSError):
         user = "unknown"
     return Actor(id=f"firebreak/cli/{user}", role="system")
+
+
+def _reading_settings() -> Settings:
+    """Settings of a process that only reads: the schema and the key ring must be there (a
+    read never creates a database, a directory or a key ring that could open nothing)."""
+    settings = load_settings()
+    db.require_schema(settings.db_url)
+    if not settings.keyring_path.is_file():
+        raise CryptoError(
+            f"no key ring at {settings.keyring_path}: evidence opens only with the ring that"
+            " sealed it (FIREBREAK_KEYRING_FILE)"
+        )
+    return settings
 
 
 def _fail(detail: str, code: int) -> typer.Exit:
@@ -56,8 +69,7 @@ def get(
     if out is not None and out.exists():
         raise _fail(f"--out: {out} exists; not overwriting evidence output", 2)
     try:
-        settings = load_settings()
-        db.require_schema(settings.db_url)
+        settings = _reading_settings()
         store = open_event_store(settings)
         item, content = asyncio.run(
             service.read(
@@ -96,8 +108,7 @@ def list_items(
     """The items an incident collected, in the order the ledger recorded them."""
     if not incident.strip():
         raise InvalidInput("--incident: an incident id is required", "--incident")
-    settings = load_settings()
-    db.require_schema(settings.db_url)
+    settings = _reading_settings()
     items = service.of_incident(open_event_store(settings), incident, EVERY_ENVIRONMENT)
     for item in items:
         if as_json:

@@ -29,7 +29,7 @@ from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
 from tests.activities.providers.fake_pipelines import TOKEN, TOKEN_ENV, WebhookPipeline
 from tests.e2e.procs import alive
-from tests.e2e.stack import env_for, running, wait_until
+from tests.e2e.stack import running, split_env, wait_until
 from tests.support.app import fixture_json, terminate_started
 from tests.support.incidents import make_alert
 from tests.support.ports import free_port
@@ -63,11 +63,10 @@ async def test_an_api_stopped_mid_request_answers_it_and_exits_0(
     try:
         tokens = cast(engine)
         port = free_port()
-        env = env_for(
-            fb_settings.data_dir,
+        env = split_env(
+            fb_settings,
+            dev_client,
             FIREBREAK_API_PORT=str(port),
-            FIREBREAK_TASK_QUEUE=fb_settings.task_queue,
-            FIREBREAK_TEMPORAL_ADDRESS=dev_client.service_client.config.target_host,
             FIREBREAK_API_SHUTDOWN_SECONDS="20",
         )
         body = json.dumps(fixture_json("generic.json") | {"id": "in-flight-at-sigterm"}).encode()
@@ -124,10 +123,9 @@ def _read_response(conn: socket.socket) -> bytes:
 def _worker_env(
     settings: Settings, client: Client, pipeline: Loopback, grace: float
 ) -> dict[str, str]:
-    return env_for(
-        settings.data_dir,
-        FIREBREAK_TASK_QUEUE=settings.task_queue,
-        FIREBREAK_TEMPORAL_ADDRESS=client.service_client.config.target_host,
+    return split_env(
+        settings,
+        client,
         FIREBREAK_RETRAINING_PROVIDER="webhook",
         FIREBREAK_RETRAINING_URL=f"{pipeline.url}/retrain",
         FIREBREAK_RETRAINING_TOKEN_ENV=TOKEN_ENV,

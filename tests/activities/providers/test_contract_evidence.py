@@ -4,7 +4,6 @@ server that checks SigV4 signatures."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -47,10 +46,7 @@ class TestS3EvidenceStore(EvidenceStoreContract):
     async def system(
         self, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
     ) -> AsyncIterator[None]:
-        self.s3, self.bucket = s3_server.client(), f"fb-{uuid.uuid4().hex[:12]}"
-        self.s3.create_bucket(Bucket=self.bucket)
-        monkeypatch.setenv("CONTRACT_S3_ACCESS", s3_server.access_key)
-        monkeypatch.setenv("CONTRACT_S3_SECRET", s3_server.secret_key)
+        self.s3, self.bucket = s3_server.new_bucket(monkeypatch)
         self.config = S3Config(
             endpoint=s3_server.url,
             bucket=self.bucket,
