@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import httpx
 
-from activities.errors import ResourceNotFound
+from activities.errors import IntegrityFailure, ResourceNotFound
 from activities.providers.http_support import call
 from activities.providers.s3_datasets import S3Config, signed_client
-from activities.providers.sealing import checked_digest, digest_of, seal, unseal
+from activities.providers.sealing import DIGEST, checked_digest, digest_of, seal, unseal
 from orchestrator.security.keyring import KeyRing
 
 DEFAULT_PREFIX = "evidence/"
@@ -53,7 +53,7 @@ class S3EvidenceStore:
         record = self._record_key(idempotency_key)
         first = await self._read(record, what="S3: read evidence record")
         if first is not None:
-            return checked_digest(first.decode("ascii", "replace"))
+            return self._recorded(first, idempotency_key)
         digest, blob = seal(self._keyring, content)
         key = self.object_key(digest)
         existing = await call(
@@ -75,7 +75,17 @@ class S3EvidenceStore:
         if written.status_code == 412:
             raced = await self._read(record, what="S3: read evidence record")
             if raced is not None:
-                return checked_digest(raced.decode("ascii", "replace"))
+                return self._recorded(raced, idempotency_key)
+        return digest
+
+    @staticmethod
+    def _recorded(record: bytes, idempotency_key: str) -> str:
+        """The digest an idempotency record holds; anything else was written by someone else."""
+        digest = record.decode("ascii", "replace")
+        if not DIGEST.match(digest):
+            raise IntegrityFailure(
+                f"S3: the evidence record of {idempotency_key[:200]!r} holds no digest"
+            )
         return digest
 
     async def get(self, digest: str) -> bytes:

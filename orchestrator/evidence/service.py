@@ -12,7 +12,7 @@ them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -20,7 +20,7 @@ from typing import Protocol
 import anyio
 
 from orchestrator.audit import EventStore
-from orchestrator.domain import Actor, EventType, NewEvent
+from orchestrator.domain import Actor, EventType, NewEvent, RecordedEvent
 from orchestrator.errors import FirebreakError, InvalidInput, NotFound
 
 READS_STREAM = "evidence-reads"
@@ -61,12 +61,22 @@ def _environment(store: EventStore, incident_id: str) -> str:
     return str(page.events[0].payload.get("environment", "")) if page.events else ""
 
 
-def _items(store: EventStore, incident_id: str | None, digest: str | None) -> list[EvidenceItem]:
+def _collections(store: EventStore, incident_id: str | None) -> Iterator[RecordedEvent]:
+    """`EvidenceCollected` events, of one incident or all; only those are read (and none of
+    the incident's encrypted results decrypted)."""
     kinds = [EventType.evidence_collected.value]
-    if incident_id is not None:
-        events = [e for e in store.read_stream(incident_id) if e.type in kinds]
-    else:
-        events = list(store.read_all(types=kinds))
+    if incident_id is None:
+        yield from store.read_all(types=kinds)
+        return
+    cursor: int | None = 0
+    while cursor is not None:
+        page = store.query(stream=incident_id, types=kinds, after_position=cursor, limit=500)
+        yield from page.events
+        cursor = page.next_cursor
+
+
+def _items(store: EventStore, incident_id: str | None, digest: str | None) -> list[EvidenceItem]:
+    events = _collections(store, incident_id)
     found: list[EvidenceItem] = []
     environments: dict[str, str] = {}
     for event in events:

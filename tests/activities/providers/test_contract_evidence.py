@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from activities.errors import IntegrityFailure
 from activities.providers.local.evidence import LocalEvidenceStore
 from activities.providers.protocols import EvidenceStore
 from activities.providers.s3_datasets import S3Config
 from activities.providers.s3_evidence import S3EvidenceStore
 from orchestrator.security.keyring import KeyRing
 from tests.activities.conftest import tree_state
-from tests.activities.providers.contract_evidence import EvidenceStoreContract
+from tests.activities.providers.contract_evidence import ITEM, EvidenceStoreContract
 from tests.support.providers import S3Endpoint
 
 
@@ -95,3 +96,16 @@ class TestS3EvidenceStore(EvidenceStoreContract):
         )
         assert len(set(digests)) == 1
         assert await self.provider.get(digests[0]) in contents
+
+    async def test_a_corrupt_idempotency_record_is_an_integrity_failure(self) -> None:
+        """Someone with write access to the bucket replaced a record: say so, store nothing."""
+        await self.store.put(ITEM, idempotency_key="wf/collect-1")
+        [record] = [
+            o["Key"]
+            for o in self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.PREFIX}keys/")[
+                "Contents"
+            ]
+        ]
+        self.s3.put_object(Bucket=self.bucket, Key=record, Body=b"../../other-digest")
+        with pytest.raises(IntegrityFailure, match="holds no digest"):
+            await self.store.put(ITEM, idempotency_key="wf/collect-1")
