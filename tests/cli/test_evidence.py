@@ -86,7 +86,9 @@ async def test_get_writes_the_verified_bytes_and_records_the_read(hosts: Hosts) 
 async def test_exit_codes_say_tampered_apart_from_unreadable(hosts: Hosts) -> None:
     _, digest = await collected(hosts.store, hosts.evidence, Environment.prod, HOSTILE)
     path = hosts.evidence.path_of(digest)
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 0x01
+    path.write_bytes(bytes(blob))
     tampered = hosts.firebreak("evidence", "get", digest)
     assert tampered.returncode == 1 and tampered.stdout == b""
     assert tampered.stderr.decode().startswith(f"firebreak: evidence {digest} cannot be opened")
