@@ -167,6 +167,7 @@ class EventType(StrEnum):
     step_stalled = "StepStalled"
     step_compensated = "StepCompensated"
     evidence_collected = "EvidenceCollected"
+    evidence_read = "EvidenceRead"
     notification_sent = "NotificationSent"
     incident_triaged = "IncidentTriaged"
     playbook_assigned = "PlaybookAssigned"

@@ -28,6 +28,8 @@ from orchestrator.audit import EventStore, open_event_store
 from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
 from orchestrator.errors import Unavailable
+from orchestrator.evidence.service import EvidenceReader
+from orchestrator.evidence.views import router as evidence_router
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
@@ -46,7 +48,11 @@ def create_app(
     *,
     temporal_client: Client | None = None,
     store: EventStore | None = None,
+    evidence: EvidenceReader | None = None,
 ) -> FastAPI:
+    """The API over `settings`. `evidence` is the configured evidence store
+    (`activities.factory.build_evidence_reader`), which this package may not build itself;
+    without one `GET /v1/evidence/...` answers 503."""
     owns_store = store is None
     event_store = store if store is not None else open_event_store(settings)
 
@@ -79,6 +85,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = event_store
+    app.state.evidence = evidence
     app.state.temporal = temporal_client
     app.state.temporal_connect = partial(connect, settings)
     app.state.temporal_lock = asyncio.Lock()
@@ -95,6 +102,7 @@ def create_app(
         reports_router,
         approvals_router,
         audit_router,
+        evidence_router,
         principals_router,
         suppression_router,
         metrics_router(event_store.engine),

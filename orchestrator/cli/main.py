@@ -16,6 +16,7 @@ from orchestrator.cli.approvals import register as register_approvals
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
+from orchestrator.cli.evidence import evidence_app
 from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.playbooks import playbooks_app
 from orchestrator.cli.principals import principals_app
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(keys_app, name="keys")
 app.add_typer(playbooks_app, name="playbooks")
 app.command("worker")(worker)

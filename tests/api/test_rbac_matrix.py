@@ -21,6 +21,7 @@ import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from activities.factory import build_evidence_reader, build_providers
 from orchestrator import db
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ROLE_PERMISSIONS, endpoints
@@ -33,6 +34,7 @@ from orchestrator.settings import Settings
 from orchestrator.suppression.models import WindowRequest
 from orchestrator.suppression.service import create_window
 from tests.support.app import bearer, fixture_json, terminate_started
+from tests.support.evidence import collected
 from tests.support.incidents import running_worker
 from tests.support.server import serving
 
@@ -46,6 +48,7 @@ class World:
     waiting: list[str]  # more such incidents, one per permitted decision
     engine: sa.Engine
     window_id: str = ""  # a prod suppression window
+    evidence: str = ""  # the digest of an item a prod incident collected
 
 
 def unique(prefix: str) -> str:
@@ -131,6 +134,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
     ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
     ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
+    ("GET", "/v1/evidence/{digest}"): Case(
+        lambda w: f"/v1/evidence/{w.evidence}", out_of_scope=404
+    ),
     ("GET", "/v1/principals"): Case(fixed("/v1/principals")),
     ("POST", "/v1/principals"): Case(fixed("/v1/principals"), new_principal, 201, 201),
     ("DELETE", "/v1/principals/{name_or_id}"): Case(lambda w: f"/v1/principals/{victim(w)}"),
@@ -178,7 +184,15 @@ async def test_every_route_every_role_every_scope(
     revoked = create_principal(engine, "gone", Role.admin, [])[1]
     revoke_principal(engine, "gone")
 
-    app = create_app(fb_settings, temporal_client=dev_client, store=open_event_store(fb_settings))
+    store = open_event_store(fb_settings)
+    app = create_app(
+        fb_settings,
+        temporal_client=dev_client,
+        store=store,
+        evidence=build_evidence_reader(fb_settings),
+    )
+    evidence_store = build_providers(fb_settings).evidence
+    _, digest = await collected(store, evidence_store, Environment.prod, "matrix")
     console = set(console_endpoints(app))
     assert console, "the console's routes are no longer recognised as such"
     api_endpoints = [e for e in endpoints(app) if e not in console]
@@ -197,7 +211,7 @@ async def test_every_route_every_role_every_scope(
             admin = tokens[Role.admin, True]
             source = tokens[Role.source, True]
             incidents = [await waiting_incident(http, source, admin) for _ in range(3)]
-            world = World(incidents[0], incidents[1:], engine)
+            world = World(incidents[0], incidents[1:], engine, evidence=digest)
             world.window_id = window(world)
             for endpoint in api_endpoints:
                 case = CASES[endpoint.method, endpoint.path]
