@@ -44,6 +44,7 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
+from orchestrator.correlation.service import correlate, merge_redirects, needs_claims
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
@@ -72,8 +73,13 @@ def known(store: EventStore, delivery: Delivery) -> Known:
     alerts = _resolve_inherited(store, source, delivery.alerts)
     ids = [a.id for a in alerts] + [i.inherit_from for i in delivery.alerts if i.inherit_from]
     keys = sorted({alert_key(source, alert_id) for alert_id in ids})
-    rows = _run(store.engine, lambda conn: conn.execute(RECEIPTS_OF, {"keys": keys}).all())
-    return Known(None, alerts, {key: incident_id for key, incident_id in rows})
+
+    def read(conn: sa.Connection) -> Known:
+        rows = conn.execute(RECEIPTS_OF, {"keys": keys}).all()
+        incidents = {key: incident_id for key, incident_id in rows}
+        return Known(None, alerts, incidents, merge_redirects(conn, alerts))
+
+    return _run(store.engine, read)
 
 
 def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
@@ -110,6 +116,7 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
                     "fingerprint": earlier.fingerprint,
                     "route": earlier.route,
                     "route_hash": earlier.route_hash,
+                    "correlation": earlier.correlation,
                 }
             )
         alerts.append(alert)
@@ -144,6 +151,7 @@ class Ingest:
         keys = {alert.id: alert_key(source, alert.id) for alert in known.alerts}
         pairs = list(zip(delivery.alerts, known.alerts, strict=True))
         fresh = [(item, alert) for item, alert in pairs if keys[alert.id] not in known.incidents]
+        fresh = await self._correlated(fresh, known.redirects)
         recorded = (
             await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
         )
@@ -181,6 +189,23 @@ class Ingest:
         if rows:
             await self._rows.submit(None, rows)
         return response
+
+    async def _correlated(
+        self, fresh: list[tuple[ParsedAlert, Alert]], redirects: dict[str, str]
+    ) -> list[tuple[ParsedAlert, Alert]]:
+        """The alerts handed over with the incident each joins by entity or merge
+        (`orchestrator.correlation.service`); a delivery with neither writes nothing."""
+        handed = [(item, alert) for item, alert in fresh if item.forward]
+        alerts = [alert for _, alert in handed]
+        if not needs_claims(alerts, redirects):
+            return fresh
+        joined = await anyio.to_thread.run_sync(
+            lambda: _run(
+                self._store.engine, lambda conn: correlate(conn, alerts, redirects), write=True
+            )
+        )
+        by_id = {alert.id: alert for alert in joined}
+        return [(item, by_id.get(alert.id, alert)) for item, alert in fresh]
 
     async def _hand_over(self, item: ParsedAlert, alert: Alert) -> SubmitResult | None:
         return await self._coalescer.submit(alert) if item.forward else None

@@ -27,6 +27,7 @@ from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
+from orchestrator.correlation.views import router as merge_router
 from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
@@ -89,6 +90,7 @@ def create_app(
         alerts_router,
         incidents_router,
         approvals_router,
+        merge_router,
         audit_router,
         principals_router,
         metrics_router(event_store.engine),

@@ -1,4 +1,4 @@
-"""`firebreak incidents list|show|timeline`: the responder's view of incidents over HTTP.
+"""`firebreak incidents list|show|timeline|merge`: the responder's view of incidents over HTTP.
 
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
@@ -198,4 +198,31 @@ TIMELINE_FIELDS = (
     "outcome",
     "summary",
     "error",
+    "merged_into",
+    "merged_from",
 )
+
+
+@incidents_app.command("merge")
+def merge(
+    incident_id: Annotated[str, typer.Argument(help="The incident that closes (merged away).")],
+    into: Annotated[str, typer.Option("--into", help="The incident that survives.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why they are one; recorded in the audit log.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge an incident into another: its alerts move there, and it closes naming it."""
+    answer = api_request(
+        "POST", f"/v1/incidents/{incident_id}/merge", json={"into": into, "reason": reason}
+    )
+    if as_json:
+        print_json(answer)
+        return
+    console().print(
+        plain(
+            f"merged {answer['incident_id']} into {answer['into']}: "
+            f"{answer['alerts_moved']} alert(s) moved, {answer['alert_count']} in the survivor"
+        ),
+        markup=False,
+    )

@@ -24,13 +24,14 @@ from orchestrator.db import upgrade
 from orchestrator.domain import DecisionKind, Environment, Resources
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
-from orchestrator.temporal.incidents import decide, submit_alert
+from orchestrator.temporal.incidents import decide, merge, submit_alert
 from orchestrator.temporal.worker import build_worker
 from tests.support.incidents import (
     decision,
     encrypted_client,
     final_state,
     make_alert,
+    merge_request,
     wait_for_pending,
 )
 from tests.workflows.test_failures import BrokenQuarantine, with_broken_quarantine
@@ -133,6 +134,31 @@ async def triage_closed(client: Client, settings: Settings, lab: LabInfo) -> str
     return alert.workflow_id
 
 
+async def _merge_two(client: Client, settings: Settings, lab: LabInfo) -> tuple[str, str]:
+    """Two prod incidents waiting for approvals, the later merged into the earlier, which then
+    runs on. (survivor workflow id, merged workflow id)"""
+    first = make_alert(lab, "model_inversion", Environment.prod)
+    survivor = (await submit_alert(client, first, task_queue=settings.task_queue)).incident_id
+    later = make_alert(lab, "model_inversion", Environment.prod)
+    merged = (await submit_alert(client, later, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, survivor, "rollback-model")
+    await wait_for_pending(client, merged, "rollback-model")
+    await merge(client, merge_request(merged, survivor))
+    await final_state(client, later.workflow_id)
+    await _two_approve_then_reject(client, survivor, first.workflow_id)
+    return first.workflow_id, later.workflow_id
+
+
+async def merged_away(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """The history of an incident merged into another while it waited for an approval."""
+    return (await _merge_two(client, settings, lab))[1]
+
+
+async def merge_survivor(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """The history of the incident another was merged into, which then ran to its end."""
+    return (await _merge_two(client, settings, lab))[0]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
@@ -141,6 +167,8 @@ SCENARIOS: dict[str, Scenario] = {
     "duplicates_while_waiting": duplicates_while_waiting,
     "triage_assigned": triage_assigned,
     "triage_closed": triage_closed,
+    "merged_away": merged_away,
+    "merge_survivor": merge_survivor,
 }
 
 
