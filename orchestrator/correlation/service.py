@@ -5,16 +5,19 @@ An alert whose route has a `correlation` section names entities: its resources o
 the section lists, each keyed by environment, kind and value. For each, in the section's
 order, the ingress *claims* the entity's row for the incident the alert would go to:
 
+0. read who holds each entity: the first one another incident holds is where the alert goes;
 1. insert the row (the primary key is the entity's key); the first alert wins;
 2. else take over a row whose window passed (a conditional update, so one racer wins);
 3. else the row is live: read whose it is and slide its window to this alert's arrival plus
    the rule's window.
 
-Each step is one atomic statement on SQLite and PostgreSQL alike, so two replicas racing with
-alerts of different fingerprints for one entity agree on one incident. The first entity that
+Steps 1-3 are each one atomic statement on SQLite and PostgreSQL alike, so two replicas racing
+with alerts of different fingerprints for one entity agree on one incident (a holder that
+appears between step 0 and the claim is found by the claim, and followed). The first entity
 another incident holds decides where the alert goes (`Alert.joined`, recorded with the alert
 and on the incident); the alert's other entities are claimed for that incident too, so a later
-alert naming only one of them still finds it.
+alert naming only one of them still finds it. A resolved alert follows its entity's incident
+(step 0) but claims nothing.
 
 A merged incident's own workflow gets a row too (`kind` `merged`, see `repoint`): every alert
 is looked up by its own workflow id before anything else, so alerts of the merged incident's
@@ -119,17 +122,27 @@ def _correlate(conn: sa.Connection, alert: Alert, redirect: str | None) -> Alert
         if firing:
             _slide(conn, merged_key(alert.own_workflow_id), now)
     rule = alert.correlation
-    for entity in entities_of(alert):
-        assert rule is not None
-        target = joined.workflow_id if joined is not None else alert.own_workflow_id
-        if firing:
+    entities = entities_of(alert)
+    if rule is None or not entities:
+        return alert if joined is None else alert.model_copy(update={"joined": joined})
+    own = alert.own_workflow_id
+
+    def join(holder: str, entity: Entity) -> EntityJoin:
+        return EntityJoin(workflow_id=holder, kind=entity.kind, value=entity.value, rule=rule.rule)
+
+    # First the holder of the first entity another incident holds, so that the entities
+    # before it in the rule's order are claimed for that incident, not for this alert's own.
+    for entity in entities if joined is None else []:
+        holder = _holder(conn, entity.key, now)
+        if holder is not None and holder != own:
+            joined = join(holder, entity)
+            break
+    if firing:
+        for entity in entities:
+            target = joined.workflow_id if joined is not None else own
             holder = _claim(conn, entity, target, rule.rule, rule.window_seconds, now)
-        else:  # a resolution follows its entity's incident but claims nothing
-            holder = _holder(conn, entity.key, now) or target
-        if joined is None and holder != alert.own_workflow_id:
-            joined = EntityJoin(
-                workflow_id=holder, kind=entity.kind, value=entity.value, rule=rule.rule
-            )
+            if joined is None and holder != own:  # claimed by a racer since it was read
+                joined = join(holder, entity)
     return alert if joined is None else alert.model_copy(update={"joined": joined})
 
 

@@ -21,14 +21,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from orchestrator.db import upgrade
-from orchestrator.domain import DecisionKind, Environment, Resources
+from orchestrator.domain import DecisionKind, Environment, IncidentState, Resources
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
-from orchestrator.temporal.incidents import decide, merge, submit_alert
+from orchestrator.temporal.incidents import decide, describe, merge, submit_alert
 from orchestrator.temporal.worker import build_worker
 from tests.support.incidents import (
     decision,
     encrypted_client,
+    eventually,
     final_state,
     make_alert,
     merge_request,
@@ -145,7 +146,20 @@ async def _merge_two(client: Client, settings: Settings, lab: LabInfo) -> tuple[
     await wait_for_pending(client, merged, "rollback-model")
     await merge(client, merge_request(merged, survivor))
     await final_state(client, later.workflow_id)
-    await _two_approve_then_reject(client, survivor, first.workflow_id)
+    await decide(client, survivor, decision("rollback-model"))
+    await decide(client, survivor, decision("rollback-model", principal="bob"))
+
+    async def restore_asked_or_closed() -> IncidentState | None:
+        state = await describe(client, survivor)
+        done = state.closed_at is not None or any(
+            p.step_id == "restore-caller-key" for p in state.pending
+        )
+        return state if done else None
+
+    state = await eventually(restore_asked_or_closed, timeout=60)
+    if state.closed_at is None:  # the survivor revoked the key first (else the merged one did)
+        await decide(client, survivor, decision("restore-caller-key", kind=DecisionKind.reject))
+    await final_state(client, first.workflow_id)
     return first.workflow_id, later.workflow_id
 
 
