@@ -3,7 +3,7 @@
 The checks run in the order that tells a caller least: the role (the endpoint's permission,
 as for decisions), then the scope of both incidents (read from the ledger, so an incident out
 of scope is refused before anything about it is told), then what the request itself gets
-wrong (an incident into itself, two environments), then the survivor's state (closed: 409).
+wrong (an incident into itself, two environments), then both incidents' state (closed: 409).
 The workflows' validators judge again (`workflows.merging`), since a check here can race. Once
 both workflows took the merge, the database follows: the merged incident's entities and key
 lead to the survivor (`service.repoint`) and its alerts' receipts answer the survivor.
@@ -75,6 +75,9 @@ async def merge_as(
             "(entities and approval policies are per environment)",
             "into",
         )
+    merged = await describe(client, incident_id)
+    if merged.closed_at is not None:
+        raise Conflict(f"incident {incident_id!r} is closed ({merged.outcome}); nothing to merge")
     survivor = await describe(client, body.into)
     if survivor.closed_at is not None:
         raise Conflict(
