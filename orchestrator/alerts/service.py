@@ -288,6 +288,8 @@ def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEven
         "route_hash": alert.route_hash,
         "alert": alert.model_dump(mode="json"),
     }
+    if alert.joined is not None:  # where entity correlation or a merge sends it, and why
+        payload["joined"] = alert.joined.model_dump(mode="json")
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
     return NewEvent(
