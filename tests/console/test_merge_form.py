@@ -8,19 +8,19 @@ from playwright.async_api import BrowserContext, expect
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.domain import Environment
 from orchestrator.settings import Settings
-from orchestrator.temporal.incidents import describe, submit_alert
+from orchestrator.temporal.incidents import describe
 from tests.console.conftest import Shooter, sign_in
-from tests.support.incidents import eventually, make_alert
+from tests.console.test_browser import open_prod_incident
+from tests.support.incidents import eventually
 from tests.support.principals import Tokens
 
 HOSTILE_REASON = "<script>window.__pwned = 1</script> same attacker"
 
 
 async def open_incident(client: Client, settings: Settings, lab: LabInfo) -> str:
-    alert = make_alert(lab, "prompt_injection", Environment.prod, source="detector-1")
-    incident = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    """A prod incident (its title hostile) once it waits for a decision."""
+    incident = await open_prod_incident(client, settings, lab)
 
     async def waiting() -> bool:
         return bool((await describe(client, incident)).pending)

@@ -4,12 +4,10 @@ many writers for one entity."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from threading import Barrier
 
-import pytest
 import sqlalchemy as sa
 
 from orchestrator import db
@@ -29,17 +27,11 @@ from orchestrator.domain import (
     Environment,
     Resources,
 )
+from tests.incidents.conftest import engine  # a migrated database on SQLite and PostgreSQL
 
+__all__ = ["engine"]
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 WINDOW = 600
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[sa.Engine]:
-    db.upgrade(db_url)
-    engine = db.make_engine(db_url)
-    yield engine
-    engine.dispose()
 
 
 def alert(
