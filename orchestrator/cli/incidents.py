@@ -125,6 +125,21 @@ def show(incident_id: str, as_json: JsonFlag = False) -> None:
         console().print(phases, markup=False)
     if incident["pending"]:
         console().print(pending_table(incident["pending"], with_incident=False), markup=False)
+    live = incident.get("live") or {}
+    if live.get("merged_into"):
+        console().print(plain(f"merged into {live['merged_into']}"), markup=False)
+    joined = new_table("ALERT OR INCIDENT", "TYPE", "WHY", "WHEN", title="joined")
+    for alert in live.get("correlated_alerts") or []:
+        why = f"{alert['kind']} {alert['value']} (rule {alert['rule']})"
+        joined.add_row(
+            *row(alert["alert_id"], alert["type"], why, short_time(alert["attached_at"]))
+        )
+    for merged in live.get("merged_from") or []:
+        why = f"merged by {merged['merged_by']}: {merged['reason']}"
+        count = f"{merged['alert_count']} alert(s)"
+        joined.add_row(*row(merged["incident_id"], count, why, short_time(merged["merged_at"])))
+    if joined.row_count:
+        console().print(joined, markup=False)
 
 
 def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:

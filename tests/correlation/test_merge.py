@@ -169,3 +169,7 @@ async def test_the_cli_merges_and_refuses_in_one_line(
     assert done.exit_code == 0, done.error
     assert f"merged {b} into {a}: 1 alert(s) moved, 2 in the survivor" in done.output
     assert (await describe(dev_client, a)).merged_from[0].incident_id == b
+
+    shown = await firebreak(monkeypatch, url, tokens.ann, "incidents", "show", a)
+    assert shown.exit_code == 0, shown.error
+    assert b in shown.output and "merged by ann: same key, same attacker" in shown.output
