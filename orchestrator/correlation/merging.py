@@ -5,7 +5,8 @@ as for decisions), then the scope of both incidents (read from the ledger, so an
 of scope is refused before anything about it is told), then what the request itself gets
 wrong (an incident into itself, two environments), then both incidents' state (closed: 409).
 The workflows' validators judge again (`workflows.merging`), since a check here can race. Once
-both workflows took the merge, the database follows: the merged incident's entities and key
+both workflows took the merge, the database follows (a merge sent again finishes what an
+earlier one left undone, and changes nothing more): the merged incident's entities and key
 lead to the survivor (`service.repoint`) and its alerts' receipts answer the survivor.
 """
 
@@ -24,7 +25,7 @@ from orchestrator.audit import EventStore
 from orchestrator.correlation.models import MergeAnswer, MergeBody
 from orchestrator.correlation.service import repoint
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
-from orchestrator.domain import Environment, MergeRequest
+from orchestrator.domain import Environment, MergeOutcome, MergeRequest
 from orchestrator.errors import Conflict, Forbidden, InvalidInput, NotFound
 from orchestrator.principals.models import Principal
 from orchestrator.temporal.incidents import describe, merge, parse_incident_id
@@ -76,7 +77,10 @@ async def merge_as(
             "into",
         )
     merged = await describe(client, incident_id)
-    if merged.closed_at is not None:
+    # The same merge sent again after it closed B (its answer lost, or the database step
+    # failed): finish it. Any other merge of a closed incident is refused.
+    again = merged.closed_at is not None and merged.merged_into == body.into
+    if merged.closed_at is not None and not again:
         raise Conflict(f"incident {incident_id!r} is closed ({merged.outcome}); nothing to merge")
     survivor = await describe(client, body.into)
     if survivor.closed_at is not None:
@@ -92,7 +96,13 @@ async def merge_as(
         environments=list(principal.environments),
         reason=body.reason,
     )
-    away, kept = await merge(client, request)
+    left = MergeOutcome(
+        merge_id=request.merge_id,
+        incident_id=incident_id,
+        into=body.into,
+        alert_count=merged.alert_count,
+    )
+    away, kept = await merge(client, request, away=left if again else None)
     entities, moved_receipts = await anyio.to_thread.run_sync(
         _follow, store.engine, incident_id, body.into
     )

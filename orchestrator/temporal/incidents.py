@@ -318,14 +318,18 @@ def _unavailable(exc: RPCError) -> Unavailable:
     return Unavailable(f"Temporal request failed: {exc.status.name if exc.status else 'unknown'}")
 
 
-async def merge(client: Client, request: MergeRequest) -> tuple[MergeOutcome, MergeOutcome]:
+async def merge(
+    client: Client, request: MergeRequest, *, away: MergeOutcome | None = None
+) -> tuple[MergeOutcome, MergeOutcome]:
     """Merge `request.incident_id` into `request.into` (`workflows.merging`): the `merge`
-    update to the one that closes, then `absorb` to the survivor with the alerts it held.
+    update to the one that closes (unless `away` says it already did), then `absorb` to the
+    survivor with the alerts it held.
 
     Each update's id derives from the merge id, so sending the same merge again attaches to
     the first and never applies it twice. Refusals are the validators' (403/409).
     """
-    away = await _merge_update(client, request.incident_id, "merge", request)
+    if away is None:
+        away = await _merge_update(client, request.incident_id, "merge", request)
     moved = request.model_copy(
         update={"alert_ids": away.alert_ids, "alert_count": away.alert_count}
     )

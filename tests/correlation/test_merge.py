@@ -123,13 +123,20 @@ async def test_a_responder_merges_b_into_a_and_b_s_alerts_follow(
     assert (await describe(dev_client, a)).alert_count == 4
 
     # Merging into the closed B is refused with the reason; so is merging B again elsewhere.
-    c, _ = await open_incident(http, tokens, delivery(INJECTION, f"key-{uuid.uuid4().hex[:8]}"))
+    other = delivery(INJECTION, f"key-{uuid.uuid4().hex[:8]}")
+    other["alerts"][0]["labels"]["model"] = "another-llm"  # else it joins A by model
+    c, _ = await open_incident(http, tokens, other)
+    assert c != a
     into_closed = await merge(http, tokens.ben, c, b)
     assert into_closed.status_code == 409
     assert (
         f"incident {b!r} is closed (merged); merge into an open incident"
         in (into_closed.json()["detail"])
     )
+    repeated = await merge(http, tokens.ben, b, a, reason="one attacker behind both keys")
+    assert repeated.status_code == 200, repeated.text  # the same merge again: answered, once
+    assert (repeated.json()["alert_count"], repeated.json()["receipts_moved"]) == (2, 0)  # as first
+    assert len((await describe(dev_client, a)).merged_from) == 1
     twice = await merge(http, tokens.ben, b, c)
     assert twice.status_code == 409 and "closed" in twice.json()["detail"], twice.text
 
