@@ -51,7 +51,7 @@ def check_merge(request: MergeRequest, state: IncidentState, *, survivor: bool) 
     if state.closed_at is not None:
         side = "merge into" if survivor else "merge"
         raise conflict(f"incident {me} is closed ({state.outcome}); cannot {side} it")
-    if not survivor and state.merged_into is not None:
+    if state.merged_into is not None:
         raise conflict(f"incident {me} is already merged into {state.merged_into}")
 
 

@@ -93,3 +93,9 @@ def test_merging_elsewhere_after_a_merge_is_refused_but_a_repeat_is_answered() -
     )
     closed_survivor = state("a.1", merged_from=[absorbed], closed_at=NOW, outcome="resolved")
     check_merge(merge_request("b.1", "a.1"), closed_survivor, survivor=True)
+
+
+def test_an_incident_merged_away_takes_no_merge_in() -> None:
+    leaving = state("a.1", merged_into="z.1")
+    with pytest.raises(ApplicationError, match=r"incident a\.1 is already merged into z\.1"):
+        check_merge(merge_request("b.1", "a.1"), leaving, survivor=True)
