@@ -7,10 +7,14 @@ hands over and remembers, each step safe to repeat.
 1. `known` reads, before anything is written, what the database holds: the answer to the
    delivery's `webhook-id` (the same id and body answer the first response again; the same id
    with another body is refused as a replay), the earlier alerts a follow-up inherits its
-   fields from, and the receipts of alerts already handed to an incident.
-2. `Ingest.record_and_hand_over` writes the rest. Each new alert's `AlertReceived` event goes
-   to its own stream, under the stream and event ids that `ids.py` derives from source + alert
-   id, so a retried alert finds its first record instead of writing a second; then the
+   fields from, the receipts of alerts already handed to an incident, and whether an alert's
+   own incident was merged into another.
+2. `Ingest.record_and_hand_over` writes the rest. First, an alert whose route correlates by
+   entity, or whose incident was merged, is pointed at the incident that holds it
+   (`orchestrator.correlation.service`: one atomic claim per entity). Each new alert's
+   `AlertReceived` event goes to its own stream, under the stream and event ids that `ids.py`
+   derives from source + alert id, so a retried alert finds its first record instead of
+   writing a second; then the
    incident workflow gets it (signal-with-start); then a receipt maps the alert to its
    incident, so later retries answer the same incident id without touching Temporal. Last,
    a delivery with a `webhook-id` is remembered whole with its answer.
