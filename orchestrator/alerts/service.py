@@ -14,10 +14,9 @@ hands over and remembers, each step safe to repeat.
    (`orchestrator.correlation.service`: one atomic claim per entity). Each new alert's
    `AlertReceived` event goes to its own stream, under the stream and event ids that `ids.py`
    derives from source + alert id, so a retried alert finds its first record instead of
-   writing a second; then the
-   incident workflow gets it (signal-with-start); then a receipt maps the alert to its
-   incident, so later retries answer the same incident id without touching Temporal. Last,
-   a delivery with a `webhook-id` is remembered whole with its answer.
+   writing a second; then the incident workflow gets it (signal-with-start); then a receipt
+   maps the alert to its incident, so later retries answer the same incident id without
+   touching Temporal. Last, a delivery with a `webhook-id` is remembered whole with its answer.
 
 Concurrent requests share each step: their records go in one transaction, their receipts and
 answers in another (`GroupCommit`), and the alerts of one incident travel in one signal
