@@ -131,7 +131,7 @@ class AlertIntake:
                 "severity": alert.severity.value,
                 "alert_count": s.alert_count,
             }
-            if alert.joined is not None and s.alert_count > 1:
+            if alert.joined is not None:  # sent here by an entity or a merge: say which
                 payload["correlated"] = correlated(s, alert)
             self._outbox.emit(EventType.alert_attached, payload)
 
