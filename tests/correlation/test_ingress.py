@@ -16,7 +16,7 @@ from orchestrator.alerts import service
 from orchestrator.alerts.formats import NORMALISERS
 from orchestrator.alerts.models import AlertFormat, Delivery
 from orchestrator.audit import open_event_store
-from orchestrator.domain import EventType
+from orchestrator.domain import EventType, IncidentState
 from orchestrator.principals.service import authenticate
 from orchestrator.routing.service import load_table
 from orchestrator.settings import Settings
@@ -45,7 +45,12 @@ async def test_two_alert_types_naming_one_key_are_one_incident(
     staging = await post(http, tokens.source, "alertmanager", delivery(SPEND, key, "llm-staging"))
     assert staging["incidents"] != [incident]
 
-    state = await describe(dev_client, incident)
+    async def joined_recorded() -> IncidentState | None:
+        # The alert counts at once; its reason is recorded when it is attached.
+        state = await describe(dev_client, incident)
+        return state if state.correlated_alerts else None
+
+    state = await eventually(joined_recorded, timeout=30)
     assert state.type == "prompt_injection" and state.alert_count == 2
     [why] = state.correlated_alerts
     assert (why.alert_id, why.type, why.kind, why.value, why.rule) == (

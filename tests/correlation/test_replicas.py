@@ -18,11 +18,12 @@ from activities.providers.local.lab import LabInfo
 from orchestrator import db
 from orchestrator.api.app import create_app
 from orchestrator.audit import open_event_store
+from orchestrator.domain import IncidentState
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import describe
 from tests.correlation.conftest import CORRELATED_ROUTES, INJECTION, SPEND, delivery
 from tests.support.app import bearer, terminate_started
-from tests.support.incidents import encrypted_client, running_worker
+from tests.support.incidents import encrypted_client, eventually, running_worker
 from tests.support.principals import Tokens, cast
 
 REPLICAS = 2
@@ -92,6 +93,13 @@ async def test_racing_replicas_open_one_incident_for_one_key(
     incidents = set(await asyncio.gather(*sending))
     assert len(incidents) == 1
     [incident] = incidents
-    state = await describe(client, incident)
+
+    async def all_attached() -> IncidentState | None:
+        # Signalled alerts count at once; they are attached (and their reason recorded) when
+        # the workflow next runs.
+        state = await describe(client, incident)
+        return state if len(state.correlated_alerts) == DELIVERIES - 1 else None
+
+    state = await eventually(all_attached, timeout=30)
     assert state.alert_count == DELIVERIES
-    assert len(state.correlated_alerts) == DELIVERIES - 1
+    assert {(c.kind, c.value) for c in state.correlated_alerts} == {("api_key", key)}
