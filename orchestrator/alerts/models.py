@@ -107,3 +107,5 @@ class Known:
     previous: IngestResponse | None
     alerts: list[Alert]
     incidents: dict[str, str]
+    redirects: dict[str, str] = field(default_factory=dict)
+    """Own workflow id -> survivor's, for alerts whose incident was merged away."""

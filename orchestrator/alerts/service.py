@@ -7,13 +7,16 @@ hands over and remembers, each step safe to repeat.
 1. `known` reads, before anything is written, what the database holds: the answer to the
    delivery's `webhook-id` (the same id and body answer the first response again; the same id
    with another body is refused as a replay), the earlier alerts a follow-up inherits its
-   fields from, and the receipts of alerts already handed to an incident.
-2. `Ingest.record_and_hand_over` writes the rest. Each new alert's `AlertReceived` event goes
-   to its own stream, under the stream and event ids that `ids.py` derives from source + alert
-   id, so a retried alert finds its first record instead of writing a second; then the
-   incident workflow gets it (signal-with-start); then a receipt maps the alert to its
-   incident, so later retries answer the same incident id without touching Temporal. Last,
-   a delivery with a `webhook-id` is remembered whole with its answer.
+   fields from, the receipts of alerts already handed to an incident, and whether an alert's
+   own incident was merged into another.
+2. `Ingest.record_and_hand_over` writes the rest. First, an alert whose route correlates by
+   entity, or whose incident was merged, is pointed at the incident that holds it
+   (`orchestrator.correlation.service`: one atomic claim per entity). Each new alert's
+   `AlertReceived` event goes to its own stream, under the stream and event ids that `ids.py`
+   derives from source + alert id, so a retried alert finds its first record instead of
+   writing a second; then the incident workflow gets it (signal-with-start); then a receipt
+   maps the alert to its incident, so later retries answer the same incident id without
+   touching Temporal. Last, a delivery with a `webhook-id` is remembered whole with its answer.
 
 Concurrent requests share each step: their records go in one transaction, their receipts and
 answers in another (`GroupCommit`), and the alerts of one incident travel in one signal
@@ -50,6 +53,7 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
+from orchestrator.correlation.service import correlate, merge_redirects, needs_claims
 from orchestrator.db import run_on
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
@@ -78,8 +82,13 @@ def known(store: EventStore, delivery: Delivery) -> Known:
     alerts = _resolve_inherited(store, source, delivery.alerts)
     ids = [a.id for a in alerts] + [i.inherit_from for i in delivery.alerts if i.inherit_from]
     keys = sorted({alert_key(source, alert_id) for alert_id in ids})
-    rows = _run(store.engine, lambda conn: conn.execute(RECEIPTS_OF, {"keys": keys}).all())
-    return Known(None, alerts, {key: incident_id for key, incident_id in rows})
+
+    def read(conn: sa.Connection) -> Known:
+        rows = conn.execute(RECEIPTS_OF, {"keys": keys}).all()
+        incidents = {key: incident_id for key, incident_id in rows}
+        return Known(None, alerts, incidents, merge_redirects(conn, alerts))
+
+    return _run(store.engine, read)
 
 
 def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
@@ -116,6 +125,7 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
                     "fingerprint": earlier.fingerprint,
                     "route": earlier.route,
                     "route_hash": earlier.route_hash,
+                    "correlation": earlier.correlation,
                 }
             )
         alerts.append(alert)
@@ -162,6 +172,7 @@ class Ingest:
             for item, alert in pairs
             if keys[alert.id] not in known.incidents and alert.id not in held
         ]
+        fresh = await self._correlated(fresh, known.redirects)
         recorded = (
             await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
         )
@@ -203,6 +214,23 @@ class Ingest:
         if rows:
             await self._rows.submit(None, rows)
         return response
+
+    async def _correlated(
+        self, fresh: list[tuple[ParsedAlert, Alert]], redirects: dict[str, str]
+    ) -> list[tuple[ParsedAlert, Alert]]:
+        """The alerts handed over with the incident each joins by entity or merge
+        (`orchestrator.correlation.service`); a delivery with neither writes nothing."""
+        handed = [(item, alert) for item, alert in fresh if item.forward]
+        alerts = [alert for _, alert in handed]
+        if not needs_claims(alerts, redirects):
+            return fresh
+        joined = await anyio.to_thread.run_sync(
+            lambda: _run(
+                self._store.engine, lambda conn: correlate(conn, alerts, redirects), write=True
+            )
+        )
+        by_id = {alert.id: alert for alert in joined}
+        return [(item, by_id.get(alert.id, alert)) for item, alert in fresh]
 
     async def _hand_over(self, item: ParsedAlert, alert: Alert) -> SubmitResult | None:
         return await self._coalescer.submit(alert) if item.forward else None
@@ -297,6 +325,8 @@ def alert_payload(delivery: Delivery, alert: Alert) -> dict[str, object]:
 def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
     # The full alert is sealed like the raw body; only the routing facts stay in clear.
     payload = alert_payload(delivery, alert)
+    if alert.joined is not None:  # where entity correlation or a merge sends it, and why
+        payload["joined"] = alert.joined.model_dump(mode="json")
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
     return NewEvent(

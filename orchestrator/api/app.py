@@ -27,6 +27,7 @@ from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
+from orchestrator.correlation.views import router as merge_router
 from orchestrator.errors import Unavailable
 from orchestrator.evidence.service import EvidenceReader
 from orchestrator.evidence.views import router as evidence_router
@@ -101,6 +102,7 @@ def create_app(
         incidents_router,
         reports_router,
         approvals_router,
+        merge_router,
         audit_router,
         evidence_router,
         principals_router,

@@ -1,4 +1,5 @@
-"""`firebreak incidents list|show|timeline|report`: the responder's view of incidents over HTTP.
+"""`firebreak incidents list|show|timeline|report|merge`: the responder's view of incidents over
+HTTP.
 
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
@@ -143,6 +144,21 @@ def show(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
         console().print(phases, markup=False)
     if incident["pending"]:
         console().print(pending_table(incident["pending"], with_incident=False), markup=False)
+    live = incident.get("live") or {}
+    if live.get("merged_into"):
+        console().print(plain(f"merged into {live['merged_into']}"), markup=False)
+    joined = new_table("ALERT OR INCIDENT", "TYPE", "WHY", "WHEN", title="joined")
+    for alert in live.get("correlated_alerts") or []:
+        why = f"{alert['kind']} {alert['value']} (rule {alert['rule']})"
+        joined.add_row(
+            *row(alert["alert_id"], alert["type"], why, short_time(alert["attached_at"]))
+        )
+    for merged in live.get("merged_from") or []:
+        why = f"merged by {merged['merged_by']}: {merged['reason']}"
+        count = f"{merged['alert_count']} alert(s)"
+        joined.add_row(*row(merged["incident_id"], count, why, short_time(merged["merged_at"])))
+    if joined.row_count:
+        console().print(joined, markup=False)
 
 
 def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
@@ -219,6 +235,8 @@ TIMELINE_FIELDS = (
     "outcome",
     "summary",
     "error",
+    "merged_into",
+    "merged_from",
 )
 
 
@@ -248,3 +266,37 @@ def report(
     except OSError as exc:
         raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="--out") from None
     typer.echo(f"report written to {out}")
+
+
+@incidents_app.command("merge")
+def merge(
+    incident_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="INCIDENT",
+            help="The incident that closes (merged away): its id or a unique prefix.",
+        ),
+    ],
+    into: Annotated[
+        str, typer.Option("--into", help="The incident that survives: its id or a unique prefix.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why they are one; recorded in the audit log.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge an incident into another: its alerts move there, and it closes naming it."""
+    merged, survivor = resolve_incident(incident_id), resolve_incident(into)
+    answer = api_request(
+        "POST", f"/v1/incidents/{merged}/merge", json={"into": survivor, "reason": reason}
+    )
+    if as_json:
+        print_json(answer)
+        return
+    console().print(
+        plain(
+            f"merged {answer['incident_id']} into {answer['into']}: "
+            f"{answer['alerts_moved']} alert(s) moved, {answer['alert_count']} in the survivor"
+        ),
+        markup=False,
+    )

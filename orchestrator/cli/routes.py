@@ -123,6 +123,9 @@ def test(
                 "fingerprint": alert.fingerprint,
                 "correlation_key": alert.correlation_key,
                 "workflow_id": alert.workflow_id,
+                "entity_correlation": (
+                    alert.correlation.model_dump(mode="json") if alert.correlation else None
+                ),
             }
         )
     typer.echo(json.dumps({"routes": table.content_hash, "alerts": shown}, indent=2))
@@ -168,4 +171,7 @@ def _sets(route: Route) -> str:
         parts.append("resources=" + "+".join(route.resources))
     if route.fingerprint:
         parts.append("fingerprint=" + "+".join(route.fingerprint))
+    if route.correlation:
+        c = route.correlation
+        parts.append(f"correlate={'+'.join(c.entities)}/{c.window_seconds}s")
     return ",".join(parts) or "-"

@@ -55,6 +55,8 @@ from orchestrator.console.security import (
     set_cookie,
 )
 from orchestrator.console.stats import summarise
+from orchestrator.correlation.merging import merge_as
+from orchestrator.correlation.models import MergeBody
 from orchestrator.domain import (
     DecisionKind,
     Environment,
@@ -63,7 +65,7 @@ from orchestrator.domain import (
     Severity,
     Slug,
 )
-from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound
+from orchestrator.errors import Conflict, FirebreakError, Forbidden, InvalidInput, NotFound
 from orchestrator.incidents import service as incidents
 from orchestrator.principals.models import Permission
 from orchestrator.reports import render as report_render
@@ -291,6 +293,8 @@ async def _incident_page(
         error=error,
         form_id=uuid.uuid4().hex,
         open_for=(detail.closed_at or now) - detail.opened_at,
+        merged=request.query_params.get("merged") == "1",
+        merged_into=incident_view.merged_into(events),
     )
     return render("incident.html", context, status=status)
 
@@ -348,6 +352,30 @@ async def decide(
     if isinstance(answer, DecisionAccepted):
         target += f"&pending={quote(answer.decision_id)}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/incidents/{incident_id}/merge")
+async def merge(
+    request: Request, incident_id: IncidentId, session: DecisionPost, store: Store
+) -> Response:
+    """Merge this incident into another from the incident page, through the API's own merge
+    (`correlation.merging.merge_as`). A refusal the responder can fix (an unknown or closed
+    survivor, no reason, the incident itself) shows on the page; out of scope is an error page.
+    """
+    form = await request.form()
+    try:
+        body = MergeBody(into=str(form.get("into", "")).strip(), reason=str(form.get("reason", "")))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        message = f"{err['loc'][-1]}: {err['msg']}"
+        return await _incident_page(request, session, incident_id, error=f"{message}.", status=422)
+    try:
+        client = await get_temporal(request)
+        answer = await merge_as(session.principal, client, store, incident_id, body)
+    except (Conflict, InvalidInput, NotFound) as exc:
+        status = 404 if isinstance(exc, NotFound) else exc.status
+        return await _incident_page(request, session, incident_id, error=exc.detail, status=status)
+    return RedirectResponse(f"/console/incidents/{quote(answer.into)}?merged=1", status_code=303)
 
 
 @router.get("/approvals")

@@ -222,6 +222,34 @@ def parse_condition(text: str) -> tuple[str, dict[str, Any]]:
     return name, {"equals": value}
 
 
+ENTITY_KINDS = ("api_key", "model", "dataset", "agent", "tool")
+"""The resources that name an entity an incident can be about (versions do not)."""
+MAX_WINDOW_SECONDS = 7 * 24 * 3600
+"""No correlation window lasts forever: a week at most."""
+
+
+class Correlation(BaseModel):
+    """Entity correlation (Netflix Dispatch's duplication rules): an alert of this route that
+    names one of `entities` (same environment) while an incident for it is open and its last
+    alert is less than `window_seconds` old joins that incident. Entities are tried in the
+    order written; the first one already claimed decides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entities: Annotated[list[str], Field(min_length=1)]
+    window_seconds: int = Field(ge=1, le=MAX_WINDOW_SECONDS)
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, entities: list[str]) -> list[str]:
+        for kind in entities:
+            if kind not in ENTITY_KINDS:
+                raise ValueError(f"unknown entity {kind!r} (one of {', '.join(ENTITY_KINDS)})")
+        if len(set(entities)) != len(entities):
+            raise ValueError("an entity is named twice")
+        return entities
+
+
 class Route(BaseModel):
     """Where alerts that match every condition of `match` go. What a route does not set (or
     sets `from` fields the alert lacks) comes from the built-in `default` route."""
@@ -238,6 +266,7 @@ class Route(BaseModel):
     fingerprint: Annotated[list[FieldName], Field(min_length=1)] | None = Field(
         None, description="Fields whose values identify the condition; default: the sender's."
     )
+    correlation: Correlation | None = None
 
     @field_validator("resources")
     @classmethod

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.alerts.formats.common import UNROUTED, digest, slug
 from orchestrator.alerts.models import ParsedAlert
-from orchestrator.domain import Alert, Environment, Resources, Severity
+from orchestrator.domain import Alert, EntityRule, Environment, Resources, Severity
 from orchestrator.errors import InvalidInput
 from orchestrator.playbooks.loader import ROUTES_FILES
 from orchestrator.routing.models import (
@@ -118,8 +118,10 @@ class RouteTable:
             if names
             else item.alert.fingerprint
         )
+        correlation = next((r for r in chain if r.correlation), None)
         alert = item.alert.model_copy(
             update={
+                "correlation": _entity_rule(correlation),
                 "type": type_,
                 "severity": severity or FALLBACK_SEVERITY,
                 "environment": environment or FALLBACK_ENVIRONMENT,
@@ -220,6 +222,13 @@ def _resource(chain: tuple[Route, ...], kind: str, view: _View) -> str | None:
             if value is not None:
                 return value
     return None
+
+
+def _entity_rule(route: Route | None) -> EntityRule | None:
+    if route is None or route.correlation is None:
+        return None
+    c = route.correlation
+    return EntityRule(kinds=list(c.entities), window_seconds=c.window_seconds, rule=route.id)
 
 
 def _mapped(value: str, take: Take) -> str:

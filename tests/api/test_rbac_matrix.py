@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,8 @@ class World:
     engine: sa.Engine
     window_id: str = ""  # a prod suppression window
     evidence: str = ""  # the digest of an item a prod incident collected
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (B, A), one per permitted merge
+    into: str = ""  # the survivor of the merge being sent
 
 
 def unique(prefix: str) -> str:
@@ -78,6 +80,15 @@ def window(world: World) -> str:
 
 def new_window(world: World) -> dict[str, Any]:
     return {"json": WINDOW | {"environments": ["prod"]}}
+
+
+def merge_path(world: World) -> str:
+    merged, world.into = world.pairs.pop()
+    return f"/v1/incidents/{merged}/merge"
+
+
+def merge_body(world: World) -> dict[str, Any]:
+    return {"json": {"into": world.into or world.incident_id, "reason": "matrix"}}
 
 
 def victim(world: World) -> str:
@@ -128,6 +139,12 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w: f"/v1/incidents/{w.incident_id}/steps/{APPROVAL_STEP}/decisions/never-sent",
         in_scope=404,  # permitted, and Temporal holds no decision by that id
         out_of_scope=403,
+    ),
+    ("POST", "/v1/incidents/{incident_id}/merge"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/merge",
+        merge_body,
+        out_of_scope=403,
+        permitted_path=merge_path,
     ),
     ("GET", "/v1/approvals"): Case(fixed("/v1/approvals")),
     ("GET", "/v1/audit/events"): Case(fixed("/v1/audit/events")),
@@ -210,8 +227,9 @@ async def test_every_route_every_role_every_scope(
         ):
             admin = tokens[Role.admin, True]
             source = tokens[Role.source, True]
-            incidents = [await waiting_incident(http, source, admin) for _ in range(3)]
-            world = World(incidents[0], incidents[1:], engine, evidence=digest)
+            incidents = [await waiting_incident(http, source, admin) for _ in range(7)]
+            pairs = [(incidents[3], incidents[4]), (incidents[5], incidents[6])]
+            world = World(incidents[0], incidents[1:3], engine, evidence=digest, pairs=pairs)
             world.window_id = window(world)
             for endpoint in api_endpoints:
                 case = CASES[endpoint.method, endpoint.path]

@@ -45,6 +45,10 @@ ROUTES: dict[tuple[str, str], tuple[str, int]] = {
         "/console/incidents/{incident}/report",
         200,
     ),
+    ("POST", "/console/incidents/{incident_id}/merge"): (
+        "/console/incidents/{incident}/merge",
+        422,  # the form sent no incident to merge into
+    ),
     ("GET", "/console/approvals"): ("/console/approvals", 200),
     ("GET", "/console/audit"): ("/console/audit", 200),
     ("GET", "/console/audit/export"): ("/console/audit/export", 200),

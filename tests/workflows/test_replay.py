@@ -32,6 +32,8 @@ def test_histories_are_recorded() -> None:
         "triage_assigned",
         "triage_closed",
         "before_triage_no_playbook",
+        "merged_away",
+        "merge_survivor",
     }
 
 
