@@ -174,7 +174,7 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
         title="waiting for a decision",
     )
     keep_whole(table, "INCIDENT", "STEP")
-    shorts = short_ids(item["incident_id"] for item in items)
+    shorts = short_ids(item["incident_id"] for item in items) if with_incident else {}
     for item in items:
         lead = [shorts[item["incident_id"]]] if with_incident else []
         needed = {
