@@ -26,6 +26,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
@@ -115,6 +119,14 @@ def writing(engine: sqlalchemy.Engine, *, serialise: bool = False) -> Iterator[C
             conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+def upsert(engine: sqlalchemy.Engine, table: sqlalchemy.Table) -> PostgresInsert | SqliteInsert:
+    """An INSERT on `table` with the dialect's ``ON CONFLICT`` clauses (both backends spell
+    them alike, but SQLAlchemy keeps them on each dialect's own construct)."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    return postgresql_insert(table)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
