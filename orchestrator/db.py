@@ -52,6 +52,22 @@ def make_engine(url: str) -> sqlalchemy.Engine:
     return engine
 
 
+def make_autocommit_engine(url: str) -> sqlalchemy.Engine:
+    """An engine for single-statement writes whose loss in a crash costs nothing that matters
+    (a rate-limit budget): on PostgreSQL each statement commits on its own, one round trip,
+    without waiting for the WAL flush (`synchronous_commit=off`); on SQLite, whose commits
+    are cheap and whose writers must queue (`writing`), the ordinary engine."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        return make_engine(url)
+    return sqlalchemy.create_engine(
+        url,
+        pool_pre_ping=True,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
