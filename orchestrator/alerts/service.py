@@ -33,8 +33,6 @@ from typing import TypeVar
 
 import anyio
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from orchestrator.alerts.ids import (
     alert_event_id,
@@ -54,7 +52,7 @@ from orchestrator.alerts.models import (
 )
 from orchestrator.audit import EventStore, StreamAppend
 from orchestrator.correlation.service import correlate, merge_redirects, needs_claims
-from orchestrator.db import run_on
+from orchestrator.db import run_on, upsert
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
@@ -359,13 +357,12 @@ def _delivery_row(key: str, delivery: Delivery, response: IngestResponse) -> dic
 
 def _insert_all(engine: sa.Engine, rows: Rows) -> None:
     """Insert every row in one transaction; a row already there (a twin request) is kept."""
-    insert = sqlite_insert if engine.dialect.name == "sqlite" else postgresql_insert
     tables = {table.name: table for table, _ in rows}
 
     def work(conn: sa.Connection) -> None:
         for name, table in tables.items():
             values = [row for t, row in rows if t.name == name]
-            conn.execute(insert(table).on_conflict_do_nothing(), values)
+            conn.execute(upsert(engine, table).on_conflict_do_nothing(), values)
 
     _run(engine, work, write=True)
 
