@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from orchestrator.api.auth import Permission, Principal, require, visible_environments
@@ -18,9 +18,12 @@ from orchestrator.approvals.models import (
     DecisionAnswer,
     DecisionApplied,
     DecisionRequest,
+    IncidentActionRequest,
     PendingApproval,
 )
 from orchestrator.audit import EventStore
+from orchestrator.domain import LIFECYCLE_STEP, DecisionKind
+from orchestrator.errors import InvalidInput
 from orchestrator.incidents import service as incidents
 
 router = APIRouter(tags=["approvals"])
@@ -84,6 +87,71 @@ async def decision(
     it never applies twice."""
     answer = await service.follow_as(principal, client, store, incident_id, step_id, decision_id)
     return _answered(answer, response)
+
+
+LIFECYCLE_ANSWERS = ANSWERS | problem_responses(400, 401, 403, 404, 409, 422, 503)
+
+
+async def _lifecycle(
+    kind: DecisionKind,
+    incident_id: str,
+    body: IncidentActionRequest,
+    principal: Principal,
+    client: Client,
+    store: EventStore,
+    response: Response,
+) -> DecisionAnswer:
+    """A decision on step `incident`, under the same role and environment rules as every
+    decision, and followed the same way (`.../steps/incident/decisions/{id}`)."""
+    try:
+        request = body.as_decision(kind)
+    except ValidationError as exc:
+        raise InvalidInput(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
+    answer = await service.decide_as(principal, client, store, incident_id, LIFECYCLE_STEP, request)
+    return _answered(answer, response)
+
+
+@router.post("/v1/incidents/{incident_id}/acknowledge", responses=LIFECYCLE_ANSWERS)
+async def acknowledge(
+    incident_id: IncidentId,
+    body: IncidentActionRequest,
+    principal: Decider,
+    client: Annotated[Client, Depends(get_temporal)],
+    store: Annotated[EventStore, Depends(get_store)],
+    response: Response,
+) -> DecisionAnswer:
+    """Acknowledge the incident (once): the SLA's acknowledge leg is met."""
+    args = (incident_id, body, principal, client, store, response)
+    return await _lifecycle(DecisionKind.acknowledge, *args)
+
+
+@router.post("/v1/incidents/{incident_id}/resolve", responses=LIFECYCLE_ANSWERS)
+async def resolve(
+    incident_id: IncidentId,
+    body: IncidentActionRequest,
+    principal: Decider,
+    client: Annotated[Client, Depends(get_temporal)],
+    store: Annotated[EventStore, Depends(get_store)],
+    response: Response,
+) -> DecisionAnswer:
+    """Resolve an open or contained incident with a reason: steps waiting for people are
+    skipped, a running one finishes, nothing else starts."""
+    args = (incident_id, body, principal, client, store, response)
+    return await _lifecycle(DecisionKind.resolve, *args)
+
+
+@router.post("/v1/incidents/{incident_id}/close", responses=LIFECYCLE_ANSWERS)
+async def close(
+    incident_id: IncidentId,
+    body: IncidentActionRequest,
+    principal: Decider,
+    client: Annotated[Client, Depends(get_temporal)],
+    store: Annotated[EventStore, Depends(get_store)],
+    response: Response,
+) -> DecisionAnswer:
+    """Close a resolved incident with a reason, before its quiet period ends."""
+    args = (incident_id, body, principal, client, store, response)
+    return await _lifecycle(DecisionKind.close, *args)
 
 
 def _answered(answer: DecisionAnswer, response: Response) -> DecisionAnswer:
