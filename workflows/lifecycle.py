@@ -108,12 +108,13 @@ class Lifecycle:
             self.resolve(decision.actor, decision.reason, _decided(decision))
         else:
             self._closing = decision
+        closing = decision.kind is DecisionKind.close  # the workflow closes it at once
         return DecisionOutcome(
             decision_id=decision.decision_id,
             step_id=LIFECYCLE_STEP,
             kind=decision.kind,
             step_status=StepStatus.succeeded,
-            incident_status=s.status,
+            incident_status=IncidentStatus.closed if closing else s.status,
         )
 
     # --- the playbook's progress ---------------------------------------------------------
