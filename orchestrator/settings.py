@@ -157,11 +157,15 @@ class Settings(BaseSettings):
 
     guard_window_seconds: int = Field(3600, ge=0)
     incident_quiet_seconds: int = Field(
-        900, ge=0, description="After recovery, close once no alert arrived for this long."
+        900,
+        ge=0,
+        description="Close a resolved incident once no alert arrived for this long; "
+        "a new alert before then reopens it.",
     )
     sla: list[SlaRule] = Field(
         default_factory=lambda: list(DEFAULT_SLA),
-        description="SLA targets by severity (and type); replaces the defaults when set.",
+        description="SLA targets: a JSON list of {severity, type?, acknowledge_seconds, "
+        "contain_seconds, resolve_seconds}; replaces the defaults (docs/concepts.md, SLAs).",
     )
     sla_escalate_to: str | None = Field(
         None, description="Who an SLA breach notifies (a notify route's recipient)."
