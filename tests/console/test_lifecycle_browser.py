@@ -67,9 +67,7 @@ async def test_responder_acknowledges_resolves_and_closes_from_the_page(
     await actions.locator("button[value=resolve]").click()
     await expect(page.locator(".flash.ok")).to_contain_text("resolve on step incident")
     await expect(page.locator("#incident-status")).to_have_text("resolved")
-    await expect(page.locator(f'tr[data-step="{FIRST_STEP}"] .step-status')).to_have_text(
-        "skipped"
-    )
+    await expect(page.locator(f'tr[data-step="{FIRST_STEP}"] .step-status')).to_have_text("skipped")
     await expect(page.locator("#pending")).to_contain_text("Nothing is waiting.")
     await shoot(page, "2-resolved")
 
