@@ -89,69 +89,48 @@ async def decision(
     return _answered(answer, response)
 
 
-LIFECYCLE_ANSWERS = ANSWERS | problem_responses(400, 401, 403, 404, 409, 422, 503)
+LIFECYCLE_ACTIONS = {
+    DecisionKind.acknowledge: "Acknowledge the incident (once): the SLA's acknowledge leg is met.",
+    DecisionKind.resolve: "Resolve an open or contained incident with a reason: steps waiting "
+    "for people are skipped, a running one finishes, nothing else starts.",
+    DecisionKind.close: "Close a resolved incident with a reason, before its quiet period ends.",
+}
 
 
-async def _lifecycle(
-    kind: DecisionKind,
-    incident_id: str,
-    body: IncidentActionRequest,
-    principal: Principal,
-    client: Client,
-    store: EventStore,
-    response: Response,
-) -> DecisionAnswer:
-    """A decision on step `incident`, under the same role and environment rules as every
-    decision, and followed the same way (`.../steps/incident/decisions/{id}`)."""
-    try:
-        request = body.as_decision(kind)
-    except ValidationError as exc:
-        raise InvalidInput(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-    answer = await service.decide_as(principal, client, store, incident_id, LIFECYCLE_STEP, request)
-    return _answered(answer, response)
+def _lifecycle_route(kind: DecisionKind, description: str) -> None:
+    """`POST /v1/incidents/{id}/<kind>`: a decision on step `incident`, under the same role and
+    environment rules as every decision, followed the same way
+    (`.../steps/incident/decisions/{decision_id}`)."""
+
+    async def endpoint(
+        incident_id: IncidentId,
+        body: IncidentActionRequest,
+        principal: Decider,
+        client: Annotated[Client, Depends(get_temporal)],
+        store: Annotated[EventStore, Depends(get_store)],
+        response: Response,
+    ) -> DecisionAnswer:
+        try:
+            request = body.as_decision(kind)
+        except ValidationError as exc:
+            message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(message) from None
+        answer = await service.decide_as(
+            principal, client, store, incident_id, LIFECYCLE_STEP, request
+        )
+        return _answered(answer, response)
+
+    endpoint.__name__ = endpoint.__qualname__ = kind.value
+    router.post(
+        f"/v1/incidents/{{incident_id}}/{kind.value}",
+        responses=ANSWERS | problem_responses(400, 401, 403, 404, 409, 422, 503),
+        summary=f"{kind.value.capitalize()} an incident",
+        description=description,
+    )(endpoint)
 
 
-@router.post("/v1/incidents/{incident_id}/acknowledge", responses=LIFECYCLE_ANSWERS)
-async def acknowledge(
-    incident_id: IncidentId,
-    body: IncidentActionRequest,
-    principal: Decider,
-    client: Annotated[Client, Depends(get_temporal)],
-    store: Annotated[EventStore, Depends(get_store)],
-    response: Response,
-) -> DecisionAnswer:
-    """Acknowledge the incident (once): the SLA's acknowledge leg is met."""
-    args = (incident_id, body, principal, client, store, response)
-    return await _lifecycle(DecisionKind.acknowledge, *args)
-
-
-@router.post("/v1/incidents/{incident_id}/resolve", responses=LIFECYCLE_ANSWERS)
-async def resolve(
-    incident_id: IncidentId,
-    body: IncidentActionRequest,
-    principal: Decider,
-    client: Annotated[Client, Depends(get_temporal)],
-    store: Annotated[EventStore, Depends(get_store)],
-    response: Response,
-) -> DecisionAnswer:
-    """Resolve an open or contained incident with a reason: steps waiting for people are
-    skipped, a running one finishes, nothing else starts."""
-    args = (incident_id, body, principal, client, store, response)
-    return await _lifecycle(DecisionKind.resolve, *args)
-
-
-@router.post("/v1/incidents/{incident_id}/close", responses=LIFECYCLE_ANSWERS)
-async def close(
-    incident_id: IncidentId,
-    body: IncidentActionRequest,
-    principal: Decider,
-    client: Annotated[Client, Depends(get_temporal)],
-    store: Annotated[EventStore, Depends(get_store)],
-    response: Response,
-) -> DecisionAnswer:
-    """Close a resolved incident with a reason, before its quiet period ends."""
-    args = (incident_id, body, principal, client, store, response)
-    return await _lifecycle(DecisionKind.close, *args)
+for _kind, _description in LIFECYCLE_ACTIONS.items():
+    _lifecycle_route(_kind, _description)
 
 
 def _answered(answer: DecisionAnswer, response: Response) -> DecisionAnswer:

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestrator.cli.approvals import DecisionId
+from orchestrator.cli.approvals import DecisionId, print_answer
 from orchestrator.cli.client import api_request
-from orchestrator.cli.incidents import JsonFlag, console, plain, print_json
+from orchestrator.cli.incidents import JsonFlag
+from orchestrator.domain import LIFECYCLE_STEP
 
 RequiredReason = Annotated[
     str, typer.Option("--reason", "-r", help="Why; recorded in the audit log (required).")
@@ -30,20 +31,7 @@ def _post(
     if decision_id:
         body["decision_id"] = decision_id
     answer = api_request("POST", f"/v1/incidents/{incident_id}/{action}", json=body)
-    if as_json:
-        print_json(answer)
-        return
-    decision = plain(answer["decision_id"])
-    if answer.get("state") == "pending":
-        line = (
-            f"{action} pending on {plain(incident_id)}: accepted, not yet applied (no worker is "
-            f"running); follow with `firebreak decision {plain(incident_id)} incident "
-            f"{decision}` (decision {decision})"
-        )
-    else:
-        status = plain(answer.get("incident_status") or "")
-        line = f"{action} applied to {plain(incident_id)}: incident {status} (decision {decision})"
-    console().print(line, markup=False, soft_wrap=True)
+    print_answer(answer, action, incident_id, LIFECYCLE_STEP, as_json)
 
 
 def ack(

@@ -4,7 +4,6 @@ Temporal dev server, SQLite): the same role and scope rules as step decisions, b
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -12,11 +11,10 @@ import pytest
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.db import upgrade
 from orchestrator.domain import Environment
 from orchestrator.settings import Settings
 from tests.support.app import bearer
-from tests.support.incidents import eventually
+from tests.support.incidents import eventually, lab_settings
 from tests.support.principals import Tokens
 from tests.support.stack import open_incident
 
@@ -26,13 +24,7 @@ HOSTILE = "<script>alert(1)</script>\x1b[31m; DROP TABLE incidents; --"
 @pytest.fixture
 def fb_settings(lab: LabInfo) -> Settings:
     """A quiet period long enough that a resolved incident stays resolved during the test."""
-    settings = Settings(
-        data_dir=lab.data_dir,
-        task_queue=f"fb-{uuid.uuid4().hex[:12]}",
-        incident_quiet_seconds=3600,
-    )
-    upgrade(settings.db_url)
-    return settings
+    return lab_settings(lab, incident_quiet_seconds=3600)
 
 
 async def test_acknowledge_resolve_close_over_http(

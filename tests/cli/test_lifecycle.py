@@ -4,30 +4,24 @@ uvicorn with a worker on the Temporal dev server."""
 from __future__ import annotations
 
 import json
-import uuid
 from functools import partial
 
 import pytest
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.db import upgrade
 from orchestrator.domain import Environment
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
 from tests.cli.test_incidents_approvals import firebreak
-from tests.support.incidents import eventually, make_alert
+from tests.support.incidents import eventually, lab_settings, make_alert
 from tests.support.principals import Tokens
 
 
 @pytest.fixture
 def fb_settings(lab: LabInfo) -> Settings:
     """A quiet period long enough that a resolved incident waits to be closed."""
-    settings = Settings(
-        data_dir=lab.data_dir, task_queue=f"fb-{uuid.uuid4().hex[:12]}", incident_quiet_seconds=3600
-    )
-    upgrade(settings.db_url)
-    return settings
+    return lab_settings(lab, incident_quiet_seconds=3600)
 
 
 async def test_a_responder_moves_an_incident_through_its_life(

@@ -5,28 +5,23 @@ with the page's buttons; an auditor gets none of them. Screenshots in test-artif
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from playwright.async_api import BrowserContext, expect
 from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.db import upgrade
 from orchestrator.settings import Settings
 from tests.console.conftest import Shooter, sign_in
 from tests.console.test_browser import FIRST_STEP, not_pwned, open_prod_incident
+from tests.support.incidents import lab_settings
 from tests.support.principals import Tokens
 
 
 @pytest.fixture
 def fb_settings(lab: LabInfo) -> Settings:
     """A quiet period long enough that a resolved incident waits to be closed."""
-    settings = Settings(
-        data_dir=lab.data_dir, task_queue=f"fb-{uuid.uuid4().hex[:12]}", incident_quiet_seconds=3600
-    )
-    upgrade(settings.db_url)
-    return settings
+    return lab_settings(lab, incident_quiet_seconds=3600)
 
 
 async def test_responder_acknowledges_resolves_and_closes_from_the_page(
