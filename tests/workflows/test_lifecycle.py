@@ -21,10 +21,11 @@ from orchestrator.domain import (
     IncidentStatus,
     RecordedEvent,
     Role,
+    Severity,
     StepStatus,
 )
 from orchestrator.errors import Conflict, Forbidden
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, SlaRule
 from orchestrator.temporal.incidents import decide, describe, submit_alert
 from tests.support.incidents import (
     audit_stream,
@@ -61,6 +62,9 @@ phases:
         action: keys.usage
         params: {{key_id: "{{{{ alert.resources.api_key }}}}"}}
 """
+
+
+RULES = [SlaRule(severity=Severity.high, acknowledge_seconds=3600, resolve_seconds=86400)]
 
 
 def drill_settings(fb_settings: Settings, tmp_path: Path, rule: str = "responder") -> Settings:
@@ -276,3 +280,44 @@ async def test_a_new_alert_reruns_the_phases_under_rerun(
     assert approvers == ["alice", "bob"]
     [reopen] = payloads(events, "IncidentReopened")
     assert reopen["on_reopen"] == "rerun"
+
+
+async def test_a_reopening_storm_continues_as_new_keeping_the_lifecycle(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    """A storm after resolution reopens the incident once; the history outgrows its limit and
+    the incident continues as new, still open, still reopened once, its SLA clock rebuilt."""
+    settings = drill_settings(fb_settings, tmp_path).model_copy(update={"sla": RULES})
+    alert = make_alert(lab, "lifecycle_drill")
+    async with running_worker(dev_client, settings, history_limit=150):
+        first = await submit_alert(dev_client, alert, task_queue=settings.task_queue)
+        inc = first.incident_id
+        await wait_for_pending(dev_client, inc, "confirm")
+        await decide(dev_client, inc, decision("confirm"))
+        await status_is(dev_client, inc, IncidentStatus.resolved)
+        for _ in range(100):
+            more = make_alert(lab, "lifecycle_drill", fingerprint=alert.fingerprint)
+            await submit_alert(dev_client, more, task_queue=settings.task_queue)
+
+        async def all_attached() -> IncidentState | None:
+            state = await describe(dev_client, inc)
+            return state if state.alert_count == 101 else None
+
+        state = await eventually(all_attached, timeout=60)
+        assert state.status is IncidentStatus.open and state.reopened_count == 1
+        assert state.sla is not None and state.acknowledged_at is None
+        run = (await dev_client.get_workflow_handle(alert.workflow_id).describe()).run_id
+        assert run != first.run_id, "the storm made the incident continue as new"
+        await lifecycle(dev_client, inc, "acknowledge", principal="bob")
+        await lifecycle(dev_client, inc, "resolve", reason="one attacker, one key")
+        await status_is(dev_client, inc, IncidentStatus.resolved)
+        await lifecycle(dev_client, inc, "close", reason="done")
+        final = await final_state(dev_client, alert.workflow_id)
+
+    assert final.status is IncidentStatus.closed and final.reopened_count == 1
+    assert final.acknowledged_by == "bob"
+    events = audit_stream(settings, inc)
+    assert len({e.id for e in events}) == len(events)
+    counts = {t: event_types(events).count(t) for t in set(event_types(events))}
+    assert counts["IncidentReopened"] == 1 and counts["IncidentResolved"] == 2
+    assert counts["AlertAttached"] == 101 and counts["IncidentOpened"] == 1
