@@ -452,6 +452,9 @@ class IncidentWorkflow:
             result = await self._execute(state, step, state.action, state.params, "")
         except ActionFailed as exc:
             transitions.fail(state, self._outbox, exc.reason)
+            if self._life.resolved:  # a responder resolved it meanwhile: nobody is asked
+                self._life.skip_rest()
+                return
             title = f"Step failed: {state.action}"
             await self._notify(Ask.failure, state, title)
             return

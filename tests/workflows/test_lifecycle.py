@@ -4,17 +4,23 @@ validated update as every decision; a new alert reopens a resolved incident."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import activity
 from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.factory import build_activities
 from activities.providers.local.lab import LabInfo
 from orchestrator.domain import (
     LIFECYCLE_STEP,
+    ActionInput,
+    ActionResult,
     DecisionOutcome,
     Environment,
     IncidentState,
@@ -321,3 +327,72 @@ async def test_a_reopening_storm_continues_as_new_keeping_the_lifecycle(
     counts = {t: event_types(events).count(t) for t in set(event_types(events))}
     assert counts["IncidentReopened"] == 1 and counts["IncidentResolved"] == 2
     assert counts["AlertAttached"] == 101 and counts["IncidentOpened"] == 1
+
+
+GATED = """
+id: gated-drill
+title: Gated drill
+alert_types: [gated_drill]
+phases:
+  - name: containment
+    steps:
+      - id: quarantine
+        action: datasets.quarantine
+        params: {dataset: "{{ alert.resources.dataset }}"}
+  - name: recovery
+    steps:
+      - id: usage
+        action: keys.usage
+        params: {key_id: "{{ alert.resources.api_key }}"}
+"""
+
+
+class GatedFailure:
+    """`datasets.quarantine` that fails for good once the test opens its gate."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.started = asyncio.Event()
+
+    @activity.defn(name="datasets.quarantine")
+    async def run(self, inp: ActionInput) -> ActionResult:
+        self.started.set()
+        await self.gate.wait()
+        raise ApplicationError("storage refused the move", type="ProviderError", non_retryable=True)
+
+
+async def test_a_step_failing_after_a_responder_resolved_asks_nobody(
+    dev_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    settings = drill_settings(fb_settings, tmp_path)
+    assert settings.playbooks_dir is not None
+    (settings.playbooks_dir / "gated.yaml").write_text(GATED)
+    gated = GatedFailure()
+    activities = [
+        fn
+        for fn in build_activities(settings)
+        if activity._Definition.must_from_callable(fn).name != "datasets.quarantine"
+    ]
+    alert = make_alert(lab, "gated_drill")
+    async with running_worker(dev_client, settings, [*activities, gated.run]):
+        inc = (await submit_alert(dev_client, alert, task_queue=settings.task_queue)).incident_id
+        await asyncio.wait_for(gated.started.wait(), 30)
+        resolved = await lifecycle(dev_client, inc, "resolve", reason="restored from backup")
+        assert resolved.incident_status is IncidentStatus.resolved
+        gated.gate.set()
+
+        async def settled() -> IncidentState | None:
+            state = await describe(dev_client, inc)
+            done = all(s.status is StepStatus.skipped for s in state.steps)
+            return state if done else None
+
+        state = await eventually(settled, timeout=30)
+        assert state.status is IncidentStatus.resolved and state.pending == []
+        await lifecycle(dev_client, inc, "close", reason="done")
+        await final_state(dev_client, alert.workflow_id)
+
+    events = audit_stream(settings, inc)
+    [failed] = payloads(events, "StepFailed")
+    assert failed["step_id"] == "quarantine"
+    assert [p["kind"] for p in payloads(events, "NotificationSent")] == []
+    assert [p["step_id"] for p in payloads(events, "StepStarted")] == ["quarantine"]
