@@ -19,6 +19,8 @@ ANSWERS = {
     "failure": "firebreak decide {incident} {step} retry|skip|abort",
     "stalled": "firebreak incidents show {incident}",
     "triage": "firebreak decide {incident} triage assign --playbook ID | close --reason TEXT",
+    "reopened": "firebreak incidents resolve {incident} --reason TEXT",
+    "sla": "firebreak incidents ack {incident} | resolve {incident} --reason TEXT",
 }
 """The command that answers each kind of notification."""
 

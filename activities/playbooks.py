@@ -34,9 +34,9 @@ class PlaybookActivities:
     async def resolve(self, alert: Alert) -> ResolvedPlaybook:
         try:
             playbook = playbook_for(alert.type, self._playbooks())
-            return self._resolved(resolve(playbook, alert))
+            return self._resolved(resolve(playbook, alert), alert=alert)
         except (InvalidInput, NotFound) as exc:
-            return self._resolved(error=exc.detail)
+            return self._resolved(error=exc.detail, alert=alert)
 
     @activity.defn(name=ASSIGN_PLAYBOOK)
     async def assign(self, inp: AssignInput) -> ResolvedPlaybook:
@@ -54,13 +54,16 @@ class PlaybookActivities:
         return load_playbooks(self.settings.playbooks_dir)
 
     def _resolved(
-        self, playbook: Playbook | None = None, error: str | None = None
+        self, playbook: Playbook | None = None, error: str | None = None, alert: Alert | None = None
     ) -> ResolvedPlaybook:
+        """`alert`: the incident's first alert, whose severity and type pick its SLA."""
+        sla = self.settings.sla_for(alert.severity, alert.type) if alert else None
         return ResolvedPlaybook(
             playbook=playbook,
             error=error,
             quiet_seconds=self.settings.incident_quiet_seconds,
             history_limit=self.history_limit,
+            sla=sla,
         )
 
 

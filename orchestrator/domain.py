@@ -9,13 +9,16 @@ package and every running incident still agree on one shape.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
+    "LIFECYCLE_STEP",
+    "OPEN_STATUSES",
     "TRIAGE_STEP",
     "ActionInput",
     "ActionResult",
@@ -44,9 +47,12 @@ __all__ = [
     "PhaseTiming",
     "Playbook",
     "RecordedEvent",
+    "ReopenRule",
     "Resources",
     "Role",
     "Severity",
+    "SlaLeg",
+    "SlaTargets",
     "Slug",
     "Step",
     "StepState",
@@ -210,6 +216,11 @@ class EventType(StrEnum):
     playbook_assigned = "PlaybookAssigned"
     playbook_assign_failed = "PlaybookAssignFailed"
     incident_merged = "IncidentMerged"
+    incident_acknowledged = "IncidentAcknowledged"
+    incident_contained = "IncidentContained"
+    incident_resolved = "IncidentResolved"
+    incident_reopened = "IncidentReopened"
+    sla_breached = "SlaBreached"
     principal_created = "PrincipalCreated"
     principal_revoked = "PrincipalRevoked"
     alert_suppressed = "AlertSuppressed"
@@ -359,6 +370,17 @@ class Phase(BaseModel):
     steps: list[Step] = Field(default_factory=list)
 
 
+class ReopenRule(StrEnum):
+    """What a new alert for a resolved incident does once it reopens it.
+
+    `responder`: the incident is open again and waits for a responder to resolve it (the
+    effects of the first run are still in place); `rerun`: its phases run again from the top.
+    """
+
+    responder = "responder"
+    rerun = "rerun"
+
+
 class Playbook(BaseModel):
     """A response plan for one or more alert types. `content_hash` is set by the loader."""
 
@@ -370,6 +392,9 @@ class Playbook(BaseModel):
     version: str = "1"
     alert_types: list[Slug] = Field(min_length=1)
     dry_run: bool = False
+    on_reopen: ReopenRule = Field(
+        ReopenRule.responder, description="A new alert after resolution: rerun or ask people."
+    )
     phases: list[Phase]
     content_hash: str = ""
 
@@ -382,6 +407,8 @@ class DecisionKind(StrEnum):
     abort = "abort"
     assign = "assign"
     close = "close"
+    acknowledge = "acknowledge"
+    resolve = "resolve"
 
 
 class Decision(BaseModel):
@@ -421,6 +448,35 @@ class StepStatus(StrEnum):
     compensated = "compensated"
 
 
+class IncidentStatus(StrEnum):
+    """Where an incident is in its life: open -> contained -> resolved -> closed (or aborted).
+
+    `active` and `awaiting_decision` are what incidents started before the lifecycle (patch
+    `lifecycle`) still show until they close; whether anything waits for people is the
+    incident's `pending` list, whatever its status.
+    """
+
+    open = "open"
+    contained = "contained"
+    resolved = "resolved"
+    closed = "closed"
+    aborted = "aborted"
+    active = "active"
+    awaiting_decision = "awaiting_decision"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        IncidentStatus.open,
+        IncidentStatus.contained,
+        IncidentStatus.resolved,
+        IncidentStatus.active,
+        IncidentStatus.awaiting_decision,
+    }
+)
+"""Statuses of an incident that has not closed."""
+
+
 class DecisionOutcome(BaseModel):
     """What a decision did. Repeating a decision id returns the first outcome again."""
 
@@ -430,13 +486,54 @@ class DecisionOutcome(BaseModel):
     step_status: StepStatus
     approved_by: list[str] = Field(default_factory=list)
     approvals_required: int = 0
+    incident_status: IncidentStatus | None = Field(
+        None, description="An acknowledge, resolve or close: the incident's status after it."
+    )
 
 
-class IncidentStatus(StrEnum):
-    active = "active"
-    awaiting_decision = "awaiting_decision"
-    closed = "closed"
-    aborted = "aborted"
+class SlaLeg(StrEnum):
+    """The legs of an incident's SLA clock, each measured from the incident's opening."""
+
+    acknowledge = "acknowledge"
+    contain = "contain"
+    resolve = "resolve"
+
+
+class SlaTargets(BaseModel):
+    """How long an incident may take to be acknowledged, contained and resolved (None: no
+    target for that leg), and who hears of a breach (None: the responders)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    acknowledge_seconds: int | None = Field(None, ge=1)
+    contain_seconds: int | None = Field(None, ge=1)
+    resolve_seconds: int | None = Field(None, ge=1)
+    escalate_to: str | None = None
+
+    def target(self, leg: SlaLeg) -> int | None:
+        return {
+            SlaLeg.acknowledge: self.acknowledge_seconds,
+            SlaLeg.contain: self.contain_seconds,
+            SlaLeg.resolve: self.resolve_seconds,
+        }[leg]
+
+    def next_due(
+        self,
+        opened_at: datetime,
+        met: Mapping[SlaLeg, datetime | None],
+        breached: Iterable[SlaLeg],
+    ) -> tuple[datetime, SlaLeg] | None:
+        """The leg that falls due first among those neither met nor breached, with when: what
+        a countdown shows, and what the workflow's SLA clock waits for."""
+        missed = set(breached)
+        due = [
+            (opened_at + timedelta(seconds=target), leg)
+            for leg in SlaLeg
+            if (target := self.target(leg)) is not None
+            and leg not in missed
+            and met.get(leg) is None
+        ]
+        return min(due) if due else None
 
 
 class StepState(BaseModel):
@@ -476,6 +573,9 @@ class PendingDecision(BaseModel):
 
 TRIAGE_STEP = "triage"
 """The step id under which an incident in triage waits for a playbook."""
+
+LIFECYCLE_STEP = "incident"
+"""The step id of a decision about the incident itself: acknowledge, resolve, close."""
 
 
 class Triage(BaseModel):
@@ -576,6 +676,32 @@ class IncidentState(BaseModel):
     correlated_alerts: list[CorrelatedAlert] = Field(
         default_factory=list, description="Alerts that joined by entity or merge (the latest)."
     )
+    lifecycle: bool = Field(
+        False, description="Whether status follows the lifecycle (incidents since `lifecycle`)."
+    )
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    contained_at: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = Field(None, description="Why it is resolved, as its resolver said.")
+    reopened_count: int = 0
+    sla: SlaTargets | None = None
+    sla_breached: list[SlaLeg] = Field(default_factory=list)
+
+    def sla_met(self) -> dict[SlaLeg, datetime | None]:
+        """When each leg of the SLA was first met (None: not yet)."""
+        return {
+            SlaLeg.acknowledge: self.acknowledged_at,
+            SlaLeg.contain: self.contained_at,
+            SlaLeg.resolve: self.resolved_at,
+        }
+
+    def sla_next_due(self) -> tuple[datetime, SlaLeg] | None:
+        """The next leg of the SLA to fall due, with when (None: no SLA, or none left)."""
+        if self.sla is None or self.closed_at is not None:
+            return None
+        return self.sla.next_due(self.opened_at, self.sla_met(), self.sla_breached)
 
 
 class SubmitResult(BaseModel):

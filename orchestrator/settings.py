@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from orchestrator.domain import Environment, Severity
+from orchestrator.domain import Environment, Severity, SlaTargets, Slug
 from orchestrator.errors import ConfigError
 
 ENV_PREFIX = "FIREBREAK_"
@@ -37,6 +37,49 @@ class NotifyRoute(BaseModel):
     min_severity: Severity = Severity.info
     environments: list[Environment] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list)
+
+
+class SlaRule(BaseModel):
+    """SLA targets, in seconds from the incident's opening, for one severity (and optionally one
+    incident type: a rule naming the type wins over the severity's). None: no target."""
+
+    model_config = {"extra": "forbid"}
+
+    severity: Severity
+    type: Slug | None = None
+    acknowledge_seconds: int | None = Field(None, ge=1)
+    contain_seconds: int | None = Field(None, ge=1)
+    resolve_seconds: int | None = Field(None, ge=1)
+
+
+HOUR = 3600
+DEFAULT_SLA = [
+    SlaRule(
+        severity=Severity.critical,
+        acknowledge_seconds=300,
+        contain_seconds=1800,
+        resolve_seconds=4 * HOUR,
+    ),
+    SlaRule(
+        severity=Severity.high,
+        acknowledge_seconds=900,
+        contain_seconds=2 * HOUR,
+        resolve_seconds=24 * HOUR,
+    ),
+    SlaRule(
+        severity=Severity.medium,
+        acknowledge_seconds=HOUR,
+        contain_seconds=8 * HOUR,
+        resolve_seconds=72 * HOUR,
+    ),
+    SlaRule(
+        severity=Severity.low,
+        acknowledge_seconds=4 * HOUR,
+        contain_seconds=24 * HOUR,
+        resolve_seconds=168 * HOUR,
+    ),
+]
+"""The targets without configuration (docs/concepts.md, SLAs); `info` incidents have none."""
 
 
 class Settings(BaseSettings):
@@ -145,7 +188,18 @@ class Settings(BaseSettings):
 
     guard_window_seconds: int = Field(3600, ge=0)
     incident_quiet_seconds: int = Field(
-        900, ge=0, description="After recovery, close once no alert arrived for this long."
+        900,
+        ge=0,
+        description="Close a resolved incident once no alert arrived for this long; "
+        "a new alert before then reopens it.",
+    )
+    sla: list[SlaRule] = Field(
+        default_factory=lambda: list(DEFAULT_SLA),
+        description="SLA targets: a JSON list of {severity, type?, acknowledge_seconds, "
+        "contain_seconds, resolve_seconds}; replaces the defaults (docs/concepts.md, SLAs).",
+    )
+    sla_escalate_to: str | None = Field(
+        None, description="Who an SLA breach notifies (a notify route's recipient)."
     )
     max_alert_bytes: int = Field(256 * 1024, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=1)
@@ -180,6 +234,33 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @field_validator("sla")
+    @classmethod
+    def _one_rule_each(cls, rules: list[SlaRule]) -> list[SlaRule]:
+        seen: set[tuple[Severity, str | None]] = set()
+        for rule in rules:
+            key = (rule.severity, rule.type)
+            if key in seen:
+                named = f"{rule.severity.value}" + (f"/{rule.type}" if rule.type else "")
+                raise ValueError(f"two SLA rules for {named}")
+            seen.add(key)
+        return rules
+
+    def sla_for(self, severity: Severity, type_: str) -> SlaTargets | None:
+        """The SLA of an incident: the rule for its severity and type, else its severity's."""
+        rules = [r for r in self.sla if r.severity is severity and r.type in (type_, None)]
+        if not rules:
+            return None
+        rule = min(rules, key=lambda r: r.type is None)
+        if not (rule.acknowledge_seconds or rule.contain_seconds or rule.resolve_seconds):
+            return None
+        return SlaTargets(
+            acknowledge_seconds=rule.acknowledge_seconds,
+            contain_seconds=rule.contain_seconds,
+            resolve_seconds=rule.resolve_seconds,
+            escalate_to=self.sla_escalate_to,
+        )
 
     @cached_property
     def db_url(self) -> str:

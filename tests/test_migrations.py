@@ -75,3 +75,49 @@ def test_sqlite_file_gets_its_directory_and_wal(tmp_path: Path) -> None:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_0009_adds_the_lifecycle_columns_to_existing_incidents(db_url: str) -> None:
+    """A row projected before 0009 keeps its data and reads as an incident with no lifecycle
+    facts yet; downgrading drops only what 0009 added."""
+    upgrade(db_url, "0005")
+    engine = make_engine(db_url)
+    row = {
+        "id": "incident-old.run",
+        "opened_position": 1,
+        "workflow_id": "incident-old",
+        "status": "active",
+        "type": "prompt_injection",
+        "severity": "high",
+        "environment": "prod",
+        "title": "before the lifecycle",
+        "correlation_key": "k",
+        "opened_at": "2026-11-30 08:00:00",
+        "phases": "{}",
+        "pending": "[]",
+        "alert_count": 1,
+        "resolved_alert_count": 0,
+        "last_position": 2,
+        "last_event_at": "2026-11-30 08:00:01",
+    }
+    columns = ", ".join(row)
+    values = ", ".join(f":{k}" for k in row)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"INSERT INTO incidents ({columns}) VALUES ({values})"), row)
+        upgrade(db_url, "0009")
+        assert "incident_sla_breaches" in tables(db_url)
+        with engine.connect() as conn:
+            got = conn.execute(
+                sa.text("SELECT status, reopened_count, sla, sla_breached FROM incidents")
+            ).one()
+        assert got[0] == "active" and got[1] == 0 and got[2] is None
+        assert got[3] in ("[]", [])
+        downgrade(db_url, "0005")
+        assert "incident_sla_breaches" not in tables(db_url)
+        with engine.connect() as conn:
+            names = {c["name"] for c in sa.inspect(conn).get_columns("incidents")}
+            kept = conn.execute(sa.text("SELECT title FROM incidents")).scalar()
+        assert "reopened_count" not in names and kept == "before the lifecycle"
+    finally:
+        engine.dispose()

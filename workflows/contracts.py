@@ -18,6 +18,7 @@ from orchestrator.domain import (
     NewEvent,
     Playbook,
     Resources,
+    SlaTargets,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ class ResolvedPlaybook(BaseModel):
     error: str | None = None
     quiet_seconds: int = Field(0, description="Close after recovery once alerts stop this long.")
     history_limit: int = Field(DEFAULT_HISTORY_LIMIT, description="Continue as new past this.")
+    sla: SlaTargets | None = Field(None, description="The SLA targets for the alert's severity.")
 
 
 class AssignInput(BaseModel):
@@ -98,6 +100,7 @@ class Carry(BaseModel):
     pending_alerts: list[Alert]
     contained_at: datetime | None = None
     last_alert_at: datetime | None = None
+    resolved_mark: int = Field(0, description="Alerts counted when last resolved (reopening).")
 
 
 class IncidentInput(BaseModel):

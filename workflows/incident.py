@@ -13,6 +13,8 @@ beside it, one job a module:
 - `workflows.notifications`: telling people; `workflows.compensation`: what undoing takes;
 - `workflows.triage`: an incident no playbook fits waits for a responder to assign one;
 - `workflows.merging`: a responder merges this incident into another (`merge`, `absorb`);
+- `workflows.lifecycle`: open, contained, resolved, closed, reopened; acknowledge, resolve and
+  close by responders; `workflows.sla`: the SLA clock's timers;
 - `workflows.view`: what the `state` query shows;
 - `workflows.patches`: where command order changed, for incidents running across an upgrade.
 
@@ -32,6 +34,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from orchestrator.actions import ACTIONS
     from orchestrator.domain import (
+        LIFECYCLE_STEP,
         TRIAGE_STEP,
         ActionResult,
         Actor,
@@ -47,12 +50,14 @@ with workflow.unsafe.imports_passed_through():
         PhaseName,
         PhaseTiming,
         Playbook,
+        ReopenRule,
+        SlaLeg,
         Step,
         StepState,
         StepStatus,
         TimeoutRule,
     )
-    from workflows import transitions, triage
+    from workflows import lifecycle, transitions, triage
     from workflows.approvals import check_principal, check_step, check_triage, conflict
     from workflows.compensation import changed_nothing, inverse_params
     from workflows.contracts import (
@@ -64,10 +69,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.execution import ActionFailed, run_action
     from workflows.intake import AlertIntake, ContinueAsNew, seconds_until
+    from workflows.lifecycle import Lifecycle
     from workflows.merging import MergedAway, MergeDesk, check_merge
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
-    from workflows.patches import TRIAGE, UNDO_ONLY_CHANGES
+    from workflows.patches import LIFECYCLE, TRIAGE, UNDO_ONLY_CHANGES
+    from workflows.sla import SlaClock
     from workflows.triage import TriageDesk
     from workflows.view import incident_view
 
@@ -101,6 +108,8 @@ class IncidentWorkflow:
             )
             self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
             self._merges = MergeDesk(self._state, self._outbox, self._intake)
+            self._life = Lifecycle(self._state, self._outbox, carry.resolved_mark)
+            self._sla = SlaClock(self._state, self._outbox, self._sla_breached)
             return
         info = workflow.info()
         self._state = IncidentState(
@@ -125,6 +134,8 @@ class IncidentWorkflow:
         )
         self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
         self._merges = MergeDesk(self._state, self._outbox, self._intake)
+        self._life = Lifecycle(self._state, self._outbox)
+        self._sla = SlaClock(self._state, self._outbox, self._sla_breached)
 
     # --- handlers -----------------------------------------------------------------------
 
@@ -148,6 +159,8 @@ class IncidentWorkflow:
             return known
         if decision.step_id == TRIAGE_STEP:
             return self._remember(self._triage.take(decision))
+        if decision.step_id == LIFECYCLE_STEP:
+            return self._remember(self._life.take(decision))
         step = self._step(decision.step_id)
         assert step is not None
         if decision.kind is DecisionKind.retry:
@@ -171,6 +184,9 @@ class IncidentWorkflow:
             raise conflict(f"the incident is merged into {self._state.merged_into}")
         if decision.step_id == TRIAGE_STEP:
             check_triage(decision, self._state.triage)
+            return
+        if decision.step_id == LIFECYCLE_STEP:
+            lifecycle.check(decision, self._state)
             return
         check_step(decision, self._step(decision.step_id))
 
@@ -198,12 +214,19 @@ class IncidentWorkflow:
     @workflow.run
     async def run(self, inp: IncidentInput) -> IncidentState:
         try:
-            if inp.carry is None and not await self._open():
-                return self._view()
+            if inp.carry is None:
+                # The first command of a run, before any local activity (see `_open`).
+                if workflow.patched(LIFECYCLE):
+                    self._state.lifecycle, self._state.status = True, IncidentStatus.open
+                if not await self._open():
+                    return self._view()
+            else:
+                self._sla.start()
             if self._playbook is None and not await self._settle_triage():
                 return self._view()
             await self._run_playbook()
         except ContinueAsNew:
+            await self._sla.stop()
             await self._intake.flush()
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(IncidentInput(alert=self._alert, carry=self._carry()))
@@ -224,6 +247,9 @@ class IncidentWorkflow:
         )
         self._quiet_seconds = resolved.quiet_seconds
         self._intake.history_limit = resolved.history_limit
+        if self._state.lifecycle:
+            self._state.sla = resolved.sla
+            self._sla.start()
         pb = resolved.playbook
         transitions.opened(self._state, self._alert, pb, workflow.info().run_id, self._outbox)
         self._intake.attach()
@@ -253,6 +279,21 @@ class IncidentWorkflow:
         return True
 
     async def _run_playbook(self) -> None:
+        """Run the phases; then, on the lifecycle, stay resolved until the incident closes,
+        running the phases again each time a new alert reopens it under `rerun`."""
+        assert self._playbook is not None
+        while await self._run_phases():
+            if not self._state.lifecycle:
+                await self._until_quiet()
+                await self._close("resolved")
+                return
+            self._life.phases_done(self._playbook.on_reopen)
+            if not await self._until_closed():
+                return
+            self._rerun()
+
+    async def _run_phases(self) -> bool:
+        """Run the phases from where the incident stands; False once it aborted (closed)."""
         assert self._playbook is not None
         phases = self._playbook.phases
         start_phase, start_step = self._pos
@@ -271,15 +312,78 @@ class IncidentWorkflow:
                 if self._abort is not None:
                     await self._compensate_all()
                     await self._close("aborted")
-                    return
+                    return False
+                if self._life.resolved:  # a responder resolved it: nothing else starts
+                    self._life.skip_rest()
+                    self._state.current_step = None
+                    self._pos = (len(phases), 0)
+                    return True
             self._state.current_step = None
             timing.completed_at = workflow.now()
             self._outbox.emit(EventType.phase_completed, {"phase": phase.name.value})
             if phase.name is PhaseName.containment:
-                self._contained_at = workflow.now()
+                self._contained_at = self._contained_at or workflow.now()
+                if self._state.lifecycle:
+                    self._life.contain()
         self._pos = (len(phases), 0)
-        await self._until_quiet()
-        await self._close("resolved")
+        return True
+
+    async def _until_closed(self) -> bool:
+        """A resolved incident closes after the quiet period or when a responder closes it. A
+        new alert reopens it: True when the phases are to run again (`rerun`); under
+        `responder` it waits, open, for a responder to resolve it again."""
+        assert self._playbook is not None
+        rule = self._playbook.on_reopen
+        life = self._life
+        while True:
+            if not life.resolved:
+                await self._intake.wait(lambda: life.resolved, None)
+                continue
+            closing = life.closing()
+            if closing is not None:
+                await self._close("resolved", decided=closing)
+                return False
+            if life.reopens():
+                life.reopen(rule)
+                await notify(
+                    self._state,
+                    self._outbox,
+                    Ask.reopened,
+                    LIFECYCLE_STEP,
+                    f"Reopened: a new alert after resolution ({rule.value})",
+                    attempt=self._state.reopened_count,
+                    local=True,
+                )
+                if rule is ReopenRule.rerun:
+                    return True
+                continue
+            until = life.quiet_until(self._intake.last_alert_at, self._quiet_seconds)
+            remaining = seconds_until(until)
+            if remaining <= 0:
+                await self._close("resolved")
+                return False
+            await self._intake.wait(lambda: life.closing() is not None or life.reopens(), remaining)
+
+    def _rerun(self) -> None:
+        """Reopened under `rerun`: the playbook's steps are planned afresh and run from the
+        top, their events in the incident's new round."""
+        assert self._playbook is not None
+        self._state.steps, self._state.phases = [], {}
+        self._adopt(self._playbook)
+        self._pos = (0, 0)
+
+    async def _sla_breached(self, leg: SlaLeg) -> None:
+        sla = self._state.sla
+        await notify(
+            self._state,
+            self._outbox,
+            Ask.sla,
+            LIFECYCLE_STEP,
+            f"SLA breached: not {leg.value}d in time",
+            attempt=len(self._state.sla_breached),
+            target=sla.escalate_to if sla else None,
+            local=True,
+        )
 
     async def _until_quiet(self) -> None:
         """Keep the incident open until no alert arrived for the quiet window, so a storm that
@@ -380,6 +484,9 @@ class IncidentWorkflow:
             result = await self._execute(state, step, state.action, state.params, "")
         except ActionFailed as exc:
             transitions.fail(state, self._outbox, exc.reason)
+            if self._life.resolved:  # a responder resolved it meanwhile: nobody is asked
+                self._life.skip_rest()
+                return
             title = f"Step failed: {state.action}"
             await self._notify(Ask.failure, state, title)
             return
@@ -461,7 +568,10 @@ class IncidentWorkflow:
         if decided is not None:
             payload |= triage.closing(decided)
             actor = decided.actor
+        if s.lifecycle and s.resolved_at is not None:
+            payload["time_to_resolve_seconds"] = (s.resolved_at - s.opened_at).total_seconds()
         self._outbox.emit(EventType.incident_closed, payload, actor)
+        await self._sla.stop()
         await self._intake.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
@@ -485,4 +595,5 @@ class IncidentWorkflow:
             pending_alerts=self._intake.pending_for_carry(),
             contained_at=self._contained_at,
             last_alert_at=self._intake.last_alert_at,
+            resolved_mark=self._life.resolved_mark,
         )

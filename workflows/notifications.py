@@ -33,6 +33,8 @@ class Ask(StrEnum):
     failure = "failure"
     stalled = "stalled"
     triage = "triage"
+    reopened = "reopened"
+    sla = "sla"
 
 
 async def notify(

@@ -23,12 +23,25 @@ from orchestrator.domain import Actor, EventType, NewEvent
 SYSTEM = Actor.system()
 SENSITIVE = ("result",)
 """Payload keys the store encrypts at rest: action results may carry model outputs."""
-SUBJECT_KEYS = ("alert_id", "phase", "step_id", "action", "decision_id", "kind", "attempt")
+SUBJECT_KEYS = (
+    "alert_id",
+    "phase",
+    "step_id",
+    "action",
+    "decision_id",
+    "kind",
+    "attempt",
+    "leg",
+)
 NAMESPACE = uuid.UUID("5b0e6f1c-2f7a-4c61-9d1e-6a0f3f1e9b42")
 
 
-def event_id(incident_id: str, type_: EventType, payload: dict[str, Any]) -> str:
+def event_id(incident_id: str, type_: EventType, payload: dict[str, Any], round_: int = 0) -> str:
+    """`round_` counts the incident's reopenings: the same step or transition in a later round
+    is a new event (round 0 keeps the ids incidents had before reopening existed)."""
     subject = "/".join(str(payload[k]) for k in SUBJECT_KEYS if payload.get(k) is not None)
+    if round_:
+        subject = f"{subject}#{round_}"
     return str(uuid.uuid5(NAMESPACE, f"{incident_id}|{type_.value}|{subject}"))
 
 
@@ -43,11 +56,13 @@ class Outbox:
         self._incident_id = incident_id
         self._events: list[NewEvent] = []
         self.now = clock
+        self.round = 0
+        """How often the incident was reopened: part of every later event's id."""
 
     def emit(self, type_: EventType, payload: dict[str, Any], actor: Actor = SYSTEM) -> None:
         self._events.append(
             NewEvent(
-                id=event_id(self._incident_id, type_, payload),
+                id=event_id(self._incident_id, type_, payload, self.round),
                 type=type_.value,
                 actor=actor,
                 occurred_at=self.now(),

@@ -27,3 +27,8 @@ BATCHED_ATTACH = "batched-attach"
 TRIAGE = "triage"
 """An incident without a playbook waits in triage for a responder instead of closing as
 `playbook_error` (`workflows.triage`)."""
+
+LIFECYCLE = "lifecycle"
+"""The incident's status follows its lifecycle (open, contained, resolved, closed), with an event
+for each transition, responders' acknowledge/resolve/close, reopening, and the SLA clock's
+timers (`workflows.lifecycle`, `workflows.sla`). Asked first thing in every run."""

@@ -71,6 +71,9 @@ def opened(
             "route": alert.route,
             "route_hash": alert.route_hash,
             "dry_run": bool(playbook and playbook.dry_run),
+            # Only lifecycle incidents name these, so older histories' payloads stay as they were.
+            **({"lifecycle": True} if incident.lifecycle else {}),
+            **({"sla": incident.sla.model_dump(mode="json")} if incident.sla else {}),
         },
     )
 

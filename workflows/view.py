@@ -53,11 +53,11 @@ def _steps_waiting(state: IncidentState) -> list[PendingDecision]:
 
 
 def incident_view(state: IncidentState, alert_counts: tuple[int, int]) -> IncidentState:
-    """A copy of `state` with its pending decisions, its live status, and `alert_counts`
+    """A copy of `state` with its pending decisions, its status, and `alert_counts`
     (attached and resolved alerts, including those signalled but not attached yet)."""
     pending = pending_decisions(state)
     status = state.status
-    if state.closed_at is None:
+    if state.closed_at is None and not state.lifecycle:  # an incident from before `lifecycle`
         status = IncidentStatus.awaiting_decision if pending else IncidentStatus.active
     alert_count, resolved_alert_count = alert_counts
     update = {

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from orchestrator.audit import EventStore
 from orchestrator.domain import IncidentStatus
-from orchestrator.incidents.models import decisions, incidents
+from orchestrator.incidents.models import decisions, incidents, sla_breaches
 
 ALERTS_RECEIVED = Counter(
     "firebreak_alerts_received",
@@ -74,6 +74,28 @@ class ProjectionCollector(Collector):
                 incidents.c.time_to_contain_seconds,
                 CONTAINMENT_BUCKETS,
             )
+            for leg, doc in (
+                ("acknowledge", "Time from incident opened to a responder's acknowledgement."),
+                ("resolve", "Time from incident opened to its (first) resolution."),
+            ):
+                yield _histogram(
+                    conn,
+                    f"firebreak_time_to_{leg}_seconds",
+                    doc,
+                    incidents.c[f"time_to_{leg}_seconds"],
+                    CONTAINMENT_BUCKETS,
+                )
+            breaches = GaugeMetricFamily(
+                "firebreak_sla_breaches",
+                "SLA legs missed (one per incident and leg), by leg and severity.",
+                labels=["leg", "severity"],
+            )
+            query = sa.select(sla_breaches.c.leg, sla_breaches.c.severity, sa.func.count())
+            for leg, severity, count in conn.execute(
+                query.group_by(sla_breaches.c.leg, sla_breaches.c.severity)
+            ):
+                breaches.add_metric([leg, severity], float(count))
+            yield breaches
             yield _histogram(
                 conn,
                 "firebreak_approval_wait_seconds",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,10 +14,13 @@ from orchestrator.domain import (
     PendingDecision,
     Resources,
     Severity,
+    SlaLeg,
     Slug,
 )
 
-NEEDS_REASON = frozenset({DecisionKind.reject, DecisionKind.abort, DecisionKind.close})
+NEEDS_REASON = frozenset(
+    {DecisionKind.reject, DecisionKind.abort, DecisionKind.close, DecisionKind.resolve}
+)
 
 
 class DecisionRequest(BaseModel):
@@ -53,6 +57,32 @@ class DecisionRequest(BaseModel):
         return self
 
 
+class IncidentActionRequest(BaseModel):
+    """The body of `POST /v1/incidents/{id}/acknowledge|resolve|close`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=2000, description="Required to resolve or close.")
+    decision_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Idempotency key, as for step decisions. Generated when absent.",
+    )
+
+    def as_decision(self, kind: DecisionKind) -> DecisionRequest:
+        """The decision it is (step `incident`); a missing reason is refused as a 422."""
+        return DecisionRequest(decision=kind, reason=self.reason, decision_id=self.decision_id)
+
+
+class SlaDue(BaseModel):
+    """An incident's SLA countdown: which leg falls due next, and when."""
+
+    leg: SlaLeg
+    due_at: datetime
+
+
 class PendingApproval(PendingDecision):
     """One row of `GET /v1/approvals`: a step the caller may decide on."""
 
@@ -60,6 +90,9 @@ class PendingApproval(PendingDecision):
     incident_title: str
     environment: Environment
     severity: Severity
+    incident_sla: SlaDue | None = Field(
+        None, description="The incident's next SLA leg and when it falls due."
+    )
 
 
 class DecisionApplied(DecisionOutcome):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio.client import Client
 
 from orchestrator.api.auth import Permission, Principal, require, visible_environments
@@ -18,9 +18,12 @@ from orchestrator.approvals.models import (
     DecisionAnswer,
     DecisionApplied,
     DecisionRequest,
+    IncidentActionRequest,
     PendingApproval,
 )
 from orchestrator.audit import EventStore
+from orchestrator.domain import LIFECYCLE_STEP, DecisionKind
+from orchestrator.errors import InvalidInput
 from orchestrator.incidents import service as incidents
 
 router = APIRouter(tags=["approvals"])
@@ -84,6 +87,50 @@ async def decision(
     it never applies twice."""
     answer = await service.follow_as(principal, client, store, incident_id, step_id, decision_id)
     return _answered(answer, response)
+
+
+LIFECYCLE_ACTIONS = {
+    DecisionKind.acknowledge: "Acknowledge the incident (once): the SLA's acknowledge leg is met.",
+    DecisionKind.resolve: "Resolve an open or contained incident with a reason: steps waiting "
+    "for people are skipped, a running one finishes, nothing else starts.",
+    DecisionKind.close: "Close a resolved incident with a reason, before its quiet period ends.",
+}
+
+
+def _lifecycle_route(kind: DecisionKind, description: str) -> None:
+    """`POST /v1/incidents/{id}/<kind>`: a decision on step `incident`, under the same role and
+    environment rules as every decision, followed the same way
+    (`.../steps/incident/decisions/{decision_id}`)."""
+
+    async def endpoint(
+        incident_id: IncidentId,
+        body: IncidentActionRequest,
+        principal: Decider,
+        client: Annotated[Client, Depends(get_temporal)],
+        store: Annotated[EventStore, Depends(get_store)],
+        response: Response,
+    ) -> DecisionAnswer:
+        try:
+            request = body.as_decision(kind)
+        except ValidationError as exc:
+            message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(message) from None
+        answer = await service.decide_as(
+            principal, client, store, incident_id, LIFECYCLE_STEP, request
+        )
+        return _answered(answer, response)
+
+    endpoint.__name__ = endpoint.__qualname__ = kind.value
+    router.post(
+        f"/v1/incidents/{{incident_id}}/{kind.value}",
+        responses=ANSWERS | problem_responses(400, 401, 403, 404, 409, 422, 503),
+        summary=f"{kind.value.capitalize()} an incident",
+        description=description,
+    )(endpoint)
+
+
+for _kind, _description in LIFECYCLE_ACTIONS.items():
+    _lifecycle_route(_kind, _description)
 
 
 def _answered(answer: DecisionAnswer, response: Response) -> DecisionAnswer:

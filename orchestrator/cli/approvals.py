@@ -15,7 +15,7 @@ import typer
 from orchestrator.cli.client import api_request
 from orchestrator.cli.ids import IncidentArg, resolve_incident
 from orchestrator.cli.incidents import JsonFlag, console, pending_table, plain, print_json
-from orchestrator.domain import DecisionKind
+from orchestrator.domain import LIFECYCLE_STEP, DecisionKind
 
 # Required where no default is given (reject), optional elsewhere.
 Reason = Annotated[str, typer.Option("--reason", "-r", help="Why; recorded in the audit log.")]
@@ -83,17 +83,19 @@ def _decide(
     answer = api_request(
         "POST", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions", json=body
     )
-    _print_answer(answer, kind.value, incident_id, step_id, as_json)
+    print_answer(answer, kind.value, incident_id, step_id, as_json)
 
 
-def _print_answer(
+def print_answer(
     answer: dict[str, Any], kind: str, incident_id: str, step_id: str, as_json: bool
 ) -> None:
-    """One line: applied with the step's new state, or pending with how to follow it."""
+    """One line: applied with the step's new state (or, for a decision on the incident itself,
+    its new status), or pending with how to follow it."""
     if as_json:
         print_json(answer)
         return
-    where = f"step {plain(step_id)} of {plain(incident_id)}"
+    on_incident = step_id == LIFECYCLE_STEP
+    where = plain(incident_id) if on_incident else f"step {plain(step_id)} of {plain(incident_id)}"
     decision_id = plain(answer["decision_id"])
     if answer.get("state") == "pending":
         line = (
@@ -101,6 +103,10 @@ def _print_answer(
             f"follow with `firebreak decision {plain(incident_id)} {plain(step_id)} "
             f"{decision_id}` (decision {decision_id})"
         )
+    elif on_incident:
+        status = plain(str(answer.get("incident_status") or ""))
+        line = f"{plain(answer['kind'])} applied to {where}: incident {status}"
+        line += f" (decision {decision_id})"
     else:
         status = plain(str(answer["step_status"]))
         required = answer.get("approvals_required") or 0
@@ -118,7 +124,7 @@ def decision(
     answer = api_request(
         "GET", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}"
     )
-    _print_answer(answer, str(answer.get("kind") or "decision"), incident_id, step_id, as_json)
+    print_answer(answer, str(answer.get("kind") or "decision"), incident_id, step_id, as_json)
 
 
 def approve(

@@ -1,6 +1,8 @@
 """`firebreak incidents list|show|timeline|report|merge`: the responder's view of incidents over
 HTTP.
 
+`ack`, `resolve` and `close` (`orchestrator.cli.lifecycle`) join this group.
+
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
 """
@@ -8,6 +10,7 @@ is attacker-controlled, so it is printed with rich markup disabled (never interp
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,10 +69,29 @@ def row(*values: object) -> list[str]:
     return [plain(v) for v in values]
 
 
+def countdown(due: dict[str, Any] | None, now: datetime | None = None) -> str:
+    """An SLA leg's countdown: `resolve in 1h02m`, `ack overdue 5m`; empty without one."""
+    if not due:
+        return ""
+    left = (datetime.fromisoformat(due["due_at"]) - (now or datetime.now(UTC))).total_seconds()
+    minutes = int(abs(left) // 60)
+    span = f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+    return f"{due['leg']} {'in' if left >= 0 else 'overdue'} {span}"
+
+
+def sla_cell(item: dict[str, Any]) -> str:
+    breached = item.get("sla_breached") or []
+    parts = [countdown(item.get("sla_next"))]
+    if breached:
+        parts.append(f"breached: {', '.join(breached)}")
+    return " · ".join(p for p in parts if p)
+
+
 @incidents_app.command("list")
 def list_incidents(
     status: Annotated[
-        str | None, typer.Option(help="active, awaiting_decision, closed, aborted")
+        str | None,
+        typer.Option(help="open, contained, resolved, closed, aborted (older: active, …)"),
     ] = None,
     type: Annotated[
         str | None, typer.Option("--type", help="Incident type, e.g. prompt_injection")
@@ -93,7 +115,9 @@ def list_incidents(
     if as_json:
         print_json(page)
         return
-    table = new_table("ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "TITLE")
+    table = new_table(
+        "ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "SLA", "TITLE"
+    )
     keep_whole(table, "ID")
     shorts = short_ids(item["id"] for item in page["items"])
     for item in page["items"]:
@@ -107,6 +131,7 @@ def list_incidents(
                 item["phase"] or "",
                 item["alert_count"],
                 short_time(item["opened_at"]),
+                sla_cell(item),
                 item["title"],
             )
         )
@@ -129,9 +154,17 @@ def show(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
         *row("alerts", f"{incident['alert_count']} ({incident['resolved_alert_count']} resolved)")
     )
     facts.add_row(*row("opened", short_time(incident["opened_at"])))
+    if incident.get("acknowledged_at"):
+        acknowledged = f"{short_time(incident['acknowledged_at'])} by {incident['acknowledged_by']}"
+        facts.add_row(*row("acknowledged", acknowledged))
+    facts.add_row(*row("resolved", short_time(incident.get("resolved_at"))))
     facts.add_row(*row("closed", short_time(incident["closed_at"])))
-    if incident.get("time_to_contain_seconds") is not None:
-        facts.add_row(*row("time to contain", f"{incident['time_to_contain_seconds']:.1f}s"))
+    for leg in ("acknowledge", "contain", "resolve"):
+        seconds = incident.get(f"time_to_{leg}_seconds")
+        if seconds is not None:
+            facts.add_row(*row(f"time to {leg}", f"{seconds:.1f}s"))
+    if incident.get("sla"):
+        facts.add_row(*row("sla", sla_cell(incident) or "every leg met"))
     console().print(facts, markup=False)
     if incident["phases"]:
         phases = new_table("PHASE", "STARTED", "COMPLETED", title="phases")
@@ -171,6 +204,7 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
         "APPROVED BY",
         "REQUESTED",
         "DEADLINE",
+        *(["INCIDENT SLA"] if with_incident else []),
         title="waiting for a decision",
     )
     keep_whole(table, "INCIDENT", "STEP")
@@ -190,6 +224,7 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
                 ", ".join(item["approved_by"]),
                 short_time(item["requested_at"]),
                 short_time(item.get("deadline")),
+                *([countdown(item.get("incident_sla"))] if with_incident else []),
             )
         )
     return table
@@ -237,6 +272,9 @@ TIMELINE_FIELDS = (
     "error",
     "merged_into",
     "merged_from",
+    "leg",
+    "target_seconds",
+    "elapsed_seconds",
 )
 
 

@@ -18,6 +18,7 @@ from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
 from orchestrator.cli.evidence import evidence_app
 from orchestrator.cli.incidents import incidents_app
+from orchestrator.cli.lifecycle import register as register_lifecycle
 from orchestrator.cli.playbooks import playbooks_app
 from orchestrator.cli.principals import principals_app
 from orchestrator.cli.routes import routes_app
@@ -42,6 +43,7 @@ app.command("worker")(worker)
 app.command("up")(up)
 app.command("demo")(demo)
 app.add_typer(incidents_app, name="incidents")
+register_lifecycle(incidents_app)
 register_approvals(app)
 app.command("api")(api)
 app.add_typer(principals_app, name="principals")

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from orchestrator.domain import IncidentStatus, PhaseName, PhaseTiming
+from orchestrator.domain import OPEN_STATUSES, PhaseName, PhaseTiming
 from orchestrator.incidents.models import incidents
 from orchestrator.timeutil import as_utc
 
 WINDOWS = (("24 h", timedelta(hours=24)), ("7 d", timedelta(days=7)))
-OPEN = (IncidentStatus.active.value, IncidentStatus.awaiting_decision.value)
+OPEN = tuple(sorted(status.value for status in OPEN_STATUSES))
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,15 @@ class DemoApi:
             json={"decision": "approve", "reason": reason, "decision_id": decision_id},
         )
 
+    async def acknowledge(self, token: str, incident_id: str, decision_id: str) -> None:
+        """Acknowledge once: repeating `decision_id` returns the first outcome."""
+        await self._call(
+            "POST",
+            f"/v1/incidents/{incident_id}/acknowledge",
+            token=token,
+            json={"reason": "demo: on it", "decision_id": decision_id},
+        )
+
     async def verify_audit(self, token: str) -> dict[str, Any]:
         return await self._call("GET", "/v1/audit/verify", token=token)
 

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from activities.providers.local.lab import seed_demo_lab
-from orchestrator.demo.cast import AUDITOR, SOURCE, Cast, create_cast
+from orchestrator.demo.cast import ALICE, AUDITOR, SOURCE, Cast, create_cast
 from orchestrator.demo.client import DemoApi, DemoFailed
 from orchestrator.demo.scenarios import Scenario, scenarios
 from orchestrator.domain import EventType, PhaseName
@@ -59,8 +59,16 @@ class IncidentReport:
 
     @property
     def finished(self) -> bool:
-        closed = self.of_type(EventType.incident_closed)
-        return bool(closed) or PhaseName.recovery.value in self.phases_completed
+        """Resolved (its recovery done) or closed: it stays resolved for the quiet period."""
+        return bool(self.of_type(EventType.incident_closed) or self.resolved)
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.of_type(EventType.incident_resolved))
+
+    def acknowledged_by(self) -> str | None:
+        acks = self.of_type(EventType.incident_acknowledged)
+        return str(acks[0]["actor"]["id"]) if acks else None
 
     @property
     def time_to_contain(self) -> float | None:
@@ -180,6 +188,11 @@ async def _react(
         raise DemoFailed(
             f"{key}: incident closed as {payload.get('outcome')}: {_plain(payload.get('error'))}"
         )
+    if event["type"] == EventType.incident_opened.value and not options.interactive:
+        decision_id = f"demo-{report.incident_id[-12:]}-ack"
+        await api.acknowledge(cast.tokens[ALICE], report.incident_id, decision_id)
+        say(f"[{key}] {ALICE} acknowledged the incident")
+        return
     if event["type"] != EventType.step_requested.value or not payload.get("approvals_required"):
         return
     step = payload["step_id"]
@@ -227,6 +240,8 @@ def _check(report: IncidentReport) -> None:
         raise DemoFailed(f"{scenario.key}: approvals {approvals}, expected {expected}")
     if report.time_to_contain is None:
         raise DemoFailed(f"{scenario.key}: containment never completed")
+    if not report.resolved:
+        raise DemoFailed(f"{scenario.key}: the incident was not resolved")
 
 
 def _summary(console: Console, reports: list[IncidentReport]) -> None:
@@ -241,7 +256,9 @@ def _summary(console: Console, reports: list[IncidentReport]) -> None:
             f"  {report.scenario.key}: {report.incident_id}\n"
             f"    alerts {report.alert_count}, contained in "
             f"{'-' if contained is None else f'{contained:.1f}s'}, "
-            f"approved: {approvals or 'nobody (fully automatic)'}",
+            f"approved: {approvals or 'nobody (fully automatic)'}, "
+            f"acknowledged by {report.acknowledged_by() or 'nobody'}, "
+            f"{'resolved' if report.resolved else 'not resolved'}",
             markup=False,
         )
         for event in report.of_type(EventType.step_succeeded):

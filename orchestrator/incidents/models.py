@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.approvals.models import SlaDue
 from orchestrator.domain import (
     Environment,
     IncidentStatus,
@@ -20,6 +21,8 @@ from orchestrator.domain import (
     PhaseTiming,
     RecordedEvent,
     Severity,
+    SlaLeg,
+    SlaTargets,
 )
 
 metadata = sa.MetaData()
@@ -49,7 +52,26 @@ incidents = sa.Table(
     sa.Column("time_to_contain_seconds", sa.Float),
     sa.Column("last_position", sa.BigInteger, nullable=False),
     sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
+    # 0009: the lifecycle and its SLA.
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
+    sa.Column("acknowledged_by", sa.String(200)),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("time_to_acknowledge_seconds", sa.Float),
+    sa.Column("time_to_resolve_seconds", sa.Float),
+    sa.Column("reopened_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("sla", sa.JSON),
+    sa.Column("sla_breached", sa.JSON, nullable=False, server_default="[]"),
 )
+
+sla_breaches = sa.Table(
+    "incident_sla_breaches",
+    metadata,
+    sa.Column("incident_id", sa.String(128), primary_key=True),
+    sa.Column("leg", sa.String(16), primary_key=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("breached_at", sa.DateTime(timezone=True), nullable=False),
+)
+"""One row per SLA leg an incident missed, so metrics count breaches in SQL (0009)."""
 
 decisions = sa.Table(
     "incident_decisions",
@@ -91,6 +113,17 @@ class IncidentSummary(BaseModel):
     resolved_alert_count: int
     pending_count: int
     time_to_contain_seconds: float | None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: datetime | None = None
+    time_to_acknowledge_seconds: float | None = None
+    time_to_resolve_seconds: float | None = None
+    reopened_count: int = 0
+    sla: SlaTargets | None = Field(None, description="The SLA targets the incident opened with.")
+    sla_breached: list[SlaLeg] = Field(default_factory=list)
+    sla_next: SlaDue | None = Field(
+        None, description="The next SLA leg to fall due and when (null: none left, or closed)."
+    )
 
 
 class IncidentPage(BaseModel):

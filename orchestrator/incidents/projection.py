@@ -22,7 +22,7 @@ from orchestrator.domain import (
     PhaseName,
     RecordedEvent,
 )
-from orchestrator.incidents.models import decisions, incidents
+from orchestrator.incidents.models import decisions, incidents, sla_breaches
 from orchestrator.timeutil import as_utc
 
 Row = dict[str, Any]
@@ -78,7 +78,7 @@ def _opened(event: RecordedEvent) -> Row:
         "opened_position": event.position,
         "workflow_id": str(p.get("workflow_id") or event.stream_id),
         "run_id": p.get("run_id"),
-        "status": IncidentStatus.active.value,
+        "status": (IncidentStatus.open if p.get("lifecycle") else IncidentStatus.active).value,
         "type": str(p.get("type", "unknown")),
         "severity": str(p.get("severity", "high")),
         "environment": str(p.get("environment", "prod")),
@@ -94,6 +94,14 @@ def _opened(event: RecordedEvent) -> Row:
         "alert_count": 0,
         "resolved_alert_count": 0,
         "time_to_contain_seconds": None,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "resolved_at": None,
+        "time_to_acknowledge_seconds": None,
+        "time_to_resolve_seconds": None,
+        "reopened_count": 0,
+        "sla": p.get("sla") if isinstance(p.get("sla"), dict) else None,
+        "sla_breached": [],
     }
 
 
@@ -193,6 +201,46 @@ def _closed(row: Row, event: RecordedEvent) -> None:
         row["time_to_contain_seconds"] = float(ttc)
 
 
+def _seconds(event: RecordedEvent, key: str) -> float | None:
+    value = event.payload.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _acknowledged(row: Row, event: RecordedEvent) -> None:
+    if row["acknowledged_at"] is None:
+        row["acknowledged_at"] = as_utc(event.occurred_at)
+        row["acknowledged_by"] = event.payload.get("principal") or event.actor.id
+        row["time_to_acknowledge_seconds"] = _seconds(event, "time_to_acknowledge_seconds")
+
+
+def _contained(row: Row, event: RecordedEvent) -> None:
+    if row["status"] == IncidentStatus.open.value:
+        row["status"] = IncidentStatus.contained.value
+    if row["time_to_contain_seconds"] is None:
+        row["time_to_contain_seconds"] = _seconds(event, "time_to_contain_seconds")
+
+
+def _resolved(row: Row, event: RecordedEvent) -> None:
+    """Steps still waiting were skipped (their own events say so); the time to resolve is
+    the first resolution's."""
+    row["status"] = IncidentStatus.resolved.value
+    row["resolved_at"] = as_utc(event.occurred_at)
+    if row["time_to_resolve_seconds"] is None:
+        row["time_to_resolve_seconds"] = _seconds(event, "time_to_resolve_seconds")
+
+
+def _reopened(row: Row, event: RecordedEvent) -> None:
+    row["status"] = IncidentStatus.open.value
+    count = event.payload.get("reopened_count")
+    row["reopened_count"] = count if isinstance(count, int) else row["reopened_count"] + 1
+
+
+def _sla_breached(row: Row, event: RecordedEvent) -> None:
+    leg = str(event.payload.get("leg", ""))
+    if leg and leg not in row["sla_breached"]:
+        row["sla_breached"] = [*row["sla_breached"], leg]
+
+
 def _aborted(row: Row, event: RecordedEvent) -> None:
     row["closed_at"] = as_utc(event.occurred_at)
     row["outcome"] = "aborted"
@@ -218,6 +266,11 @@ HANDLERS: dict[str, Handler] = {
     EventType.incident_closed: _closed,
     EventType.incident_aborted: _aborted,
     EventType.incident_merged: _merged,
+    EventType.incident_acknowledged: _acknowledged,
+    EventType.incident_contained: _contained,
+    EventType.incident_resolved: _resolved,
+    EventType.incident_reopened: _reopened,
+    EventType.sla_breached: _sla_breached,
 }
 
 DECISION_EVENTS = {
@@ -227,12 +280,34 @@ DECISION_EVENTS = {
 }
 
 
+LEGACY = frozenset({IncidentStatus.active.value, IncidentStatus.awaiting_decision.value})
+"""The statuses of incidents opened before the lifecycle, derived from what waits."""
+
+
 def status_of(row: Row) -> IncidentStatus:
     if row["outcome"] == "aborted":
         return IncidentStatus.aborted
     if row["closed_at"] is not None:
         return IncidentStatus.closed
-    return IncidentStatus.awaiting_decision if row["pending"] else IncidentStatus.active
+    if row["status"] in LEGACY:
+        return IncidentStatus.awaiting_decision if row["pending"] else IncidentStatus.active
+    return IncidentStatus(row["status"])
+
+
+def _record_breach(conn: sa.Connection, row: Row, event: RecordedEvent) -> None:
+    """Keep each missed leg once, for metrics to count by leg and severity."""
+    leg = str(event.payload.get("leg", ""))
+    key = (sla_breaches.c.incident_id == row["id"]) & (sla_breaches.c.leg == leg)
+    if not leg or conn.execute(sa.select(sla_breaches.c.leg).where(key)).first():
+        return
+    conn.execute(
+        sla_breaches.insert().values(
+            incident_id=row["id"],
+            leg=leg,
+            severity=row["severity"],
+            breached_at=as_utc(event.occurred_at),
+        )
+    )
 
 
 def _record_decision(conn: sa.Connection, row: Row, event: RecordedEvent) -> None:
@@ -292,6 +367,8 @@ class Fold:
             return
         if event.type in DECISION_EVENTS:
             _record_decision(self._conn, row, event)
+        if event.type == EventType.sla_breached:
+            _record_breach(self._conn, row, event)
         handler(row, event)
         row["status"] = status_of(row).value
         row["last_position"] = event.position

@@ -22,7 +22,7 @@ from orchestrator.db import database_unavailable, writing
 from orchestrator.domain import RecordedEvent
 from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
-from orchestrator.incidents.models import decisions, incidents, tracking
+from orchestrator.incidents.models import decisions, incidents, sla_breaches, tracking
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ class IncidentProjector:
         with self.engine.begin() as conn:
             conn.execute(incidents.delete())
             conn.execute(decisions.delete())
+            conn.execute(sla_breaches.delete())
             conn.execute(tracking.delete().where(tracking.c.name == NAME))
         return self.catch_up()
 

@@ -9,6 +9,7 @@ one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -16,10 +17,21 @@ import sqlalchemy as sa
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from orchestrator.approvals.models import PendingApproval
-from orchestrator.domain import IncidentState, IncidentStatus, PendingDecision
+from orchestrator.approvals.models import PendingApproval, SlaDue
+from orchestrator.domain import (
+    IncidentState,
+    IncidentStatus,
+    PendingDecision,
+    SlaLeg,
+    SlaTargets,
+)
 from orchestrator.errors import FirebreakError, InvalidInput, NotFound
-from orchestrator.incidents.models import IncidentDetail, IncidentPage, IncidentSummary, incidents
+from orchestrator.incidents.models import (
+    IncidentDetail,
+    IncidentPage,
+    IncidentSummary,
+    incidents,
+)
 from orchestrator.temporal.incidents import describe
 from orchestrator.timeutil import as_utc
 
@@ -29,11 +41,28 @@ LIVE_TIMEOUT_SECONDS = 2.0
 
 def _summary_fields(row: sa.Row[Any]) -> dict[str, Any]:
     data = dict(row._mapping)
-    for key in ("opened_at", "closed_at"):
+    for key in ("opened_at", "closed_at", "acknowledged_at", "resolved_at"):
         if data[key] is not None:
             data[key] = as_utc(data[key])
     data["pending_count"] = len(data["pending"])
+    data["sla_next"] = _sla_next(data)
     return data
+
+
+def _sla_next(data: dict[str, Any]) -> SlaDue | None:
+    """The countdown of an open incident: its next SLA leg neither met nor breached."""
+    if data["sla"] is None or data["closed_at"] is not None:
+        return None
+    opened_at: datetime = data["opened_at"]
+    contain = data["time_to_contain_seconds"]
+    met = {
+        SlaLeg.acknowledge: data["acknowledged_at"],
+        SlaLeg.contain: None if contain is None else opened_at + timedelta(seconds=contain),
+        SlaLeg.resolve: data["resolved_at"],
+    }
+    breached = [SlaLeg(leg) for leg in data["sla_breached"] if leg in set(SlaLeg)]
+    due = SlaTargets.model_validate(data["sla"]).next_due(opened_at, met, breached)
+    return None if due is None else SlaDue(leg=due[1], due_at=due[0])
 
 
 def _parse_cursor(cursor: str | None) -> int | None:
@@ -124,13 +153,13 @@ def pending_for(
 ) -> list[PendingApproval]:
     """Steps the principal could decide: in scope, not theirs, not already approved by them."""
     query = sa.select(incidents).where(
-        incidents.c.environment.in_(list(environments)),
-        incidents.c.status == IncidentStatus.awaiting_decision.value,
+        incidents.c.environment.in_(list(environments)), incidents.c.closed_at.is_(None)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     result: list[PendingApproval] = []
     for row in rows:
+        sla_next = _sla_next(_summary_fields(row)) if row.pending else None
         for raw in row.pending:
             step = PendingDecision.model_validate(raw)
             if principal_id in step.approved_by or step.requested_by == principal_id:
@@ -142,6 +171,7 @@ def pending_for(
                     incident_title=row.title,
                     environment=row.environment,
                     severity=row.severity,
+                    incident_sla=sla_next,
                 )
             )
     result.sort(key=lambda p: p.requested_at)

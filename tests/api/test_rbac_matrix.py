@@ -146,6 +146,21 @@ CASES: dict[tuple[str, str], Case] = {
         out_of_scope=403,
         permitted_path=merge_path,
     ),
+    **{
+        ("POST", f"/v1/incidents/{{incident_id}}/{action}"): Case(
+            lambda w, action=action: f"/v1/incidents/{w.incident_id}/{action}",
+            lambda _: {"json": {"reason": "matrix"}},
+            out_of_scope=403,
+            permitted_path=lambda w, action=action: f"/v1/incidents/{w.waiting.pop()}/{action}",
+        )
+        for action in ("acknowledge", "resolve")
+    },
+    ("POST", "/v1/incidents/{incident_id}/close"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/close",
+        lambda _: {"json": {"reason": "matrix"}},
+        in_scope=409,  # permitted, and the incident is not resolved
+        out_of_scope=403,
+    ),
     ("GET", "/v1/approvals"): Case(fixed("/v1/approvals")),
     ("GET", "/v1/audit/events"): Case(fixed("/v1/audit/events")),
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
@@ -227,9 +242,11 @@ async def test_every_route_every_role_every_scope(
         ):
             admin = tokens[Role.admin, True]
             source = tokens[Role.source, True]
-            incidents = [await waiting_incident(http, source, admin) for _ in range(7)]
-            pairs = [(incidents[3], incidents[4]), (incidents[5], incidents[6])]
-            world = World(incidents[0], incidents[1:3], engine, evidence=digest, pairs=pairs)
+            # One for the read-only calls; one per permitted decision, acknowledge and resolve
+            # (two permitted roles each); two pairs for the permitted merges.
+            incidents = [await waiting_incident(http, source, admin) for _ in range(11)]
+            pairs = [(incidents[7], incidents[8]), (incidents[9], incidents[10])]
+            world = World(incidents[0], incidents[1:7], engine, evidence=digest, pairs=pairs)
             world.window_id = window(world)
             for endpoint in api_endpoints:
                 case = CASES[endpoint.method, endpoint.path]

@@ -42,7 +42,7 @@ async def test_decision_over_http_reaches_the_workflow(
         detail = await http.get(f"/v1/incidents/{incident}", headers=bearer(tokens.ann))
         assert detail.status_code == 200, detail.text
         body = detail.json()
-        assert body["status"] == "awaiting_decision"
+        assert body["status"] == "contained" and body["pending_count"] == 1
         assert body["phases"]["containment"]["completed_at"] is not None
         assert body["time_to_contain_seconds"] is not None
         assert body["live"]["current_step"] == step

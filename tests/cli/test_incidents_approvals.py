@@ -85,7 +85,7 @@ async def test_responder_works_an_incident_from_the_cli(
     listed = await cli(tokens.ann, "incidents", "list")
     assert listed.exit_code == 0 and marker in listed.output  # shown as text, not as markup
     shown = await cli(tokens.ann, "incidents", "show", incident, "--json")
-    assert json.loads(shown.output)["status"] == "awaiting_decision"
+    assert json.loads(shown.output)["status"] == "contained"
 
     refused = await cli(tokens.ann, "reject", incident, step, "--reason", "")
     assert refused.exit_code != 0

@@ -24,17 +24,38 @@ def test_incident_metrics_follow_the_log(store: EventStore, projector: IncidentP
     Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
     Story(store).open().contain().request("q")
     Story(store).open()
+    Story(store, lifecycle=True).open().acknowledge().breach("contain").contain().contained()
+    Story(store, lifecycle=True, severity="critical").open().breach("acknowledge").breach(
+        "contain"
+    ).resolved()
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc(3)
     projector.catch_up()
 
     got = samples(projector)
     status = {dict(k[1])["status"]: v for k, v in got.items() if k[0] == "firebreak_incidents"}
-    assert status == {"active": 1, "awaiting_decision": 1, "closed": 1, "aborted": 0}
+    assert status == {
+        "active": 1,
+        "awaiting_decision": 1,
+        "open": 0,
+        "contained": 1,
+        "resolved": 1,
+        "closed": 1,
+        "aborted": 0,
+    }
     ttc = "firebreak_time_to_containment_seconds"
-    assert got[(f"{ttc}_count", ())] == 2
-    assert got[(f"{ttc}_sum", ())] == 10.0
+    assert got[(f"{ttc}_count", ())] == 3
+    assert got[(f"{ttc}_sum", ())] == 10.0 + 7.0  # the lifecycle one: opened +1s, contained +8s
     assert got[(f"{ttc}_bucket", (("le", "1.0"),))] == 0
     assert got[(f"{ttc}_bucket", (("le", "5.0"),))] == 2
+    assert got[("firebreak_time_to_acknowledge_seconds_count", ())] == 1
+    assert got[("firebreak_time_to_resolve_seconds_count", ())] == 1
+    assert got[("firebreak_time_to_resolve_seconds_sum", ())] == 5.0
+    breaches = {k[1]: v for k, v in got.items() if k[0] == "firebreak_sla_breaches"}
+    assert breaches == {
+        (("leg", "contain"), ("severity", "high")): 1,
+        (("leg", "acknowledge"), ("severity", "critical")): 1,
+        (("leg", "contain"), ("severity", "critical")): 1,
+    }
     assert got[("firebreak_approval_wait_seconds_count", ())] == 1
     assert got[("firebreak_approval_wait_seconds_sum", ())] == 1.0
     accepted = (("format", "generic"), ("outcome", "accepted"))

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from orchestrator import db
 from orchestrator.audit import EventStore
 from orchestrator.incidents import service
-from orchestrator.incidents.models import decisions, incidents, tracking
+from orchestrator.incidents.models import decisions, incidents, sla_breaches, tracking
 from orchestrator.incidents.projector import IncidentProjector
 from tests.support.incidents import eventually
 from tests.support.stories import T0, Story
@@ -64,6 +64,53 @@ def test_lifecycle_is_projected(store: EventStore, projector: IncidentProjector)
     with projector.engine.connect() as conn:
         waits = sorted(conn.execute(sa.select(decisions.c.wait_seconds)).scalars())
     assert waits == [1.0, 2.0]
+
+
+SLA = {"acknowledge_seconds": 60, "contain_seconds": 600, "resolve_seconds": 3600}
+
+
+def test_lifecycle_statuses_and_sla_are_projected(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    story = Story(store, lifecycle=True, sla=SLA).open()
+    projector.catch_up()
+    opened = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert opened is not None and opened.status == "open"
+    assert opened.sla is not None and opened.sla.acknowledge_seconds == 60
+    assert opened.sla_next is not None and opened.sla_next.leg == "acknowledge"
+    assert opened.sla_next.due_at == opened.opened_at + timedelta(seconds=60)
+
+    story.breach("acknowledge", 60).acknowledge("bob").contain().contained()
+    story.request("quarantine", requested_by="alice")
+    projector.catch_up()
+    contained = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert contained is not None and contained.status == "contained"
+    assert contained.acknowledged_by == "bob" and contained.sla_breached == ["acknowledge"]
+    assert contained.sla_next is not None and contained.sla_next.leg == "resolve"
+    [waiting] = service.pending_for(projector.engine, "carol", ALL_ENVS)
+    assert waiting.incident_sla == contained.sla_next, "approvals show the incident's countdown"
+
+    story.resolved().reopened()
+    projector.catch_up()
+    reopened = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert reopened is not None and reopened.status == "open"
+    assert reopened.reopened_count == 1 and reopened.resolved_at is not None
+    assert reopened.sla_next is None, "every leg met or breached"
+
+    story.resolved(by="responder").close()
+    projector.catch_up()
+    closed = service.get_incident(projector.engine, story.incident_id, ALL_ENVS)
+    assert closed is not None and closed.status == "closed" and closed.sla_next is None
+    first = contained.time_to_contain_seconds
+    assert closed.time_to_contain_seconds == first and closed.time_to_resolve_seconds is not None
+    with projector.engine.connect() as conn:
+        legs = conn.execute(sa.select(sla_breaches.c.leg, sla_breaches.c.severity)).all()
+    assert [tuple(r) for r in legs] == [("acknowledge", "high")]
+    before = snapshot(projector.engine)
+    projector.rebuild()
+    assert snapshot(projector.engine) == before
+    with projector.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sla_breaches)).scalar() == 1
 
 
 def test_rebuild_equals_incremental_and_rerun_is_a_no_op(

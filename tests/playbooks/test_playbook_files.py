@@ -61,6 +61,7 @@ def broken(old: str, new: str) -> str:
         (broken("id: restore", "id: revoke"), "duplicate step id"),
         (broken("prod: {mode: two", "production: {mode: two"), "unknown approval tier"),
         (broken("mode: two", "mode: three"), "approval.prod.mode"),
+        (broken("alert_types:", "on_reopen: later\nalert_types:"), "on_reopen"),
         (
             broken("      - id: restore\n        undo: revoke\n", "      - id: restore\n"),
             "exactly one of 'action' or 'undo'",

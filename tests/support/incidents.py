@@ -45,15 +45,22 @@ def lab(tmp_path: Path) -> LabInfo:
     return seed_demo_lab(tmp_path / "data")
 
 
-@pytest.fixture
-def fb_settings(lab: LabInfo) -> Settings:
-    settings = Settings(
-        data_dir=lab.data_dir,
-        task_queue=f"fb-{uuid.uuid4().hex[:12]}",
-        incident_quiet_seconds=0,
-    )
+def lab_settings(lab: LabInfo, **overrides: Any) -> Settings:
+    """Settings on `lab` with a task queue of their own and a migrated store; a resolved
+    incident closes at once unless `overrides` set a quiet period."""
+    fields: dict[str, Any] = {
+        "data_dir": lab.data_dir,
+        "task_queue": f"fb-{uuid.uuid4().hex[:12]}",
+        "incident_quiet_seconds": 0,
+    }
+    settings = Settings(**(fields | overrides))
     upgrade(settings.db_url)
     return settings
+
+
+@pytest.fixture
+def fb_settings(lab: LabInfo) -> Settings:
+    return lab_settings(lab)
 
 
 def encrypted_client(env: WorkflowEnvironment, settings: Settings) -> Client:

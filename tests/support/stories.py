@@ -27,6 +27,9 @@ class Story:
     title: str = "Injection detected"
     start: datetime = T0
     clock: int = 0
+    lifecycle: bool = False
+    """An incident opened since patch `lifecycle`: its status follows the lifecycle events."""
+    sla: dict[str, Any] | None = None
 
     def emit(self, event_type: str, actor: Actor = SYSTEM, /, **payload: Any) -> None:
         self.clock += 1
@@ -54,6 +57,8 @@ class Story:
             correlation_key=f"{self.type}/{self.environment}/fp",
             alert_id="a-1",
             dry_run=False,
+            **({"lifecycle": True} if self.lifecycle else {}),
+            **({"sla": self.sla} if self.sla else {}),
         )
         self.emit(
             "AlertAttached", alert_id="a-1", status="firing", severity=self.severity, alert_count=1
@@ -118,6 +123,47 @@ class Story:
             step_id=step_id,
             action="datasets.quarantine",
             result={},
+        )
+        return self
+
+    def acknowledge(self, principal: str = "alice") -> Story:
+        self.emit(
+            "IncidentAcknowledged",
+            Actor(id=principal, role="responder"),
+            decision_id=str(uuid.uuid4()),
+            principal=principal,
+            reason="",
+            time_to_acknowledge_seconds=float(self.clock + 1),
+        )
+        return self
+
+    def contained(self) -> Story:
+        self.emit("IncidentContained", time_to_contain_seconds=float(self.clock + 1))
+        return self
+
+    def resolved(self, by: str = "playbook") -> Story:
+        self.emit(
+            "IncidentResolved",
+            by=by,
+            reason="recovery completed",
+            time_to_resolve_seconds=float(self.clock + 1),
+            round=0,
+        )
+        return self
+
+    def reopened(self, count: int = 1) -> Story:
+        self.emit(
+            "IncidentReopened", alert_count=count + 1, reopened_count=count, on_reopen="responder"
+        )
+        return self
+
+    def breach(self, leg: str, target: int = 1) -> Story:
+        self.emit(
+            "SlaBreached",
+            leg=leg,
+            target_seconds=target,
+            elapsed_seconds=float(self.clock + 1),
+            severity=self.severity,
         )
         return self
 

@@ -21,7 +21,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from orchestrator.db import upgrade
-from orchestrator.domain import DecisionKind, Environment, IncidentState, Resources
+from orchestrator.domain import (
+    LIFECYCLE_STEP,
+    DecisionKind,
+    Environment,
+    IncidentState,
+    IncidentStatus,
+    Resources,
+)
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
 from orchestrator.temporal.incidents import decide, describe, merge, submit_alert
@@ -173,6 +180,46 @@ async def merge_survivor(client: Client, settings: Settings, lab: LabInfo) -> st
     return (await _merge_two(client, settings, lab))[0]
 
 
+async def _until(client: Client, incident_id: str, status: IncidentStatus) -> None:
+    async def check() -> bool:
+        return (await describe(client, incident_id)).status is status
+
+    await eventually(check, timeout=60)
+
+
+async def lifecycle_ack_resolve_close(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """A prod incident acknowledged, resolved by a responder while a step waits for approval
+    (the rest is skipped), then closed by another before its quiet period ends."""
+    alert = make_alert(lab, "model_inversion", Environment.prod)
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, inc, "rollback-model")
+    await decide(client, inc, decision(LIFECYCLE_STEP, kind=DecisionKind.acknowledge))
+    resolve = decision(LIFECYCLE_STEP, kind=DecisionKind.resolve, reason="contained by hand")
+    await decide(client, inc, resolve)
+    await _until(client, inc, IncidentStatus.resolved)
+    close = decision(LIFECYCLE_STEP, kind=DecisionKind.close, principal="bob", reason="done")
+    await decide(client, inc, close)
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
+async def lifecycle_reopened(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """An incident resolved by its playbook, reopened by a late alert, resolved again by a
+    responder and closed."""
+    alert = make_alert(lab, "api_key_abuse")
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    await _until(client, inc, IncidentStatus.resolved)
+    late = make_alert(lab, "api_key_abuse", fingerprint=alert.fingerprint)
+    await submit_alert(client, late, task_queue=settings.task_queue)
+    await _until(client, inc, IncidentStatus.open)
+    resolve = decision(LIFECYCLE_STEP, kind=DecisionKind.resolve, reason="same key, revoked")
+    await decide(client, inc, resolve)
+    await _until(client, inc, IncidentStatus.resolved)
+    await decide(client, inc, decision(LIFECYCLE_STEP, kind=DecisionKind.close, reason="done"))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
@@ -183,7 +230,11 @@ SCENARIOS: dict[str, Scenario] = {
     "triage_closed": triage_closed,
     "merged_away": merged_away,
     "merge_survivor": merge_survivor,
+    "lifecycle_ack_resolve_close": lifecycle_ack_resolve_close,
+    "lifecycle_reopened": lifecycle_reopened,
 }
+QUIET = {"lifecycle_ack_resolve_close": 3600, "lifecycle_reopened": 3600}
+"""Scenarios that need a resolved incident to stay open for a while (default: close at once)."""
 
 
 async def record(env: WorkflowEnvironment, name: str, scenario: Scenario) -> None:
@@ -193,7 +244,7 @@ async def record(env: WorkflowEnvironment, name: str, scenario: Scenario) -> Non
             data_dir=lab.data_dir,
             task_queue=f"record-{uuid.uuid4().hex[:8]}",
             keyring_file=KEYRING,
-            incident_quiet_seconds=0,
+            incident_quiet_seconds=QUIET.get(name, 0),
         )
         upgrade(settings.db_url)
         client = encrypted_client(env, settings)

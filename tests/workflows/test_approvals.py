@@ -44,7 +44,7 @@ async def test_approval_policy_is_enforced_by_the_update_validator(
     async with running_worker(dev_client, fb_settings):
         inc = (await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)).incident_id
         state = await wait_for_pending(dev_client, inc, "quarantine-dataset")
-        assert state.status is IncidentStatus.awaiting_decision
+        assert state.status is IncidentStatus.contained, "waiting is what `pending` says"
         (pending,) = state.pending
         assert pending.reason == "approval" and pending.approvals_required == 1
         assert pending.requested_by == alert.source and pending.deadline is not None

@@ -47,6 +47,8 @@ EXPECTED = Counter(
         "NotificationSent": 3,
         "StepApproved": 4,
         "StepCompensated": 1,
+        "IncidentContained": 1,
+        "IncidentResolved": 1,
         "IncidentClosed": 1,
     }
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo
-from orchestrator.domain import IncidentState, PhaseTiming, StepStatus
+from orchestrator.domain import LIFECYCLE_STEP, IncidentState, IncidentStatus, StepStatus
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import decide, describe, submit_alert
 from tests.support.incidents import (
@@ -64,7 +65,8 @@ async def test_deadline_escalates_then_applies_the_timeout_rule(
 ) -> None:
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "drill.yaml").write_text(DRILL)
-    settings = fb_settings.model_copy(update={"playbooks_dir": tmp_path / "playbooks"})
+    # No SLA: its own timers are tested in test_sla.py.
+    settings = fb_settings.model_copy(update={"playbooks_dir": tmp_path / "playbooks", "sla": []})
     alert = make_alert(lab, "timeout_drill")
     async with running_worker(time_client, settings):
         inc = (await submit_alert(time_client, alert, task_queue=settings.task_queue)).incident_id
@@ -127,34 +129,49 @@ async def _escalated(client: Client, incident_id: str, step_id: str) -> Incident
     return state if found.escalated else None
 
 
-async def test_incident_stays_open_until_its_alerts_go_quiet(
+async def test_a_resolved_incident_closes_once_its_alerts_go_quiet(
     temporal_time_env: WorkflowEnvironment, time_client: Client, lab: LabInfo
 ) -> None:
+    """A late alert reopens a resolved incident (instead of opening another); it waits for a
+    responder (`on_reopen: responder`, the default), then closes after a quiet period."""
     settings = Settings(
         data_dir=lab.data_dir,
         task_queue=f"quiet-{lab.data_dir.parent.name}",
         incident_quiet_seconds=900,
+        sla=[],
     )
     alert = make_alert(lab, "api_key_abuse")
     async with running_worker(time_client, settings):
         inc = (await submit_alert(time_client, alert, task_queue=settings.task_queue)).incident_id
 
-        async def recovered() -> bool:
-            state = await describe(time_client, inc)
-            return state.phases.get("recovery", PhaseTiming()).completed_at is not None
+        async def status() -> IncidentStatus:
+            return (await describe(time_client, inc)).status
 
-        await eventually(recovered, timeout=20)
+        async def resolved() -> bool:
+            return await status() is IncidentStatus.resolved
+
+        await eventually(resolved, timeout=20)
         await temporal_time_env.sleep(600)
         late = make_alert(lab, "api_key_abuse", fingerprint=alert.fingerprint)
         attached = await submit_alert(time_client, late, task_queue=settings.task_queue)
         assert attached.incident_id == inc and not attached.opened
-        await temporal_time_env.sleep(600)
+        await eventually(lambda: _is(status, IncidentStatus.open), timeout=20)
+        await temporal_time_env.sleep(2000)
         state = await describe(time_client, inc)
-        assert state.closed_at is None and state.alert_count == 2, "a late alert keeps it open"
-        await temporal_time_env.sleep(400)
+        assert state.status is IncidentStatus.open and state.alert_count == 2, "it waits"
+        resolve = decision(LIFECYCLE_STEP, "resolve", reason="same stolen key, still revoked")
+        await decide(time_client, inc, resolve)
+        await eventually(resolved, timeout=20)
+        await temporal_time_env.sleep(890)
+        assert await status() is IncidentStatus.resolved
+        await temporal_time_env.sleep(20)
         final = await final_state(time_client, alert.workflow_id)
 
-    assert final.outcome == "resolved"
+    assert final.outcome == "resolved" and final.reopened_count == 1
     events = audit_stream(settings, inc)
-    late_at = next(e.occurred_at for e in events if e.payload.get("alert_id") == late.id)
-    assert (events[-1].occurred_at - late_at).total_seconds() >= 900
+    resolved_at = [e.occurred_at for e in events if e.type == "IncidentResolved"][-1]
+    assert (events[-1].occurred_at - resolved_at).total_seconds() >= 900
+
+
+async def _is(status: Callable[[], Awaitable[IncidentStatus]], want: IncidentStatus) -> bool:
+    return await status() is want

@@ -106,7 +106,7 @@ async def test_retry_after_failure_runs_the_step_again(
 ) -> None:
     async with failed_quarantine(dev_client, fb_settings, lab) as failed:
         broken, inc, state = failed.broken, failed.incident_id, failed.state
-        assert state.status is IncidentStatus.awaiting_decision
+        assert state.status is IncidentStatus.contained
         assert state.pending[0].reason == "failure"
         with_ = decision(STEP, kind=DecisionKind.retry, principal="alice")
         assert (await decide(dev_client, inc, with_)).step_status is StepStatus.pending

@@ -24,16 +24,22 @@ RECORDED = [p for p in FILES if p.name != "keyring.json"]
 
 def test_histories_are_recorded() -> None:
     current = {"dev_happy_path", "prod_approvals_and_storm", "failure_retry_then_abort"}
-    assert {p.stem for p in RECORDED} >= {
+    before_lifecycle = {
         *current,
-        *(f"before_local_actions_{name}" for name in current),
         "local_action_failure_skipped",
         "duplicates_while_waiting",
         "triage_assigned",
         "triage_closed",
+    }
+    assert {p.stem for p in RECORDED} >= {
+        *before_lifecycle,
+        *(f"before_local_actions_{name}" for name in current),
+        *(f"before_lifecycle_{name}" for name in before_lifecycle),
         "before_triage_no_playbook",
         "merged_away",
         "merge_survivor",
+        "lifecycle_ack_resolve_close",
+        "lifecycle_reopened",
     }
 
 

@@ -51,7 +51,7 @@ async def test_an_unknown_type_waits_in_triage_then_runs_the_assigned_playbook(
     async with running_worker(dev_client, fb_settings):
         submitted = await submit_alert(dev_client, alert, task_queue=fb_settings.task_queue)
         state = await wait_for_pending(dev_client, submitted.incident_id, TRIAGE_STEP)
-        assert state.status is IncidentStatus.awaiting_decision
+        assert state.status is IncidentStatus.open
         [pending] = state.pending
         assert (pending.reason, pending.phase) == ("triage", None)
         assert state.triage is not None
