@@ -131,7 +131,7 @@ class IncidentReport(Frozen):
     environment: str
     playbook: str | None
     playbook_hash: str | None
-    status: str = Field(description="closed, aborted, or open while it still runs.")
+    status: str = Field(description="open, contained, resolved, closed or aborted.")
     outcome: str | None
     opened_at: datetime
     closed_at: datetime | None

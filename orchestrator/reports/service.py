@@ -114,10 +114,24 @@ def _last_value(events: list[RecordedEvent], key: str, opened: RecordedEvent) ->
     return source.payload.get(key)
 
 
+LIFECYCLE_STATUS = {
+    EventType.incident_contained.value: "contained",
+    EventType.incident_resolved.value: "resolved",
+    EventType.incident_reopened.value: "open",
+}
+
+
 def _status(events: list[RecordedEvent], closed: RecordedEvent | None) -> str:
+    """The status the incident's own events give it: the API's statuses, derived again here
+    so a report never depends on the projection."""
     if any(e.type == EventType.incident_aborted for e in events):
         return "aborted"
-    return "closed" if closed is not None else "open"
+    if closed is not None:
+        return "closed"
+    status = "open"
+    for event in events:
+        status = LIFECYCLE_STATUS.get(event.type, status)
+    return status
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
@@ -146,8 +160,8 @@ def _phases(events: list[RecordedEvent]) -> list[PhaseSpan]:
 
 
 def _legs(events: list[RecordedEvent], opened: RecordedEvent, phases: list[PhaseSpan]) -> list[Leg]:
-    """Time to acknowledge, contain and resolve, each from the opening, with the SLA target and
-    breach where the ledger records them (`SlaBreached`: `leg`, `target_seconds`)."""
+    """Time to acknowledge, contain and resolve, each from the opening, with the SLA targets the
+    incident was opened with (`IncidentOpened.sla`) and the breaches (`SlaBreached`)."""
     ends: dict[str, datetime | None] = {
         name: (found.occurred_at if (found := _first(events, type)) else None)
         for name, type in LEG_EVENTS.items()
@@ -158,13 +172,19 @@ def _legs(events: list[RecordedEvent], opened: RecordedEvent, phases: list[Phase
         recovery = next((p for p in phases if p.phase == PhaseName.recovery.value), None)
         ends["resolve"] = recovery.completed_at if recovery else None
     targets: dict[str, float] = {}
+    recorded = opened.payload.get("sla")  # the targets the incident was opened with
+    if isinstance(recorded, dict):
+        for name in ("acknowledge", "contain", "resolve"):
+            value = recorded.get(f"{name}_seconds")
+            if isinstance(value, int | float):
+                targets[name] = float(value)
     breached: set[str] = set()
     for event in events:
         leg = event.payload.get("leg")
         target = event.payload.get("target_seconds")
         if isinstance(leg, str) and isinstance(target, int | float):
             targets.setdefault(leg, float(target))
-        if event.type == "SlaBreached" and isinstance(leg, str):
+        if event.type == EventType.sla_breached and isinstance(leg, str):
             breached.add(leg)
     seconds = {name: _seconds(opened.occurred_at, end) for name, end in ends.items()}
     closed = _last(events, EventType.incident_closed)

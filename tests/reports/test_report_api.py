@@ -66,6 +66,16 @@ async def test_report_of_a_real_incident_from_api_and_cli(
         assert report["alerts"]["sources"] == ["detector-1"]
         legs = {leg["name"]: leg for leg in report["legs"]}
         assert legs["contain"]["seconds"] == pytest.approx(incident["time_to_contain_seconds"])
+        assert legs["resolve"]["seconds"] is not None  # recovery resolved it
+        timeline = (
+            await http.get(f"{path[: -len('/report')]}/timeline", headers=bearer(tokens.devon))
+        ).json()
+        [opened] = [e for e in timeline["items"] if e["type"] == "IncidentOpened"]
+        sla = opened["payload"]["sla"]
+        assert sla["contain_seconds"] > 0
+        for name in ("acknowledge", "contain", "resolve"):
+            assert legs[name]["target_seconds"] == sla[f"{name}_seconds"]
+            assert legs[name]["breached"] is False
         assert report["ledger"]["verification"]["ok"] is True
         assert report["ledger"]["checkpoint"] is None
 
