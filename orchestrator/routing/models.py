@@ -56,8 +56,12 @@ FIELD_PREFIXES = (
     "ce.",  # CloudEvents context attributes and extensions
     "data.",  # CloudEvents data
     "payload.",  # PagerDuty payload, payload.custom_details.*
+    "attributes.",  # OTLP: the finding's attributes
+    "span.",  # OTLP: the attributes of the finding's span, and span.name
+    "resource.",  # OTLP: the resource's attributes
+    "scope.",  # OTLP: scope.name
 )
-FORMATS = frozenset({"generic", "alertmanager", "cloudevents", "pagerduty"})
+FORMATS = frozenset({"generic", "alertmanager", "cloudevents", "pagerduty", "otlp"})
 RESOURCE_KINDS = tuple(Resources.model_fields)
 
 
