@@ -19,7 +19,7 @@ from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import describe
 from tests.routing.conftest import post
 from tests.routing.test_service import fixture
-from tests.support.app import alerts_recorded
+from tests.support.app import alerts_recorded, bearer
 from tests.support.incidents import audit_stream, eventually, payloads, wait_for_pending
 from tests.support.principals import Tokens
 
@@ -96,3 +96,12 @@ async def test_a_storm_of_distinct_firings_of_one_fingerprint_is_one_incident(
     await eventually(all_attached, timeout=120)
     state = await describe(dev_client, incident)
     assert [p.step_id for p in state.pending] == [TRIAGE_STEP], "waits in triage, not closed"
+
+    # As people read it: one group of 2,000, not 2,000 rows.
+    page = (
+        await http.get(f"/v1/incidents/{incident}/alerts", headers=bearer(tokens.responder))
+    ).json()
+    assert (page["total"], len(page["groups"]), page["next_cursor"]) == (STORM, 1, None)
+    [group] = page["groups"]
+    assert group["count"] == STORM
+    assert group["latest"]["title"] == storm_deliveries()[0]["alerts"][0]["annotations"]["summary"]
