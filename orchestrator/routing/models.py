@@ -53,6 +53,7 @@ FIELD_PREFIXES = (
     "labels.",  # every format's labels (PagerDuty: custom_details; CloudEvents: data.labels)
     "annotations.",  # alertmanager
     "resources.",  # generic
+    "detail.",  # generic: the detector's own answer
     "ce.",  # CloudEvents context attributes and extensions
     "data.",  # CloudEvents data
     "payload.",  # PagerDuty payload, payload.custom_details.*
