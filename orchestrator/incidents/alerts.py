@@ -146,20 +146,8 @@ def _opened(store: EventStore, sealed: RecordedEvent) -> AlertView:
 
 
 def alert_view(alert: Alert) -> AlertView:
-    return AlertView(
-        id=alert.id,
-        source=alert.source,
-        status=alert.status,
-        severity=alert.severity,
-        title=alert.title,
-        description=alert.description,
-        labels=alert.labels,
-        annotations=alert.annotations,
-        links=[_link(link) for link in alert.links],
-        started_at=alert.started_at,
-        received_at=alert.received_at,
-        route=alert.route,
-    )
+    shown = alert.model_dump(include=set(AlertView.model_fields) - {"links"})
+    return AlertView(**shown, links=[_link(link) for link in alert.links])
 
 
 def _link(link: AlertLink) -> LinkView:
