@@ -66,6 +66,8 @@ ROUTES = """routes:
 VENV_BIN = Path(sys.executable).parent
 TYPE = "prompt_injection"
 CONTAINMENT_WAIT = 60.0
+SETTLE_SECONDS = 3.0
+"""Pause before each sustained half, for the previous load's backlog to drain."""
 
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -161,6 +163,15 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds
+
+    def add(self, other: Load) -> None:
+        """Fold another run of the same phase into this one."""
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        for name, seconds in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
 
     def cpu_line(self) -> str:
         count = max(self.accepted, 1)
@@ -621,6 +632,7 @@ def compile_bytecode() -> None:
 async def main(args: argparse.Namespace) -> None:
     scale = 0.3 if args.quick else 1.0
     sustained_total = int(6000 * scale)
+    half = sustained_total // 2
     phase_seconds = 20 * scale
     storm_total = 2000 if args.quick else args.storm
     print(f"machine: {machine()}")
@@ -639,14 +651,19 @@ async def main(args: argparse.Namespace) -> None:
 
             print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
             print("  " + bare.line("bare FastAPI endpoint (baseline)"))
-            ours = await measured(
-                sustained(stack.url, headers, make, sustained_total), stack.groups
-            )
+            # In halves, generic / alertmanager / alertmanager / generic, each after a pause
+            # for the previous one's backlog: neither inherits the other's, and a drift of the
+            # machine's load over the phase weighs on both alike.
+            ours, routed = Load(), Load()
+            for target, phase in (
+                (ours, sustained(stack.url, headers, make, half)),
+                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
+                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
+                (ours, sustained(stack.url, headers, make, half)),
+            ):
+                await asyncio.sleep(SETTLE_SECONDS)
+                target.add(await measured(phase, stack.groups))
             print("  " + ours.line("POST /v1/alerts/generic"))
-            routed = await measured(
-                sustained_alertmanager(stack.url, headers, stack.resources, sustained_total),
-                stack.groups,
-            )
             print("  " + routed.line("alertmanager, through routes"))
             generic_rate = ours.accepted / ours.seconds if ours.seconds else 0.0
             routed_rate = routed.accepted / routed.seconds if routed.seconds else 0.0
