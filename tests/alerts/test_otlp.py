@@ -131,6 +131,11 @@ def test_bad_values_are_422s_naming_the_field() -> None:
     with pytest.raises(InvalidInput) as raised:
         routed({"resourceLogs": [{"scopeLogs": [{"logRecords": "nope"}]}]})
     assert raised.value.field == "resourceLogs.0.scopeLogs.0.logRecords"
+    record = finding("prompt_injection")
+    record["attributes"][0]["value"] = "prompt_injection"  # not an AnyValue object
+    with pytest.raises(InvalidInput) as raised:
+        routed(logs(record))
+    assert raised.value.field == "resourceLogs.0.scopeLogs.0.logRecords.0.attributes.0.value"
     many = logs(*(finding("jailbreak") for _ in range(otlp.MAX_FINDINGS + 1)))
     with pytest.raises(InvalidInput, match="more than 500 findings"):
         routed(many)

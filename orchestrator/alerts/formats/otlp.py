@@ -48,7 +48,8 @@ from orchestrator.errors import InvalidInput, UnsupportedMediaType
 CONTENT_TYPES = frozenset({"application/json", "application/x-protobuf"})
 PROTOBUF = "application/x-protobuf"
 MAX_FINDINGS = 500
-MAX_ATTRIBUTES = 128
+MAX_ATTRIBUTES = 256
+"""Attributes per resource, record, span or event: a Kubernetes resource carries many."""
 FINDING_EVENTS = ("gen_ai.guardrail.security.finding", "gen_ai.security.finding")
 """The finding's event name: current conventions first, then the earlier proposal's."""
 
@@ -182,11 +183,11 @@ def normalise(
 
 def _findings(request: ExportRequest) -> Iterator[Finding]:
     for r, resource_logs in enumerate(request.resourceLogs):
-        resource = attributes(resource_logs.resource.attributes, f"resourceLogs.{r}.resource")
+        resource = attributes(resource_logs.resource.attributes)
         for s, scope_logs in enumerate(resource_logs.scopeLogs):
             for i, record in enumerate(scope_logs.logRecords):
                 at = f"resourceLogs.{r}.scopeLogs.{s}.logRecords.{i}"
-                own = attributes(record.attributes, f"{at}.attributes")
+                own = attributes(record.attributes)
                 name = record.eventName or own.get("event.name", "")
                 if name not in FINDING_EVENTS:
                     continue
@@ -203,7 +204,7 @@ def _findings(request: ExportRequest) -> Iterator[Finding]:
                     body=text(record.body or {}),
                 )
     for r, resource_spans in enumerate(request.resourceSpans):
-        resource = attributes(resource_spans.resource.attributes, f"resourceSpans.{r}.resource")
+        resource = attributes(resource_spans.resource.attributes)
         for s, scope_spans in enumerate(resource_spans.scopeSpans):
             for p, span in enumerate(scope_spans.spans):
                 span_at = f"resourceSpans.{r}.scopeSpans.{s}.spans.{p}"
@@ -212,12 +213,12 @@ def _findings(request: ExportRequest) -> Iterator[Finding]:
                     if event.name not in FINDING_EVENTS:
                         continue
                     if span_attributes is None:
-                        span_attributes = attributes(span.attributes, f"{span_at}.attributes")
+                        span_attributes = attributes(span.attributes)
                         span_attributes["name"] = span.name
                     at = f"{span_at}.events.{e}"
                     yield Finding(
                         at=at,
-                        attributes=attributes(event.attributes, f"{at}.attributes"),
+                        attributes=attributes(event.attributes),
                         span=span_attributes,
                         resource=resource,
                         scope=scope_spans.scope.name,
@@ -301,14 +302,9 @@ def _first(finding: Finding, names: tuple[str, ...]) -> str:
     return ""
 
 
-def attributes(items: list[KeyValue], field: str) -> dict[str, str]:
-    """OTLP `KeyValue`s as text by key; a value that is not an `AnyValue` is a 422."""
-    found: dict[str, str] = {}
-    for index, item in enumerate(items):
-        if not isinstance(item.value, dict):
-            raise InvalidInput(f"{field}.{index}.value: not an AnyValue", f"{field}.{index}")
-        found[item.key] = text(item.value)[:MAX_LABEL_CHARS]
-    return found
+def attributes(items: list[KeyValue]) -> dict[str, str]:
+    """OTLP `KeyValue`s as text by key (`KeyValue` has checked each value is an object)."""
+    return {item.key: text(item.value)[:MAX_LABEL_CHARS] for item in items}
 
 
 def text(value: dict[str, Any], depth: int = 0) -> str:
