@@ -99,6 +99,7 @@ class AlertIntake:
                 EventType.alert_attached,
                 {
                     "alert_id": alert.id,
+                    "source": alert.source,
                     "status": alert.status.value,
                     "severity": alert.severity.value,
                     "alert_count": s.alert_count,

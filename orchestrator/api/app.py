@@ -31,6 +31,7 @@ from orchestrator.errors import Unavailable
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
+from orchestrator.reports.views import router as reports_router
 from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
@@ -88,6 +89,7 @@ def create_app(
         health_router,
         alerts_router,
         incidents_router,
+        reports_router,
         approvals_router,
         audit_router,
         principals_router,

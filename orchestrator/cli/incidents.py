@@ -1,4 +1,4 @@
-"""`firebreak incidents list|show|timeline`: the responder's view of incidents over HTTP.
+"""`firebreak incidents list|show|timeline|report`: the responder's view of incidents over HTTP.
 
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
@@ -7,6 +7,7 @@ is attacker-controlled, so it is printed with rich markup disabled (never interp
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import api_request
+from orchestrator.cli.ids import IncidentArg, resolve_incident, short_ids
+from orchestrator.errors import InvalidInput
+from orchestrator.reports.models import ReportFormat
 
 incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
 
@@ -41,8 +45,20 @@ def short_time(value: str | None) -> str:
 
 
 def new_table(*columns: str, title: str | None = None) -> Table:
-    table = Table(*columns, title=title, title_justify="left", highlight=False)
+    """A table whose cells wrap (fold) in a narrow terminal instead of being cut with `…`."""
+    table = Table(title=title, title_justify="left", highlight=False)
+    for name in columns:
+        table.add_column(name, overflow="fold")
     return table
+
+
+def keep_whole(table: Table, *names: str) -> None:
+    """Columns a narrow terminal must never cut (ids to paste into the next command): the
+    other columns wrap instead."""
+    for column in table.columns:
+        if column.header in names:
+            column.no_wrap = True
+            column.overflow = "ignore"
 
 
 def row(*values: object) -> list[str]:
@@ -77,10 +93,12 @@ def list_incidents(
         print_json(page)
         return
     table = new_table("ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "TITLE")
+    keep_whole(table, "ID")
+    shorts = short_ids(item["id"] for item in page["items"])
     for item in page["items"]:
         table.add_row(
             *row(
-                item["id"],
+                shorts[item["id"]],
                 item["status"],
                 item["severity"],
                 item["environment"],
@@ -97,9 +115,9 @@ def list_incidents(
 
 
 @incidents_app.command("show")
-def show(incident_id: str, as_json: JsonFlag = False) -> None:
+def show(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """One incident: phases, pending decisions, and the running workflow's steps."""
-    incident = api_request("GET", f"/v1/incidents/{incident_id}")
+    incident = api_request("GET", f"/v1/incidents/{resolve_incident(incident_id)}")
     if as_json:
         print_json(incident)
         return
@@ -139,8 +157,10 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
         "DEADLINE",
         title="waiting for a decision",
     )
+    keep_whole(table, "INCIDENT", "STEP")
+    shorts = short_ids(item["incident_id"] for item in items)
     for item in items:
-        lead = [item["incident_id"]] if with_incident else []
+        lead = [shorts[item["incident_id"]]] if with_incident else []
         needed = {
             "approval": f"{item['approvals_required']} approval(s)",
             "triage": "assign a playbook / close",
@@ -160,8 +180,9 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
 
 
 @incidents_app.command("timeline")
-def timeline(incident_id: str, as_json: JsonFlag = False) -> None:
+def timeline(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """The incident's audit stream, oldest first."""
+    incident_id = resolve_incident(incident_id)
     events = api_request("GET", f"/v1/incidents/{incident_id}/timeline")
     if as_json:
         print_json(events)
@@ -199,3 +220,31 @@ TIMELINE_FIELDS = (
     "summary",
     "error",
 )
+
+
+@incidents_app.command("report")
+def report(
+    incident_id: IncidentArg,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="md (Markdown), html (printable) or json")
+    ] = ReportFormat.md,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write to this file instead of standard output.", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """The post-incident report: summary, timeline, phase durations, times against the SLA,
+    alerts, actions, decisions, compensations, evidence and the ledger proof."""
+    path = f"/v1/incidents/{resolve_incident(incident_id)}/report"
+    body = api_request("GET", path, params={"format": format})
+    text = json.dumps(body, indent=2, sort_keys=True) if format is ReportFormat.json else body
+    if out is None:
+        typer.echo(text)
+        return
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="--out") from None
+    typer.echo(f"report written to {out}")

@@ -36,9 +36,21 @@ def _table(path: Path | None) -> RouteTable:
 
 
 @routes_app.command("list")
-def list_routes(routes: RoutesOption = None) -> None:
+def list_routes(
+    routes: RoutesOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Each route in full, as JSON, for scripts.")
+    ] = False,
+) -> None:
     """Every route in the order they are tried: id, origin, what it matches, what it sets."""
     table = _table(routes)
+    if as_json:
+        listed = [
+            {"origin": table.origins[r.id], **r.model_dump(mode="json", exclude_defaults=True)}
+            for r in table.routes
+        ]
+        typer.echo(json.dumps({"routes": listed, "content_hash": table.content_hash}, indent=2))
+        return
     for route in table.routes:
         typer.echo(f"{route.id}\t{table.origins[route.id]}\t{_matches(route)}\t{_sets(route)}")
     typer.echo(f"{len(table.routes)} route(s), {table.content_hash}", err=True)

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from orchestrator.api.auth import visible_environments
@@ -67,6 +67,8 @@ from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound
 from orchestrator.incidents import alerts as incident_alerts
 from orchestrator.incidents import service as incidents
 from orchestrator.principals.models import Permission
+from orchestrator.reports import render as report_render
+from orchestrator.reports.service import build_report
 from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -86,6 +88,7 @@ ALERT_GROUPS_SHOWN = 20
 STATIC = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "report.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 
@@ -301,6 +304,17 @@ async def _incident_page(
 @router.get("/incidents/{incident_id}")
 async def incident_page(request: Request, incident_id: IncidentId, session: Reader) -> Response:
     return await _incident_page(request, session, incident_id)
+
+
+@router.get("/incidents/{incident_id}/report")
+async def incident_report(incident_id: IncidentId, session: Reader, store: Store) -> Response:
+    """The printable post-incident report (the same document `firebreak incidents report
+    --format html` writes), under the console's own headers and stylesheet."""
+    call = partial(build_report, store, incident_id, visible_environments(session.principal))
+    built = await anyio.to_thread.run_sync(call)
+    return HTMLResponse(
+        report_render.to_html(built, standalone=False), headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/incidents/{incident_id}/steps/{step_id}/decisions")

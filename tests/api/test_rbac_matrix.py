@@ -108,6 +108,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/incidents/{incident_id}/alerts"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}/alerts", out_of_scope=404
     ),
+    ("GET", "/v1/incidents/{incident_id}/report"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/report", out_of_scope=404
+    ),
     ("GET", "/v1/incidents/{incident_id}/timeline"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}/timeline", out_of_scope=404
     ),

@@ -41,6 +41,10 @@ ROUTES: dict[tuple[str, str], tuple[str, int]] = {
         "/console/incidents/{incident}/steps/quarantine/decisions",
         404,  # a ledger-only incident has no workflow to decide in
     ),
+    ("GET", "/console/incidents/{incident_id}/report"): (
+        "/console/incidents/{incident}/report",
+        200,
+    ),
     ("GET", "/console/approvals"): ("/console/approvals", 200),
     ("GET", "/console/audit"): ("/console/audit", 200),
     ("GET", "/console/audit/export"): ("/console/audit/export", 200),
