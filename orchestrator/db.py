@@ -85,6 +85,22 @@ def database_unavailable(exc: DBAPIError, what: str) -> Unavailable:
     return Unavailable(f"{what} unavailable: {_first_line(orig)}")
 
 
+def run_on(
+    engine: sqlalchemy.Engine,
+    work: Callable[[Connection], T],
+    what: str,
+    *,
+    write: bool = False,
+) -> T:
+    """`work` on a connection (in a write transaction with `write`, see `writing`), a
+    database that cannot answer reported as the 503 for `what`."""
+    try:
+        with writing(engine) if write else engine.connect() as conn:
+            return work(conn)
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, what) from None
+
+
 _write_locks: dict[str, threading.RLock] = {}
 _write_locks_guard = threading.Lock()
 

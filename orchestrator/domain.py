@@ -183,12 +183,16 @@ class EventType(StrEnum):
     step_stalled = "StepStalled"
     step_compensated = "StepCompensated"
     evidence_collected = "EvidenceCollected"
+    evidence_read = "EvidenceRead"
     notification_sent = "NotificationSent"
     incident_triaged = "IncidentTriaged"
     playbook_assigned = "PlaybookAssigned"
     playbook_assign_failed = "PlaybookAssignFailed"
     principal_created = "PrincipalCreated"
     principal_revoked = "PrincipalRevoked"
+    alert_suppressed = "AlertSuppressed"
+    suppression_created = "SuppressionCreated"
+    suppression_ended = "SuppressionEnded"
 
 
 class NewEvent(BaseModel):

@@ -8,7 +8,7 @@ database owner can still switch the triggers off: checkpoints kept outside the d
 (`firebreak audit verify --checkpoint`) catch what an owner does.
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

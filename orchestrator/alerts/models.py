@@ -76,6 +76,11 @@ class AcceptedAlert(BaseModel):
     )
     status: str
     duplicate: bool = Field(description="True when this alert id was received before.")
+    suppressed_by: str | None = Field(
+        None,
+        description="The id of the suppression window that held this alert: recorded "
+        "(`AlertSuppressed`), given to no incident.",
+    )
 
 
 class IngestResponse(BaseModel):

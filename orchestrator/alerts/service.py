@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -33,7 +33,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from orchestrator.alerts.ids import alert_event_id, alert_key, alert_stream, delivery_key
+from orchestrator.alerts.ids import (
+    alert_event_id,
+    alert_key,
+    alert_stream,
+    delivery_key,
+    suppressed_stream,
+)
 from orchestrator.alerts.models import (
     AcceptedAlert,
     Delivery,
@@ -44,7 +50,7 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.db import run_on
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
@@ -117,7 +123,11 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
 
 
 def stored_alert(store: EventStore, source: str, alert_id: str) -> Alert | None:
-    events = store.read_stream(alert_stream(source, alert_id))
+    """The alert as first recorded: received, or else held by a suppression window (a
+    follow-up of a suppressed alert still takes its fields)."""
+    events = store.read_stream(alert_stream(source, alert_id)) or store.read_stream(
+        suppressed_stream(source, alert_id)
+    )
     return Alert.model_validate(events[0].payload["alert"]) if events else None
 
 
@@ -137,13 +147,21 @@ class Ingest:
         )
         self._rows: GroupCommit[None, Rows, None] = GroupCommit(self._flush_rows)
 
-    async def record_and_hand_over(self, delivery: Delivery, known: Known) -> IngestResponse:
+    async def record_and_hand_over(
+        self, delivery: Delivery, known: Known, suppressed: Mapping[str, str] | None = None
+    ) -> IngestResponse:
         """Record and hand over each alert not handed over before, then remember the receipts
-        and the answer (step 2 of the module's docstring)."""
+        and the answer (step 2 of the module's docstring). `suppressed` (alert id -> window
+        id) are alerts a suppression window held: recorded already, handed to nothing."""
         source = delivery.principal.name
+        held = suppressed or {}
         keys = {alert.id: alert_key(source, alert.id) for alert in known.alerts}
         pairs = list(zip(delivery.alerts, known.alerts, strict=True))
-        fresh = [(item, alert) for item, alert in pairs if keys[alert.id] not in known.incidents]
+        fresh = [
+            (item, alert)
+            for item, alert in pairs
+            if keys[alert.id] not in known.incidents and alert.id not in held
+        ]
         recorded = (
             await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
         )
@@ -157,6 +175,7 @@ class Ingest:
             key: known.incidents[key] for key in keys.values() if key in known.incidents
         }
         rows: Rows = []
+        incident_of.update(dict.fromkeys((keys[a] for a in held), None))
         for (item, alert), result in zip(fresh, handed, strict=True):
             key = keys[alert.id]
             if result is None:  # recorded only: shown on the incident of the alert it follows
@@ -167,7 +186,10 @@ class Ingest:
             rows.append((receipts, _receipt_row(key, result)))
         accepted = [
             _accepted(
-                alert, incident_of[keys[alert.id]], duplicate=keys[alert.id] in known.incidents
+                alert,
+                incident_of[keys[alert.id]],
+                duplicate=keys[alert.id] in known.incidents,
+                suppressed_by=held.get(alert.id),
             )
             for _, alert in pairs
         ]
@@ -196,9 +218,15 @@ class Ingest:
         return [None] * len(batch)
 
 
-def _accepted(alert: Alert, incident_id: str | None, *, duplicate: bool) -> AcceptedAlert:
+def _accepted(
+    alert: Alert, incident_id: str | None, *, duplicate: bool, suppressed_by: str | None
+) -> AcceptedAlert:
     return AcceptedAlert(
-        alert_id=alert.id, incident_id=incident_id, status=alert.status.value, duplicate=duplicate
+        alert_id=alert.id,
+        incident_id=incident_id,
+        status=alert.status.value,
+        duplicate=duplicate,
+        suppressed_by=suppressed_by,
     )
 
 
@@ -246,10 +274,11 @@ def _settle(
     return outcome
 
 
-def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
-    # The alert's text (titles, descriptions, labels) carries captured prompts and outputs, so
-    # the full alert is sealed like the raw body; only the routing facts stay in clear.
-    payload: dict[str, object] = {
+def alert_payload(delivery: Delivery, alert: Alert) -> dict[str, object]:
+    """What a record of an alert holds (`AlertReceived`, `AlertSuppressed`): the routing facts
+    in clear and the whole alert, which the event must name `sensitive`: its text (titles,
+    descriptions, labels) carries captured prompts and outputs."""
+    return {
         "alert_id": alert.id,
         "source": alert.source,
         "type": alert.type,
@@ -263,6 +292,11 @@ def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEven
         "route_hash": alert.route_hash,
         "alert": alert.model_dump(mode="json"),
     }
+
+
+def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
+    # The full alert is sealed like the raw body; only the routing facts stay in clear.
+    payload = alert_payload(delivery, alert)
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
     return NewEvent(
@@ -307,8 +341,4 @@ def _insert_all(engine: sa.Engine, rows: Rows) -> None:
 
 
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = False) -> T:
-    try:
-        with writing(engine) if write else engine.connect() as conn:
-            return work(conn)
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "database") from None
+    return run_on(engine, work, "database", write=write)

@@ -28,12 +28,16 @@ from orchestrator.audit import EventStore, open_event_store
 from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
 from orchestrator.errors import Unavailable
+from orchestrator.evidence.service import EvidenceReader
+from orchestrator.evidence.views import router as evidence_router
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
 from orchestrator.reports.views import router as reports_router
 from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
+from orchestrator.suppression.cache import ActiveWindows
+from orchestrator.suppression.views import router as suppression_router
 from orchestrator.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -44,7 +48,11 @@ def create_app(
     *,
     temporal_client: Client | None = None,
     store: EventStore | None = None,
+    evidence: EvidenceReader | None = None,
 ) -> FastAPI:
+    """The API over `settings`. `evidence` is the configured evidence store
+    (`activities.factory.build_evidence_reader`), which this package may not build itself;
+    without one `GET /v1/evidence/...` answers 503."""
     owns_store = store is None
     event_store = store if store is not None else open_event_store(settings)
 
@@ -77,6 +85,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = event_store
+    app.state.evidence = evidence
     app.state.temporal = temporal_client
     app.state.temporal_connect = partial(connect, settings)
     app.state.temporal_lock = asyncio.Lock()
@@ -84,6 +93,7 @@ def create_app(
     app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
     app.state.routes = load_routes(settings)
+    app.state.suppressions = ActiveWindows(event_store.engine)
     install_problem_handlers(app)
     for router in (
         health_router,
@@ -92,7 +102,9 @@ def create_app(
         reports_router,
         approvals_router,
         audit_router,
+        evidence_router,
         principals_router,
+        suppression_router,
         metrics_router(event_store.engine),
     ):
         app.include_router(router)

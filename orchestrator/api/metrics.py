@@ -23,7 +23,8 @@ from orchestrator.incidents.models import decisions, incidents
 
 ALERTS_RECEIVED = Counter(
     "firebreak_alerts_received",
-    "Alerts received by webhook, by format and outcome (accepted, duplicate, rejected, ...).",
+    "Alerts received by webhook, by format and outcome (accepted, duplicate, suppressed, "
+    "rejected, ...).",
     ["format", "outcome"],
     registry=None,
 )

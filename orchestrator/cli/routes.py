@@ -19,7 +19,7 @@ from orchestrator.alerts.formats import NORMALISERS
 from orchestrator.alerts.models import AlertFormat
 from orchestrator.cli.alerts import content_type_for
 from orchestrator.errors import InvalidInput
-from orchestrator.routing.models import Route
+from orchestrator.routing.models import Route, describe_conditions
 from orchestrator.routing.service import RouteTable, load_table, routes_file
 from orchestrator.settings import load_settings
 
@@ -153,15 +153,7 @@ def _headers(values: list[str]) -> dict[str, str]:
 
 
 def _matches(route: Route) -> str:
-    if not route.match:
-        return "*"
-    parts = []
-    for name, m in route.match.items():
-        if m.present is not None:
-            parts.append(name if m.present else f"!{name}")
-        else:
-            parts.append(f"{name}={m.equals}" if m.equals is not None else f"{name}=~{m.regex}")
-    return ",".join(parts)
+    return describe_conditions(route.match)
 
 
 def _sets(route: Route) -> str:

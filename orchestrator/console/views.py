@@ -28,7 +28,7 @@ from orchestrator.approvals.models import DecisionAccepted, DecisionRequest
 from orchestrator.approvals.service import decide_as, follow_as
 from orchestrator.audit import EventStore
 from orchestrator.audit import service as audit_service
-from orchestrator.console import incident_view, service
+from orchestrator.console import incident_view, service, suppression_view
 from orchestrator.console.audit_view import VerificationCache, parse_cursor, parse_search
 from orchestrator.console.charts import Bar, bar_chart
 from orchestrator.console.formatting import duration
@@ -98,6 +98,7 @@ def install(app: FastAPI) -> None:
     app.state.console_verification = VerificationCache()
     app.include_router(root)
     app.include_router(router)
+    app.include_router(suppression_view.router)
     app.include_router(fallback)
 
 

@@ -160,6 +160,15 @@ class S3Endpoint:
     access_key: str
     secret_key: str
 
+    def new_bucket(self, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+        """A fresh bucket and a boto3 client on it; the credentials are in `CONTRACT_S3_ACCESS`
+        and `CONTRACT_S3_SECRET`, the variables a provider under test is configured to read."""
+        s3, bucket = self.client(), f"fb-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=bucket)
+        monkeypatch.setenv("CONTRACT_S3_ACCESS", self.access_key)
+        monkeypatch.setenv("CONTRACT_S3_SECRET", self.secret_key)
+        return s3, bucket
+
     def client(self, secret_key: str | None = None) -> Any:
         return boto3.client(
             "s3",

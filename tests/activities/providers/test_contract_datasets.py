@@ -64,10 +64,7 @@ class TestS3DatasetStore(DatasetStoreContract):
     async def system(
         self, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
     ) -> AsyncIterator[None]:
-        self.s3, self.bucket = s3_server.client(), f"fb-{uuid.uuid4().hex[:12]}"
-        self.s3.create_bucket(Bucket=self.bucket)
-        monkeypatch.setenv("CONTRACT_S3_ACCESS", s3_server.access_key)
-        monkeypatch.setenv("CONTRACT_S3_SECRET", s3_server.secret_key)
+        self.s3, self.bucket = s3_server.new_bucket(monkeypatch)
         config = S3Config(
             endpoint=s3_server.url,
             bucket=self.bucket,
