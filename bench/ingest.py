@@ -8,7 +8,9 @@ endpoint under uvicorn and a trivial one-activity workflow on the same Temporal 
 load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
 
 1. sustained alerts/s accepted (202) with p50/p95/p99, against the same load on the bare app,
-   and the CPU each process spent per accepted request;
+   and the CPU each process spent per accepted request; then the same load as real-shaped
+   Alertmanager deliveries (the labels Prometheus rules carry, no Firebreak label) that a
+   one-line routes file types, printed beside the generic rate with their ratio;
 2. webhook receipt -> first containment step completed (auto-approved), p50/p99, at 2, 5 and
    10 new incidents/s (distinct fingerprints) while 200 alerts/s of duplicates arrive;
 3. a storm of N alerts with one fingerprint -> incidents created (must be 1);
@@ -54,9 +56,18 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/ingest.py`)
 from bench.loadgen import Pool, pool  # noqa: E402 - needs ROOT on sys.path
 
 ALERTS = "/v1/alerts/generic"
+ALERTMANAGER = "/v1/alerts/alertmanager"
+ROUTES = """routes:
+  - id: injection-blocks
+    match: {labels.alertname: GuardrailInjectionBlocksHigh}
+    type: prompt_injection
+"""
+"""The routes file of the run: the one line a user writes to type Prometheus's alertname."""
 VENV_BIN = Path(sys.executable).parent
 TYPE = "prompt_injection"
 CONTAINMENT_WAIT = 60.0
+SETTLE_SECONDS = 3.0
+"""Pause before each sustained half, for the previous load's backlog to drain."""
 
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -153,6 +164,15 @@ class Load:
     statuses: dict[int, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds
 
+    def add(self, other: Load) -> None:
+        """Fold another run of the same phase into this one."""
+        self.seconds += other.seconds
+        self.latencies += other.latencies
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        for name, seconds in other.cpu.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+
     def cpu_line(self) -> str:
         count = max(self.accepted, 1)
         return ", ".join(
@@ -173,10 +193,10 @@ class Load:
         )
 
 
-async def post(http: Pool, body: dict[str, Any], load: Load) -> None:
+async def post(http: Pool, body: dict[str, Any], load: Load, path: str = ALERTS) -> None:
     started = time.perf_counter()
     try:
-        status, _ = await http.post_json(ALERTS, body)
+        status, _ = await http.post_json(path, body)
     except OSError:
         status = -1
     load.statuses[status] = load.statuses.get(status, 0) + 1
@@ -185,7 +205,11 @@ async def post(http: Pool, body: dict[str, Any], load: Load) -> None:
 
 
 async def closed_loop(
-    http: Pool, make: Callable[[int], dict[str, Any]], total: int, concurrency: int
+    http: Pool,
+    make: Callable[[int], dict[str, Any]],
+    total: int,
+    concurrency: int,
+    path: str = ALERTS,
 ) -> Load:
     """`total` requests from `concurrency` senders as fast as answers come back."""
     load = Load()
@@ -193,7 +217,7 @@ async def closed_loop(
 
     async def sender() -> None:
         for i in counter:
-            await post(http, make(i), load)
+            await post(http, make(i), load, path)
 
     started = time.perf_counter()
     await asyncio.gather(*(sender() for _ in range(concurrency)))
@@ -231,6 +255,7 @@ def bench_env(data_dir: Path) -> dict[str, str]:
         "FIREBREAK_DATA_DIR": str(data_dir),
         "FIREBREAK_RATE_LIMIT_PER_MINUTE": "100000000",
         "FIREBREAK_GUARD_WINDOW_SECONDS": "0",
+        "FIREBREAK_ROUTES_FILE": str(data_dir.parent / "routes.yaml"),
     }
     return env
 
@@ -360,6 +385,48 @@ def alert_factory(resources: dict[str, str]) -> Callable[[str, str], dict[str, A
     return make
 
 
+def alertmanager_delivery(resources: dict[str, str], fingerprint: str, i: int) -> dict[str, Any]:
+    """One firing alert as Alertmanager's webhook sends it for a Prometheus rule: its labels
+    (alertname, severity, namespace, job, instance, model, api_key_id), annotations, its own
+    fingerprint, a `startsAt` of its own (so each is a distinct alert, not a resend)."""
+    starts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(1_795_000_000 + i))
+    labels = {
+        "alertname": "GuardrailInjectionBlocksHigh",
+        "severity": "critical",
+        "namespace": "llm-prod",
+        "job": "llm-guard-exporter",
+        "instance": "llm-guard-7d9f8:9100",
+        "model": resources.get("model", "support-llm"),
+        "api_key_id": resources.get("api_key", "key-support-bot"),
+    }
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="GuardrailInjectionBlocksHigh"}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "firebreak",
+        "groupLabels": {"alertname": labels["alertname"]},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager.monitoring:9093",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": {
+                    "summary": "Guardrail blocked 41 injection attempts in 5m",
+                    "description": "rate(llm_guard_blocked_total[5m]) > 0.1",
+                    "runbook_url": "https://runbooks.example.com/llm/injection",
+                },
+                "startsAt": f"{starts}.{i % 1000:03d}123456Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus.monitoring:9090/graph?g0.expr=llm_guard",
+                "fingerprint": fingerprint,
+            }
+        ],
+    }
+
+
 def containment_latencies(data_dir: Path, sent: dict[str, float]) -> tuple[list[float], int]:
     """Seconds from webhook send to the first containment StepSucceeded, per incident."""
     from orchestrator.audit import open_event_store
@@ -410,6 +477,26 @@ async def sustained(url: str, headers: dict[str, str], make: Any, total: int) ->
         assert warm.accepted, f"warm-up rejected: {warm.statuses}"
         tag = uuid.uuid4().hex[:8]
         return await closed_loop(http, lambda i: make(f"s-{tag}-{i}", f"sus-{i % 4}"), total, 32)
+
+
+async def sustained_alertmanager(
+    url: str, headers: dict[str, str], resources: dict[str, str], total: int
+) -> Load:
+    """The sustained phase's load as Alertmanager deliveries through routes: one alert a
+    delivery, distinct firings of 4 fingerprints, typed by the run's routes file."""
+    tag = uuid.uuid4().hex[:8]
+    async with pool(url, headers) as http:
+        warm = await closed_loop(
+            http, lambda i: alertmanager_delivery(resources, "warm", -1 - i), 50, 8, ALERTMANAGER
+        )
+        assert warm.accepted, f"warm-up rejected: {warm.statuses}"
+        return await closed_loop(
+            http,
+            lambda i: alertmanager_delivery(resources, f"am-{tag}-{i % 4}", i),
+            total,
+            32,
+            ALERTMANAGER,
+        )
 
 
 async def containment(
@@ -545,6 +632,7 @@ def compile_bytecode() -> None:
 async def main(args: argparse.Namespace) -> None:
     scale = 0.3 if args.quick else 1.0
     sustained_total = int(6000 * scale)
+    half = sustained_total // 2
     phase_seconds = 20 * scale
     storm_total = 2000 if args.quick else args.storm
     print(f"machine: {machine()}")
@@ -556,18 +644,34 @@ async def main(args: argparse.Namespace) -> None:
     bare = await bare_baseline(sustained_total)
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
         data_dir = Path(tmp) / "data"
+        (Path(tmp) / "routes.yaml").write_text(ROUTES)
         async with firebreak_stack(data_dir, args.topology) as stack:
             make = alert_factory(stack.resources)
             headers = {"Authorization": f"Bearer {source_token(data_dir)}"}
 
             print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
             print("  " + bare.line("bare FastAPI endpoint (baseline)"))
-            ours = await measured(
-                sustained(stack.url, headers, make, sustained_total), stack.groups
-            )
+            # In halves, generic / alertmanager / alertmanager / generic, each after a pause
+            # for the previous one's backlog: neither inherits the other's, and a drift of the
+            # machine's load over the phase weighs on both alike.
+            ours, routed = Load(), Load()
+            for target, phase in (
+                (ours, sustained(stack.url, headers, make, half)),
+                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
+                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
+                (ours, sustained(stack.url, headers, make, half)),
+            ):
+                await asyncio.sleep(SETTLE_SECONDS)
+                target.add(await measured(phase, stack.groups))
             print("  " + ours.line("POST /v1/alerts/generic"))
+            print("  " + routed.line("alertmanager, through routes"))
+            generic_rate = ours.accepted / ours.seconds if ours.seconds else 0.0
+            routed_rate = routed.accepted / routed.seconds if routed.seconds else 0.0
+            ratio = routed_rate / generic_rate if generic_rate else 0.0
+            print(f"  alertmanager / generic: {ratio:.2f}x (target >= 0.8x)")
             print("  CPU per accepted request: " + bare.cpu_line())
-            print("                            " + ours.cpu_line())
+            print("                            " + ours.cpu_line() + "  (generic)")
+            print("                            " + routed.cpu_line() + "  (alertmanager)")
 
             print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
             for rate in (2, 5, 10):

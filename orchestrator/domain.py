@@ -24,6 +24,7 @@ __all__ = [
     "ActionResult",
     "Actor",
     "Alert",
+    "AlertLink",
     "AlertStatus",
     "ApprovalMode",
     "ApprovalPolicy",
@@ -142,6 +143,16 @@ class EntityJoin(BaseModel):
     rule: str = Field(description="The route whose correlation matched, or `merge`.")
 
 
+class AlertLink(BaseModel):
+    """A link the sender attached (Alertmanager's `generatorURL`, a CloudEvents `source`, a
+    PagerDuty link): shown as text, and as a link only when it is http(s)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    href: str = Field(max_length=2000)
+    text: str = Field("", max_length=200)
+
+
 class Alert(BaseModel):
     """One normalised detection, whatever webhook format it arrived in.
 
@@ -163,6 +174,11 @@ class Alert(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     fingerprint: str = Field(description="Stable identity of the condition; storms share it.")
     received_at: datetime
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="The sender's descriptive fields (Alertmanager's)."
+    )
+    links: tuple[AlertLink, ...] = Field((), description="Where the sender says to look.")
+    started_at: datetime | None = Field(None, description="When the sender says it started.")
     raw_ref: str | None = Field(
         None, description="Event id of the AlertReceived with the raw body."
     )

@@ -28,7 +28,12 @@ def alert_key(source: str, alert_id: str) -> str:
 
 
 def alert_stream(source: str, alert_id: str) -> str:
-    return f"alert-{alert_key(source, alert_id)[:40]}"
+    return stream_of_key(alert_key(source, alert_id))
+
+
+def stream_of_key(key: str) -> str:
+    """The audit stream of the alert whose key (a receipt's) is `key`."""
+    return f"alert-{key[:40]}"
 
 
 def alert_event_id(source: str, alert_id: str) -> str:

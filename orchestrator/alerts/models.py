@@ -41,6 +41,7 @@ class AlertFormat(StrEnum):
     alertmanager = "alertmanager"
     cloudevents = "cloudevents"
     pagerduty = "pagerduty"
+    otlp = "otlp"
 
 
 @dataclass(frozen=True)

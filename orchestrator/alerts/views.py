@@ -73,6 +73,29 @@ async def receive_alerts(
     return response
 
 
+@router.post(
+    "/otlp/v1/logs",
+    responses=problem_responses(401, 403, 409, 413, 415, 422, 429, 503),
+    summary="Receive GenAI security findings from an OTLP/HTTP exporter's logs",
+)
+@router.post(
+    "/otlp/v1/traces",
+    responses=problem_responses(401, 403, 409, 413, 415, 422, 429, 503),
+    summary="Receive GenAI security findings from an OTLP/HTTP exporter's traces",
+)
+async def receive_otlp(
+    request: Request,
+    principal: Source,
+    settings: Annotated[Settings, Depends(get_settings)],
+    store: Annotated[EventStore, Depends(get_store)],
+) -> IngestResponse:
+    """Where a collector's `otlphttp` exporter with `endpoint: <api>/v1/alerts/otlp` sends its
+    logs and traces (findings as log records or span events; either path takes either shape).
+    Answers 200, as OTLP/HTTP asks; the body is the usual ingest answer (OTLP clients ignore
+    fields they do not know)."""
+    return await receive_alerts(AlertFormat.otlp, request, principal, settings, store)
+
+
 async def _receive(
     fmt: AlertFormat,
     request: Request,

@@ -40,6 +40,8 @@ from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
 EXPORT_PAGE = 1000
+STREAM_CHUNK = 500
+"""Stream ids per `IN` list: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
 Row = sa.Row[Any]
 
@@ -298,6 +300,21 @@ class EventStore:
         with self._reading() as conn:
             return [self._recorded(row) for row in conn.execute(query)]
 
+    def first_events_sealed(self, stream_ids: Sequence[str]) -> list[RecordedEvent]:
+        """The first event of each of `stream_ids` that exists, by position, with its
+        sensitive fields left sealed (their values are ciphertext): for listing many streams
+        by their clear fields without decrypting each. `read_stream` opens one."""
+        found: list[RecordedEvent] = []
+        ids = sorted(set(stream_ids))
+        c = schema.events.c
+        with self._reading() as conn:
+            for start in range(0, len(ids), STREAM_CHUNK):
+                query = sa.select(schema.events).where(
+                    c.stream_id.in_(ids[start : start + STREAM_CHUNK]), c.version == 1
+                )
+                found.extend(self._recorded(row, sealed=True) for row in conn.execute(query))
+        return sorted(found, key=lambda event: event.position)
+
     def read_all(
         self,
         after_position: int = 0,
@@ -411,8 +428,8 @@ class EventStore:
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc, "audit store") from None
 
-    def _recorded(self, row: Row) -> RecordedEvent:
-        names = json.loads(row.encrypted_fields)
+    def _recorded(self, row: Row, *, sealed: bool = False) -> RecordedEvent:
+        names = [] if sealed else json.loads(row.encrypted_fields)
         payload = open_fields(self.keyring, row.event_id, json.loads(row.payload), names)
         return RecordedEvent(
             position=row.position,

@@ -66,6 +66,7 @@ from orchestrator.domain import (
     Slug,
 )
 from orchestrator.errors import Conflict, FirebreakError, Forbidden, InvalidInput, NotFound
+from orchestrator.incidents import alerts as incident_alerts
 from orchestrator.incidents import service as incidents
 from orchestrator.principals.models import Permission
 from orchestrator.reports import render as report_render
@@ -84,6 +85,8 @@ Engine = Annotated[sa.Engine, Depends(get_engine)]
 Store = Annotated[EventStore, Depends(get_store)]
 IncidentId = Annotated[str, Path(min_length=1, max_length=200)]
 AUDIT_PAGE = 50
+ALERT_GROUPS_SHOWN = 20
+"""Alert groups on the incident page; the API pages through the rest."""
 STATIC = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
@@ -266,6 +269,9 @@ async def _incident_page(
         engine, incident_id, visible_environments(session.principal), partial(get_temporal, request)
     )
     events = await anyio.to_thread.run_sync(store.read_stream, incident_id)
+    alert_groups = await anyio.to_thread.run_sync(
+        partial(incident_alerts.incident_alerts, store, incident_id, limit=ALERT_GROUPS_SHOWN)
+    )
     now = datetime.now(UTC)
     steps = (
         incident_view.steps_from_live(live, settings)
@@ -287,6 +293,7 @@ async def _incident_page(
         triage_reason=live.triage.reason if live and live.triage else None,
         playbooks=incident_view.assignable_playbooks(pending, settings),
         timeline=incident_view.timeline_rows(events),
+        alerts=alert_groups,
         decided=decided if decided in DecisionKind.__members__ else "",
         decided_step=request.query_params.get("step", "")[:64],
         held=held,

@@ -1,4 +1,4 @@
-"""Responder endpoints: `GET /v1/incidents`, one incident, its timeline."""
+"""Responder endpoints: `GET /v1/incidents`, one incident, its alerts, its timeline."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from orchestrator.api.deps import get_engine, get_store, get_temporal, problem_r
 from orchestrator.audit import EventStore
 from orchestrator.domain import Environment, EventType, IncidentStatus, Severity, Slug
 from orchestrator.errors import NotFound
-from orchestrator.incidents import service
+from orchestrator.incidents import alerts, service
 from orchestrator.incidents.models import IncidentDetail, IncidentPage, Timeline
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -72,6 +72,27 @@ async def get_incident(
     )
     detail.live = live.model_dump(mode="json") if live is not None else None
     return detail
+
+
+@router.get("/{incident_id}/alerts", responses=problem_responses(401, 403, 404, 422))
+async def incident_alerts(
+    incident_id: IncidentId,
+    principal: Reader,
+    engine: Annotated[sa.Engine, Depends(get_engine)],
+    store: Annotated[EventStore, Depends(get_store)],
+    limit: Annotated[int, Query(ge=1, le=alerts.MAX_GROUPS_PAGE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=9, pattern=r"^[0-9]+$")] = None,
+) -> alerts.AlertGroupPage:
+    """The incident's alerts as the senders described them, grouped by fingerprint (count,
+    first and last seen, the latest alert's text, labels, annotations and links), latest group
+    first. The text is decrypted for readers of the incident's environment only: the scope is
+    checked first, so an out-of-scope incident is a 404 like a missing one."""
+    scope = visible_environments(principal)
+    detail = await anyio.to_thread.run_sync(service.get_incident, engine, incident_id, scope)
+    if detail is None:
+        raise NotFound(f"no incident {incident_id!r}")
+    call = partial(alerts.incident_alerts, store, detail.id, limit=limit, cursor=cursor)
+    return await anyio.to_thread.run_sync(call)
 
 
 @router.get("/{incident_id}/timeline", responses=problem_responses(401, 403, 404, 422))

@@ -53,11 +53,16 @@ FIELD_PREFIXES = (
     "labels.",  # every format's labels (PagerDuty: custom_details; CloudEvents: data.labels)
     "annotations.",  # alertmanager
     "resources.",  # generic
+    "detail.",  # generic: the detector's own answer
     "ce.",  # CloudEvents context attributes and extensions
     "data.",  # CloudEvents data
     "payload.",  # PagerDuty payload, payload.custom_details.*
+    "attributes.",  # OTLP: the finding's attributes
+    "span.",  # OTLP: the attributes of the finding's span, and span.name
+    "resource.",  # OTLP: the resource's attributes
+    "scope.",  # OTLP: scope.name
 )
-FORMATS = frozenset({"generic", "alertmanager", "cloudevents", "pagerduty"})
+FORMATS = frozenset({"generic", "alertmanager", "cloudevents", "pagerduty", "otlp"})
 RESOURCE_KINDS = tuple(Resources.model_fields)
 
 

@@ -52,6 +52,8 @@ FALLBACK_ENVIRONMENT = Environment.prod
 """An alert that names no environment gets the strictest policies."""
 
 NORMALISED = frozenset({"id", "source", "status", "title", "description", "fingerprint"})
+SELECTOR = re.compile(r"([^\[\]]+)\[([^\[\]=]+)=([^\[\]]*)\]\.([^\[\]]+)")
+"""`LIST[KEY=VALUE].FIELD`: a field of the first item of a list that has KEY = VALUE."""
 W = TypeVar("W", Severity, Environment)
 C = TypeVar("C")
 compiled = cache(re.compile)
@@ -163,6 +165,9 @@ class _View:
         self.fmt, self.item = fmt, item
 
     def get(self, name: str) -> str | None:
+        selected = SELECTOR.fullmatch(name)
+        if selected is not None:
+            return self._selected(*selected.groups())
         alert = self.item.alert
         if name.startswith("labels."):
             value = alert.labels.get(name[len("labels.") :])
@@ -174,6 +179,25 @@ class _View:
         else:
             value = self.item.fields.get(name)
         return value or None
+
+    def _selected(self, items: str, key: str, wanted: str, rest: str) -> str | None:
+        """`items[key=wanted].rest`: `rest` of the first list item whose `key` is `wanted`
+        (Lakera's `breakdown[detected=true].detector_type`). Items are the indices that the
+        flattened fields hold under `items.`, bounded like every raw field."""
+        fields = self.item.fields
+        prefix = f"{items}."
+        indices = sorted(
+            {
+                int(head)
+                for name in fields
+                if name.startswith(prefix)
+                and (head := name[len(prefix) :].partition(".")[0]).isdigit()
+            }
+        )
+        for index in indices:
+            if fields.get(f"{prefix}{index}.{key}") == wanted:
+                return fields.get(f"{prefix}{index}.{rest}") or None
+        return None
 
     def path(self, name: str) -> str:
         if name.startswith("labels."):

@@ -62,6 +62,17 @@ def alert(world: World) -> dict[str, Any]:
     return {"json": body}
 
 
+def otlp_finding(world: World) -> dict[str, Any]:
+    """A prod finding (`deployment.environment.name: production`), new on every call."""
+    body = fixture_json("otlp_logs.json")
+    record = body["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+    finding_id = {"stringValue": unique("rbac-finding")}
+    record["attributes"].append(
+        {"key": "gen_ai.guardrail.security.external_finding_id", "value": finding_id}
+    )
+    return {"json": body}
+
+
 def new_principal(world: World) -> dict[str, Any]:
     return {"json": {"name": unique("made"), "role": "auditor", "environments": ["prod"]}}
 
@@ -119,9 +130,18 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/alerts/{format}"): Case(
         fixed("/v1/alerts/generic"), alert, in_scope=202, out_of_scope=403
     ),
+    ("POST", "/v1/alerts/otlp/v1/logs"): Case(
+        fixed("/v1/alerts/otlp/v1/logs"), otlp_finding, out_of_scope=403
+    ),
+    ("POST", "/v1/alerts/otlp/v1/traces"): Case(
+        fixed("/v1/alerts/otlp/v1/traces"), lambda _: {"json": {}}, out_of_scope=200
+    ),
     ("GET", "/v1/incidents"): Case(fixed("/v1/incidents")),
     ("GET", "/v1/incidents/{incident_id}"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}", out_of_scope=404
+    ),
+    ("GET", "/v1/incidents/{incident_id}/alerts"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/alerts", out_of_scope=404
     ),
     ("GET", "/v1/incidents/{incident_id}/report"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}/report", out_of_scope=404

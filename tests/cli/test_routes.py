@@ -48,6 +48,7 @@ def test_list_in_the_order_routes_are_tried() -> None:
         "embedding-drift",
         "litellm-budget",
         "llm-guard",
+        "otel-genai-security",
         "default",
     ]
     assert rows[0][1:] == [

@@ -1,14 +1,16 @@
 """The console in a real headless Chromium against the real stack: a responder signs in,
 watches a prod prompt-injection incident arrive and progress without reloading, approves a
 step and sees the workflow carry on, rejects the next with a reason; hostile alert text stays
-text; an auditor gets no buttons and a forged decision is refused; the audit log is searched,
-paged and exported. Screenshots land in test-artifacts/console/.
+text (the title, every field of a delivery's alerts); an auditor gets no buttons and a
+forged decision is refused; the audit log is searched, paged and exported.
+Screenshots land in test-artifacts/console/.
 """
 
 from __future__ import annotations
 
 import re
 
+import httpx
 from playwright.async_api import BrowserContext, Page, expect
 from temporalio.client import Client
 
@@ -18,6 +20,7 @@ from orchestrator.domain import Actor, Environment
 from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import submit_alert
 from tests.console.conftest import Shooter, sign_in
+from tests.incidents.test_alerts_api import HOSTILE, alerts_of, hostile_delivery, post
 from tests.support.events import new_event
 from tests.support.incidents import make_alert
 from tests.support.principals import Tokens
@@ -184,3 +187,29 @@ async def test_auditor_reads_searches_and_cannot_decide(
 
     await page.goto(f"{url}/console/audit?since=yesterday")
     await expect(page.locator(".flash.error")).to_contain_text("since: not a date and time")
+
+
+async def test_alerts_show_as_the_sender_wrote_them_and_never_run(
+    api: tuple[str, Tokens], context: BrowserContext, shoot: Shooter
+) -> None:
+    """Hostile text in every field of an Alertmanager delivery, posted through the webhook:
+    the incident page shows each field as text, a `javascript:` link as text, and runs none."""
+    url, tokens = api
+    body = hostile_delivery("console-hostile", 2)
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        [incident] = (await post(http, tokens.source, body))["incidents"]
+        await alerts_of(http, tokens.ann, incident)  # projected
+    page = await context.new_page()
+    await sign_in(page, url, tokens.ann)
+    await page.goto(f"{url}/console/incidents/{incident}")
+    group = page.locator('#alerts .alert-group[data-fingerprint="console-hostile"]')
+    await expect(group.locator(".alert-title")).to_have_text(f"title {HOSTILE}")
+    await expect(group.locator(".alert-description")).to_have_text(f"desc {HOSTILE}")
+    await expect(group.locator(".alert-count")).to_have_text("2 alerts")
+    await expect(group.locator(".alert-links")).to_contain_text("javascript:window.__pwned=3")
+    assert await page.locator('a[href^="javascript"]').count() == 0
+    await group.locator("details.alert-fields summary").first.click()
+    # the `note` label, the `summary` and `description` annotations
+    await expect(group.locator("details.alert-fields dd").filter(has_text=HOSTILE)).to_have_count(3)
+    await shoot(page, "hostile-alerts")
+    await not_pwned(page)

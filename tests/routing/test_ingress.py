@@ -19,7 +19,7 @@ from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import describe
 from tests.routing.conftest import post
 from tests.routing.test_service import fixture
-from tests.support.app import alerts_recorded
+from tests.support.app import alerts_recorded, bearer, fixture_bytes
 from tests.support.incidents import audit_stream, eventually, payloads, wait_for_pending
 from tests.support.principals import Tokens
 
@@ -96,3 +96,48 @@ async def test_a_storm_of_distinct_firings_of_one_fingerprint_is_one_incident(
     await eventually(all_attached, timeout=120)
     state = await describe(dev_client, incident)
     assert [p.step_id for p in state.pending] == [TRIAGE_STEP], "waits in triage, not closed"
+
+    # As people read it: one group of 2,000, not 2,000 rows.
+    page = (
+        await http.get(f"/v1/incidents/{incident}/alerts", headers=bearer(tokens.responder))
+    ).json()
+    assert (page["total"], len(page["groups"]), page["next_cursor"]) == (STORM, 1, None)
+    [group] = page["groups"]
+    assert group["count"] == STORM
+    assert group["latest"]["title"] == storm_deliveries()[0]["alerts"][0]["annotations"]["summary"]
+
+
+async def test_otlp_findings_route_by_the_owasp_defaults_and_the_unknown_wait_in_triage(
+    served: tuple[httpx.AsyncClient, Tokens], dev_client: Client, fb_settings: Settings
+) -> None:
+    """A collector's export of an `apply_guardrail` span with two findings: the excessive
+    agency one is an agent-tool-compromise incident; `toxicity`, which no playbook handles,
+    waits in triage and notifies."""
+    http, tokens = served
+    response = await http.post(
+        "/v1/alerts/otlp/v1/traces",
+        content=fixture_bytes("otlp_traces.json"),
+        headers={**bearer(tokens.source), "content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    agency, toxicity = response.json()["alerts"]
+
+    # Typed by the category; the agent-tool playbook also needs the caller's key, which the
+    # conventions do not name, so it waits in triage naming the field (a route can name it).
+    state = await wait_for_pending(dev_client, agency["incident_id"], TRIAGE_STEP, timeout=60)
+    assert (state.type, state.severity, state.environment) == (
+        "agent_tool_compromise",
+        "critical",
+        "staging",
+    )
+    assert state.triage is not None
+    assert "'alert.resources.api_key' is empty" in state.triage.reason
+    waiting = await wait_for_pending(dev_client, toxicity["incident_id"], TRIAGE_STEP, timeout=60)
+    assert (waiting.type, waiting.severity) == ("toxicity", "low")
+    assert waiting.triage is not None
+    assert "no playbook handles alert type 'toxicity'" in waiting.triage.reason
+    events = audit_stream(fb_settings, toxicity["incident_id"])
+    [notified] = payloads(events, "NotificationSent")
+    assert notified["kind"] == "triage"
+    [opened] = payloads(events, "IncidentOpened")
+    assert opened["route"] == "otel-genai-security"

@@ -19,6 +19,7 @@ from orchestrator.settings import Settings
 from orchestrator.temporal.incidents import describe
 from tests.routing.conftest import post
 from tests.routing.test_service import USER_ROUTES, fixture
+from tests.support.app import bearer
 from tests.support.incidents import eventually, wait_for_pending
 from tests.support.principals import Tokens
 from tests.workflows.test_triage import key_is_revoked
@@ -81,3 +82,35 @@ async def test_a_guardrail_cloudevent_routes_to_its_incident(
     await eventually(opened, timeout=60)
     state = await describe(dev_client, incident)
     assert (state.type, state.severity, state.environment) == ("prompt_injection", "high", "prod")
+
+
+async def test_grafana_and_pagerduty_deliveries_route_to_their_incidents(
+    served: tuple[httpx.AsyncClient, Tokens], dev_client: Client
+) -> None:
+    http, tokens = served
+    grafana = fixture("grafana_alerting.json")
+    grafana["alerts"][0]["fingerprint"] = uuid.uuid4().hex[:16]
+    litellm = fixture("pagerduty_litellm.json") | {"dedup_key": uuid.uuid4().hex}
+    expected = {
+        "alertmanager": ("data_poisoning", "medium", "staging"),
+        "pagerduty": ("api_key_abuse", "critical", "prod"),
+    }
+    for fmt, body in (("alertmanager", grafana), ("pagerduty", litellm)):
+        [incident] = (await post(http, tokens.source, fmt, body))["incidents"]
+        state = await describe(dev_client, incident)
+        assert (state.type, state.severity, state.environment) == expected[fmt]
+        if fmt == "alertmanager":
+            drift = incident
+
+    # As people read it: Grafana's own links and its local start time, in UTC.
+    async def projected() -> httpx.Response | None:
+        page = await http.get(
+            f"/v1/incidents/{drift}/alerts", headers=bearer(tokens.audrey)
+        )  # staging
+        return page if page.status_code == 200 else None
+
+    page = (await eventually(projected, timeout=60)).json()
+    latest = page["groups"][0]["latest"]
+    assert [link["text"] for link in latest["links"]] == ["source", "dashboard", "panel", "silence"]
+    assert latest["started_at"] == "2026-11-25T05:44:00Z"
+    assert latest["annotations"]["description"].startswith("Population stability index")

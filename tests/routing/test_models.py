@@ -164,7 +164,7 @@ def test_valid_shapes_load(tmp_path: Path) -> None:
         "    fingerprint: [labels.rule, source]\n"
     )
     table = load_table(path)
-    assert [r.id for r in table.routes] == ["one-line", "full", "default"]
+    assert [r.id for r in table.routes] == ["one-line", "full", "otel-genai-security", "default"]
     full = table.get("full")
     assert full.match["labels.code"].equals == "7"
     assert full.severity is not None and full.severity.map == {
@@ -176,9 +176,14 @@ def test_valid_shapes_load(tmp_path: Path) -> None:
         "labels.rule",
         "labels.kind",
     ]
-    assert table.origins == {"one-line": str(path), "full": str(path), "default": "builtin"}
+    assert table.origins == {
+        "one-line": str(path),
+        "full": str(path),
+        "otel-genai-security": "builtin",
+        "default": "builtin",
+    }
     path.write_text("")
-    assert [r.id for r in load_table(path).routes] == ["default"]
+    assert [r.id for r in load_table(path).routes] == ["otel-genai-security", "default"]
 
 
 def test_the_documented_examples_load(tmp_path: Path) -> None:

@@ -350,7 +350,7 @@ def test_where_the_routes_file_is_found(tmp_path: Path) -> None:
     named.write_text("routes: []\n")
     settings = Settings(playbooks_dir=playbooks, routes_file=named)
     assert routes_file(settings) == named
-    assert [r.id for r in load_routes(settings).routes] == ["default"]
+    assert [r.id for r in load_routes(settings).routes] == ["otel-genai-security", "default"]
 
 
 def test_the_hash_names_the_routes_not_their_formatting(tmp_path: Path) -> None:

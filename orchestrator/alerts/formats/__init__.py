@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from orchestrator.alerts.formats import alertmanager, cloudevents, generic, pagerduty
+from orchestrator.alerts.formats import alertmanager, cloudevents, generic, otlp, pagerduty
 from orchestrator.alerts.models import AlertFormat, ParsedAlert
 
 Normaliser = Callable[[bytes, Mapping[str, str], str, datetime], list[ParsedAlert]]
@@ -18,6 +18,7 @@ NORMALISERS: dict[AlertFormat, Normaliser] = {
     AlertFormat.alertmanager: alertmanager.normalise,
     AlertFormat.cloudevents: cloudevents.normalise,
     AlertFormat.pagerduty: pagerduty.normalise,
+    AlertFormat.otlp: otlp.normalise,
 }
 
 CONTENT_TYPES: dict[AlertFormat, frozenset[str]] = {
@@ -25,4 +26,5 @@ CONTENT_TYPES: dict[AlertFormat, frozenset[str]] = {
     AlertFormat.alertmanager: frozenset({"application/json"}),
     AlertFormat.cloudevents: cloudevents.CONTENT_TYPES,
     AlertFormat.pagerduty: frozenset({"application/json"}),
+    AlertFormat.otlp: otlp.CONTENT_TYPES,
 }

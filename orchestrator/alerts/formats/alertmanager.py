@@ -22,8 +22,10 @@ from orchestrator.alerts.formats.common import (
     UNROUTED,
     clip,
     digest,
+    links,
     parse_json,
     string_labels,
+    timestamp,
     validate,
 )
 from orchestrator.alerts.models import ParsedAlert
@@ -40,6 +42,10 @@ class AmAlert(BaseModel):
     endsAt: str = Field("", max_length=64)
     generatorURL: str = Field("", max_length=2000)
     fingerprint: str = Field("", max_length=200)
+    # Grafana Alerting's own links
+    dashboardURL: str = Field("", max_length=2000)
+    panelURL: str = Field("", max_length=2000)
+    silenceURL: str = Field("", max_length=2000)
 
 
 class AmWebhook(BaseModel):
@@ -66,6 +72,8 @@ def _parsed(
 ) -> ParsedAlert:
     labels = string_labels(item.labels, f"{at}.labels")
     annotations = string_labels(item.annotations, f"{at}.annotations")
+    started_at = timestamp(item.startsAt, f"{at}.startsAt")
+    timestamp(item.endsAt, f"{at}.endsAt")
     fingerprint = item.fingerprint or digest(*(f"{k}={v}" for k, v in sorted(labels.items())))
     alert = Alert(
         id=f"{fingerprint}:{item.startsAt}:{item.status.value}",
@@ -77,6 +85,17 @@ def _parsed(
         labels=labels,
         fingerprint=fingerprint,
         received_at=received_at,
+        annotations=annotations,
+        links=links(
+            [
+                (item.generatorURL, "source"),
+                (item.dashboardURL, "dashboard"),
+                (item.panelURL, "panel"),
+                (annotations.get("runbook_url"), "runbook"),
+                (item.silenceURL, "silence"),
+            ]
+        ),
+        started_at=started_at,
     )
     fields = {
         **group,

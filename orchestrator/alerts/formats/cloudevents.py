@@ -23,9 +23,11 @@ from orchestrator.alerts.formats.common import (
     UNROUTED,
     clip,
     digest,
+    links,
     parse_json,
     slug,
     string_labels,
+    timestamp,
     validate,
 )
 from orchestrator.alerts.formats.fields import flatten, shallow
@@ -63,6 +65,7 @@ class CloudEvent(BaseModel):
     subject: str | None = Field(None, max_length=500)
     time: str | None = Field(None, max_length=64)
     datacontenttype: str | None = Field(None, max_length=100)
+    dataschema: str | None = Field(None, max_length=2000)
     data: CeData = Field(default_factory=CeData)
 
 
@@ -75,7 +78,7 @@ def normalise(
         if not isinstance(events, list) or not 1 <= len(events) <= MAX_BATCH:
             raise InvalidInput(f"body: a batch is a JSON array of 1-{MAX_BATCH} events", "body")
         return [
-            _parsed(validate(CloudEvent, event, str(i)), source, received_at)
+            _parsed(validate(CloudEvent, event, str(i)), source, received_at, f"{i}.")
             for i, event in enumerate(events)
         ]
     if media_type == STRUCTURED:
@@ -91,11 +94,12 @@ def normalise(
         if name.startswith("ce-") and name[3:] != "data"
     }
     attributes["data"] = parse_json(body)
-    return [_parsed(validate(CloudEvent, attributes, "ce"), source, received_at)]
+    return [_parsed(validate(CloudEvent, attributes, "ce"), source, received_at, "ce-")]
 
 
-def _parsed(event: CloudEvent, source: str, received_at: datetime) -> ParsedAlert:
+def _parsed(event: CloudEvent, source: str, received_at: datetime, at: str = "") -> ParsedAlert:
     data = event.data
+    started_at = timestamp(event.time, f"{at}time")
     labels = string_labels(data.labels, "data.labels")
     native_type = slug(data.type or event.type.rsplit(".", 1)[-1])
     fingerprint = data.fingerprint or digest(
@@ -113,6 +117,8 @@ def _parsed(event: CloudEvent, source: str, received_at: datetime) -> ParsedAler
         labels={**labels, "ce_type": event.type[:200], "ce_source": event.source[:500]},
         fingerprint=fingerprint,
         received_at=received_at,
+        links=links([(event.source, "source"), (event.dataschema, "schema")]),
+        started_at=started_at,
     )
     attributes = {name: value for name, value in shallow(event).items() if name != "data"}
     fields = flatten(attributes, "ce")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.domain import AlertLink
 from orchestrator.errors import InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -69,3 +71,32 @@ def digest(*parts: str) -> str:
 
 def clip(text: str | None, limit: int) -> str:
     return (text or "")[:limit]
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+UNSET_TIME = datetime(1, 1, 1, tzinfo=UTC)
+"""Alertmanager's and Grafana's `endsAt` of an alert still firing: no time at all."""
+
+
+def timestamp(value: str | None, field: str) -> datetime | None:
+    """A sender's RFC 3339 / ISO 8601 time (`2026-11-25T06:40:12.123456789Z`, PagerDuty's
+    `+0000`), in UTC; naive times are taken as UTC. Absent, empty or Alertmanager's zero time:
+    None. Anything else is a 422 naming the field, so a typo never becomes a silent "now"."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+    except ValueError:
+        raise InvalidInput(f"{field}: not a date and time: {value[:40]!r}", field) from None
+    moment = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None if moment == UNSET_TIME else moment
+
+
+def links(pairs: Iterable[tuple[str | None, str]], limit: int = 10) -> tuple[AlertLink, ...]:
+    """The sender's links (href, text), empty ones left out, bounded like labels."""
+    found = [
+        AlertLink(href=href[:2000], text=text[:200])
+        for href, text in pairs
+        if href and href.strip()
+    ]
+    return tuple(found[:limit])

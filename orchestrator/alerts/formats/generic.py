@@ -3,17 +3,21 @@
 The schema is `GenericAlert` (published in docs/alert-formats.md); unknown fields are refused
 so a typo in a field name is a 422, not a silently ignored value. Its fields go to routing as
 sent (`type`, `severity`, `environment`, `resources.*`, `labels.*`), and the default route keeps
-them: the generic format already speaks Firebreak's vocabulary.
+them: the generic format already speaks Firebreak's vocabulary. `detail` carries a detector's
+own answer unchanged (an LLM Guard or Lakera Guard response), for routes to read as `detail.*`
+(orchestrator/routing/examples/guardrails.yaml).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.alerts.formats.common import UNROUTED, digest, parse_json, validate
+from orchestrator.alerts.formats.fields import flatten
 from orchestrator.alerts.models import ParsedAlert
 from orchestrator.domain import Alert, AlertStatus, Environment, Resources, Severity, Slug
 
@@ -37,6 +41,13 @@ class GenericAlert(BaseModel):
         min_length=1,
         max_length=200,
         description="Stable identity of the condition; default: type + resources.",
+    )
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "The detector's own answer as it returned it (an LLM Guard or Lakera Guard"
+            " response); routes read it as detail.PATH. Stored, never interpreted."
+        ),
     )
 
 
@@ -64,4 +75,5 @@ def normalise(
         **{name: getattr(doc, name).value for name in ("severity", "environment") if name in sent},
         **{f"resources.{k}": v for k, v in doc.resources.model_dump(exclude_none=True).items()},
     }
+    flatten(doc.detail, "detail", fields)
     return [ParsedAlert(alert, fields=fields)]

@@ -21,8 +21,10 @@ from orchestrator.alerts.formats.common import (
     UNROUTED,
     clip,
     digest,
+    links,
     parse_json,
     string_labels,
+    timestamp,
     validate,
 )
 from orchestrator.alerts.formats.fields import flatten, shallow
@@ -42,11 +44,19 @@ class PdPayload(BaseModel):
     custom_details: dict[str, Any] = Field(default_factory=dict)
 
 
+class PdLink(BaseModel):
+    href: str = Field(min_length=1, max_length=2000)
+    text: str = Field("", max_length=200)
+
+
 class PdEvent(BaseModel):
     routing_key: str = Field(min_length=1, max_length=64)
     event_action: Literal["trigger", "acknowledge", "resolve"]
     dedup_key: str | None = Field(None, min_length=1, max_length=255)
     payload: PdPayload | None = None
+    client: str | None = Field(None, max_length=255)
+    client_url: str | None = Field(None, max_length=2000)
+    links: list[PdLink] = Field(default_factory=list, max_length=50)
 
 
 def normalise(
@@ -77,6 +87,7 @@ def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
     if payload is None:
         raise InvalidInput("payload: required for trigger", "payload")
     details = string_labels(payload.custom_details, "payload.custom_details")
+    started_at = timestamp(payload.timestamp, "payload.timestamp")
     dedup_key = event.dedup_key or digest(
         payload.class_ or "", payload.source, payload.component or ""
     )
@@ -93,6 +104,11 @@ def _trigger(event: PdEvent, source: str, received_at: datetime) -> ParsedAlert:
         labels=labels,
         fingerprint=dedup_key,
         received_at=received_at,
+        links=links(
+            [(link.href, link.text) for link in event.links]
+            + [(event.client_url, event.client or "client")]
+        ),
+        started_at=started_at,
     )
     fields = {"event_action": event.event_action, "dedup_key": dedup_key}
     flatten(shallow(payload), "payload", fields)
