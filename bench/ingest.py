@@ -62,6 +62,7 @@ ALERTS = "/v1/alerts/generic"
 VENV_BIN = Path(sys.executable).parent
 TYPE = "prompt_injection"
 CONTAINMENT_WAIT = 60.0
+IDLE_SECONDS = 5.0
 
 
 # --- baselines ---------------------------------------------------------------------------------
@@ -171,6 +172,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds
+    idle: Load | None = None  # the same processes at rest, measured just before
 
     def cpu_line(self) -> str:
         count = max(self.accepted, 1)
@@ -178,10 +180,15 @@ class Load:
             f"{name} {seconds / count * 1000:.2f} ms" for name, seconds in self.cpu.items()
         )
 
-    def firebreak_cpu(self) -> float:
-        """CPU ms per accepted alert of every `firebreak` process (APIs and workers)."""
-        ours = [s for name, s in self.cpu.items() if name.startswith(("API", "worker", "api-"))]
-        return sum(ours) / max(self.accepted, 1) * 1000
+    def firebreak_cpu(self, idle: Load | None = None) -> float:
+        """CPU ms per accepted alert of every `firebreak` process (APIs and workers); with
+        `idle`, less what they spend at rest over as long (projection polls, worker polls),
+        which grows with the number of replicas and the phase's length, not with alerts."""
+        ours = sum(s for name, s in self.cpu.items() if _is_firebreak(name))
+        if idle is not None and idle.seconds:
+            at_rest = sum(s for name, s in idle.cpu.items() if _is_firebreak(name))
+            ours -= at_rest / idle.seconds * self.seconds
+        return ours / max(self.accepted, 1) * 1000
 
     @property
     def accepted(self) -> int:
@@ -195,6 +202,16 @@ class Load:
             f"   p95 {ms(pct(self.latencies, 0.95)):>7}   p99 {ms(pct(self.latencies, 0.99)):>7}"
             + (f"   other statuses {others}" if others else "")
         )
+
+
+def _is_firebreak(process: str) -> bool:
+    return process.startswith(("API", "worker", "api-"))
+
+
+async def at_rest(seconds: float) -> Load:
+    """No load for `seconds`: what the processes spend idle (see `Load.firebreak_cpu`)."""
+    await asyncio.sleep(seconds)
+    return Load(seconds=seconds)
 
 
 async def post(http: Pool | RoundRobin, body: dict[str, Any], load: Load) -> None:
@@ -617,15 +634,22 @@ async def phases(
     make = alert_factory(stack.resources)
     headers = {"Authorization": f"Bearer {source_token(stack)}"}
 
+    idle = await measured(at_rest(IDLE_SECONDS), stack.groups, stack.trees)
     print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
     print("  " + bare.line("bare FastAPI endpoint (baseline)"))
     ours = await measured(
         sustained(stack.urls, headers, make, sustained_total), stack.groups, stack.trees
     )
+    ours.idle = idle
     print("  " + ours.line("POST /v1/alerts/generic"))
     print("  CPU per accepted request: " + bare.cpu_line())
     print("                            " + ours.cpu_line())
-    print(f"  all firebreak processes: {ours.firebreak_cpu():.2f} ms per accepted alert")
+    print(
+        f"  all firebreak processes: {ours.firebreak_cpu():.2f} ms per accepted alert, "
+        f"{ours.firebreak_cpu(idle):.2f} ms less their CPU at rest "
+        f"({sum(v for k, v in idle.cpu.items() if _is_firebreak(k)) / IDLE_SECONDS * 1000:.0f}"
+        f" ms/s over {IDLE_SECONDS:.0f} s idle)"
+    )
 
     print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
     for rate in (2, 5, 10):
@@ -684,11 +708,14 @@ async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
         async with replicated_stack(root / name, replicas, replicas) as stack:
             loads[name] = await phases(stack, bare, *counts)
         print()
-    split, wide = loads["split"].firebreak_cpu(), loads["scaled"].firebreak_cpu()
-    print(
-        f"CPU per accepted alert, all firebreak processes: split {split:.2f} ms, "
-        f"scaled {wide:.2f} ms ({(wide / split - 1) * 100:+.0f}%)"
-    )
+    for label, net in (("", False), (", less CPU at rest", True)):
+        split, wide = (
+            loads[n].firebreak_cpu(loads[n].idle if net else None) for n in ("split", "scaled")
+        )
+        print(
+            f"CPU per accepted alert, all firebreak processes{label}: split {split:.2f} ms, "
+            f"scaled {wide:.2f} ms ({(wide / split - 1) * 100:+.0f}%)"
+        )
 
 
 if __name__ == "__main__":

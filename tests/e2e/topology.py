@@ -179,14 +179,19 @@ class DevServer:
 
     def stop(self) -> None:
         """SIGTERM and wait: the server's file is what must carry the incidents over."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
+
+
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM `process` if it runs and wait for it; SIGKILL after 30 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], what: str) -> None:
@@ -248,18 +253,7 @@ class Replica:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if not self.running():
-            return
-        assert self.process is not None
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        terminate(self.process)
 
 
 def base_env() -> dict[str, str]:
