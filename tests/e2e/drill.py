@@ -112,6 +112,8 @@ class Delivery:
     answers: list[str] = field(default_factory=list)
     """Each attempt's answer: a status code or the transport error's class name."""
     incident_id: str | None = None
+    duplicate: bool = False
+    """The 202 said the alert was received before (an earlier attempt had landed)."""
 
     @property
     def accepted(self) -> bool:
@@ -135,6 +137,8 @@ class Report:
     alerts_in_ledger: Counter[str] = field(default_factory=Counter)
     event_ids: Counter[str] = field(default_factory=Counter)
     positions: list[int] = field(default_factory=list)
+    stops: dict[str, str] = field(default_factory=dict)
+    """Replica -> how it ended on SIGTERM at the end: exit code and seconds."""
     verify_exit: int | None = None
     verify_output: str = ""
     step_runs: dict[str, Counter[str]] = field(default_factory=dict)
@@ -172,8 +176,9 @@ class Sender:
                 )
                 delivery.answers.append(str(response.status_code))
                 if response.status_code == 202:
-                    ids = response.json()["incidents"]
-                    delivery.incident_id = ids[0] if ids else None
+                    body = response.json()
+                    delivery.incident_id = body["incidents"][0] if body["incidents"] else None
+                    delivery.duplicate = all(a["duplicate"] for a in body["alerts"])
                     return
                 if response.status_code not in RETRY_STATUSES:
                     return
@@ -327,6 +332,12 @@ def run_drill(root: Path, scale: Scale) -> Report:
             report.note("2 APIs and 2 workers started, each in its own data dir")
             _drive(shape, pg, effects, scale, report)
             _count(shape, database_url, effects, report)
+            for replica in [*shape.apis, *shape.workers]:
+                started = time.monotonic()
+                replica.stop()
+                assert replica.process is not None
+                took = time.monotonic() - started
+                report.stops[replica.name] = f"exit {replica.process.returncode} in {took:.1f}s"
     return report
 
 
@@ -626,13 +637,15 @@ def summary(report: Report) -> list[str]:
     lines = [
         *report.timeline,
         f"deliveries: {len(report.deliveries)}, answers {dict(answers)}; "
-        f"{len(retried)} needed a retry, {sum(d.accepted for d in retried)} of them accepted",
+        f"{len(retried)} needed a retry, {sum(d.accepted for d in retried)} of them accepted, "
+        f"{sum(d.duplicate for d in retried)} as a duplicate of an attempt that had landed",
         f"decisions: {sum(len(a) for a in report.decisions.values())} requests for "
         f"{len(report.decisions)} approvals; answers "
         f"{dict(Counter(a for v in report.decisions.values() for a in v))}",
         f"gateway blocks per key: {dict(report.blocks)}",
         f"retraining runs per model: {dict(report.runs)}",
         f"S3 writes: {sum(report.s3_writes.values())} to {len(report.s3_writes)} objects",
+        f"SIGTERM at the end: {report.stops}",
         f"audit: {len(report.positions)} events, {len(report.alerts_in_ledger)} alerts in the "
         f"ledger; verify: {report.verify_output.splitlines()[-1] if report.verify_output else ''}",
     ]
