@@ -35,12 +35,16 @@ def main() -> int:
         "--rate", type=float, default=8.0, help="follow-up alerts/s while the faults happen"
     )
     parser.add_argument("--settle", type=float, default=420.0, help="seconds to close them all")
+    parser.add_argument("--keep", type=Path, help="run in this directory and keep every log")
     args = parser.parse_args()
     scale = Scale(incidents=args.incidents, followups=args.rate, settle_seconds=args.settle)
     print(f"reproduce: .venv/bin/python bench/faults.py --incidents {args.incidents} "
           f"--rate {args.rate:g}")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="fb-faults-") as tmp:
-        report = run_drill(Path(tmp), scale)
+    if args.keep is not None:
+        report = run_drill(args.keep, scale)
+    else:
+        with tempfile.TemporaryDirectory(prefix="fb-faults-") as tmp:
+            report = run_drill(Path(tmp), scale)
     for line in summary(report):
         print(line)
     failed = problems(report)

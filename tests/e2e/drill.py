@@ -23,6 +23,7 @@ must let exactly one of them revoke it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import random
@@ -141,6 +142,10 @@ class Report:
     """Replica -> how it ended on SIGTERM at the end: exit code and seconds."""
     verify_exit: int | None = None
     verify_output: str = ""
+    contained_by: dict[str, str] = field(default_factory=dict)
+    """Incident name -> the worker that completed its first workflow task, where containment
+    (the revoke, a local activity) runs: the shared key's two revokes on two workers is the
+    guard tested across workers."""
     step_runs: dict[str, Counter[str]] = field(default_factory=dict)
     """Incident name -> StepSucceeded events per step id in its stream."""
     guard_holders: dict[str, list[str]] = field(default_factory=dict)
@@ -360,13 +365,19 @@ def _drive(
         effects.add_dataset(incident.dataset, ["v1", "v2"])
     wave1, wave2 = incidents[: 2 + scale.incidents // 2], incidents[2 + scale.incidents // 2 :]
     deadline = time.monotonic() + 600
-    sender = Sender(shape, detector)
 
     # Wave 1: the shared key's two incidents through different APIs, half the others; each
     # delivery is sent again at once to the other API (a sender's blind retry).
-    for incident in wave1:
-        _open(sender, incident, report, deadline)
-    report.note(f"wave 1: {len(wave1)} incidents opened, each delivery sent twice")
+    # Both at once, so their revokes race on whichever workers take them.
+    openers = [
+        threading.Thread(target=_open, args=(Sender(shape, detector), i, report, deadline))
+        for i in wave1
+    ]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(timeout=120)
+    report.note(f"wave 1: {len(wave1)} incidents opened at once, each delivery sent twice")
     approver = Approver(Responder(shape, responder_token), incidents, report)
     streamer = Streamer(Sender(shape, detector), wave1, scale.followups, report, deadline)
     with approver.running(), streamer.running():
@@ -382,7 +393,7 @@ def _drive(
         api.kill()
         report.note(f"SIGKILL {api.name} (pid {api.pid}) while detectors send")
         for incident in wave2:
-            _open(sender, incident, report, deadline)
+            _open(Sender(shape, detector), incident, report, deadline)
             streamer.add(incident)
         report.note(f"wave 2: {len(wave2)} incidents opened while {api.name} is down")
         time.sleep(2)
@@ -402,9 +413,9 @@ def _drive(
         streamer.stop()
         report.note(f"follow-up alerts stopped; {streamer.sent} sent while the faults happened")
         settle = time.monotonic() + scale.settle_seconds
-        _wait(lambda: all(i.approved for i in incidents), scale.settle_seconds, step=1)
+        _wait(lambda: _revive(shape, report) and all(i.approved for i in incidents),
+              scale.settle_seconds, step=1)  # fmt: skip
         report.note(f"{sum(i.approved for i in incidents)}/{len(incidents)} quarantines approved")
-    sender.close()
 
     def all_closed() -> bool:
         report.closed = _closed(shape, incidents)
@@ -412,6 +423,21 @@ def _drive(
 
     _wait(all_closed, max(settle - time.monotonic(), 10), step=2)
     report.note(f"{sum(report.closed.values())}/{len(incidents)} incidents closed")
+
+
+def _revive(shape: Topology, report: Report) -> bool:
+    """Start again any replica that exited on its own, as a process supervisor would (a
+    replica that cannot reach the database or Temporal at start exits 2 for that reason),
+    and say so in the timeline with the last line it logged. Always true."""
+    for replica in [*shape.apis, *shape.workers]:
+        if replica.process is not None and not replica.running():
+            lines = replica.log.read_text(errors="replace").strip().splitlines()
+            report.note(
+                f"{replica.name} had exited {replica.process.returncode} "
+                f"({lines[-1] if lines else 'no output'}); started again"
+            )
+            replica.start()
+    return True
 
 
 def _open(sender: Sender, incident: Incident, report: Report, deadline: float) -> None:
@@ -422,6 +448,7 @@ def _open(sender: Sender, incident: Incident, report: Report, deadline: float) -
     twin = Delivery(delivery.alert_id, delivery.webhook_id, delivery.body)
     sender.send(twin, incident.via + 1, deadline)
     report.deliveries += [delivery, twin]
+    sender.close()
 
 
 class Looping:
@@ -560,10 +587,35 @@ def _count(shape: Topology, database_url: str, effects: Effects, report: Report)
             ]
     finally:
         store.engine.dispose()
+    report.contained_by = asyncio.run(_first_task_workers(shape, report.incidents))
     verify = shape.cli("audit", "verify")
     report.verify_exit = verify.returncode
     report.verify_output = (verify.stdout + verify.stderr).strip()
     report.note(f"audit verify exit {verify.returncode}")
+
+
+async def _first_task_workers(shape: Topology, incidents: list[Incident]) -> dict[str, str]:
+    """Incident name -> the replica whose worker identity (`pid@host`, the SDK's default)
+    completed the incident's first workflow task, read from its Temporal history."""
+    from temporalio.client import Client
+
+    from orchestrator.temporal.incidents import parse_incident_id
+
+    names = {pid: w.name for w in shape.workers for pid in w.pids}
+    client = await Client.connect(shape.temporal.address)
+    found: dict[str, str] = {}
+    for incident in incidents:
+        if incident.incident_id is None:
+            continue
+        workflow_id, run_id = parse_incident_id(incident.incident_id)
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        for event in history.events:
+            if event.HasField("workflow_task_completed_event_attributes"):
+                identity = event.workflow_task_completed_event_attributes.identity
+                pid = identity.split("@", 1)[0]
+                found[incident.name] = names.get(int(pid) if pid.isdigit() else -1, identity)
+                break
+    return found
 
 
 def problems(report: Report) -> list[str]:
@@ -651,5 +703,8 @@ def summary(report: Report) -> list[str]:
     ]
     for name, summaries in report.guard_holders.items():
         if name.startswith("s"):
-            lines.append(f"revoke of the shared key in {name}: guarded by {summaries}")
+            lines.append(
+                f"revoke of the shared key in {name} on {report.contained_by.get(name)}: "
+                f"guarded by {summaries}"
+            )
     return lines

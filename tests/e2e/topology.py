@@ -217,6 +217,8 @@ class Replica:
     port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    pids: list[int] = field(default_factory=list)
+    """Every process id it ran as, one per start."""
 
     @property
     def url(self) -> str:
@@ -243,6 +245,7 @@ class Replica:
                 start_new_session=True,
             )
         self.starts += 1
+        self.pids.append(self.process.pid)
         if wait and self.port is not None:
             wait_http(f"{self.url}/healthz", self.process, self.name)
 
