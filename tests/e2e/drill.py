@@ -17,8 +17,9 @@ Firebreak do:
 
 Every incident runs the same user playbook (`PLAYBOOK`): revoke the ingest key (containment),
 verify the dataset, quarantine the poisoned version after one approval, retrain from the clean
-one. Two incidents name the same key and are opened through different APIs: the resource guard
-must let exactly one of them revoke it.
+one. Two incidents name the same key and are opened through different APIs, the first while
+worker-1 runs alone, the second once worker-1 was killed and worker-2 is the only one: the
+resource guard must let exactly one of them revoke it, across workers.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ phases:
 APPROVED_STEP = "quarantine-dataset"
 STEPS = ("revoke-ingest-key", "verify-dataset", APPROVED_STEP, "retrain")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+QUIET_SECONDS = 15
+"""Longer than the gap between two follow-ups of one incident: an incident that closed while
+its detector still alerts would be reopened as a new one, which the drill does not follow."""
 
 
 @dataclass
@@ -314,14 +318,15 @@ def _principals(database_url: str) -> tuple[str, str, str]:
 def shared_settings(root: Path, effects: Effects) -> dict[str, str]:
     """Every replica's settings besides its own data dir and port: the providers, the drill's
     playbook (a copy in each replica's directory would do as well; it is read-only), a
-    rate limit no detector here reaches, and incidents that close as soon as they recovered."""
+    rate limit no detector here reaches, and incidents that close `QUIET_SECONDS` after their
+    last alert once recovered."""
     playbooks = root / "playbooks"
     playbooks.mkdir(parents=True, exist_ok=True)
     (playbooks / "data-poisoning.yaml").write_text(PLAYBOOK)
     return effects.env() | {
         "FIREBREAK_TASK_QUEUE": "faults",
         "FIREBREAK_PLAYBOOKS_DIR": str(playbooks),
-        "FIREBREAK_INCIDENT_QUIET_SECONDS": "0",
+        "FIREBREAK_INCIDENT_QUIET_SECONDS": str(QUIET_SECONDS),
         "FIREBREAK_RATE_LIMIT_PER_MINUTE": "100000",
         "FIREBREAK_PROVIDER_TIMEOUT_SECONDS": "10",
     }
@@ -363,44 +368,50 @@ def _drive(
     for incident in incidents:
         effects.gateway.keys[incident.key] = {"blocked": False, "spend": 0.0, "last_active": None}
         effects.add_dataset(incident.dataset, ["v1", "v2"])
-    wave1, wave2 = incidents[: 2 + scale.incidents // 2], incidents[2 + scale.incidents // 2 :]
+    first, second = incidents[:2]
+    half = 2 + scale.incidents // 2
+    wave1, wave2 = [first, *incidents[2:half]], incidents[half:]
     deadline = time.monotonic() + 600
+    worker1, worker2 = shape.workers
 
-    # Wave 1: the shared key's two incidents through different APIs, half the others; each
-    # delivery is sent again at once to the other API (a sender's blind retry).
-    # Both at once, so their revokes race on whichever workers take them.
-    openers = [
-        threading.Thread(target=_open, args=(Sender(shape, detector), i, report, deadline))
-        for i in wave1
-    ]
-    for opener in openers:
-        opener.start()
-    for opener in openers:
-        opener.join(timeout=120)
+    # Wave 1 lands on worker-1 alone: worker-2 joins later, as a scale-out does. Its
+    # incidents are opened at once; each delivery is sent again at once to the other API (a
+    # sender's blind retry).
+    worker2.stop()
+    report.note(f"{worker2.name} stopped before wave 1; only {worker1.name} runs")
+    _open_all(shape, detector, wave1, report, deadline)
     report.note(f"wave 1: {len(wave1)} incidents opened at once, each delivery sent twice")
     approver = Approver(Responder(shape, responder_token), incidents, report)
     streamer = Streamer(Sender(shape, detector), wave1, scale.followups, report, deadline)
     with approver.running(), streamer.running():
         _wait(lambda: all(effects.gateway.keys[i.key]["blocked"] for i in wave1), 60)
         report.note("wave 1 contained: every key blocked at the gateway")
+        worker2.start()
+        _wait(lambda: worker2.log.read_text().count("worker on") >= worker2.starts, 60)
+        time.sleep(2)  # its pollers reach the server
+        report.note(f"{worker2.name} started (pid {worker2.pid})")
         _wait(lambda: any(effects.pipeline.runs) or time.monotonic() > deadline, 30)
         report.note(f"retraining runs started: {len(effects.pipeline.runs)}")
-        victim = shape.workers[0]
-        victim.kill()
-        report.note(f"SIGKILL {victim.name} (pid {victim.pid}) with work in flight")
+        worker1.kill()
+        report.note(f"SIGKILL {worker1.name} (pid {worker1.pid}) with work in flight")
+        # The shared key's second incident, through the other API, can only run on worker-2:
+        # the guard must see the claim worker-1 made for the first.
+        _open_all(shape, detector, [second], report, deadline)
+        streamer.add(second)
+        report.note(f"{second.name} opened on the shared key through {shape.apis[1].name}")
         time.sleep(1)
         api = shape.apis[0]
         api.kill()
         report.note(f"SIGKILL {api.name} (pid {api.pid}) while detectors send")
+        _open_all(shape, detector, wave2, report, deadline)
         for incident in wave2:
-            _open(Sender(shape, detector), incident, report, deadline)
             streamer.add(incident)
         report.note(f"wave 2: {len(wave2)} incidents opened while {api.name} is down")
         time.sleep(2)
         api.start()
         report.note(f"{api.name} started again (pid {api.pid})")
-        victim.start()
-        report.note(f"{victim.name} started again (pid {victim.pid})")
+        worker1.start()
+        report.note(f"{worker1.name} started again (pid {worker1.pid})")
         shape.temporal.stop()
         report.note("Temporal dev server stopped")
         time.sleep(3)
@@ -438,6 +449,20 @@ def _revive(shape: Topology, report: Report) -> bool:
             )
             replica.start()
     return True
+
+
+def _open_all(
+    shape: Topology, detector: str, incidents: list[Incident], report: Report, deadline: float
+) -> None:
+    """Open `incidents` at once, one detector each."""
+    openers = [
+        threading.Thread(target=_open, args=(Sender(shape, detector), i, report, deadline))
+        for i in incidents
+    ]
+    for opener in openers:
+        opener.start()
+    for opener in openers:
+        opener.join(timeout=120)
 
 
 def _open(sender: Sender, incident: Incident, report: Report, deadline: float) -> None:
@@ -651,6 +676,9 @@ def problems(report: Report) -> list[str]:
         True,
     ]:
         found.append(f"the shared key's revokes: guarded by {holders} (want one of each)")
+    workers = [report.contained_by.get(i.name) for i in shared]
+    if len(set(workers)) != 2:
+        found.append(f"the shared key's incidents were contained by {workers}, not two workers")
     accepted = {d.alert_id for d in report.deliveries if d.accepted}
     for alert_id in sorted(accepted):
         if report.alerts_in_ledger[alert_id] != 1:
@@ -661,6 +689,14 @@ def problems(report: Report) -> list[str]:
     for delivery in report.deliveries:
         if not delivery.accepted:
             found.append(f"alert {delivery.alert_id} never accepted: {delivery.answers}")
+    opened = {i.name: i.incident_id for i in report.incidents}
+    for delivery in report.deliveries:
+        name = delivery.alert_id.rsplit("-a", 1)[0]
+        if delivery.accepted and delivery.incident_id != opened.get(name):
+            found.append(
+                f"alert {delivery.alert_id} went to incident {delivery.incident_id}, "
+                f"not {name}'s {opened.get(name)}"
+            )
     answered: dict[str, set[str | None]] = {}
     for delivery in report.deliveries:
         if delivery.accepted:
@@ -697,6 +733,8 @@ def summary(report: Report) -> list[str]:
         f"gateway blocks per key: {dict(report.blocks)}",
         f"retraining runs per model: {dict(report.runs)}",
         f"S3 writes: {sum(report.s3_writes.values())} to {len(report.s3_writes)} objects",
+        f"first workflow task (containment) per worker: "
+        f"{dict(Counter(report.contained_by.values()))}",
         f"SIGTERM at the end: {report.stops}",
         f"audit: {len(report.positions)} events, {len(report.alerts_in_ledger)} alerts in the "
         f"ledger; verify: {report.verify_output.splitlines()[-1] if report.verify_output else ''}",
