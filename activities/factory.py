@@ -7,6 +7,10 @@ in `activities/providers/configured.py`). `build_providers` picks each entry by 
 notification URLs are set); an unknown name is a `ConfigError` naming the setting and the known
 names. Adding a provider means adding its entry here; provider modules register nothing
 themselves.
+
+The worker runs every provider wrapped by `recorded` (`activities/recorded.py`: each effect
+answered once per idempotency key from the database) and one `ResourceGuard` on the same
+database, so a retry or a second worker sees what the first did.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from activities.agents import AgentActivities
 from activities.datasets import DatasetActivities
+from activities.effects import EffectRecords
 from activities.evidence import EvidenceActivities
 from activities.guard import ResourceGuard
 from activities.keys import KeyActivities
@@ -40,7 +47,16 @@ from activities.providers.protocols import (
     Notifier,
     RetrainingRunner,
 )
+from activities.recorded import (
+    RecordedAgents,
+    RecordedDatasets,
+    RecordedEvidence,
+    RecordedKeys,
+    RecordedModels,
+    RecordedRetraining,
+)
 from activities.retraining import DEFAULT_POLL_SECONDS, RetrainingActivities
+from orchestrator.db import make_engine
 from orchestrator.errors import ConfigError
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import ENV_PREFIX, Settings
@@ -125,6 +141,19 @@ def build_providers(settings: Settings) -> Providers:
     )
 
 
+def recorded(providers: Providers, records: EffectRecords) -> Providers:
+    """`providers` with every effect answered once per idempotency key from `records`."""
+    return Providers(
+        keys=RecordedKeys(providers.keys, records),
+        models=RecordedModels(providers.models, records),
+        datasets=RecordedDatasets(providers.datasets, records),
+        retraining=RecordedRetraining(providers.retraining, records),
+        agents=RecordedAgents(providers.agents, records),
+        notifier=providers.notifier,
+        evidence=RecordedEvidence(providers.evidence, records),
+    )
+
+
 def activities_for(
     providers: Providers, guard: ResourceGuard, *, poll_seconds: float = DEFAULT_POLL_SECONDS
 ) -> list[Callable[..., Any]]:
@@ -148,6 +177,11 @@ def activities_for(
     ]  # fmt: skip
 
 
-def build_activities(settings: Settings) -> list[Callable[..., Any]]:
-    guard = ResourceGuard(LocalPaths.under(settings.data_dir).guard, settings.guard_window_seconds)
-    return activities_for(build_providers(settings), guard)
+def build_activities(
+    settings: Settings, engine: sa.Engine | None = None
+) -> list[Callable[..., Any]]:
+    """The worker's activities: providers from `settings`, recorded, and the guard, both on
+    `engine` (default: a new one on the event-store database)."""
+    engine = make_engine(settings.db_url) if engine is None else engine
+    guard = ResourceGuard(engine, settings.guard_window_seconds)
+    return activities_for(recorded(build_providers(settings), EffectRecords(engine)), guard)

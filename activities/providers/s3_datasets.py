@@ -161,6 +161,9 @@ class S3DatasetStore:
                 parts = key.removeprefix(base).split("/")
                 if len(parts) == 2 and parts[1] == MANIFEST:
                     found[parts[0]] = quarantined
+        if not found:
+            # An empty listing is a misspelt or missing dataset, not one with nothing to check.
+            raise ResourceNotFound(f"S3: no dataset {dataset!r} in the bucket")
         return {v: found[v] for v in sorted(found, key=_natural)}
 
     async def latest_clean(self, dataset: str) -> str:

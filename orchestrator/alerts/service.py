@@ -30,8 +30,6 @@ from typing import TypeVar
 
 import anyio
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from orchestrator.alerts.ids import alert_event_id, alert_key, alert_stream, delivery_key
 from orchestrator.alerts.models import (
@@ -44,7 +42,7 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, upsert, writing
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
@@ -295,13 +293,12 @@ def _delivery_row(key: str, delivery: Delivery, response: IngestResponse) -> dic
 
 def _insert_all(engine: sa.Engine, rows: Rows) -> None:
     """Insert every row in one transaction; a row already there (a twin request) is kept."""
-    insert = sqlite_insert if engine.dialect.name == "sqlite" else postgresql_insert
     tables = {table.name: table for table, _ in rows}
 
     def work(conn: sa.Connection) -> None:
         for name, table in tables.items():
             values = [row for t, row in rows if t.name == name]
-            conn.execute(insert(table).on_conflict_do_nothing(), values)
+            conn.execute(upsert(engine, table).on_conflict_do_nothing(), values)
 
     _run(engine, work, write=True)
 

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
@@ -76,7 +77,7 @@ async def _receive(
     store: EventStore,
 ) -> IngestResponse:
     limiter = await get_alert_rate_limiter(request)
-    limiter.take(principal.name)
+    await anyio.to_thread.run_sync(limiter.take, principal.name)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CONTENT_TYPES[fmt]:
         allowed = ", ".join(sorted(CONTENT_TYPES[fmt]))

@@ -65,6 +65,7 @@ def create_app(
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await following
+            app.state.alert_rate_limiter.close()
             if owns_store:
                 event_store.engine.dispose()
 
@@ -80,7 +81,10 @@ def create_app(
     app.state.temporal_connect = partial(connect, settings)
     app.state.temporal_lock = asyncio.Lock()
     app.state.alert_admission = Admission(settings.ingest_shed_after_seconds)
-    app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.alert_rate_limiter = RateLimiter(
+        event_store.engine.url.render_as_string(hide_password=False),
+        settings.rate_limit_per_minute,
+    )
     app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
     app.state.routes = load_routes(settings)
     install_problem_handlers(app)

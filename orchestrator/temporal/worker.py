@@ -45,10 +45,11 @@ def build_worker(
     """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
     `history_limit` past which an incident continues as new."""
     quiet_expected_failures()
-    actions = build_activities(settings) if activities is None else activities
+    store = open_event_store(settings)
+    actions = build_activities(settings, store.engine) if activities is None else activities
     playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
-        AuditActivities(open_event_store(settings)).append,
+        AuditActivities(store).append,
         playbooks.resolve,
         playbooks.assign,
     ]

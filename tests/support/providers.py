@@ -29,6 +29,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from activities.effects import EffectRecords
+from orchestrator.db import make_engine
 from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
@@ -317,3 +319,12 @@ def smtp_server() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def effect_records(migrated_sqlite_url: str) -> Iterator[EffectRecords]:
+    """The record store the worker wraps every provider in, on a fresh migrated database: the
+    concrete suites run their provider wrapped (`activities/recorded.py`), as the worker does."""
+    engine = make_engine(migrated_sqlite_url)
+    yield EffectRecords(engine)
+    engine.dispose()
