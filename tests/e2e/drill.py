@@ -676,6 +676,10 @@ def problems(report: Report) -> list[str]:
         True,
     ]:
         found.append(f"the shared key's revokes: guarded by {holders} (want one of each)")
+    for incident, other in (shared, shared[::-1]):
+        by = (report.guard_holders.get(incident.name) or [""])[0]
+        if by and by != other.incident_id:
+            found.append(f"{incident.name}'s revoke was held by {by}, not {other.incident_id}")
     workers = [report.contained_by.get(i.name) for i in shared]
     if len(set(workers)) != 2:
         found.append(f"the shared key's incidents were contained by {workers}, not two workers")
