@@ -37,7 +37,9 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=420.0, help="seconds to close them all")
     parser.add_argument("--keep", type=Path, help="run in this directory and keep every log")
     args = parser.parse_args()
-    scale = Scale(incidents=args.incidents, followups=args.rate, settle_seconds=args.settle)
+    scale = Scale(
+        incidents=args.incidents, followups_per_second=args.rate, settle_seconds=args.settle
+    )
     print(f"reproduce: .venv/bin/python bench/faults.py --incidents {args.incidents} "
           f"--rate {args.rate:g}")  # fmt: skip
     if args.keep is not None:

@@ -8,7 +8,7 @@ Firebreak do:
 - **detectors** post each alert with a `webhook-id` and retry a 5xx, a 429, a reset connection
   or a timeout with the same id and body, at the other API when one does not answer (a load
   balancer's behaviour); one follow-up in five first gives up on its answer after 5 ms, so its
-  retry meets an alert already recorded; every attempt's answer is kept;
+  retry may meet an alert the API went on to record; every attempt's answer is kept;
 - **responders** approve the quarantine of each incident with a decision id of their own and,
   like the CLI, follow a 202 until it lands, and send the same decision again on a 5xx or a
   404 (Temporal lost it);
@@ -93,7 +93,7 @@ class Scale:
 
     incidents: int = 4
     """Incidents of their own key, besides the two that share one."""
-    followups: float = 4.0
+    followups_per_second: float = 4.0
     """Follow-up alerts per second on open incidents, sent while the faults happen."""
     settle_seconds: float = 240.0
     """How long every incident may take to close after the last fault."""
@@ -386,7 +386,9 @@ def _drive(
     _open_all(shape, detector, wave1, report, deadline)
     report.note(f"wave 1: {len(wave1)} incidents opened at once, each delivery sent twice")
     approver = Approver(Responder(shape, responder_token), incidents, report)
-    streamer = Streamer(Sender(shape, detector), wave1, scale.followups, report, deadline)
+    streamer = Streamer(
+        Sender(shape, detector), wave1, scale.followups_per_second, report, deadline
+    )
     with approver.running(), streamer.running():
         _wait(lambda: all(effects.gateway.keys[i.key]["blocked"] for i in wave1), 60)
         report.note("wave 1 contained: every key blocked at the gateway")

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.timeout(600)
 def test_nothing_is_lost_or_done_twice_when_every_process_fails(tmp_path: Path) -> None:
-    report = run_drill(tmp_path, Scale(incidents=2, followups=4, settle_seconds=240))
+    report = run_drill(tmp_path, Scale(incidents=2, followups_per_second=4, settle_seconds=240))
     counted = "\n".join(summary(report))
     assert report.deliveries and report.incidents, counted
     assert problems(report) == [], counted
