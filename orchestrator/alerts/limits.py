@@ -74,6 +74,7 @@ class RateLimiter:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self.clock = clock
+        self._statements()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -102,30 +103,32 @@ class RateLimiter:
             return writing(self.engine)
         return self.engine.connect()
 
-    def _refilled(self, now: float) -> sa.ColumnElement[float]:
+    def _spend(self, conn: sa.Connection, key: str, now: float) -> bool:
+        params = {"source": key, "at": now}
+        if conn.execute(self._spent, params).first() is not None:
+            return True
+        return conn.execute(self._first, params).first() is not None
+
+    def _tokens(self, conn: sa.Connection, key: str, now: float) -> float:
+        return float(conn.execute(self._left, {"source": key, "at": now}).scalar_one())
+
+    def _statements(self) -> None:
+        """Built once, so a request pays for executing them, not for composing them."""
+        key, now = sa.bindparam("source", type_=sa.Text), sa.bindparam("at", type_=sa.Float)
         elapsed = sa.case((budgets.c.refilled_at < now, now - budgets.c.refilled_at), else_=0.0)
         tokens = budgets.c.tokens + elapsed * self.rate
-        return sa.case((tokens > self.capacity, self.capacity), else_=tokens)
-
-    def _spend(self, conn: sa.Connection, key: str, now: float) -> bool:
-        refilled = self._refilled(now)
+        refilled = sa.case((tokens > self.capacity, self.capacity), else_=tokens)
         later = sa.case((budgets.c.refilled_at < now, now), else_=budgets.c.refilled_at)
-        spent = (
+        self._spent = (
             budgets.update()
             .where(budgets.c.key == key, refilled >= 1.0)
             .values(tokens=refilled - 1.0, refilled_at=later)
             .returning(budgets.c.key)
         )
-        if conn.execute(spent).first() is not None:
-            return True
-        first = (
+        self._first = (
             upsert(self.engine, budgets)
             .values(key=key, tokens=self.capacity - 1.0, refilled_at=now)
             .on_conflict_do_nothing()
             .returning(budgets.c.key)
         )
-        return conn.execute(first).first() is not None
-
-    def _tokens(self, conn: sa.Connection, key: str, now: float) -> float:
-        found = conn.execute(sa.select(self._refilled(now)).where(budgets.c.key == key))
-        return float(found.scalar_one())
+        self._left = sa.select(refilled).where(budgets.c.key == key)
