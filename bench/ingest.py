@@ -3,7 +3,11 @@
 Starts the stack in a temporary data dir on free ports: by default the production shape
 (`temporal server start-dev` from the wheel, `firebreak worker` and `firebreak api` as three
 processes on one SQLite event store), or with `--topology all-in-one` the embedded default
-(`firebreak up`: worker and API in one process). As baselines in the same run: a bare FastAPI
+(`firebreak up`: worker and API in one process), or with `--topology scaled` two `firebreak api`
+and two `firebreak worker` replicas on PostgreSQL (tests/e2e/topology.py, each replica with its
+own data dir) measured in the same run beside one of each on the same PostgreSQL, for what
+coordinating replicas through the database costs per alert (CPU of each process read from
+/proc/PID/stat; the scaled run skips phase 4). As baselines in the same run: a bare FastAPI
 endpoint under uvicorn and a trivial one-activity workflow on the same Temporal server. The
 load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
 
@@ -19,6 +23,7 @@ load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
 
     .venv/bin/python bench/ingest.py            # full run (about 10 minutes on 2 cores)
     .venv/bin/python bench/ingest.py --quick    # shorter phases, 2,000-alert storm
+    .venv/bin/python bench/ingest.py --topology scaled --quick
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script (`python bench/ingest.py`)
     sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Pool, pool  # noqa: E402 - needs ROOT on sys.path
+from bench.loadgen import Pool, RoundRobin, pool  # noqa: E402 - needs ROOT on sys.path
 
 ALERTS = "/v1/alerts/generic"
 ALERTMANAGER = "/v1/alerts/alertmanager"
@@ -66,6 +71,7 @@ ROUTES = """routes:
 VENV_BIN = Path(sys.executable).parent
 TYPE = "prompt_injection"
 CONTAINMENT_WAIT = 60.0
+IDLE_SECONDS = 5.0
 SETTLE_SECONDS = 3.0
 """Pause before each sustained half, for the previous load's backlog to drain."""
 
@@ -135,11 +141,25 @@ def group_cpu(groups: dict[str, int]) -> dict[str, float]:
     return totals
 
 
-async def measured(phase: Awaitable[Load], groups: dict[str, int]) -> Load:
-    """Run `phase`, recording the CPU each process group spent on it."""
-    before = group_cpu(groups)
+def tree_cpu(trees: dict[str, int]) -> dict[str, float]:
+    """CPU seconds used so far by each live process tree (a daemon such as PostgreSQL that left
+    our process group, and the backends it forked)."""
+    from tests.e2e.procs import descendants
+    from tests.e2e.topology import cpu_seconds
+
+    return {
+        name: sum(cpu_seconds(p, children=False) for p in {pid, *descendants(pid)})
+        for name, pid in trees.items()
+    }
+
+
+async def measured(
+    phase: Awaitable[Load], groups: dict[str, int], trees: dict[str, int] | None = None
+) -> Load:
+    """Run `phase`, recording the CPU each process group (and process tree) spent on it."""
+    before = group_cpu(groups) | tree_cpu(trees or {})
     load = await phase
-    after = group_cpu(groups)
+    after = group_cpu(groups) | tree_cpu(trees or {})
     load.cpu = {name: after[name] - before[name] for name in after}
     return load
 
@@ -163,6 +183,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # process group -> CPU seconds
+    idle: Load | None = None  # the same processes at rest, measured just before
 
     def add(self, other: Load) -> None:
         """Fold another run of the same phase into this one."""
@@ -179,6 +200,16 @@ class Load:
             f"{name} {seconds / count * 1000:.2f} ms" for name, seconds in self.cpu.items()
         )
 
+    def firebreak_cpu(self, idle: Load | None = None) -> float:
+        """CPU ms per accepted alert of every `firebreak` process (APIs and workers); with
+        `idle`, less what they spend at rest over as long (projection polls, worker polls),
+        which grows with the number of replicas and the phase's length, not with alerts."""
+        ours = sum(s for name, s in self.cpu.items() if _is_firebreak(name))
+        if idle is not None and idle.seconds:
+            at_rest = sum(s for name, s in idle.cpu.items() if _is_firebreak(name))
+            ours -= at_rest / idle.seconds * self.seconds
+        return ours / max(self.accepted, 1) * 1000
+
     @property
     def accepted(self) -> int:
         return self.statuses.get(202, 0)
@@ -193,7 +224,19 @@ class Load:
         )
 
 
-async def post(http: Pool, body: dict[str, Any], load: Load, path: str = ALERTS) -> None:
+def _is_firebreak(process: str) -> bool:
+    return process.startswith(("API", "worker", "api-"))
+
+
+async def at_rest(seconds: float) -> Load:
+    """No load for `seconds`: what the processes spend idle (see `Load.firebreak_cpu`)."""
+    await asyncio.sleep(seconds)
+    return Load(seconds=seconds)
+
+
+async def post(
+    http: Pool | RoundRobin, body: dict[str, Any], load: Load, path: str = ALERTS
+) -> None:
     started = time.perf_counter()
     try:
         status, _ = await http.post_json(path, body)
@@ -205,7 +248,7 @@ async def post(http: Pool, body: dict[str, Any], load: Load, path: str = ALERTS)
 
 
 async def closed_loop(
-    http: Pool,
+    http: Pool | RoundRobin,
     make: Callable[[int], dict[str, Any]],
     total: int,
     concurrency: int,
@@ -242,11 +285,16 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
 
 @dataclass
 class Stack:
-    url: str
+    urls: list[str]  # every API replica; load is spread over them in turn
     temporal: str
-    data_dir: Path
+    settings: Any  # orchestrator.settings.Settings that reach the event store
     resources: dict[str, str]
     groups: dict[str, int]  # name -> process group id, for CPU accounting
+    trees: dict[str, int] = field(default_factory=dict)  # name -> pid of a daemon and children
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
 
 
 def bench_env(data_dir: Path) -> dict[str, str]:
@@ -255,9 +303,17 @@ def bench_env(data_dir: Path) -> dict[str, str]:
         "FIREBREAK_DATA_DIR": str(data_dir),
         "FIREBREAK_RATE_LIMIT_PER_MINUTE": "100000000",
         "FIREBREAK_GUARD_WINDOW_SECONDS": "0",
-        "FIREBREAK_ROUTES_FILE": str(data_dir.parent / "routes.yaml"),
+        "FIREBREAK_ROUTES_FILE": str(routes_file(data_dir.parent)),
     }
     return env
+
+
+def routes_file(root: Path) -> Path:
+    """The run's routes file (`ROUTES`), written under `root`."""
+    path = root / "routes.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ROUTES)
+    return path
 
 
 async def wait_http(url: str, proc: subprocess.Popen[bytes], seconds: float = 90.0) -> None:
@@ -305,15 +361,10 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     """`all-in-one`: `firebreak up` (worker and API in one process, the embedded default).
     `split`: the production shape, `temporal server start-dev`, `firebreak worker` and
     `firebreak api` as three processes, so API and worker each get a core's worth of Python."""
-    from activities.providers.local.lab import seed_demo_lab
+    from orchestrator.settings import Settings
 
-    lab = seed_demo_lab(data_dir)
-    resources = {
-        "api_key": lab.ingest_key,
-        "model": lab.model,
-        "agent": lab.agent,
-        "tool": lab.tools[-1],
-    }
+    resources = demo_resources(data_dir)
+    settings = Settings(data_dir=data_dir)
     api_port, temporal_port, temporal_http = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{api_port}"
     temporal = f"127.0.0.1:{temporal_port}"
@@ -323,13 +374,12 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
         up = [firebreak, "up", "--temporal-port", str(temporal_port)]
         up.extend(["--temporal-ui-port", str(free_port())])
         async with process(up, env, f"{url}/healthz") as group:
-            yield Stack(url, temporal, data_dir, resources, {"firebreak up": group})
+            yield Stack([url], temporal, settings, resources, {"firebreak up": group})
         return
     from orchestrator.runtime.devserver import sqlite_pragma_args
     from orchestrator.runtime.prepare import prepare
-    from orchestrator.settings import Settings
 
-    prepare(Settings(data_dir=data_dir))
+    prepare(settings)
     env["FIREBREAK_TEMPORAL_ADDRESS"] = temporal  # an external server: up would start its own
     server = [
         str(VENV_BIN / "temporal"),
@@ -352,16 +402,67 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
         process([firebreak, "api"], env, f"{url}/readyz") as api,
     ):
         groups = {"API": api, "worker": worker, "Temporal": t}
-        yield Stack(url, temporal, data_dir, resources, groups)
+        yield Stack([url], temporal, settings, resources, groups)
 
 
-def source_token(data_dir: Path) -> str:
+def demo_resources(data_dir: Path) -> dict[str, str]:
+    """Seed the demo lab (the local providers' state) in `data_dir`; the alert's resources."""
+    from activities.providers.local.lab import seed_demo_lab
+
+    lab = seed_demo_lab(data_dir)
+    return {"api_key": lab.ingest_key, "model": lab.model, "agent": lab.agent,
+            "tool": lab.tools[-1]}  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def replicated_stack(root: Path, apis: int, workers: int) -> AsyncIterator[Stack]:
+    """`apis` API and `workers` worker replicas on a private PostgreSQL cluster and a Temporal
+    dev server (tests/e2e/topology.py, as the fault test runs them): each replica has its own
+    data dir, with its own copy of the demo lab for the local providers, and they share only
+    the key ring file and the database."""
+    from orchestrator.settings import Settings
+    from tests.e2e.topology import private_postgres, topology
+
+    with (
+        private_postgres(root / "pg") as pg,
+        topology(
+            root / "shape",
+            pg.create_database("firebreak"),
+            {
+                k: v
+                for k, v in bench_env(root).items()
+                if k.startswith(("FIREBREAK_RATE", "FIREBREAK_ROUTES"))
+            }
+            | {"FIREBREAK_GUARD_WINDOW_SECONDS": "0"},
+            apis=apis,
+            workers=workers,
+            seed=demo_resources,
+        ) as shape,
+    ):
+        for api in shape.apis:
+            await wait_http(f"{api.url}/readyz", api.process)  # type: ignore[arg-type]
+        settings = Settings(
+            data_dir=shape.root / "operator",
+            database_url=shape.database_url,
+            keyring_file=shape.keyring,
+        )
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        yield Stack(
+            [a.url for a in shape.apis],
+            shape.temporal.address,
+            settings,
+            demo_resources(shape.root / "operator"),
+            shape.processes(),
+            {"PostgreSQL": postmaster},
+        )
+
+
+def source_token(stack: Stack) -> str:
     from orchestrator.db import make_engine
     from orchestrator.domain import Environment, Role
     from orchestrator.principals.service import create_principal
-    from orchestrator.settings import Settings
 
-    engine = make_engine(Settings(data_dir=data_dir).db_url)
+    engine = make_engine(stack.settings.db_url)
     try:
         return create_principal(engine, "bench-detector", Role.source, [Environment.prod])[1]
     finally:
@@ -427,12 +528,11 @@ def alertmanager_delivery(resources: dict[str, str], fingerprint: str, i: int) -
     }
 
 
-def containment_latencies(data_dir: Path, sent: dict[str, float]) -> tuple[list[float], int]:
+def containment_latencies(settings: Any, sent: dict[str, float]) -> tuple[list[float], int]:
     """Seconds from webhook send to the first containment StepSucceeded, per incident."""
     from orchestrator.audit import open_event_store
-    from orchestrator.settings import Settings
 
-    store = open_event_store(Settings(data_dir=data_dir))
+    store = open_event_store(settings)
     latencies, missing = [], 0
     for incident_id, t0 in sent.items():
         done = [
@@ -448,11 +548,10 @@ def containment_latencies(data_dir: Path, sent: dict[str, float]) -> tuple[list[
     return latencies, missing
 
 
-def opened_incidents(data_dir: Path, fingerprint: str) -> int:
+def opened_incidents(settings: Any, fingerprint: str) -> int:
     from orchestrator.audit import open_event_store
-    from orchestrator.settings import Settings
 
-    store = open_event_store(Settings(data_dir=data_dir))
+    store = open_event_store(settings)
     count = 0
     cursor: int | None = 0
     while cursor is not None:
@@ -470,7 +569,7 @@ def opened_incidents(data_dir: Path, fingerprint: str) -> int:
 # --- phases ------------------------------------------------------------------------------------
 
 
-async def sustained(url: str, headers: dict[str, str], make: Any, total: int) -> Load:
+async def sustained(url: str | list[str], headers: dict[str, str], make: Any, total: int) -> Load:
     """Duplicates of a few conditions (distinct alert ids): the ingest path, not incident starts."""
     async with pool(url, headers) as http:
         warm = await closed_loop(http, lambda i: make(f"w-{uuid.uuid4()}", "warm"), 50, 8)
@@ -480,7 +579,7 @@ async def sustained(url: str, headers: dict[str, str], make: Any, total: int) ->
 
 
 async def sustained_alertmanager(
-    url: str, headers: dict[str, str], resources: dict[str, str], total: int
+    url: str | list[str], headers: dict[str, str], resources: dict[str, str], total: int
 ) -> Load:
     """The sustained phase's load as Alertmanager deliveries through routes: one alert a
     delivery, distinct firings of 4 fingerprints, typed by the run's routes file."""
@@ -508,7 +607,7 @@ async def containment(
     tag = uuid.uuid4().hex[:8]
     # Open loop: a backlog waits for a connection; new incidents and duplicates use separate
     # connections, so only the server's queue is shared between them.
-    async with pool(stack.url, headers) as fresh, pool(stack.url, headers, 128) as dup_http:
+    async with pool(stack.urls, headers) as fresh, pool(stack.urls, headers, 128) as dup_http:
 
         async def new_incident(i: int) -> None:
             t0 = time.time()
@@ -532,7 +631,7 @@ async def containment(
     assert not failed, f"{len(failed)} new-incident alerts were not accepted: statuses {failed}"
     deadline = time.monotonic() + CONTAINMENT_WAIT
     while True:  # a backlog may still be draining: wait for it, up to a limit
-        latencies, missing = containment_latencies(stack.data_dir, sent)
+        latencies, missing = containment_latencies(stack.settings, sent)
         if not missing or time.monotonic() > deadline:
             return latencies, missing, dupes
         await asyncio.sleep(2)
@@ -544,9 +643,9 @@ def incident_ids(body: dict[str, Any]) -> list[str]:
 
 async def storm(stack: Stack, headers: dict[str, str], make: Any, total: int) -> tuple[Load, int]:
     fingerprint = f"storm-{uuid.uuid4().hex[:8]}"
-    async with pool(stack.url, headers) as http:
+    async with pool(stack.urls, headers) as http:
         load = await closed_loop(http, lambda i: make(f"{fingerprint}-{i}", fingerprint), total, 48)
-    return load, opened_incidents(stack.data_dir, fingerprint)
+    return load, opened_incidents(stack.settings, fingerprint)
 
 
 async def bare_baseline(total: int) -> Load:
@@ -629,10 +728,66 @@ def compile_bytecode() -> None:
     print("bytecode: compiled first with compileall, as a wheel install does")
 
 
+async def phases(
+    stack: Stack, bare: Load, sustained_total: int, phase_seconds: float, storm_total: int
+) -> Load:
+    """Phases 1 to 3 on `stack`; its sustained-ingest load (with the CPU each process spent)."""
+    make = alert_factory(stack.resources)
+    headers = {"Authorization": f"Bearer {source_token(stack)}"}
+
+    idle = await measured(at_rest(IDLE_SECONDS), stack.groups, stack.trees)
+    print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
+    print("  " + bare.line("bare FastAPI endpoint (baseline)"))
+    # In halves, generic / alertmanager / alertmanager / generic, each after a pause for the
+    # previous one's backlog: neither inherits the other's, and a drift of the machine's load
+    # over the phase weighs on both alike.
+    half = sustained_total // 2
+    ours, routed = Load(), Load()
+    for target, phase in (
+        (ours, sustained(stack.urls, headers, make, half)),
+        (routed, sustained_alertmanager(stack.urls, headers, stack.resources, half)),
+        (routed, sustained_alertmanager(stack.urls, headers, stack.resources, half)),
+        (ours, sustained(stack.urls, headers, make, half)),
+    ):
+        await asyncio.sleep(SETTLE_SECONDS)
+        target.add(await measured(phase, stack.groups, stack.trees))
+    ours.idle = idle
+    print("  " + ours.line("POST /v1/alerts/generic"))
+    print("  " + routed.line("alertmanager, through routes"))
+    generic_rate = ours.accepted / ours.seconds if ours.seconds else 0.0
+    routed_rate = routed.accepted / routed.seconds if routed.seconds else 0.0
+    ratio = routed_rate / generic_rate if generic_rate else 0.0
+    print(f"  alertmanager / generic: {ratio:.2f}x (target >= 0.8x)")
+    print("  CPU per accepted request: " + bare.cpu_line())
+    print("                            " + ours.cpu_line() + "  (generic)")
+    print("                            " + routed.cpu_line() + "  (alertmanager)")
+    print(
+        f"  all firebreak processes: {ours.firebreak_cpu():.2f} ms per accepted alert, "
+        f"{ours.firebreak_cpu(idle):.2f} ms less their CPU at rest "
+        f"({sum(v for k, v in idle.cpu.items() if _is_firebreak(k)) / IDLE_SECONDS * 1000:.0f}"
+        f" ms/s over {IDLE_SECONDS:.0f} s idle)"
+    )
+
+    print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
+    for rate in (2, 5, 10):
+        latencies, missing, dupes = await containment(stack, headers, make, rate, phase_seconds)
+        print(
+            f"  {rate:>2} new incidents/s: n={len(latencies):<4} p50 "
+            f"{ms(pct(latencies, 0.5)):>8}  p99 {ms(pct(latencies, 0.99)):>8}"
+            f"  not contained {CONTAINMENT_WAIT:.0f}s after the phase: {missing}"
+            f"\n      duplicates offered at 200/s: {dupes.line('')}"
+        )
+
+    print(f"\n3. storm: {storm_total} alerts, one fingerprint, 48 concurrent senders")
+    load, opened = await storm(stack, headers, make, storm_total)
+    print("  " + load.line("storm"))
+    print(f"  incidents opened: {opened} (must be 1)")
+    return ours
+
+
 async def main(args: argparse.Namespace) -> None:
     scale = 0.3 if args.quick else 1.0
     sustained_total = int(6000 * scale)
-    half = sustained_total // 2
     phase_seconds = 20 * scale
     storm_total = 2000 if args.quick else args.storm
     print(f"machine: {machine()}")
@@ -642,54 +797,13 @@ async def main(args: argparse.Namespace) -> None:
     print("(client, API, worker and Temporal dev server share this machine)\n")
 
     bare = await bare_baseline(sustained_total)
+    counts = (sustained_total, phase_seconds, storm_total)
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
-        (Path(tmp) / "routes.yaml").write_text(ROUTES)
-        async with firebreak_stack(data_dir, args.topology) as stack:
-            make = alert_factory(stack.resources)
-            headers = {"Authorization": f"Bearer {source_token(data_dir)}"}
-
-            print("1. sustained ingest (32 concurrent senders, duplicates of 4 conditions)")
-            print("  " + bare.line("bare FastAPI endpoint (baseline)"))
-            # In halves, generic / alertmanager / alertmanager / generic, each after a pause
-            # for the previous one's backlog: neither inherits the other's, and a drift of the
-            # machine's load over the phase weighs on both alike.
-            ours, routed = Load(), Load()
-            for target, phase in (
-                (ours, sustained(stack.url, headers, make, half)),
-                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
-                (routed, sustained_alertmanager(stack.url, headers, stack.resources, half)),
-                (ours, sustained(stack.url, headers, make, half)),
-            ):
-                await asyncio.sleep(SETTLE_SECONDS)
-                target.add(await measured(phase, stack.groups))
-            print("  " + ours.line("POST /v1/alerts/generic"))
-            print("  " + routed.line("alertmanager, through routes"))
-            generic_rate = ours.accepted / ours.seconds if ours.seconds else 0.0
-            routed_rate = routed.accepted / routed.seconds if routed.seconds else 0.0
-            ratio = routed_rate / generic_rate if generic_rate else 0.0
-            print(f"  alertmanager / generic: {ratio:.2f}x (target >= 0.8x)")
-            print("  CPU per accepted request: " + bare.cpu_line())
-            print("                            " + ours.cpu_line() + "  (generic)")
-            print("                            " + routed.cpu_line() + "  (alertmanager)")
-
-            print("\n2. webhook -> first containment step completed, with 200 duplicates/s")
-            for rate in (2, 5, 10):
-                latencies, missing, dupes = await containment(
-                    stack, headers, make, rate, phase_seconds
-                )
-                print(
-                    f"  {rate:>2} new incidents/s: n={len(latencies):<4} p50 "
-                    f"{ms(pct(latencies, 0.5)):>8}  p99 {ms(pct(latencies, 0.99)):>8}"
-                    f"  not contained {CONTAINMENT_WAIT:.0f}s after the phase: {missing}"
-                    f"\n      duplicates offered at 200/s: {dupes.line('')}"
-                )
-
-            print(f"\n3. storm: {storm_total} alerts, one fingerprint, 48 concurrent senders")
-            load, opened = await storm(stack, headers, make, storm_total)
-            print("  " + load.line("storm"))
-            print(f"  incidents opened: {opened} (must be 1)")
-
+        if args.topology == "scaled":
+            await scaled(Path(tmp), bare, counts)
+            return
+        async with firebreak_stack(Path(tmp) / "data", args.topology) as stack:
+            await phases(stack, bare, *counts)
             print("\n4. trivial workflow, one activity, same Temporal server (baseline)")
             starts, completions, paced_latencies = await trivial_workflow(
                 stack.temporal, phase_seconds
@@ -701,15 +815,36 @@ async def main(args: argparse.Namespace) -> None:
             )
 
 
+async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None:
+    """The split shape (one API, one worker) and the scaled one (two of each), both on
+    PostgreSQL, one after the other in this run: what coordinating replicas through the
+    database costs per alert."""
+    loads = {}
+    for name, replicas in (("split", 1), ("scaled", 2)):
+        print(f"=== {name}: {replicas} API + {replicas} worker on PostgreSQL ===")
+        async with replicated_stack(root / name, replicas, replicas) as stack:
+            loads[name] = await phases(stack, bare, *counts)
+        print()
+    for label, net in (("", False), (", less CPU at rest", True)):
+        split, wide = (
+            loads[n].firebreak_cpu(loads[n].idle if net else None) for n in ("split", "scaled")
+        )
+        print(
+            f"CPU per accepted alert, all firebreak processes{label}: split {split:.2f} ms, "
+            f"scaled {wide:.2f} ms ({(wide / split - 1) * 100:+.0f}%)"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases, 2,000-alert storm")
     parser.add_argument(
         "--topology",
-        choices=("split", "all-in-one"),
+        choices=("split", "all-in-one", "scaled"),
         default="split",
         help="split: API, worker and Temporal as three processes (production); "
-        "all-in-one: `firebreak up`",
+        "all-in-one: `firebreak up`; scaled: 2 APIs + 2 workers on PostgreSQL beside "
+        "1 + 1 on PostgreSQL",
     )
     parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
     asyncio.run(main(parser.parse_args()))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,11 +115,29 @@ class Pool:
         self._idle.clear()
 
 
+class RoundRobin:
+    """Requests spread over several servers' pools in turn, as a load balancer does."""
+
+    def __init__(self, pools: list[Pool]) -> None:
+        self._pools = pools
+        self._turn = itertools.cycle(pools)
+
+    async def post_json(self, path: str, payload: Any) -> tuple[int, bytes]:
+        return await next(self._turn).post_json(path, payload)
+
+    async def close(self) -> None:
+        for opened in self._pools:
+            await opened.close()
+
+
 @contextlib.asynccontextmanager
 async def pool(
-    url: str, headers: dict[str, str] | None = None, size: int = 64
-) -> AsyncIterator[Pool]:
-    opened = Pool(url, headers, size)
+    url: str | Sequence[str], headers: dict[str, str] | None = None, size: int = 64
+) -> AsyncIterator[Pool | RoundRobin]:
+    """A pool to `url`, or to each of several URLs used in turn (`size` connections each)."""
+    urls = [url] if isinstance(url, str) else list(url)
+    pools = [Pool(u, headers, size) for u in urls]
+    opened: Pool | RoundRobin = pools[0] if len(pools) == 1 else RoundRobin(pools)
     try:
         yield opened
     finally:

@@ -181,11 +181,10 @@ class S3Endpoint:
         )
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+@contextlib.contextmanager
+def running_moto(root: Path) -> Iterator[S3Endpoint]:
     """A real moto S3 server on loopback that *checks SigV4 signatures*: IAM auth is on after
     the three unauthenticated calls that create the user, its policy and its access key."""
-    root = tmp_path_factory.mktemp("moto")
     port = free_port()
     server = start_server(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -216,6 +215,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
         stop_server(server.process)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
+    """`running_moto` for the whole session."""
+    with running_moto(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
 @dataclass
 class Recorded:
     method: str
@@ -223,6 +229,8 @@ class Recorded:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    target: str = ""
+    """The request target as sent (path and query, still percent-encoded)."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -241,9 +249,11 @@ class Loopback:
     requests: list[Recorded] = field(default_factory=list)
 
 
-@pytest.fixture
-def loopback() -> Iterator[Loopback]:
-    state = Loopback(url="", handler=lambda r: (404, {}, {"error": "no handler"}))
+@contextlib.contextmanager
+def serving(handler: Handler) -> Iterator[Loopback]:
+    """A threaded HTTP server on a free loopback port answering with `handler`, which may be
+    called from several threads at once."""
+    state = Loopback(url="", handler=handler)
 
     class RequestHandler(BaseHTTPRequestHandler):
         def _serve(self) -> None:
@@ -255,6 +265,7 @@ def loopback() -> Iterator[Loopback]:
                 parse_qs(split.query),
                 {k.lower(): v for k, v in self.headers.items()},
                 self.rfile.read(length),
+                self.path,
             )
             state.requests.append(recorded)
             status, headers, body = state.handler(recorded)
@@ -285,6 +296,13 @@ def loopback() -> Iterator[Loopback]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    """`serving` with a handler each test sets (404 until it does)."""
+    with serving(lambda r: (404, {}, {"error": "no handler"})) as state:
+        yield state
 
 
 @dataclass
