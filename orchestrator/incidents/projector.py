@@ -35,11 +35,54 @@ class EventSource(Protocol):
     ) -> Iterable[RecordedEvent]: ...
 
 
+LEAD_LOCK = 0x46425F50524F4A31  # "FB_PROJ1": the PostgreSQL advisory lock of the leader
+"""Held by the one replica that folds the log; the others wait for it to be free."""
+
+
 class IncidentProjector:
     def __init__(self, engine: sa.Engine, source: EventSource, batch_size: int = 500) -> None:
         self.engine = engine
         self.source = source
         self.batch_size = batch_size
+        self._lead: sa.Connection | None = None
+
+    def leads(self) -> bool:
+        """Whether this replica folds the log now. On PostgreSQL one replica at a time does:
+        the one holding a session advisory lock, released by the database the moment its
+        connection ends (a crash, a kill -9, a restart), when another replica takes over at
+        its next tick. Without it every API replica read, decrypted and folded every batch and
+        all but one threw the work away at the compare-and-set (docs/production.md). SQLite
+        is one host's embedded store: it always leads (the compare-and-set still guards)."""
+        if self.engine.dialect.name != "postgresql":
+            return True
+        if self._lead is not None:
+            try:
+                self._lead.execute(sa.text("SELECT 1"))
+                self._lead.commit()
+                return True
+            except sa.exc.DBAPIError:
+                self.release()
+                return False
+        conn = self.engine.connect()
+        try:
+            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(LEAD_LOCK))).scalar())
+            conn.commit()
+        except sa.exc.DBAPIError:
+            conn.close()
+            raise
+        if not held:
+            conn.close()  # holds no lock: back to the pool
+            return False
+        self._lead = conn
+        return True
+
+    def release(self) -> None:
+        """Stop leading: the lock's connection is discarded, not returned to the pool, where
+        its session (and so the lock) would live on."""
+        if self._lead is not None:
+            lead, self._lead = self._lead, None
+            lead.invalidate()
+            lead.close()
 
     def position(self) -> int:
         with self.engine.connect() as conn:
@@ -109,21 +152,30 @@ class IncidentProjector:
     async def run(self, interval: float = 0.25) -> None:
         """Follow the log until cancelled (the API lifespan owns this task)."""
         paused: str | None = None
-        while True:
-            try:
+        try:
+            while True:
+                paused = await self._tick(paused)
+                await anyio.sleep(interval)
+        finally:
+            self.release()
+
+    async def _tick(self, paused: str | None) -> str | None:
+        """One follow step (if this replica leads); the outage reason, None when healthy."""
+        try:
+            if await anyio.to_thread.run_sync(self.leads):
                 await anyio.to_thread.run_sync(self.catch_up)
-            except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
-                # A database outage must not end the task: the projection resumes afterwards.
-                # Said once per outage (and again if the reason changes), not every tick.
-                reason = _reason(exc)
-                if reason != paused:
-                    log.warning("incidents projection paused: %s", reason)
-                paused = reason
-            else:
-                if paused is not None:
-                    log.warning("incidents projection resumed")
-                paused = None
-            await anyio.sleep(interval)
+        except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
+            # A database outage must not end the task: the projection resumes afterwards (on
+            # whichever replica leads by then). Said once per outage (and again if the reason
+            # changes), not every tick.
+            self.release()
+            reason = _reason(exc)
+            if reason != paused:
+                log.warning("incidents projection paused: %s", reason)
+            return reason
+        if paused is not None:
+            log.warning("incidents projection resumed")
+        return None
 
 
 def _reason(exc: Exception) -> str:

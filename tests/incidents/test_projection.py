@@ -303,3 +303,46 @@ def test_a_merge_moves_the_alert_count_to_the_survivor(
     assert kept is not None and gone is not None
     assert (kept.alert_count, kept.closed_at) == (2, None)
     assert (gone.alert_count, gone.outcome, gone.status) == (1, "merged", "closed")
+
+
+async def test_one_replica_leads_the_projection_and_another_takes_over(pg_url: str) -> None:
+    """Two API replicas' projectors on one PostgreSQL database: one folds the log, the other
+    waits (no batch read twice); when the leader's connection ends, the other takes over and
+    the projection stays complete."""
+    db.upgrade(pg_url)
+    engines = [db.make_engine(pg_url) for _ in range(2)]
+    store = EventStore(engines[0])
+    first, second = (IncidentProjector(e, EventStore(e), batch_size=3) for e in engines)
+    try:
+        assert first.leads() and not second.leads()
+        assert first.leads(), "the leader keeps its lock from tick to tick"
+        tasks = [asyncio.create_task(p.run(interval=0.02)) for p in (first, second)]
+        story = Story(store).open().contain()
+
+        async def projected() -> bool:
+            found = await asyncio.to_thread(
+                service.get_incident, engines[0], story.incident_id, ALL_ENVS
+            )
+            return found is not None and found.phase == "containment"
+
+        await eventually(projected, timeout=20)
+        assert first._lead is not None and second._lead is None
+        tasks[0].cancel()  # the leader's API stops: its lock goes with its connection
+        with contextlib.suppress(asyncio.CancelledError):
+            await tasks[0]
+        assert first._lead is None
+        later = Story(store).open()
+
+        async def taken_over() -> bool:
+            found = await asyncio.to_thread(
+                service.get_incident, engines[1], later.incident_id, ALL_ENVS
+            )
+            return found is not None and second._lead is not None
+
+        await eventually(taken_over, timeout=20)
+        tasks[1].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tasks[1]
+    finally:
+        for e in engines:
+            e.dispose()
