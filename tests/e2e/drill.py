@@ -136,6 +136,7 @@ class Report:
     decisions: dict[str, list[str]] = field(default_factory=dict)
     incidents: list[Incident] = field(default_factory=list)
     closed: dict[str, bool] = field(default_factory=dict)
+    resolved_again: int = 0
     blocks: Counter[str] = field(default_factory=Counter)
     runs: Counter[str] = field(default_factory=Counter)
     s3_writes: Counter[str] = field(default_factory=Counter)
@@ -219,6 +220,23 @@ class Responder:
         if r.status_code != 200:
             return {}
         return {p["incident_id"]: p["step_id"] for p in r.json()["items"]}
+
+    def resolve_reopened(self, incident_id: str, via: int) -> bool:
+        """Resolve an incident that a follow-up alert reopened after its playbook finished, as
+        its responder would (`on_reopen: responder`); True once the API applied it."""
+        api = self.shape.apis[via % len(self.shape.apis)]
+        base = f"{api.url}/v1/incidents/{incident_id}"
+        try:
+            shown = httpx.get(base, headers=self.headers, timeout=10)
+            if shown.status_code != 200 or shown.json().get("status") != "open":
+                return False
+            if not shown.json().get("reopened_count"):
+                return False
+            body = {"reason": "drill: the follow-ups were the same attack, already contained"}
+            done = httpx.post(f"{base}/resolve", json=body, headers=self.headers, timeout=15)
+        except httpx.TransportError:
+            return False
+        return done.status_code == 200
 
     def approve(self, incident_id: str, step: str, via: int, deadline: float) -> list[str]:
         decision_id = f"drill-{uuid.uuid4().hex[:10]}"
@@ -436,10 +454,17 @@ def _drive(
 
     def all_closed() -> bool:
         report.closed = _closed(shape, incidents)
+        for n, incident in enumerate(incidents):
+            reopened = not report.closed[incident.name] and incident.incident_id is not None
+            if reopened and approver.responder.resolve_reopened(str(incident.incident_id), n):
+                report.resolved_again += 1
         return all(report.closed.values())
 
     _wait(all_closed, max(settle - time.monotonic(), 10), step=2)
-    report.note(f"{sum(report.closed.values())}/{len(incidents)} incidents closed")
+    report.note(
+        f"{sum(report.closed.values())}/{len(incidents)} incidents closed"
+        f" ({report.resolved_again} resolved again by a responder after a follow-up reopened it)"
+    )
 
 
 def _revive(shape: Topology, report: Report) -> bool:
