@@ -32,6 +32,7 @@ def test_histories_are_recorded() -> None:
         "triage_assigned",
         "triage_closed",
         "before_triage_no_playbook",
+        "outputs_promoted_in_prod",
     }
 
 
