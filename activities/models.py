@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from activities.base import action, dry_run, guarded, optional, outcome, undo_guarded
 from activities.errors import InvalidParams, ValidationFailed
 from activities.guard import ResourceGuard
-from activities.providers.protocols import ModelRegistry
+from activities.providers.protocols import AliasMove, ModelRegistry
 from orchestrator.domain import ActionInput, ActionResult
 
 DEFAULT_ALIAS = "production"
@@ -62,19 +62,13 @@ class ModelActivities:
                 incident_id=input.incident_id,
                 idempotency_key=input.idempotency_key,
             )
-            return outcome(
+            return alias_moved(
                 input,
-                move.changed,
+                move,
                 f"{model}@{alias} rolled back from version {move.from_version} to "
                 f"{move.to_version}",
                 f"{model}@{alias} already at version {move.to_version}",
-                {
-                    "model": model,
-                    "alias": alias,
-                    "from_version": move.from_version,
-                    "to_version": move.to_version,
-                },
-                {"model": model, "alias": alias, "version": move.from_version},
+                undoable=True,
             )
 
         return await guarded(self.guard, f"model:{model}", input, effect)
@@ -92,17 +86,12 @@ class ModelActivities:
             move = await self.models.restore(
                 model, alias, version, idempotency_key=input.idempotency_key
             )
-            return outcome(
+            return alias_moved(
                 input,
-                move.changed,
+                move,
                 f"{model}@{alias} restored to version {version}",
                 f"{model}@{alias} already at version {version}",
-                {
-                    "model": model,
-                    "alias": alias,
-                    "from_version": move.from_version,
-                    "to_version": move.to_version,
-                },
+                undoable=False,
             )
 
         return await undo_guarded(self.guard, f"model:{model}", input, effect)
@@ -144,18 +133,12 @@ class ModelActivities:
             move = await self.models.restore(
                 model, alias, version, idempotency_key=input.idempotency_key
             )
-            return outcome(
+            return alias_moved(
                 input,
-                move.changed,
+                move,
                 f"{model}@{alias} promoted from version {move.from_version} to {version}",
                 f"{model}@{alias} already serves version {version}",
-                {
-                    "model": model,
-                    "alias": alias,
-                    "from_version": move.from_version,
-                    "to_version": move.to_version,
-                },
-                {"model": model, "alias": alias, "version": move.from_version},
+                undoable=True,
             )
 
         return await guarded(self.guard, f"model:{model}", input, effect)
@@ -206,6 +189,21 @@ class ModelActivities:
                 "detail": detail,
             },
         )
+
+
+def alias_moved(
+    input: ActionInput, move: AliasMove, done: str, already: str, *, undoable: bool
+) -> ActionResult:
+    """An alias move as a step's result: where it went from and to, and (`undoable`) how to
+    put it back: the alias on the version it left."""
+    outputs = {
+        "model": move.model,
+        "alias": move.alias,
+        "from_version": move.from_version,
+        "to_version": move.to_version,
+    }
+    inverse = {"model": move.model, "alias": move.alias, "version": move.from_version}
+    return outcome(input, move.changed, done, already, outputs, inverse if undoable else None)
 
 
 def _number(input: ActionInput, param: str) -> float | None:

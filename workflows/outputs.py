@@ -100,25 +100,14 @@ def evaluate(condition: Condition, steps: list[StepState]) -> ConditionResult:
     shown = operand if isinstance(operand, str) else f"{operand:g}"
     ref = parse_ref(condition.output)
     assert ref is not None, "checked when the playbook loaded"
+    value: str | None
     try:
         value = value_of(ref, steps)
+        met, reason = _compare(op, operand, value)
     except Unresolved as exc:
-        return ConditionResult(
-            output=condition.output,
-            comparison=op,
-            operand=shown,
-            value=None,
-            met=False,
-            reason=exc.reason,
-        )
-    met, reason = _compare(op, operand, value)
+        value, met, reason = None, False, exc.reason
     return ConditionResult(
-        output=condition.output,
-        comparison=op,
-        operand=shown,
-        value=value,
-        met=met,
-        reason=reason,
+        output=condition.output, comparison=op, operand=shown, value=value, met=met, reason=reason
     )
 
 

@@ -69,9 +69,7 @@ def load_case(path: Path) -> Case:
     try:
         return Case.model_validate(doc)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{path}: {loc}: {err['msg']}", loc) from None
+        raise invalid(exc, f"{path}: ") from None
 
 
 def case_files(directory: Path) -> list[Path]:
@@ -131,9 +129,14 @@ def alert_from(doc: dict[str, Any], source: str) -> Alert:
     try:
         return Alert.model_validate(fields)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"{source}: alert.{loc}: {err['msg']}", loc) from None
+        raise invalid(exc, f"{source}: alert.") from None
+
+
+def invalid(exc: ValidationError, prefix: str) -> InvalidInput:
+    """The first problem pydantic found, as one line: `prefix`, its field path, the reason."""
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    return InvalidInput(f"{prefix}{loc}: {err['msg']}", loc)
 
 
 def differences(expected: Expected, got: Rehearsal) -> list[str]:

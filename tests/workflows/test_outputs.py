@@ -6,6 +6,7 @@ a reference with no value fails its step naming it; outputs read across continue
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,18 @@ BUILTIN = Path(__file__).parents[2] / "orchestrator/playbooks/builtin/data_poiso
 def serving(lab: LabInfo) -> str:
     registry = LocalModelRegistry(LocalPaths.under(lab.data_dir).models)
     return str(registry._state(lab.model).read()["aliases"]["production"])
+
+
+def with_playbooks(lab: LabInfo, playbooks_dir: Path) -> Settings:
+    """Settings for the lab whose worker loads the user playbooks in `playbooks_dir`."""
+    settings = Settings(
+        data_dir=lab.data_dir,
+        task_queue=f"fb-{uuid.uuid4().hex[:12]}",
+        incident_quiet_seconds=0,
+        playbooks_dir=playbooks_dir,
+    )
+    upgrade(settings.db_url)
+    return settings
 
 
 def step_event(events: list, type_: str, step_id: str) -> dict:  # type: ignore[type-arg]
@@ -98,13 +111,7 @@ async def test_a_failed_validation_keeps_the_restored_version_and_says_so(
     strict.mkdir()
     text = BUILTIN.read_text().replace('min_score: "0.95"', 'min_score: "0.9999"')
     (strict / "data_poisoning.yaml").write_text(text)
-    settings = Settings(
-        data_dir=lab.data_dir,
-        task_queue="fb-strict-" + lab.data_dir.parent.name[-8:],
-        incident_quiet_seconds=0,
-        playbooks_dir=strict,
-    )
-    upgrade(settings.db_url)
+    settings = with_playbooks(lab, strict)
     caplog.set_level(logging.WARNING, logger="firebreak.notify")
     alert = make_alert(lab, "data_poisoning")
     async with running_worker(dev_client, settings):
@@ -154,13 +161,7 @@ async def test_a_reference_without_a_value_fails_its_step_naming_it(
     user = tmp_path / "playbooks"
     user.mkdir()
     (user / "missing.yaml").write_text(REFERENCES_MISSING)
-    settings = Settings(
-        data_dir=lab.data_dir,
-        task_queue="fb-missing-" + lab.data_dir.parent.name[-8:],
-        incident_quiet_seconds=0,
-        playbooks_dir=user,
-    )
-    upgrade(settings.db_url)
+    settings = with_playbooks(lab, user)
     alert = make_alert(lab, "data_poisoning")
     async with running_worker(dev_client, settings):
         inc = (await submit_alert(dev_client, alert, task_queue=settings.task_queue)).incident_id
