@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from temporalio.client import Client
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
@@ -68,6 +69,23 @@ def quiet_runtime() -> Runtime:
     start; a rehearsal's output is its report, so only errors of the SDK's core are printed."""
     quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
     return Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
+
+
+class LabSettings(Settings):
+    """Settings from the rehearsal's arguments alone. The environment and the config file are
+    not read: with `FIREBREAK_DATABASE_URL` or `FIREBREAK_MODELS_PROVIDER=mlflow` set for
+    production, a rehearsal must still append to its own ledger and act on its own lab."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
 
 @dataclass
@@ -131,7 +149,7 @@ async def rehearse(
         doc = playbook.model_dump(mode="json", exclude={"content_hash"})
         (playbooks_dir / f"{playbook.id}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         lab = seed_demo_lab(root / "data")
-        settings = Settings(
+        settings = LabSettings(
             data_dir=lab.data_dir,
             playbooks_dir=playbooks_dir,
             task_queue=f"rehearsal-{uuid.uuid4().hex[:8]}",

@@ -21,8 +21,10 @@ CASES = Path(str(BUILTIN_CASES))
 FIREBREAK = [sys.executable, "-c", "from orchestrator.cli.main import main; main()"]
 
 
-def firebreak(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def firebreak(
+    *args: str, timeout: float = 600, **env_vars: str
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_vars}
     return subprocess.run(
         [*FIREBREAK, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
@@ -81,6 +83,10 @@ def test_a_rehearsal_prints_params_approvals_outputs_and_compensations(tmp_path:
         "rollback-model=approve",
         "--decide",
         "restore-caller-key=abort",
+        # Production settings in the environment: the rehearsal must not reach them.
+        FIREBREAK_DATABASE_URL="postgresql+psycopg://prod.invalid/firebreak",
+        FIREBREAK_MODELS_PROVIDER="mlflow",
+        FIREBREAK_NOTIFY_URLS='["json://prod.invalid/hook"]',
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
