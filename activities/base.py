@@ -31,6 +31,11 @@ def check_params(name: str, input: ActionInput) -> None:
     for param in spec.params:
         if not input.params.get(param, "").strip():
             raise InvalidParams(f"{name}: missing required parameter {param!r}", param)
+    for param, value in input.params.items():
+        if "\x00" in value:
+            # No system names a resource with a NUL, and PostgreSQL text cannot hold one: the
+            # guard's claim would fail on every retry instead of once, here.
+            raise InvalidParams(f"{name}: parameter {param!r} contains a NUL character", param)
     known = set(spec.params) | set(spec.optional)
     for param in sorted(set(input.params) - known):
         raise InvalidParams(f"{name}: unknown parameter {param!r}", param)

@@ -8,9 +8,14 @@ responders and recorded in Temporal history: they must never contain secrets.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
+from sqlalchemy.exc import DBAPIError
 from temporalio.exceptions import ApplicationError
+
+from orchestrator.db import DATABASE_ERRORS, database_unavailable
 
 MAX_RETRY_DELAY = timedelta(minutes=5)
 
@@ -71,6 +76,17 @@ class ProviderError(ActivityError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+@contextmanager
+def database_errors(what: str) -> Iterator[None]:
+    """The activities' own tables (the guard's claims, the effect records) unreachable, locked
+    or unmigrated: a retryable `ProviderError` in one line, as the API reports the same."""
+    try:
+        yield
+    except DATABASE_ERRORS as exc:
+        assert isinstance(exc, DBAPIError)
+        raise ProviderError(database_unavailable(exc, what).detail) from None
 
 
 def as_application_error(exc: ActivityError) -> ApplicationError:

@@ -7,6 +7,10 @@ in `activities/providers/configured.py`). `build_providers` picks each entry by 
 notification URLs are set); an unknown name is a `ConfigError` naming the setting and the known
 names. Adding a provider means adding its entry here; provider modules register nothing
 themselves.
+
+The worker runs every provider wrapped by `recorded` (`activities/recorded.py`: each effect
+answered once per idempotency key from the database) and one `ResourceGuard` on the same
+database, so a retry or a second worker sees what the first did.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from activities.agents import AgentActivities
 from activities.datasets import DatasetActivities
+from activities.effects import EffectRecords
+from activities.errors import IntegrityFailure, ProviderError, ResourceNotFound
 from activities.evidence import EvidenceActivities
 from activities.guard import ResourceGuard
 from activities.keys import KeyActivities
@@ -40,8 +48,18 @@ from activities.providers.protocols import (
     Notifier,
     RetrainingRunner,
 )
+from activities.recorded import (
+    RecordedAgents,
+    RecordedDatasets,
+    RecordedEvidence,
+    RecordedKeys,
+    RecordedModels,
+    RecordedRetraining,
+)
 from activities.retraining import DEFAULT_POLL_SECONDS, RetrainingActivities
-from orchestrator.errors import ConfigError
+from orchestrator.db import make_engine
+from orchestrator.errors import ConfigError, NotFound, Unavailable
+from orchestrator.evidence.service import EvidenceReader, EvidenceTampered
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import ENV_PREFIX, Settings
 
@@ -81,6 +99,12 @@ RETRAINING_RUNNERS: dict[str, Constructor[RetrainingRunner]] = {
 AGENT_CONTROLS: dict[str, Constructor[AgentControl]] = {
     "local": lambda s: LocalAgentControl(LocalPaths.under(s.data_dir).agents),
 }
+EVIDENCE_STORES: dict[str, Constructor[EvidenceStore]] = {
+    "local": lambda s: LocalEvidenceStore(
+        LocalPaths.under(s.data_dir).evidence, KeyRing.load_or_create(s.keyring_path)
+    ),
+    "s3": configured.s3_evidence,
+}
 NOTIFIERS: dict[str, Constructor[Notifier]] = {
     "log": lambda s: LogNotifier(),
     "apprise": configured.apprise_notifier,
@@ -109,9 +133,36 @@ def _pick(registry: dict[str, Constructor[T]], name: str, field: str, settings: 
     return constructor(settings)
 
 
+def build_evidence_store(settings: Settings) -> EvidenceStore:
+    """The configured evidence store alone: what the API and `firebreak evidence` read from."""
+    return _pick(EVIDENCE_STORES, settings.evidence_provider, "evidence_provider", settings)
+
+
+class _VerifiedReads:
+    """An `EvidenceReader` for the API and the CLI over the configured store: its activity
+    errors become the service's (`NotFound`, `EvidenceTampered`, `Unavailable`)."""
+
+    def __init__(self, store: EvidenceStore) -> None:
+        self._store = store
+
+    async def read(self, digest: str) -> bytes:
+        try:
+            return await self._store.get(digest)
+        except ResourceNotFound as exc:
+            raise NotFound(exc.message) from None
+        except IntegrityFailure as exc:
+            raise EvidenceTampered(exc.message) from None
+        except ProviderError as exc:
+            raise Unavailable(exc.message) from None
+
+
+def build_evidence_reader(settings: Settings) -> EvidenceReader:
+    """What `create_app(evidence=)` and `firebreak evidence get` read evidence through."""
+    return _VerifiedReads(build_evidence_store(settings))
+
+
 def build_providers(settings: Settings) -> Providers:
     notifier = "apprise" if settings.notify_urls or settings.notify_routes else "log"
-    keyring = KeyRing.load_or_create(settings.keyring_path)
     return Providers(
         keys=_pick(KEY_PROVIDERS, settings.keys_provider, "keys_provider", settings),
         models=_pick(MODEL_REGISTRIES, settings.models_provider, "models_provider", settings),
@@ -121,7 +172,20 @@ def build_providers(settings: Settings) -> Providers:
         ),
         agents=_pick(AGENT_CONTROLS, settings.agents_provider, "agents_provider", settings),
         notifier=_pick(NOTIFIERS, notifier, "notify_urls", settings),
-        evidence=LocalEvidenceStore(LocalPaths.under(settings.data_dir).evidence, keyring),
+        evidence=build_evidence_store(settings),
+    )
+
+
+def recorded(providers: Providers, records: EffectRecords) -> Providers:
+    """`providers` with every effect answered once per idempotency key from `records`."""
+    return Providers(
+        keys=RecordedKeys(providers.keys, records),
+        models=RecordedModels(providers.models, records),
+        datasets=RecordedDatasets(providers.datasets, records),
+        retraining=RecordedRetraining(providers.retraining, records),
+        agents=RecordedAgents(providers.agents, records),
+        notifier=providers.notifier,
+        evidence=RecordedEvidence(providers.evidence, records),
     )
 
 
@@ -150,6 +214,11 @@ def activities_for(
     ]  # fmt: skip
 
 
-def build_activities(settings: Settings) -> list[Callable[..., Any]]:
-    guard = ResourceGuard(LocalPaths.under(settings.data_dir).guard, settings.guard_window_seconds)
-    return activities_for(build_providers(settings), guard)
+def build_activities(
+    settings: Settings, engine: sa.Engine | None = None
+) -> list[Callable[..., Any]]:
+    """The worker's activities: providers from `settings`, recorded, and the guard, both on
+    `engine` (default: a new one on the event-store database)."""
+    engine = make_engine(settings.db_url) if engine is None else engine
+    guard = ResourceGuard(engine, settings.guard_window_seconds)
+    return activities_for(recorded(build_providers(settings), EffectRecords(engine)), guard)

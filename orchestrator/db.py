@@ -26,6 +26,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Connection, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
 
@@ -46,6 +50,22 @@ def make_engine(url: str) -> sqlalchemy.Engine:
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def make_autocommit_engine(url: str) -> sqlalchemy.Engine:
+    """An engine for single-statement writes whose loss in a crash costs nothing that matters
+    (a rate-limit budget): on PostgreSQL each statement commits on its own, one round trip,
+    without waiting for the WAL flush (`synchronous_commit=off`); on SQLite, whose commits
+    are cheap and whose writers must queue (`writing`), the ordinary engine."""
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        return make_engine(url)
+    return sqlalchemy.create_engine(
+        url,
+        pool_pre_ping=True,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
 
 
 P = ParamSpec("P")
@@ -85,6 +105,22 @@ def database_unavailable(exc: DBAPIError, what: str) -> Unavailable:
     return Unavailable(f"{what} unavailable: {_first_line(orig)}")
 
 
+def run_on(
+    engine: sqlalchemy.Engine,
+    work: Callable[[Connection], T],
+    what: str,
+    *,
+    write: bool = False,
+) -> T:
+    """`work` on a connection (in a write transaction with `write`, see `writing`), a
+    database that cannot answer reported as the 503 for `what`."""
+    try:
+        with writing(engine) if write else engine.connect() as conn:
+            return work(conn)
+    except DATABASE_ERRORS as exc:
+        raise database_unavailable(exc, what) from None
+
+
 _write_locks: dict[str, threading.RLock] = {}
 _write_locks_guard = threading.Lock()
 
@@ -115,6 +151,14 @@ def writing(engine: sqlalchemy.Engine, *, serialise: bool = False) -> Iterator[C
             conn.execution_options(sqlite_begin="IMMEDIATE")
         with conn.begin():
             yield conn
+
+
+def upsert(engine: sqlalchemy.Engine, table: sqlalchemy.Table) -> PostgresInsert | SqliteInsert:
+    """An INSERT on `table` with the dialect's ``ON CONFLICT`` clauses (both backends spell
+    them alike, but SQLAlchemy keeps them on each dialect's own construct)."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_insert(table)
+    return postgresql_insert(table)
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

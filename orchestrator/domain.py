@@ -33,13 +33,19 @@ __all__ = [
     "ApprovalPolicy",
     "Condition",
     "ConditionResult",
+    "CorrelatedAlert",
     "Decision",
     "DecisionKind",
     "DecisionOutcome",
+    "EntityJoin",
+    "EntityRule",
     "Environment",
     "EventType",
     "IncidentState",
     "IncidentStatus",
+    "MergeOutcome",
+    "MergeRequest",
+    "MergedIncident",
     "NewEvent",
     "PendingDecision",
     "Phase",
@@ -116,6 +122,29 @@ class Resources(BaseModel):
     tool: str | None = None
 
 
+class EntityRule(BaseModel):
+    """A route's entity correlation: alerts naming one of these resources (same environment)
+    within `window_seconds` of the last one join the incident already open for it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kinds: list[str] = Field(min_length=1, description="Resource kinds, in priority order.")
+    window_seconds: int = Field(ge=1)
+    rule: str = Field(description="The id of the route that set it.")
+
+
+class EntityJoin(BaseModel):
+    """Why an alert goes to another incident than its own correlation key names: the entity
+    (or, for `kind` `merged`, the merged incident) whose open incident it joins."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str = Field(description="The workflow of the incident it joins.")
+    kind: str = Field(description="The resource kind (api_key, model ...), or `merged`.")
+    value: str = Field(max_length=200)
+    rule: str = Field(description="The route whose correlation matched, or `merge`.")
+
+
 class Alert(BaseModel):
     """One normalised detection, whatever webhook format it arrived in.
 
@@ -142,6 +171,8 @@ class Alert(BaseModel):
     )
     route: str | None = Field(None, description="Id of the route that set type and severity.")
     route_hash: str | None = Field(None, description="Content hash of the routes it used.")
+    correlation: EntityRule | None = Field(None, description="Its route's entity correlation.")
+    joined: EntityJoin | None = Field(None, description="Set by ingest when it joins another.")
 
     @property
     def correlation_key(self) -> str:
@@ -149,9 +180,15 @@ class Alert(BaseModel):
         return f"{self.type}/{self.environment}/{self.fingerprint}"
 
     @property
-    def workflow_id(self) -> str:
+    def own_workflow_id(self) -> str:
+        """The incident workflow its correlation key names."""
         digest = hashlib.sha256(self.correlation_key.encode()).hexdigest()[:20]
         return f"incident-{digest}"
+
+    @property
+    def workflow_id(self) -> str:
+        """Where it goes: the incident it joins by entity or merge, else its own key's."""
+        return self.joined.workflow_id if self.joined is not None else self.own_workflow_id
 
 
 class EventType(StrEnum):
@@ -176,12 +213,17 @@ class EventType(StrEnum):
     step_stalled = "StepStalled"
     step_compensated = "StepCompensated"
     evidence_collected = "EvidenceCollected"
+    evidence_read = "EvidenceRead"
     notification_sent = "NotificationSent"
     incident_triaged = "IncidentTriaged"
     playbook_assigned = "PlaybookAssigned"
     playbook_assign_failed = "PlaybookAssignFailed"
+    incident_merged = "IncidentMerged"
     principal_created = "PrincipalCreated"
     principal_revoked = "PrincipalRevoked"
+    alert_suppressed = "AlertSuppressed"
+    suppression_created = "SuppressionCreated"
+    suppression_ended = "SuppressionEnded"
 
 
 class NewEvent(BaseModel):
@@ -520,9 +562,62 @@ class Triage(BaseModel):
     done: bool = False
 
 
+class MergeRequest(BaseModel):
+    """A responder merging one incident into another (`into`), sent to both workflows; the
+    principal fields come from authentication, as for a `Decision`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    merge_id: str = Field(min_length=1, max_length=128)
+    incident_id: str = Field(description="The incident that closes (merged away).")
+    into: str = Field(description="The incident that survives.")
+    principal: str
+    role: Role
+    environments: list[Environment]
+    reason: str = Field(min_length=1, max_length=2000)
+    alert_ids: list[str] = Field(default_factory=list, description="To the survivor: moved.")
+    alert_count: int = Field(0, description="To the survivor: how many alerts moved.")
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.principal, role=self.role.value)
+
+
+class MergeOutcome(BaseModel):
+    """What a merge did to one side: the merged-away incident's alerts, or the survivor's."""
+
+    merge_id: str
+    incident_id: str
+    into: str
+    alert_count: int
+    alert_ids: list[str] = Field(default_factory=list)
+
+
+class MergedIncident(BaseModel):
+    """An incident merged into this one, as the survivor records it."""
+
+    incident_id: str
+    alert_count: int
+    reason: str
+    merged_by: str
+    merged_at: datetime
+
+
 class PhaseTiming(BaseModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class CorrelatedAlert(BaseModel):
+    """An alert of another type or fingerprint that joined this incident, and why."""
+
+    alert_id: str
+    type: str
+    fingerprint: str
+    kind: str
+    value: str
+    rule: str
+    attached_at: datetime
 
 
 class IncidentState(BaseModel):
@@ -549,6 +644,11 @@ class IncidentState(BaseModel):
     opened_at: datetime
     closed_at: datetime | None = None
     outcome: str | None = None
+    merged_into: str | None = Field(None, description="The survivor this incident merged into.")
+    merged_from: list[MergedIncident] = Field(default_factory=list)
+    correlated_alerts: list[CorrelatedAlert] = Field(
+        default_factory=list, description="Alerts that joined by entity or merge (the latest)."
+    )
 
 
 class SubmitResult(BaseModel):

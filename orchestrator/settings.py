@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     api_access_log: bool = Field(
         False, description="One log line per HTTP request; every alert is in the audit log anyway."
     )
+    api_shutdown_seconds: int = Field(
+        20,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM/SIGINT the API stops accepting at once and gives requests in flight this"
+            " long to finish; past it they are cancelled (docs/production.md, Stopping)."
+        ),
+    )
+    worker_shutdown_seconds: float = Field(
+        25.0,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM/SIGINT a worker stops polling and gives running activities this long to"
+            " finish; past it they are cancelled and Temporal retries them on another worker."
+        ),
+    )
     temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded server.")
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
 
@@ -81,6 +99,13 @@ class Settings(BaseSettings):
     datasets_provider: str = "local"
     retraining_provider: str = "local"
     agents_provider: str = "local"
+    evidence_provider: str = Field(
+        "local",
+        description=(
+            "Evidence store: `local` (files in the data dir, one host) or `s3` (shared by every"
+            " worker, API replica and CLI)."
+        ),
+    )
     notify_urls: list[str] = Field(default_factory=list, description="apprise URLs.")
     notify_routes: list[NotifyRoute] = Field(
         default_factory=list, description="Routes by severity/environment, else notify_urls."
@@ -105,6 +130,12 @@ class Settings(BaseSettings):
     s3_quarantine_prefix: str = "quarantine/"
     s3_access_key_env: str = "AWS_ACCESS_KEY_ID"
     s3_secret_key_env: str = "AWS_SECRET_ACCESS_KEY"  # noqa: S105 - a variable name
+    s3_evidence_bucket: str = Field(
+        "", description="Bucket of the `s3` evidence store; default: `FIREBREAK_S3_BUCKET`."
+    )
+    s3_evidence_prefix: str = Field(
+        "evidence/", description="Prefix of the evidence items and their idempotency records."
+    )
     retraining_url: str = ""
     retraining_target: str = Field("", description="DAG id, WorkflowTemplate, owner/repo/file.")
     retraining_token_env: str | None = None

@@ -46,9 +46,16 @@ def check_principal(decision: Decision, environment: Environment) -> None:
     Checked before anything about the incident's state, so a principal out of scope learns
     nothing about it (not even whether a step waits or the incident is closed).
     """
-    if decision.role not in DECIDERS:
-        raise forbidden(f"role {decision.role.value} may not decide on incident steps")
-    if environment not in decision.environments:
+    check_scope(decision.role, decision.environments, environment, "decide on incident steps")
+
+
+def check_scope(
+    role: Role, environments: list[Environment], environment: Environment, what: str
+) -> None:
+    """Raise unless `role` may `what` and `environments` include the incident's."""
+    if role not in DECIDERS:
+        raise forbidden(f"role {role.value} may not {what}")
+    if environment not in environments:
         raise forbidden(f"principal is not scoped to the {environment.value} environment")
 
 

@@ -3,7 +3,8 @@
 It runs the playbook's phases in order; each step may wait for approval (update `decide`,
 validated by `workflows.approvals`), escalate and apply its timeout rule, run its action, and
 ask people what to do when the action fails; an abort compensates what was done. Its state is
-the `state` query. The machinery lives beside it, one job a module:
+the `state` query; the `merge` and `absorb` updates merge two incidents. The machinery lives
+beside it, one job a module:
 
 - `workflows.intake`: alerts signalled at any time (`alert`, `alerts`) attached once each, the
   audit events flushed to the ledger, and every wait (which may continue as new);
@@ -11,6 +12,7 @@ the `state` query. The machinery lives beside it, one job a module:
 - `workflows.transitions`: each step transition with the audit event that records it;
 - `workflows.notifications`: telling people; `workflows.compensation`: what undoing takes;
 - `workflows.triage`: an incident no playbook fits waits for a responder to assign one;
+- `workflows.merging`: a responder merges this incident into another (`merge`, `absorb`);
 - `workflows.view`: what the `state` query shows;
 - `workflows.patches`: where command order changed, for incidents running across an upgrade.
 
@@ -40,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
         EventType,
         IncidentState,
         IncidentStatus,
+        MergeOutcome,
+        MergeRequest,
         PhaseName,
         PhaseTiming,
         Playbook,
@@ -60,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.execution import ActionFailed, run_action
     from workflows.intake import AlertIntake, ContinueAsNew, seconds_until
+    from workflows.merging import MergedAway, MergeDesk, check_merge
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
     from workflows.outputs import Unresolved, evaluate, has_references, render
@@ -96,6 +101,7 @@ class IncidentWorkflow:
                 last_alert_at=carry.last_alert_at,
             )
             self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
+            self._merges = MergeDesk(self._state, self._outbox, self._intake)
             return
         info = workflow.info()
         self._state = IncidentState(
@@ -119,6 +125,7 @@ class IncidentWorkflow:
             self._state, self._outbox, DEFAULT_HISTORY_LIMIT, pending=[self._alert]
         )
         self._triage = TriageDesk(self._state, self._alert, self._outbox, self._intake)
+        self._merges = MergeDesk(self._state, self._outbox, self._intake)
 
     # --- handlers -----------------------------------------------------------------------
 
@@ -161,10 +168,31 @@ class IncidentWorkflow:
             return
         if self._state.closed_at is not None or self._abort is not None:
             raise conflict("the incident is closed")
+        if self._state.merged_into is not None:
+            raise conflict(f"the incident is merged into {self._state.merged_into}")
         if decision.step_id == TRIAGE_STEP:
             check_triage(decision, self._state.triage)
             return
         check_step(decision, self._step(decision.step_id))
+
+    @workflow.update(name="merge")
+    def merge(self, request: MergeRequest) -> MergeOutcome:
+        """Merge this incident into `request.into` (`workflows.merging`): it closes as
+        `merged` at its next wait."""
+        return self._merges.merge_away(request)
+
+    @merge.validator
+    def _validate_merge(self, request: MergeRequest) -> None:
+        check_merge(request, self._state, survivor=False)
+
+    @workflow.update(name="absorb")
+    def absorb(self, request: MergeRequest) -> MergeOutcome:
+        """Take in the incident merged into this one."""
+        return self._merges.absorb(request)
+
+    @absorb.validator
+    def _validate_absorb(self, request: MergeRequest) -> None:
+        check_merge(request, self._state, survivor=True)
 
     # --- main ---------------------------------------------------------------------------
 
@@ -180,6 +208,8 @@ class IncidentWorkflow:
             await self._intake.flush()
             await workflow.wait_condition(workflow.all_handlers_finished)
             workflow.continue_as_new(IncidentInput(alert=self._alert, carry=self._carry()))
+        except MergedAway:
+            await self._close("merged")
         return self._view()
 
     async def _open(self) -> bool:
@@ -237,6 +267,8 @@ class IncidentWorkflow:
             for si in range(start_step if pi == start_phase else 0, len(phase.steps)):
                 self._pos = (pi, si)
                 await self._run_step(phase.name, phase.steps[si])
+                if self._merges.merged_away:
+                    raise MergedAway
                 if self._abort is not None:
                     await self._compensate_all()
                     await self._close("aborted")
@@ -447,6 +479,8 @@ class IncidentWorkflow:
         payload: dict[str, Any] = {"outcome": outcome, "time_to_contain_seconds": contain}
         if error is not None:
             payload["error"] = error
+        if s.merged_into is not None:
+            payload["merged_into"] = s.merged_into
         actor = Actor.system()
         if decided is not None:
             payload |= triage.closing(decided)

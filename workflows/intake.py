@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from orchestrator.domain import Alert, AlertStatus, EventType, IncidentState
+from orchestrator.domain import Alert, AlertStatus, CorrelatedAlert, EventType, IncidentState
 from workflows.contracts import AUDIT_APPEND, AppendInput
 from workflows.outbox import Outbox
 from workflows.patches import BATCHED_ATTACH
@@ -31,6 +31,8 @@ ATTACH_DELAY = timedelta(seconds=1)
 ATTACH_BATCH = 200
 """Alert events that are appended at once, without waiting for `ATTACH_DELAY`."""
 ALERT_EVENTS = frozenset({EventType.alert_attached.value, EventType.alert_resolved.value})
+CORRELATED_KEPT = 200
+"""Correlated alerts the incident's state lists (every one has its `AlertAttached` event)."""
 SEEN_ALERTS_KEPT = 5000
 """Alert ids remembered for de-duplication across continue-as-new."""
 AUDIT_RETRY = RetryPolicy(
@@ -45,6 +47,32 @@ class ContinueAsNew(Exception):
 def seen_key(alert: Alert) -> str:
     """An alert's firing and its resolution are each attached once."""
     return f"{alert.id}:resolved" if alert.status is AlertStatus.resolved else alert.id
+
+
+def correlated(state: IncidentState, alert: Alert) -> dict[str, str]:
+    """Record why an alert of another key joined (its entity and rule), on the incident's
+    state (the latest `CORRELATED_KEPT`) and as the `correlated` field of its event."""
+    joined = alert.joined
+    assert joined is not None
+    state.correlated_alerts.append(
+        CorrelatedAlert(
+            alert_id=alert.id,
+            type=alert.type,
+            fingerprint=alert.fingerprint,
+            kind=joined.kind,
+            value=joined.value,
+            rule=joined.rule,
+            attached_at=workflow.now(),
+        )
+    )
+    del state.correlated_alerts[:-CORRELATED_KEPT]
+    return {
+        "kind": joined.kind,
+        "value": joined.value,
+        "rule": joined.rule,
+        "type": alert.type,
+        "fingerprint": alert.fingerprint,
+    }
 
 
 def seconds_until(moment: datetime) -> float:
@@ -72,6 +100,8 @@ class AlertIntake:
         self._attach_due: datetime | None = None
         self.last_alert_at = last_alert_at
         """When the last new alert was attached: the quiet period counts from it."""
+        self.stop_with: Exception | None = None
+        """Raised out of the next wait that may be left (the incident was merged away)."""
 
     def add(self, alerts: Iterable[Alert]) -> None:
         """Buffer signalled alerts; they are attached when the workflow next runs."""
@@ -95,15 +125,16 @@ class AlertIntake:
                 )
                 continue
             s.alert_count += 1
-            self._outbox.emit(
-                EventType.alert_attached,
-                {
-                    "alert_id": alert.id,
-                    "status": alert.status.value,
-                    "severity": alert.severity.value,
-                    "alert_count": s.alert_count,
-                },
-            )
+            payload: dict[str, object] = {
+                "alert_id": alert.id,
+                "source": alert.source,
+                "status": alert.status.value,
+                "severity": alert.severity.value,
+                "alert_count": s.alert_count,
+            }
+            if alert.joined is not None:  # sent here by an entity or a merge: say which
+                payload["correlated"] = correlated(s, alert)
+            self._outbox.emit(EventType.alert_attached, payload)
 
     async def flush(self, *, batch_alerts: bool = False) -> None:
         """Attach buffered alerts, then append every pending audit event in one batch.
@@ -138,6 +169,8 @@ class AlertIntake:
             await self.flush(batch_alerts=True)
             if done():
                 return True
+            if may_continue and self.stop_with is not None:
+                raise self.stop_with
             if may_continue and self.history_is_long():
                 raise ContinueAsNew
             remaining = None
@@ -151,7 +184,11 @@ class AlertIntake:
                 timeout = attach_in if timeout is None else min(timeout, attach_in)
             try:
                 await workflow.wait_condition(
-                    lambda: done() or self._has_work() or (may_continue and self._long_batch()),
+                    lambda: (
+                        done()
+                        or self._has_work()
+                        or (may_continue and (self._long_batch() or self.stop_with is not None))
+                    ),
                     timeout=timeout,
                 )
             except TimeoutError:
@@ -186,6 +223,15 @@ class AlertIntake:
         resolved = sum(1 for status in unseen.values() if status is AlertStatus.resolved)
         s = self._state
         return s.alert_count + len(unseen) - resolved, s.resolved_alert_count + resolved
+
+    def firing_alert_ids(self) -> list[str]:
+        """The ids of the firing alerts attached (as far as remembered), oldest first."""
+        return [key for key in self._seen if not key.endswith(":resolved")]
+
+    def mark_seen(self, alert_ids: Iterable[str]) -> None:
+        """Alerts attached elsewhere (a merged incident's) that must not count again here."""
+        for alert_id in alert_ids:
+            self._seen[alert_id] = None
 
     def seen_for_carry(self) -> list[str]:
         return list(self._seen)[-SEEN_ALERTS_KEPT:]

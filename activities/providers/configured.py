@@ -19,7 +19,9 @@ from activities.providers.mlflow import MlflowConfig, MlflowRegistry
 from activities.providers.protocols import RetrainingRunner
 from activities.providers.retraining import RUNNERS, PipelineConfig
 from activities.providers.s3_datasets import S3Config, S3DatasetStore
+from activities.providers.s3_evidence import S3EvidenceStore
 from orchestrator.errors import ConfigError
+from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import ENV_PREFIX, Settings
 
 
@@ -96,6 +98,25 @@ def s3_store(settings: Settings) -> S3DatasetStore:
             secret_key_env=settings.s3_secret_key_env,
             timeout_seconds=settings.provider_timeout_seconds,
         )
+    )
+
+
+def s3_evidence(settings: Settings) -> S3EvidenceStore:
+    """Evidence on the datasets' S3 endpoint and credentials, in its own bucket if one is set."""
+    _require_env(settings.s3_access_key_env, "s3_access_key_env")
+    _require_env(settings.s3_secret_key_env, "s3_secret_key_env")
+    bucket = settings.s3_evidence_bucket or settings.s3_bucket
+    return S3EvidenceStore(
+        S3Config(
+            endpoint=_require(settings.s3_endpoint, "s3_endpoint"),
+            bucket=_require(bucket, "s3_evidence_bucket"),
+            region=settings.s3_region,
+            prefix=settings.s3_evidence_prefix,
+            access_key_env=settings.s3_access_key_env,
+            secret_key_env=settings.s3_secret_key_env,
+            timeout_seconds=settings.provider_timeout_seconds,
+        ),
+        KeyRing.load_or_create(settings.keyring_path),
     )
 
 

@@ -197,9 +197,11 @@ class HttpKeyProvider:
         return KeyState(key_id=key_id, active=True, changed=changed)
 
     async def usage(self, key_id: str) -> KeyUsage:
+        # The lookup runs even when the gateway reports no usage: it is what says (404) that
+        # the key does not exist, which "0 requests, never used" would hide.
+        fields = await self._fields(key_id, reason="", idempotency_key="")
         if self.config.usage is None:
             return KeyUsage(key_id=key_id, requests=0, detail={"usage": "not reported"})
-        fields = await self._fields(key_id, reason="", idempotency_key="")
         document = await self._read(self.config.usage, fields, what="read usage of")
         requests = self._first(document, self.config.requests_path)
         detail = {

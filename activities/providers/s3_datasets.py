@@ -62,21 +62,27 @@ def _xml(body: bytes) -> ET.Element:
         raise retryable("S3: garbled XML response") from None
 
 
+def signed_client(config: S3Config) -> httpx.AsyncClient:
+    """A client for path-style requests to `config.bucket`, each signed with SigV4 (shared with
+    the S3 evidence store, which talks to the same kind of bucket)."""
+    auth = SigV4Auth(
+        secret_from_env(config.access_key_env, purpose="S3 access key"),
+        secret_from_env(config.secret_key_env, purpose="S3 secret key"),
+        config.region,
+    )
+    return httpx.AsyncClient(
+        base_url=f"{config.endpoint.rstrip('/')}/{config.bucket}",
+        auth=auth,
+        timeout=httpx.Timeout(config.timeout_seconds),
+    )
+
+
 class S3DatasetStore:
     """The `DatasetStore` protocol over path-style S3 requests signed with SigV4."""
 
     def __init__(self, config: S3Config, client: httpx.AsyncClient | None = None) -> None:
         self._config = config
-        auth = SigV4Auth(
-            secret_from_env(config.access_key_env, purpose="S3 access key"),
-            secret_from_env(config.secret_key_env, purpose="S3 secret key"),
-            config.region,
-        )
-        self._client = client or httpx.AsyncClient(
-            base_url=f"{config.endpoint.rstrip('/')}/{config.bucket}",
-            auth=auth,
-            timeout=httpx.Timeout(config.timeout_seconds),
-        )
+        self._client = client or signed_client(config)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -161,6 +167,9 @@ class S3DatasetStore:
                 parts = key.removeprefix(base).split("/")
                 if len(parts) == 2 and parts[1] == MANIFEST:
                     found[parts[0]] = quarantined
+        if not found:
+            # An empty listing is a misspelt or missing dataset, not one with nothing to check.
+            raise ResourceNotFound(f"S3: no dataset {dataset!r} in the bucket")
         return {v: found[v] for v in sorted(found, key=_natural)}
 
     async def latest_clean(self, dataset: str) -> str:

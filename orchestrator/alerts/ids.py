@@ -8,6 +8,10 @@ first record: the stream already has its event, which the append refuses and the
 back, and its receipt (keyed by the same key) answers the incident it went to. A delivery with
 a `webhook-id` is keyed the same way, by source and webhook id, so a retried delivery finds the
 answer given to the first one. Two sources may use the same alert id without meeting.
+
+An alert a suppression window held is recorded (`AlertSuppressed`) on a stream and under an
+event id of its own, derived from the same key: a retry while the window holds finds that
+record, and a repeat after the window ended still records its `AlertReceived` first.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import uuid
 
 EVENT_NAMESPACE = uuid.UUID("5f0c1f0e-7d1a-4c55-9a53-3f1b2a9e0c11")
+SUPPRESSED_NAMESPACE = uuid.UUID("0b7d3c52-95a4-4d0e-8f43-6a2f1c9e7d20")
 
 
 def alert_key(source: str, alert_id: str) -> str:
@@ -32,3 +37,11 @@ def alert_event_id(source: str, alert_id: str) -> str:
 
 def delivery_key(source: str, webhook_id: str) -> str:
     return hashlib.sha256(f"{source}\n{webhook_id}".encode()).hexdigest()
+
+
+def suppressed_stream(source: str, alert_id: str) -> str:
+    return f"suppressed-{alert_key(source, alert_id)[:40]}"
+
+
+def suppressed_event_id(source: str, alert_id: str) -> str:
+    return str(uuid.uuid5(SUPPRESSED_NAMESPACE, alert_key(source, alert_id)))

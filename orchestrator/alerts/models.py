@@ -75,6 +75,11 @@ class AcceptedAlert(BaseModel):
     )
     status: str
     duplicate: bool = Field(description="True when this alert id was received before.")
+    suppressed_by: str | None = Field(
+        None,
+        description="The id of the suppression window that held this alert: recorded "
+        "(`AlertSuppressed`), given to no incident.",
+    )
 
 
 class IngestResponse(BaseModel):
@@ -102,3 +107,5 @@ class Known:
     previous: IngestResponse | None
     alerts: list[Alert]
     incidents: dict[str, str]
+    redirects: dict[str, str] = field(default_factory=dict)
+    """Own workflow id -> survivor's, for alerts whose incident was merged away."""

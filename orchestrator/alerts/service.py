@@ -7,13 +7,16 @@ hands over and remembers, each step safe to repeat.
 1. `known` reads, before anything is written, what the database holds: the answer to the
    delivery's `webhook-id` (the same id and body answer the first response again; the same id
    with another body is refused as a replay), the earlier alerts a follow-up inherits its
-   fields from, and the receipts of alerts already handed to an incident.
-2. `Ingest.record_and_hand_over` writes the rest. Each new alert's `AlertReceived` event goes
-   to its own stream, under the stream and event ids that `ids.py` derives from source + alert
-   id, so a retried alert finds its first record instead of writing a second; then the
-   incident workflow gets it (signal-with-start); then a receipt maps the alert to its
-   incident, so later retries answer the same incident id without touching Temporal. Last,
-   a delivery with a `webhook-id` is remembered whole with its answer.
+   fields from, the receipts of alerts already handed to an incident, and whether an alert's
+   own incident was merged into another.
+2. `Ingest.record_and_hand_over` writes the rest. First, an alert whose route correlates by
+   entity, or whose incident was merged, is pointed at the incident that holds it
+   (`orchestrator.correlation.service`: one atomic claim per entity). Each new alert's
+   `AlertReceived` event goes to its own stream, under the stream and event ids that `ids.py`
+   derives from source + alert id, so a retried alert finds its first record instead of
+   writing a second; then the incident workflow gets it (signal-with-start); then a receipt
+   maps the alert to its incident, so later retries answer the same incident id without
+   touching Temporal. Last, a delivery with a `webhook-id` is remembered whole with its answer.
 
 Concurrent requests share each step: their records go in one transaction, their receipts and
 answers in another (`GroupCommit`), and the alerts of one incident travel in one signal
@@ -24,16 +27,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TypeVar
 
 import anyio
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from orchestrator.alerts.ids import alert_event_id, alert_key, alert_stream, delivery_key
+from orchestrator.alerts.ids import (
+    alert_event_id,
+    alert_key,
+    alert_stream,
+    delivery_key,
+    suppressed_stream,
+)
 from orchestrator.alerts.models import (
     AcceptedAlert,
     Delivery,
@@ -44,7 +51,8 @@ from orchestrator.alerts.models import (
     receipts,
 )
 from orchestrator.audit import EventStore, StreamAppend
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
+from orchestrator.correlation.service import correlate, merge_redirects, needs_claims
+from orchestrator.db import run_on, upsert
 from orchestrator.domain import Actor, Alert, EventType, NewEvent, SubmitResult
 from orchestrator.errors import ConcurrencyError, Conflict, FirebreakError, InvalidInput
 from orchestrator.groupcommit import GroupCommit
@@ -72,8 +80,13 @@ def known(store: EventStore, delivery: Delivery) -> Known:
     alerts = _resolve_inherited(store, source, delivery.alerts)
     ids = [a.id for a in alerts] + [i.inherit_from for i in delivery.alerts if i.inherit_from]
     keys = sorted({alert_key(source, alert_id) for alert_id in ids})
-    rows = _run(store.engine, lambda conn: conn.execute(RECEIPTS_OF, {"keys": keys}).all())
-    return Known(None, alerts, {key: incident_id for key, incident_id in rows})
+
+    def read(conn: sa.Connection) -> Known:
+        rows = conn.execute(RECEIPTS_OF, {"keys": keys}).all()
+        incidents = {key: incident_id for key, incident_id in rows}
+        return Known(None, alerts, incidents, merge_redirects(conn, alerts))
+
+    return _run(store.engine, read)
 
 
 def _previous_response(engine: sa.Engine, delivery: Delivery) -> IngestResponse | None:
@@ -110,6 +123,7 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
                     "fingerprint": earlier.fingerprint,
                     "route": earlier.route,
                     "route_hash": earlier.route_hash,
+                    "correlation": earlier.correlation,
                 }
             )
         alerts.append(alert)
@@ -117,7 +131,11 @@ def _resolve_inherited(store: EventStore, source: str, parsed: list[ParsedAlert]
 
 
 def stored_alert(store: EventStore, source: str, alert_id: str) -> Alert | None:
-    events = store.read_stream(alert_stream(source, alert_id))
+    """The alert as first recorded: received, or else held by a suppression window (a
+    follow-up of a suppressed alert still takes its fields)."""
+    events = store.read_stream(alert_stream(source, alert_id)) or store.read_stream(
+        suppressed_stream(source, alert_id)
+    )
     return Alert.model_validate(events[0].payload["alert"]) if events else None
 
 
@@ -137,13 +155,22 @@ class Ingest:
         )
         self._rows: GroupCommit[None, Rows, None] = GroupCommit(self._flush_rows)
 
-    async def record_and_hand_over(self, delivery: Delivery, known: Known) -> IngestResponse:
+    async def record_and_hand_over(
+        self, delivery: Delivery, known: Known, suppressed: Mapping[str, str] | None = None
+    ) -> IngestResponse:
         """Record and hand over each alert not handed over before, then remember the receipts
-        and the answer (step 2 of the module's docstring)."""
+        and the answer (step 2 of the module's docstring). `suppressed` (alert id -> window
+        id) are alerts a suppression window held: recorded already, handed to nothing."""
         source = delivery.principal.name
+        held = suppressed or {}
         keys = {alert.id: alert_key(source, alert.id) for alert in known.alerts}
         pairs = list(zip(delivery.alerts, known.alerts, strict=True))
-        fresh = [(item, alert) for item, alert in pairs if keys[alert.id] not in known.incidents]
+        fresh = [
+            (item, alert)
+            for item, alert in pairs
+            if keys[alert.id] not in known.incidents and alert.id not in held
+        ]
+        fresh = await self._correlated(fresh, known.redirects)
         recorded = (
             await self._records.submit(None, (delivery, [a for _, a in fresh])) if fresh else []
         )
@@ -157,6 +184,7 @@ class Ingest:
             key: known.incidents[key] for key in keys.values() if key in known.incidents
         }
         rows: Rows = []
+        incident_of.update(dict.fromkeys((keys[a] for a in held), None))
         for (item, alert), result in zip(fresh, handed, strict=True):
             key = keys[alert.id]
             if result is None:  # recorded only: shown on the incident of the alert it follows
@@ -167,7 +195,10 @@ class Ingest:
             rows.append((receipts, _receipt_row(key, result)))
         accepted = [
             _accepted(
-                alert, incident_of[keys[alert.id]], duplicate=keys[alert.id] in known.incidents
+                alert,
+                incident_of[keys[alert.id]],
+                duplicate=keys[alert.id] in known.incidents,
+                suppressed_by=held.get(alert.id),
             )
             for _, alert in pairs
         ]
@@ -181,6 +212,23 @@ class Ingest:
         if rows:
             await self._rows.submit(None, rows)
         return response
+
+    async def _correlated(
+        self, fresh: list[tuple[ParsedAlert, Alert]], redirects: dict[str, str]
+    ) -> list[tuple[ParsedAlert, Alert]]:
+        """The alerts handed over with the incident each joins by entity or merge
+        (`orchestrator.correlation.service`); a delivery with neither writes nothing."""
+        handed = [(item, alert) for item, alert in fresh if item.forward]
+        alerts = [alert for _, alert in handed]
+        if not needs_claims(alerts, redirects):
+            return fresh
+        joined = await anyio.to_thread.run_sync(
+            lambda: _run(
+                self._store.engine, lambda conn: correlate(conn, alerts, redirects), write=True
+            )
+        )
+        by_id = {alert.id: alert for alert in joined}
+        return [(item, by_id.get(alert.id, alert)) for item, alert in fresh]
 
     async def _hand_over(self, item: ParsedAlert, alert: Alert) -> SubmitResult | None:
         return await self._coalescer.submit(alert) if item.forward else None
@@ -196,9 +244,15 @@ class Ingest:
         return [None] * len(batch)
 
 
-def _accepted(alert: Alert, incident_id: str | None, *, duplicate: bool) -> AcceptedAlert:
+def _accepted(
+    alert: Alert, incident_id: str | None, *, duplicate: bool, suppressed_by: str | None
+) -> AcceptedAlert:
     return AcceptedAlert(
-        alert_id=alert.id, incident_id=incident_id, status=alert.status.value, duplicate=duplicate
+        alert_id=alert.id,
+        incident_id=incident_id,
+        status=alert.status.value,
+        duplicate=duplicate,
+        suppressed_by=suppressed_by,
     )
 
 
@@ -246,10 +300,11 @@ def _settle(
     return outcome
 
 
-def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
-    # The alert's text (titles, descriptions, labels) carries captured prompts and outputs, so
-    # the full alert is sealed like the raw body; only the routing facts stay in clear.
-    payload: dict[str, object] = {
+def alert_payload(delivery: Delivery, alert: Alert) -> dict[str, object]:
+    """What a record of an alert holds (`AlertReceived`, `AlertSuppressed`): the routing facts
+    in clear and the whole alert, which the event must name `sensitive`: its text (titles,
+    descriptions, labels) carries captured prompts and outputs."""
+    return {
         "alert_id": alert.id,
         "source": alert.source,
         "type": alert.type,
@@ -263,6 +318,13 @@ def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEven
         "route_hash": alert.route_hash,
         "alert": alert.model_dump(mode="json"),
     }
+
+
+def _alert_event(delivery: Delivery, alert: Alert, *, with_raw: bool) -> NewEvent:
+    # The full alert is sealed like the raw body; only the routing facts stay in clear.
+    payload = alert_payload(delivery, alert)
+    if alert.joined is not None:  # where entity correlation or a merge sends it, and why
+        payload["joined"] = alert.joined.model_dump(mode="json")
     if with_raw:
         payload["raw"] = delivery.body.decode("utf-8", errors="replace")
     return NewEvent(
@@ -295,20 +357,15 @@ def _delivery_row(key: str, delivery: Delivery, response: IngestResponse) -> dic
 
 def _insert_all(engine: sa.Engine, rows: Rows) -> None:
     """Insert every row in one transaction; a row already there (a twin request) is kept."""
-    insert = sqlite_insert if engine.dialect.name == "sqlite" else postgresql_insert
     tables = {table.name: table for table, _ in rows}
 
     def work(conn: sa.Connection) -> None:
         for name, table in tables.items():
             values = [row for t, row in rows if t.name == name]
-            conn.execute(insert(table).on_conflict_do_nothing(), values)
+            conn.execute(upsert(engine, table).on_conflict_do_nothing(), values)
 
     _run(engine, work, write=True)
 
 
 def _run(engine: sa.Engine, work: Callable[[sa.Connection], T], write: bool = False) -> T:
-    try:
-        with writing(engine) if write else engine.connect() as conn:
-            return work(conn)
-    except DATABASE_ERRORS as exc:
-        raise database_unavailable(exc, "database") from None
+    return run_on(engine, work, "database", write=write)

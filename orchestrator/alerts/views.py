@@ -5,7 +5,9 @@ limit (429), content type (415), body size while reading (413), signature when t
 secrets (401), parse and validate (422), routing (`orchestrator/routing/`: type, severity,
 environment and resources from the sender's fields; 422 for a word it cannot map), admission
 under overload (429, `admission.py`),
-environment scope of every alert (403). Only then is anything recorded (`service.py` says
+environment scope of every alert (403), suppression windows (`orchestrator/suppression/`: an
+alert one holds is recorded as `AlertSuppressed` and answered with the window's id, no
+incident). Only then is anything recorded (`service.py` says
 how); the 202 is sent after the audit store and the workflow both have the alerts.
 """
 
@@ -15,13 +17,14 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Request
 
 from orchestrator.alerts import service, signatures
 from orchestrator.alerts.admission import Busy
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
 from orchestrator.alerts.limits import read_capped
-from orchestrator.alerts.models import AlertFormat, Delivery, IngestResponse
+from orchestrator.alerts.models import AcceptedAlert, AlertFormat, Delivery, IngestResponse
 from orchestrator.api.auth import Permission, Principal, can_access, require
 from orchestrator.api.deps import (
     get_alert_admission,
@@ -30,6 +33,7 @@ from orchestrator.api.deps import (
     get_routes,
     get_settings,
     get_store,
+    get_suppressions,
     problem_responses,
 )
 from orchestrator.api.metrics import ALERTS_RECEIVED
@@ -39,6 +43,7 @@ from orchestrator.domain import AlertStatus
 from orchestrator.errors import CryptoError, FirebreakError, Forbidden, UnsupportedMediaType
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
+from orchestrator.suppression import service as suppression
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
@@ -76,7 +81,7 @@ async def _receive(
     store: EventStore,
 ) -> IngestResponse:
     limiter = await get_alert_rate_limiter(request)
-    limiter.take(principal.name)
+    await anyio.to_thread.run_sync(limiter.take, principal.name)
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in CONTENT_TYPES[fmt]:
         allowed = ", ".join(sorted(CONTENT_TYPES[fmt]))
@@ -106,11 +111,18 @@ async def _receive(
                 raise Forbidden(
                     f"source {principal.name!r} may not send {alert.environment} alerts"
                 )
+        held = await suppression.hold(await get_suppressions(request), store, delivery, known)
         ingest = await get_alert_ingest(request)
-        response = await ingest.record_and_hand_over(delivery, known)
+        response = await ingest.record_and_hand_over(delivery, known, held)
     for accepted in response.alerts:
-        ALERTS_RECEIVED.labels(fmt.value, "duplicate" if accepted.duplicate else "accepted").inc()
+        ALERTS_RECEIVED.labels(fmt.value, _outcome(accepted)).inc()
     return response
+
+
+def _outcome(accepted: AcceptedAlert) -> str:
+    if accepted.suppressed_by is not None:
+        return "suppressed"
+    return "duplicate" if accepted.duplicate else "accepted"
 
 
 async def _verified_webhook_id(

@@ -27,12 +27,18 @@ from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
 from orchestrator.audit.views import router as audit_router
 from orchestrator.console import views as console
+from orchestrator.correlation.views import router as merge_router
 from orchestrator.errors import Unavailable
+from orchestrator.evidence.service import EvidenceReader
+from orchestrator.evidence.views import router as evidence_router
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.incidents.views import router as incidents_router
 from orchestrator.principals.views import router as principals_router
+from orchestrator.reports.views import router as reports_router
 from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
+from orchestrator.suppression.cache import ActiveWindows
+from orchestrator.suppression.views import router as suppression_router
 from orchestrator.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -43,7 +49,11 @@ def create_app(
     *,
     temporal_client: Client | None = None,
     store: EventStore | None = None,
+    evidence: EvidenceReader | None = None,
 ) -> FastAPI:
+    """The API over `settings`. `evidence` is the configured evidence store
+    (`activities.factory.build_evidence_reader`), which this package may not build itself;
+    without one `GET /v1/evidence/...` answers 503."""
     owns_store = store is None
     event_store = store if store is not None else open_event_store(settings)
 
@@ -65,6 +75,7 @@ def create_app(
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await following
+            app.state.alert_rate_limiter.close()
             if owns_store:
                 event_store.engine.dispose()
 
@@ -76,21 +87,30 @@ def create_app(
     )
     app.state.settings = settings
     app.state.store = event_store
+    app.state.evidence = evidence
     app.state.temporal = temporal_client
     app.state.temporal_connect = partial(connect, settings)
     app.state.temporal_lock = asyncio.Lock()
     app.state.alert_admission = Admission(settings.ingest_shed_after_seconds)
-    app.state.alert_rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.alert_rate_limiter = RateLimiter(
+        event_store.engine.url.render_as_string(hide_password=False),
+        settings.rate_limit_per_minute,
+    )
     app.state.alert_ingest = None  # needs the Temporal client: `deps.get_alert_ingest`
     app.state.routes = load_routes(settings)
+    app.state.suppressions = ActiveWindows(event_store.engine)
     install_problem_handlers(app)
     for router in (
         health_router,
         alerts_router,
         incidents_router,
+        reports_router,
         approvals_router,
+        merge_router,
         audit_router,
+        evidence_router,
         principals_router,
+        suppression_router,
         metrics_router(event_store.engine),
     ):
         app.include_router(router)

@@ -22,8 +22,10 @@ from orchestrator.alerts.service import Ingest
 from orchestrator.api.problems import problem_responses
 from orchestrator.audit import EventStore
 from orchestrator.errors import Unavailable
+from orchestrator.evidence.service import EvidenceReader
 from orchestrator.routing.service import RouteTable
 from orchestrator.settings import Settings
+from orchestrator.suppression.cache import ActiveWindows
 from orchestrator.temporal.coalescer import AlertCoalescer
 
 __all__ = [
@@ -31,9 +33,11 @@ __all__ = [
     "get_alert_ingest",
     "get_alert_rate_limiter",
     "get_engine",
+    "get_evidence_reader",
     "get_routes",
     "get_settings",
     "get_store",
+    "get_suppressions",
     "get_temporal",
     "problem_responses",
 ]
@@ -51,6 +55,14 @@ async def get_store(request: Request) -> EventStore:
 
 async def get_engine(request: Request) -> sa.Engine:
     return (await get_store(request)).engine
+
+
+async def get_evidence_reader(request: Request) -> EvidenceReader:
+    """The evidence store the process that built the app handed it (`create_app(evidence=)`)."""
+    reader: EvidenceReader | None = request.app.state.evidence
+    if reader is None:
+        raise Unavailable("this API process was started without an evidence store")
+    return reader
 
 
 async def get_temporal(request: Request) -> Client:
@@ -80,6 +92,11 @@ async def get_alert_rate_limiter(request: Request) -> RateLimiter:
 async def get_routes(request: Request) -> RouteTable:
     """The routes loaded when the app was created (a bad routes file stops the start)."""
     return cast(RouteTable, request.app.state.routes)
+
+
+async def get_suppressions(request: Request) -> ActiveWindows:
+    """This process's view of the suppression windows, shared by every request."""
+    return cast(ActiveWindows, request.app.state.suppressions)
 
 
 async def get_alert_ingest(request: Request) -> Ingest:

@@ -8,6 +8,7 @@ the same figures and they survive restarts instead of resetting with the process
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 import anyio
 import sqlalchemy as sa
@@ -16,12 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator.audit import EventStore
 from orchestrator.domain import IncidentStatus
 from orchestrator.incidents.models import decisions, incidents
 
 ALERTS_RECEIVED = Counter(
     "firebreak_alerts_received",
-    "Alerts received by webhook, by format and outcome (accepted, duplicate, rejected, ...).",
+    "Alerts received by webhook, by format and outcome (accepted, duplicate, suppressed, "
+    "rejected, ...).",
     ["format", "outcome"],
     registry=None,
 )
@@ -80,10 +83,41 @@ class ProjectionCollector(Collector):
             )
 
 
+class LedgerCollector(Collector):
+    """The ledger's head and the age of its last signed checkpoint, read at scrape time: a
+    checkpoint that grows old is a window in which a rewrite would go unnoticed."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.store = EventStore(engine)  # reads the head and checkpoints only: no keys needed
+
+    def collect(self) -> Iterator[Metric]:
+        position, _ = self.store.head()
+        newest = self.store.checkpoints(1)
+        latest = newest[0] if newest else None
+        yield GaugeMetricFamily(
+            "firebreak_audit_head_position",
+            "Position of the last event appended to the audit ledger.",
+            value=float(position),
+        )
+        yield GaugeMetricFamily(
+            "firebreak_audit_events_since_checkpoint",
+            "Events appended after the last signed checkpoint (all of them when none exists).",
+            value=float(position - (latest.position if latest else 0)),
+        )
+        if latest is not None:
+            age = (datetime.now(UTC) - latest.created_at).total_seconds()
+            yield GaugeMetricFamily(
+                "firebreak_audit_checkpoint_age_seconds",
+                "Seconds since the last signed checkpoint (absent until one exists).",
+                value=max(0.0, age),
+            )
+
+
 def build_registry(engine: sa.Engine) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ALERTS_RECEIVED)
     registry.register(ProjectionCollector(engine))
+    registry.register(LedgerCollector(engine))
     return registry
 
 

@@ -71,7 +71,7 @@ def error_response(exc: FirebreakError) -> JSONResponse:
 
 
 def field_of(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if p != "[key]"]  # pydantic's marker for a mapping's key
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
     return ".".join(parts) or "body"
@@ -87,7 +87,8 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     field = field_of(tuple(first.get("loc", ())))
-    return problem_response(422, InvalidInput.title, f"{field}: {first['msg']}", field=field)
+    message = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words
+    return problem_response(422, InvalidInput.title, f"{field}: {message}", field=field)
 
 
 async def _http(_: Request, exc: Exception) -> JSONResponse:

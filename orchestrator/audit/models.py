@@ -55,6 +55,9 @@ class VerificationReport(BaseModel):
     head_position: int
     head_hash: str
     checkpoints_checked: int = 0
+    kept_checked: int = Field(
+        0, description="Checkpoints kept outside the database (`verify --checkpoint`) checked."
+    )
 
 
 class Checkpoint(BaseModel):

@@ -386,16 +386,20 @@ class EventStore:
             count += lines.count("\n")  # JSON escapes newlines in values: one line per event
         return count
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> VerificationReport:
+    def verify(
+        self, public_key: Ed25519PublicKey | None = None, kept: Sequence[Checkpoint] = ()
+    ) -> VerificationReport:
         """Walk the whole chain and every checkpoint; report the first inconsistency.
 
         Checkpoint signatures are checked against `public_key` (an Ed25519 public key), else
-        the store's own signing key. No encryption keys are needed.
+        the store's own signing key. `kept` are checkpoints kept outside the database: the
+        chain must still match each, and each must still be stored. No encryption keys are
+        needed.
         """
         if public_key is None and self.signer is not None and self.signer.path.exists():
             public_key = self.signer.public_key()
         try:
-            return verify_store(self.engine, public_key)
+            return verify_store(self.engine, public_key, kept)
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc, "audit store") from None
 

@@ -8,6 +8,7 @@ and a whole rewritten suffix with recomputed hashes (through the checkpoints sig
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from orchestrator.audit.chain import (
     checkpoint_message,
     encoded_hash,
 )
-from orchestrator.audit.models import VerificationReport
+from orchestrator.audit.models import Checkpoint, VerificationReport
 from orchestrator.audit.signing import fingerprint, signature_valid
 
 BATCH = 5000
@@ -35,7 +36,12 @@ class _Problem(Exception):
     what: str
 
 
-def verify_store(engine: sa.Engine, public_key: Ed25519PublicKey | None) -> VerificationReport:
+def verify_store(
+    engine: sa.Engine, public_key: Ed25519PublicKey | None, kept: Sequence[Checkpoint] = ()
+) -> VerificationReport:
+    """`kept` are checkpoints an auditor kept outside the database: each must still be matched
+    by the chain, signed by the trusted key, and present in the checkpoints table, so a cut
+    tail, a rewritten head row or deleted checkpoints after it are named."""
     with engine.connect() as conn:
         head_position, head_hash = conn.execute(
             sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
@@ -48,11 +54,13 @@ def verify_store(engine: sa.Engine, public_key: Ed25519PublicKey | None) -> Veri
                 )
             ).scalars()
         }
+    wanted |= {k.position for k in kept if k.position <= head_position}
     hashes_at = {0: GENESIS_HASH} if 0 in wanted else {}
     checked = 0
     checkpoints_checked = 0
     try:
         checked = _walk_chain(engine, head_position, head_hash, wanted, hashes_at)
+        _check_kept(engine, kept, head_position, hashes_at, public_key)
         checkpoints_checked = _check_checkpoints(engine, head_position, hashes_at, public_key)
     except _Problem as problem:
         return VerificationReport(
@@ -70,6 +78,7 @@ def verify_store(engine: sa.Engine, public_key: Ed25519PublicKey | None) -> Veri
         head_position=head_position,
         head_hash=head_hash,
         checkpoints_checked=checkpoints_checked,
+        kept_checked=len(kept),
     )
 
 
@@ -173,7 +182,6 @@ def _check_checkpoints(
         rows = conn.execute(
             sa.select(schema.checkpoints).order_by(schema.checkpoints.c.position)
         ).all()
-    trusted = fingerprint(public_key) if public_key is not None else None
     count = 0
     for row in rows:
         where = f"checkpoint of {row.created_at:%Y-%m-%d %H:%M:%S}"
@@ -190,12 +198,65 @@ def _check_checkpoints(
             )
         if public_key is None:
             raise _Problem(row.position, f"{where} cannot be checked: no public key given")
-        message = checkpoint_message(row.position, row.head_hash, row.created_at)
-        try:
-            signature = bytes.fromhex(row.signature)
-        except ValueError:
-            signature = b""
-        if row.key_fingerprint != trusted or not signature_valid(public_key, signature, message):
+        if not _signed_by(public_key, row):
             raise _Problem(row.position, f"{where} has no valid signature by the trusted key")
         count += 1
     return count
+
+
+def _signed_by(public_key: Ed25519PublicKey | None, point: Checkpoint | sa.Row[Any]) -> bool:
+    if public_key is None or point.key_fingerprint != fingerprint(public_key):
+        return False
+    try:
+        signature = bytes.fromhex(point.signature)
+    except ValueError:
+        return False
+    message = checkpoint_message(point.position, point.head_hash, point.created_at)
+    return signature_valid(public_key, signature, message)
+
+
+def _check_kept(
+    engine: sa.Engine,
+    kept: Sequence[Checkpoint],
+    head_position: int,
+    hashes_at: dict[int, str],
+    public_key: Ed25519PublicKey | None,
+) -> None:
+    """Each checkpoint kept outside the database, oldest first: the strongest anchor, so it
+    is checked before the database's own checkpoints (which an insider can delete)."""
+    if not kept:
+        return
+    with engine.connect() as conn:
+        stored = {
+            (int(r.position), str(r.head_hash), str(r.signature))
+            for r in conn.execute(
+                sa.select(
+                    schema.checkpoints.c.position,
+                    schema.checkpoints.c.head_hash,
+                    schema.checkpoints.c.signature,
+                )
+            )
+        }
+    for point in sorted(kept, key=lambda k: k.position):
+        where = (
+            f"kept checkpoint at position {point.position} ({point.created_at:%Y-%m-%d %H:%M:%S})"
+        )
+        if public_key is None:
+            raise _Problem(point.position, f"{where} cannot be checked: no public key given")
+        if not _signed_by(public_key, point):
+            raise _Problem(point.position, f"{where} has no valid signature by the trusted key")
+        if point.position > head_position:
+            raise _Problem(
+                head_position + 1,
+                f"{where} covers events beyond the head at {head_position}: events were removed",
+            )
+        if hashes_at.get(point.position) != point.head_hash:
+            raise _Problem(
+                point.position,
+                f"{where} signed a different head hash: the log was rewritten at or before"
+                f" position {point.position}",
+            )
+        if (point.position, point.head_hash, point.signature) not in stored:
+            raise _Problem(
+                point.position, f"{where} is missing from the database: checkpoints were deleted"
+            )

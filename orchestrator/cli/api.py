@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
+from activities.factory import build_evidence_reader
 from orchestrator.api.app import create_app
-from orchestrator.api.serving import server_config
+from orchestrator.api.serving import StoppingServer, server_config
 from orchestrator.db import require_schema
 from orchestrator.settings import load_settings
 
@@ -19,10 +19,12 @@ def api(
         int | None, typer.Option(min=1, max=65535, help="Default: FIREBREAK_API_PORT.")
     ] = None,
 ) -> None:
-    """Serve webhooks, incidents, approvals and audit queries until SIGINT/SIGTERM."""
+    """Serve webhooks, incidents, approvals and audit queries until SIGINT/SIGTERM, then finish
+    requests in flight (up to FIREBREAK_API_SHUTDOWN_SECONDS) and exit 0."""
     overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = load_settings(**overrides)
     require_schema(settings.db_url)
-    app = create_app(settings)
+    app = create_app(settings, evidence=build_evidence_reader(settings))
     typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
-    uvicorn.Server(server_config(app, settings, log_level="info")).run()
+    StoppingServer(server_config(app, settings, log_level="info")).run()
+    typer.echo("API stopped", err=True)

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator.cli.client import api_request
+from orchestrator.cli.ids import IncidentArg, resolve_incident
 from orchestrator.cli.incidents import JsonFlag, console, pending_table, plain, print_json
 from orchestrator.domain import DecisionKind
 
@@ -75,6 +76,7 @@ def _decide(
     decision_id: str | None = None,
     **extra: object,
 ) -> None:
+    incident_id = resolve_incident(incident_id)
     body: dict[str, object] = {"decision": kind.value, "reason": reason, **extra}
     if decision_id:
         body["decision_id"] = decision_id
@@ -108,26 +110,33 @@ def _print_answer(
     console().print(line, markup=False, soft_wrap=True)
 
 
-def decision(incident_id: str, step_id: str, decision_id: str, as_json: JsonFlag = False) -> None:
+def decision(
+    incident_id: IncidentArg, step_id: str, decision_id: str, as_json: JsonFlag = False
+) -> None:
     """Where a decision sent before stands: applied, or pending while no worker runs."""
+    incident_id = resolve_incident(incident_id)
     answer = api_request(
         "GET", f"/v1/incidents/{incident_id}/steps/{step_id}/decisions/{decision_id}"
     )
     _print_answer(answer, str(answer.get("kind") or "decision"), incident_id, step_id, as_json)
 
 
-def approve(incident_id: str, step_id: str, reason: Reason = "", as_json: JsonFlag = False) -> None:
+def approve(
+    incident_id: IncidentArg, step_id: str, reason: Reason = "", as_json: JsonFlag = False
+) -> None:
     """Approve a step that waits for approval."""
     _decide(incident_id, step_id, DecisionKind.approve, reason, as_json)
 
 
-def reject(incident_id: str, step_id: str, reason: Reason, as_json: JsonFlag = False) -> None:
+def reject(
+    incident_id: IncidentArg, step_id: str, reason: Reason, as_json: JsonFlag = False
+) -> None:
     """Reject a step; a reason is required."""
     _decide(incident_id, step_id, DecisionKind.reject, reason, as_json)
 
 
 def decide(
-    incident_id: str,
+    incident_id: IncidentArg,
     step_id: str,
     kind: DecisionKind,
     reason: Reason = "",

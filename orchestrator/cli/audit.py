@@ -6,16 +6,25 @@ not be checked at all, so scripts can tell "tampered" from "database unreachable
 
 from __future__ import annotations
 
+import json
 import sys
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
 
+import httpx
 import typer
+from pydantic import ValidationError
 
 from orchestrator import db
-from orchestrator.audit import CheckpointSigner, EventStore, load_public_key, open_event_store
+from orchestrator.audit import (
+    Checkpoint,
+    CheckpointSigner,
+    EventStore,
+    load_public_key,
+    open_event_store,
+)
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings
@@ -29,6 +38,7 @@ ActorOpt = Annotated[str | None, typer.Option("--actor", help="Actor (principal)
 SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO 8601, inclusive.")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO 8601, exclusive.")]
 AfterOpt = Annotated[int, typer.Option("--after", help="Cursor: position to start after.")]
+KEPT_FETCH_SECONDS = 10.0
 
 
 def _moment(value: str | None, option: str) -> datetime | None:
@@ -65,20 +75,35 @@ def verify(
         Path | None,
         typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
     ] = None,
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--checkpoint",
+            help="A checkpoint you kept outside the database: a file or an http(s) URL holding "
+            "one checkpoint (JSON, as `audit checkpoint --json` prints it), a JSON list of them "
+            "(as GET /v1/audit/checkpoints answers) or JSON Lines; repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error)."""
+    """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error).
+
+    With --checkpoint, each kept checkpoint must still match the chain, carry a valid signature
+    and be stored: a cut tail, a rewritten head or deleted checkpoints are named.
+    """
     try:
         key = load_public_key(_read(public_key)) if public_key else None
-        report = _store().verify(key)
+        kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
+        report = _store().verify(key, kept)
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(report.model_dump_json())
     elif report.ok:
+        kept_note = f", {report.kept_checked} kept checkpoints" if report.kept_checked else ""
         typer.echo(
             f"intact: {report.checked} events, head {report.head_position} {report.head_hash},"
-            f" {report.checkpoints_checked} signed checkpoints"
+            f" {report.checkpoints_checked} signed checkpoints{kept_note}"
         )
     else:
         typer.echo(f"TAMPERED at position {report.first_bad_position}: {report.problem}")
@@ -92,6 +117,45 @@ def _store() -> EventStore:
     return open_event_store(settings)
 
 
+def kept_checkpoints(source: str) -> list[Checkpoint]:
+    """The checkpoints in a file or at an http(s) URL; InvalidInput naming what is wrong."""
+    if source.startswith(("http://", "https://")):
+        try:
+            response = httpx.get(source, timeout=KEPT_FETCH_SECONDS, follow_redirects=True)
+            response.raise_for_status()
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            raise InvalidInput(f"--checkpoint {source}: cannot fetch: HTTP {status}") from None
+        except httpx.HTTPError as exc:
+            raise InvalidInput(
+                f"--checkpoint {source}: cannot fetch: {type(exc).__name__}"
+            ) from None
+        text = response.text
+    else:
+        text = _read(Path(source)).decode("utf-8", errors="replace")
+    try:
+        parsed: Any = json.loads(text)
+        entries = parsed if isinstance(parsed, list) else [parsed]
+    except json.JSONDecodeError:
+        try:
+            entries = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError:
+            raise InvalidInput(f"--checkpoint {source}: not JSON or JSON Lines") from None
+    if not entries:
+        raise InvalidInput(f"--checkpoint {source}: holds no checkpoint")
+    points = []
+    for number, entry in enumerate(entries, 1):
+        try:
+            points.append(Checkpoint.model_validate(entry))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "entry"
+            raise InvalidInput(
+                f"--checkpoint {source}: checkpoint {number}: {where}: {first['msg']}"
+            ) from None
+    return points
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
@@ -100,9 +164,16 @@ def _read(path: Path) -> bytes:
 
 
 @audit_app.command("checkpoint")
-def checkpoint() -> None:
+def checkpoint(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checkpoint as JSON, to keep elsewhere.")
+    ] = False,
+) -> None:
     """Sign the current chain head (Ed25519) and store the signature."""
     point = _store().checkpoint()
+    if as_json:
+        typer.echo(point.model_dump_json())
+        return
     typer.echo(
         f"checkpoint at position {point.position} head {point.head_hash}"
         f" key {point.key_fingerprint[:16]}"

@@ -1,4 +1,5 @@
-"""`firebreak incidents list|show|timeline`: the responder's view of incidents over HTTP.
+"""`firebreak incidents list|show|timeline|report|merge`: the responder's view of incidents over
+HTTP.
 
 Tables are for people; `--json` prints the API's JSON unchanged for scripts. Alert-derived text
 is attacker-controlled, so it is printed with rich markup disabled (never interpreted).
@@ -7,6 +8,7 @@ is attacker-controlled, so it is printed with rich markup disabled (never interp
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -14,6 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import api_request
+from orchestrator.cli.ids import IncidentArg, resolve_incident, short_ids
+from orchestrator.errors import InvalidInput
+from orchestrator.reports.models import ReportFormat
 
 incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
 
@@ -41,8 +46,20 @@ def short_time(value: str | None) -> str:
 
 
 def new_table(*columns: str, title: str | None = None) -> Table:
-    table = Table(*columns, title=title, title_justify="left", highlight=False)
+    """A table whose cells wrap (fold) in a narrow terminal instead of being cut with `…`."""
+    table = Table(title=title, title_justify="left", highlight=False)
+    for name in columns:
+        table.add_column(name, overflow="fold")
     return table
+
+
+def keep_whole(table: Table, *names: str) -> None:
+    """Columns a narrow terminal must never cut (ids to paste into the next command): the
+    other columns wrap instead."""
+    for column in table.columns:
+        if column.header in names:
+            column.no_wrap = True
+            column.overflow = "ignore"
 
 
 def row(*values: object) -> list[str]:
@@ -77,10 +94,12 @@ def list_incidents(
         print_json(page)
         return
     table = new_table("ID", "STATUS", "SEV", "ENV", "TYPE", "PHASE", "ALERTS", "OPENED", "TITLE")
+    keep_whole(table, "ID")
+    shorts = short_ids(item["id"] for item in page["items"])
     for item in page["items"]:
         table.add_row(
             *row(
-                item["id"],
+                shorts[item["id"]],
                 item["status"],
                 item["severity"],
                 item["environment"],
@@ -97,9 +116,9 @@ def list_incidents(
 
 
 @incidents_app.command("show")
-def show(incident_id: str, as_json: JsonFlag = False) -> None:
+def show(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """One incident: phases, pending decisions, and the running workflow's steps."""
-    incident = api_request("GET", f"/v1/incidents/{incident_id}")
+    incident = api_request("GET", f"/v1/incidents/{resolve_incident(incident_id)}")
     if as_json:
         print_json(incident)
         return
@@ -125,6 +144,21 @@ def show(incident_id: str, as_json: JsonFlag = False) -> None:
         console().print(phases, markup=False)
     if incident["pending"]:
         console().print(pending_table(incident["pending"], with_incident=False), markup=False)
+    live = incident.get("live") or {}
+    if live.get("merged_into"):
+        console().print(plain(f"merged into {live['merged_into']}"), markup=False)
+    joined = new_table("ALERT OR INCIDENT", "TYPE", "WHY", "WHEN", title="joined")
+    for alert in live.get("correlated_alerts") or []:
+        why = f"{alert['kind']} {alert['value']} (rule {alert['rule']})"
+        joined.add_row(
+            *row(alert["alert_id"], alert["type"], why, short_time(alert["attached_at"]))
+        )
+    for merged in live.get("merged_from") or []:
+        why = f"merged by {merged['merged_by']}: {merged['reason']}"
+        count = f"{merged['alert_count']} alert(s)"
+        joined.add_row(*row(merged["incident_id"], count, why, short_time(merged["merged_at"])))
+    if joined.row_count:
+        console().print(joined, markup=False)
 
 
 def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
@@ -139,8 +173,10 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
         "DEADLINE",
         title="waiting for a decision",
     )
+    keep_whole(table, "INCIDENT", "STEP")
+    shorts = short_ids(item["incident_id"] for item in items) if with_incident else {}
     for item in items:
-        lead = [item["incident_id"]] if with_incident else []
+        lead = [shorts[item["incident_id"]]] if with_incident else []
         needed = {
             "approval": f"{item['approvals_required']} approval(s)",
             "triage": "assign a playbook / close",
@@ -160,8 +196,9 @@ def pending_table(items: list[dict[str, Any]], *, with_incident: bool) -> Table:
 
 
 @incidents_app.command("timeline")
-def timeline(incident_id: str, as_json: JsonFlag = False) -> None:
+def timeline(incident_id: IncidentArg, as_json: JsonFlag = False) -> None:
     """The incident's audit stream, oldest first."""
+    incident_id = resolve_incident(incident_id)
     events = api_request("GET", f"/v1/incidents/{incident_id}/timeline")
     if as_json:
         print_json(events)
@@ -198,4 +235,68 @@ TIMELINE_FIELDS = (
     "outcome",
     "summary",
     "error",
+    "merged_into",
+    "merged_from",
 )
+
+
+@incidents_app.command("report")
+def report(
+    incident_id: IncidentArg,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="md (Markdown), html (printable) or json")
+    ] = ReportFormat.md,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write to this file instead of standard output.", dir_okay=False
+        ),
+    ] = None,
+) -> None:
+    """The post-incident report: summary, timeline, phase durations, times against the SLA,
+    alerts, actions, decisions, compensations, evidence and the ledger proof."""
+    path = f"/v1/incidents/{resolve_incident(incident_id)}/report"
+    body = api_request("GET", path, params={"format": format})
+    text = json.dumps(body, indent=2, sort_keys=True) if format is ReportFormat.json else body
+    if out is None:
+        typer.echo(text)
+        return
+    try:
+        out.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="--out") from None
+    typer.echo(f"report written to {out}")
+
+
+@incidents_app.command("merge")
+def merge(
+    incident_id: Annotated[
+        str,
+        typer.Argument(
+            metavar="INCIDENT",
+            help="The incident that closes (merged away): its id or a unique prefix.",
+        ),
+    ],
+    into: Annotated[
+        str, typer.Option("--into", help="The incident that survives: its id or a unique prefix.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", "-r", help="Why they are one; recorded in the audit log.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge an incident into another: its alerts move there, and it closes naming it."""
+    merged, survivor = resolve_incident(incident_id), resolve_incident(into)
+    answer = api_request(
+        "POST", f"/v1/incidents/{merged}/merge", json={"into": survivor, "reason": reason}
+    )
+    if as_json:
+        print_json(answer)
+        return
+    console().print(
+        plain(
+            f"merged {answer['incident_id']} into {answer['into']}: "
+            f"{answer['alerts_moved']} alert(s) moved, {answer['alert_count']} in the survivor"
+        ),
+        markup=False,
+    )

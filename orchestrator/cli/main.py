@@ -16,10 +16,12 @@ from orchestrator.cli.approvals import register as register_approvals
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
+from orchestrator.cli.evidence import evidence_app
 from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.playbooks import playbooks_app
 from orchestrator.cli.principals import principals_app
 from orchestrator.cli.routes import routes_app
+from orchestrator.cli.suppress import suppress_app
 from orchestrator.cli.up import up
 from orchestrator.cli.worker import worker
 from orchestrator.errors import FirebreakError
@@ -33,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(keys_app, name="keys")
 app.add_typer(playbooks_app, name="playbooks")
 app.command("worker")(worker)
@@ -44,6 +47,7 @@ app.command("api")(api)
 app.add_typer(principals_app, name="principals")
 app.add_typer(alert_app, name="alert")
 app.add_typer(routes_app, name="routes")
+app.add_typer(suppress_app, name="suppress")
 
 
 def main() -> None:

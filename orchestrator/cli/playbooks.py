@@ -28,14 +28,29 @@ playbooks_app = typer.Typer(help="Inspect and validate playbooks.", no_args_is_h
 
 
 @playbooks_app.command("list")
-def list_playbooks() -> None:
+def list_playbooks(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
     """Every playbook (built-in and from FIREBREAK_PLAYBOOKS_DIR) with its alert types."""
     playbooks = load_playbooks(load_settings().playbooks_dir)
     builtin = builtin_playbooks()
-    for pb in sorted(playbooks.values(), key=lambda p: p.id):
-        origin = "builtin" if builtin.get(pb.id) == pb else "user"
-        types = ",".join(pb.alert_types)
-        typer.echo(f"{pb.id}\t{origin}\t{types}\t{pb.content_hash[:19]}\t{pb.title}")
+    listed = [
+        {
+            "id": pb.id,
+            "origin": "builtin" if builtin.get(pb.id) == pb else "user",
+            "alert_types": list(pb.alert_types),
+            "content_hash": pb.content_hash,
+            "title": pb.title,
+        }
+        for pb in sorted(playbooks.values(), key=lambda p: p.id)
+    ]
+    if as_json:
+        typer.echo(json.dumps(listed, indent=2))
+        return
+    for item in listed:
+        types = ",".join(item["alert_types"])
+        short_hash = str(item["content_hash"])[:19]
+        typer.echo(f"{item['id']}\t{item['origin']}\t{types}\t{short_hash}\t{item['title']}")
 
 
 @playbooks_app.command("show")

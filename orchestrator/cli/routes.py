@@ -19,7 +19,7 @@ from orchestrator.alerts.formats import NORMALISERS
 from orchestrator.alerts.models import AlertFormat
 from orchestrator.cli.alerts import content_type_for
 from orchestrator.errors import InvalidInput
-from orchestrator.routing.models import Route
+from orchestrator.routing.models import Route, describe_conditions
 from orchestrator.routing.service import RouteTable, load_table, routes_file
 from orchestrator.settings import load_settings
 
@@ -36,9 +36,21 @@ def _table(path: Path | None) -> RouteTable:
 
 
 @routes_app.command("list")
-def list_routes(routes: RoutesOption = None) -> None:
+def list_routes(
+    routes: RoutesOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Each route in full, as JSON, for scripts.")
+    ] = False,
+) -> None:
     """Every route in the order they are tried: id, origin, what it matches, what it sets."""
     table = _table(routes)
+    if as_json:
+        listed = [
+            {"origin": table.origins[r.id], **r.model_dump(mode="json", exclude_defaults=True)}
+            for r in table.routes
+        ]
+        typer.echo(json.dumps({"routes": listed, "content_hash": table.content_hash}, indent=2))
+        return
     for route in table.routes:
         typer.echo(f"{route.id}\t{table.origins[route.id]}\t{_matches(route)}\t{_sets(route)}")
     typer.echo(f"{len(table.routes)} route(s), {table.content_hash}", err=True)
@@ -111,6 +123,9 @@ def test(
                 "fingerprint": alert.fingerprint,
                 "correlation_key": alert.correlation_key,
                 "workflow_id": alert.workflow_id,
+                "entity_correlation": (
+                    alert.correlation.model_dump(mode="json") if alert.correlation else None
+                ),
             }
         )
     typer.echo(json.dumps({"routes": table.content_hash, "alerts": shown}, indent=2))
@@ -141,15 +156,7 @@ def _headers(values: list[str]) -> dict[str, str]:
 
 
 def _matches(route: Route) -> str:
-    if not route.match:
-        return "*"
-    parts = []
-    for name, m in route.match.items():
-        if m.present is not None:
-            parts.append(name if m.present else f"!{name}")
-        else:
-            parts.append(f"{name}={m.equals}" if m.equals is not None else f"{name}=~{m.regex}")
-    return ",".join(parts)
+    return describe_conditions(route.match)
 
 
 def _sets(route: Route) -> str:
@@ -164,4 +171,7 @@ def _sets(route: Route) -> str:
         parts.append("resources=" + "+".join(route.resources))
     if route.fingerprint:
         parts.append("fingerprint=" + "+".join(route.fingerprint))
+    if route.correlation:
+        c = route.correlation
+        parts.append(f"correlate={'+'.join(c.entities)}/{c.window_seconds}s")
     return ",".join(parts) or "-"

@@ -11,7 +11,9 @@ from orchestrator.temporal.worker import run_worker
 
 
 def worker() -> None:
-    """Serve the incident workflow and every activity on FIREBREAK_TASK_QUEUE."""
+    """Serve the incident workflow and every activity on FIREBREAK_TASK_QUEUE until
+    SIGINT/SIGTERM, then let running activities finish (up to FIREBREAK_WORKER_SHUTDOWN_SECONDS)
+    and exit 0."""
     settings = load_settings()
     require_schema(settings.db_url)
     typer.echo(
@@ -19,4 +21,5 @@ def worker() -> None:
         f" task queue {settings.task_queue}",
         err=True,
     )
-    loop.run(run_worker(settings))
+    loop.run(run_worker(settings, announce=lambda line: typer.echo(line, err=True)))
+    typer.echo("worker stopped", err=True)

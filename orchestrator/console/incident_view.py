@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.domain import (
     ActionResult,
+    EventType,
     IncidentState,
     PendingDecision,
     PhaseName,
@@ -204,8 +205,21 @@ def timeline_rows(events: list[RecordedEvent]) -> list[dict[str, Any]]:
 def payload_fields(payload: dict[str, Any]) -> list[tuple[str, str]]:
     """The payload fields people scan a log for, as text (escaped by the templates)."""
     shown = []
-    for key in ("step_id", "phase", "action", "principal", "reason", "outcome", "error", "title"):
+    keys = ("step_id", "phase", "action", "principal", "reason", "outcome", "error", "title")
+    for key in (*keys, "merged_into", "merged_from"):
         value = payload.get(key)
         if value not in (None, ""):
             shown.append((key, str(value)))
     return shown
+
+
+def merged_into(events: list[RecordedEvent]) -> str | None:
+    """The survivor an incident was merged into, from its stream (also once it closed)."""
+    return next(
+        (
+            str(e.payload["merged_into"])
+            for e in events
+            if e.type == EventType.incident_merged and e.payload.get("merged_into")
+        ),
+        None,
+    )

@@ -169,6 +169,7 @@ def page_context(session: ConsoleSession, **extra: Any) -> dict[str, Any]:
         "principal": principal,
         "can_decide": principal.has(Permission.incidents_decide),
         "can_audit": principal.has(Permission.audit_read),
+        "can_suppress": principal.has(Permission.suppressions_read),
         "csrf_token": session.csrf_token,
         **extra,
     }

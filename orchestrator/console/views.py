@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from orchestrator.api.auth import visible_environments
@@ -28,7 +28,7 @@ from orchestrator.approvals.models import DecisionAccepted, DecisionRequest
 from orchestrator.approvals.service import decide_as, follow_as
 from orchestrator.audit import EventStore
 from orchestrator.audit import service as audit_service
-from orchestrator.console import incident_view, service
+from orchestrator.console import incident_view, service, suppression_view
 from orchestrator.console.audit_view import VerificationCache, parse_cursor, parse_search
 from orchestrator.console.charts import Bar, bar_chart
 from orchestrator.console.formatting import duration
@@ -55,6 +55,8 @@ from orchestrator.console.security import (
     set_cookie,
 )
 from orchestrator.console.stats import summarise
+from orchestrator.correlation.merging import merge_as
+from orchestrator.correlation.models import MergeBody
 from orchestrator.domain import (
     DecisionKind,
     Environment,
@@ -63,9 +65,11 @@ from orchestrator.domain import (
     Severity,
     Slug,
 )
-from orchestrator.errors import Conflict, FirebreakError, Forbidden, NotFound
+from orchestrator.errors import Conflict, FirebreakError, Forbidden, InvalidInput, NotFound
 from orchestrator.incidents import service as incidents
 from orchestrator.principals.models import Permission
+from orchestrator.reports import render as report_render
+from orchestrator.reports.service import build_report
 from orchestrator.settings import Settings
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -83,6 +87,7 @@ AUDIT_PAGE = 50
 STATIC = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
+    "report.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 
@@ -92,6 +97,7 @@ def install(app: FastAPI) -> None:
     app.state.console_verification = VerificationCache()
     app.include_router(root)
     app.include_router(router)
+    app.include_router(suppression_view.router)
     app.include_router(fallback)
 
 
@@ -287,6 +293,8 @@ async def _incident_page(
         error=error,
         form_id=uuid.uuid4().hex,
         open_for=(detail.closed_at or now) - detail.opened_at,
+        merged=request.query_params.get("merged") == "1",
+        merged_into=incident_view.merged_into(events),
     )
     return render("incident.html", context, status=status)
 
@@ -294,6 +302,17 @@ async def _incident_page(
 @router.get("/incidents/{incident_id}")
 async def incident_page(request: Request, incident_id: IncidentId, session: Reader) -> Response:
     return await _incident_page(request, session, incident_id)
+
+
+@router.get("/incidents/{incident_id}/report")
+async def incident_report(incident_id: IncidentId, session: Reader, store: Store) -> Response:
+    """The printable post-incident report (the same document `firebreak incidents report
+    --format html` writes), under the console's own headers and stylesheet."""
+    call = partial(build_report, store, incident_id, visible_environments(session.principal))
+    built = await anyio.to_thread.run_sync(call)
+    return HTMLResponse(
+        report_render.to_html(built, standalone=False), headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.post("/incidents/{incident_id}/steps/{step_id}/decisions")
@@ -333,6 +352,30 @@ async def decide(
     if isinstance(answer, DecisionAccepted):
         target += f"&pending={quote(answer.decision_id)}"
     return RedirectResponse(target, status_code=303)
+
+
+@router.post("/incidents/{incident_id}/merge")
+async def merge(
+    request: Request, incident_id: IncidentId, session: DecisionPost, store: Store
+) -> Response:
+    """Merge this incident into another from the incident page, through the API's own merge
+    (`correlation.merging.merge_as`). A refusal the responder can fix (an unknown or closed
+    survivor, no reason, the incident itself) shows on the page; out of scope is an error page.
+    """
+    form = await request.form()
+    try:
+        body = MergeBody(into=str(form.get("into", "")).strip(), reason=str(form.get("reason", "")))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        message = f"{err['loc'][-1]}: {err['msg']}"
+        return await _incident_page(request, session, incident_id, error=f"{message}.", status=422)
+    try:
+        client = await get_temporal(request)
+        answer = await merge_as(session.principal, client, store, incident_id, body)
+    except (Conflict, InvalidInput, NotFound) as exc:
+        status = 404 if isinstance(exc, NotFound) else exc.status
+        return await _incident_page(request, session, incident_id, error=exc.detail, status=status)
+    return RedirectResponse(f"/console/incidents/{quote(answer.into)}?merged=1", status_code=303)
 
 
 @router.get("/approvals")

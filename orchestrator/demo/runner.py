@@ -246,6 +246,11 @@ def _summary(console: Console, reports: list[IncidentReport]) -> None:
         )
         for event in report.of_type(EventType.step_succeeded):
             console.print(f"    - {_action(event)}", markup=False)
+        console.print(
+            f"    report: firebreak incidents report {report.incident_id} --format html "
+            f"--out {report.scenario.key}.html",
+            markup=False,
+        )
 
 
 def _action(event: dict[str, Any]) -> str:

@@ -177,6 +177,13 @@ def _playbook_assigned(row: Row, event: RecordedEvent) -> None:
     row["playbook"] = str(playbook) if playbook is not None else row["playbook"]
 
 
+def _merged(row: Row, event: RecordedEvent) -> None:
+    """The survivor of a merge counts the merged incident's alerts as its own."""
+    moved = event.payload.get("alert_count")
+    if event.payload.get("merged_from") and isinstance(moved, int):
+        row["alert_count"] += moved
+
+
 def _closed(row: Row, event: RecordedEvent) -> None:
     row["closed_at"] = as_utc(event.occurred_at)
     row["outcome"] = str(event.payload.get("outcome", "closed"))
@@ -210,6 +217,7 @@ HANDLERS: dict[str, Handler] = {
     EventType.playbook_assigned: _playbook_assigned,
     EventType.incident_closed: _closed,
     EventType.incident_aborted: _aborted,
+    EventType.incident_merged: _merged,
 }
 
 DECISION_EVENTS = {

@@ -54,10 +54,14 @@ def list_incidents(
     environment: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    id_prefix: str | None = None,
 ) -> IncidentPage:
-    """Newest first; the cursor is the opening position of the last item seen."""
+    """Newest first; the cursor is the opening position of the last item seen. `id_prefix`
+    keeps the incidents whose id starts with it, so a person may type a short id."""
     before = _parse_cursor(cursor)
     query = sa.select(incidents).where(incidents.c.environment.in_(list(environments)))
+    if id_prefix:
+        query = query.where(incidents.c.id.startswith(id_prefix, autoescape=True))
     for column, value in (
         (incidents.c.status, status),
         (incidents.c.type, type),

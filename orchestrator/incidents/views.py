@@ -33,6 +33,15 @@ async def list_incidents(
     environment: Environment | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=18, pattern=r"^[0-9]+$")] = None,
+    id_prefix: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[A-Za-z0-9._-]+$",
+            description="Only incidents whose id starts with this (a short id a person typed).",
+        ),
+    ] = None,
 ) -> IncidentPage:
     """Incidents in the caller's environments, newest first, from the projection."""
     call = partial(
@@ -45,6 +54,7 @@ async def list_incidents(
         environment=environment,
         limit=limit,
         cursor=cursor,
+        id_prefix=id_prefix,
     )
     return await anyio.to_thread.run_sync(call)
 

@@ -25,12 +25,23 @@ class Permission(StrEnum):
     incidents_decide = "incidents:decide"
     audit_read = "audit:read"
     principals_manage = "principals:manage"
+    suppressions_read = "suppressions:read"
+    suppressions_manage = "suppressions:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
-    Role.responder: frozenset({Permission.incidents_read, Permission.incidents_decide}),
-    Role.auditor: frozenset({Permission.incidents_read, Permission.audit_read}),
+    Role.responder: frozenset(
+        {
+            Permission.incidents_read,
+            Permission.incidents_decide,
+            Permission.suppressions_read,
+            Permission.suppressions_manage,
+        }
+    ),
+    Role.auditor: frozenset(
+        {Permission.incidents_read, Permission.audit_read, Permission.suppressions_read}
+    ),
     Role.source: frozenset({Permission.alerts_write}),
 }
 

@@ -177,6 +177,79 @@ def _as_matcher(value: Any) -> Any:
     return {"equals": str(value)} if isinstance(value, str | int | float) else value
 
 
+def _known_format(match: dict[str, Matcher]) -> dict[str, Matcher]:
+    fmt = match.get("format")
+    if fmt is not None and fmt.equals is not None and fmt.equals not in FORMATS:
+        raise ValueError(f"format {fmt.equals!r} is not one of {', '.join(sorted(FORMATS))}")
+    return match
+
+
+Conditions = Annotated[
+    dict[FieldName, Annotated[Matcher, BeforeValidator(_as_matcher)]],
+    AfterValidator(_known_format),
+]
+"""Field name -> matcher, every one of which must hold: a route's `match`, a suppression
+window's `match` (`orchestrator/suppression/`)."""
+
+
+def describe_conditions(conditions: Conditions) -> str:
+    """Conditions in their one-line form (`labels.job=api,labels.pod=~api-.*,!labels.team`):
+    what `firebreak routes list` and `firebreak suppress list` print, and what
+    `parse_condition` reads back."""
+    if not conditions:
+        return "*"
+    parts = []
+    for name, m in conditions.items():
+        if m.present is not None:
+            parts.append(name if m.present else f"!{name}")
+        else:
+            parts.append(f"{name}={m.equals}" if m.equals is not None else f"{name}=~{m.regex}")
+    return ",".join(parts)
+
+
+def parse_condition(text: str) -> tuple[str, dict[str, Any]]:
+    """One condition in its one-line form: `FIELD=VALUE` (equals), `FIELD=~REGEX` (the whole
+    value matches), `FIELD` (present) or `!FIELD` (absent); the field name is checked when
+    the conditions are validated."""
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep:
+        if name.startswith("!"):
+            return name[1:].strip(), {"present": False}
+        return name, {"present": True}
+    if value.startswith("~"):
+        return name, {"regex": value[1:]}
+    return name, {"equals": value}
+
+
+ENTITY_KINDS = ("api_key", "model", "dataset", "agent", "tool")
+"""The resources that name an entity an incident can be about (versions do not)."""
+MAX_WINDOW_SECONDS = 7 * 24 * 3600
+"""No correlation window lasts forever: a week at most."""
+
+
+class Correlation(BaseModel):
+    """Entity correlation (Netflix Dispatch's duplication rules): an alert of this route that
+    names one of `entities` (same environment) while an incident for it is open and its last
+    alert is less than `window_seconds` old joins that incident. Entities are tried in the
+    order written; the first one already claimed decides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entities: Annotated[list[str], Field(min_length=1)]
+    window_seconds: int = Field(ge=1, le=MAX_WINDOW_SECONDS)
+
+    @field_validator("entities")
+    @classmethod
+    def _known_entities(cls, entities: list[str]) -> list[str]:
+        for kind in entities:
+            if kind not in ENTITY_KINDS:
+                raise ValueError(f"unknown entity {kind!r} (one of {', '.join(ENTITY_KINDS)})")
+        if len(set(entities)) != len(entities):
+            raise ValueError("an entity is named twice")
+        return entities
+
+
 class Route(BaseModel):
     """Where alerts that match every condition of `match` go. What a route does not set (or
     sets `from` fields the alert lacks) comes from the built-in `default` route."""
@@ -185,9 +258,7 @@ class Route(BaseModel):
 
     id: Slug
     description: str = ""
-    match: dict[FieldName, Annotated[Matcher, BeforeValidator(_as_matcher)]] = Field(
-        default_factory=dict
-    )
+    match: Conditions = Field(default_factory=dict)
     type: Setter | None = None
     severity: Setter | None = None
     environment: Setter | None = None
@@ -195,14 +266,7 @@ class Route(BaseModel):
     fingerprint: Annotated[list[FieldName], Field(min_length=1)] | None = Field(
         None, description="Fields whose values identify the condition; default: the sender's."
     )
-
-    @field_validator("match")
-    @classmethod
-    def _known_format(cls, match: dict[str, Matcher]) -> dict[str, Matcher]:
-        fmt = match.get("format")
-        if fmt is not None and fmt.equals is not None and fmt.equals not in FORMATS:
-            raise ValueError(f"format {fmt.equals!r} is not one of {', '.join(sorted(FORMATS))}")
-        return match
+    correlation: Correlation | None = None
 
     @field_validator("resources")
     @classmethod

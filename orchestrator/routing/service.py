@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -29,10 +29,17 @@ from pydantic import BaseModel, ValidationError
 
 from orchestrator.alerts.formats.common import UNROUTED, digest, slug
 from orchestrator.alerts.models import ParsedAlert
-from orchestrator.domain import Alert, Environment, Resources, Severity
+from orchestrator.domain import Alert, EntityRule, Environment, Resources, Severity
 from orchestrator.errors import InvalidInput
 from orchestrator.playbooks.loader import ROUTES_FILES
-from orchestrator.routing.models import RESOURCE_KINDS, Route, RoutesFile, Source, Take
+from orchestrator.routing.models import (
+    RESOURCE_KINDS,
+    Matcher,
+    Route,
+    RoutesFile,
+    Source,
+    Take,
+)
 from orchestrator.settings import Settings
 
 DEFAULT_ROUTE = "default"
@@ -46,6 +53,7 @@ FALLBACK_ENVIRONMENT = Environment.prod
 
 NORMALISED = frozenset({"id", "source", "status", "title", "description", "fingerprint"})
 W = TypeVar("W", Severity, Environment)
+C = TypeVar("C")
 compiled = cache(re.compile)
 
 
@@ -89,7 +97,7 @@ class RouteTable:
 
     def route(self, fmt: str, item: ParsedAlert) -> Routed:
         view = _View(fmt, item)
-        route = next(r for r in self.routes if _matches(r, view))
+        route = next(r for r in self.routes if _holds(r.match, view))
         chain = (route, self._default) if route is not self._default else (route,)
         type_ = (
             self._first(chain, "type", view, lambda v, t, p: slug(_mapped(v, t))) or UNKNOWN_TYPE
@@ -110,8 +118,10 @@ class RouteTable:
             if names
             else item.alert.fingerprint
         )
+        correlation = next((r for r in chain if r.correlation), None)
         alert = item.alert.model_copy(
             update={
+                "correlation": _entity_rule(correlation),
                 "type": type_,
                 "severity": severity or FALLBACK_SEVERITY,
                 "environment": environment or FALLBACK_ENVIRONMENT,
@@ -171,8 +181,18 @@ class _View:
         return f"{self.item.at}{name}"
 
 
-def _matches(route: Route, view: _View) -> bool:
-    for name, matcher in route.match.items():
+def first_holding(
+    candidates: Iterable[tuple[Mapping[str, Matcher], C]], fmt: str, item: ParsedAlert
+) -> C | None:
+    """The value paired with the first conditions that all hold for `item` as sent in `fmt`,
+    judged as a route's `match` is (suppression windows use the same conditions, so they
+    match the same fields); the alert's fields are looked up once for all of them."""
+    view = _View(fmt, item)
+    return next((value for conditions, value in candidates if _holds(conditions, view)), None)
+
+
+def _holds(conditions: Mapping[str, Matcher], view: _View) -> bool:
+    for name, matcher in conditions.items():
         value = view.get(name)
         if matcher.present is not None:
             if (value is not None) != matcher.present:
@@ -202,6 +222,13 @@ def _resource(chain: tuple[Route, ...], kind: str, view: _View) -> str | None:
             if value is not None:
                 return value
     return None
+
+
+def _entity_rule(route: Route | None) -> EntityRule | None:
+    if route is None or route.correlation is None:
+        return None
+    c = route.correlation
+    return EntityRule(kinds=list(c.entities), window_seconds=c.window_seconds, rule=route.id)
 
 
 def _mapped(value: str, take: Take) -> str:

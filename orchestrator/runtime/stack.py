@@ -18,6 +18,7 @@ from typing import Any
 
 import uvicorn
 
+from activities.factory import build_evidence_reader
 from orchestrator.api.app import create_app
 from orchestrator.api.serving import server_config
 from orchestrator.audit import open_event_store
@@ -138,7 +139,12 @@ async def _run_processes(
     client = await connect(settings)
     worker = build_worker(client, settings)
     store = open_event_store(settings)
-    app = create_app(settings, temporal_client=client, store=store)
+    app = create_app(
+        settings,
+        temporal_client=client,
+        store=store,
+        evidence=build_evidence_reader(settings),
+    )
     api = _Server(server_config(app, settings, log_level="warning"))
     async with worker:
         api_task = asyncio.create_task(api.serve())

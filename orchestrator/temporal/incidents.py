@@ -1,4 +1,5 @@
-"""The only way the API talks to incidents: submit an alert, decide on a step, describe.
+"""The only way the API talks to incidents: submit an alert, decide on a step, merge two,
+describe.
 
 An incident id is `<workflow id>.<first execution run id>` (see docs/events.md): the workflow
 id comes from the alert's correlation key and is reused once an incident closes, the first run
@@ -40,6 +41,8 @@ from orchestrator.domain import (
     DecisionOutcome,
     Environment,
     IncidentState,
+    MergeOutcome,
+    MergeRequest,
     Role,
     SubmitResult,
 )
@@ -313,3 +316,51 @@ async def _query(
 
 def _unavailable(exc: RPCError) -> Unavailable:
     return Unavailable(f"Temporal request failed: {exc.status.name if exc.status else 'unknown'}")
+
+
+async def merge(
+    client: Client, request: MergeRequest, *, away: MergeOutcome | None = None
+) -> tuple[MergeOutcome, MergeOutcome]:
+    """Merge `request.incident_id` into `request.into` (`workflows.merging`): the `merge`
+    update to the one that closes (unless `away` says it already did), then `absorb` to the
+    survivor with the alerts it held.
+
+    Each update's id derives from the merge id, so sending the same merge again attaches to
+    the first and never applies it twice. Refusals are the validators' (403/409).
+    """
+    if away is None:
+        away = await _merge_update(client, request.incident_id, "merge", request)
+    moved = request.model_copy(
+        update={"alert_ids": away.alert_ids, "alert_count": away.alert_count}
+    )
+    kept = await _merge_update(client, request.into, "absorb", moved)
+    return away, kept
+
+
+async def _merge_update(
+    client: Client, incident_id: str, name: str, request: MergeRequest
+) -> MergeOutcome:
+    workflow_id, first_run_id = parse_incident_id(incident_id)
+    handle = client.get_workflow_handle(workflow_id, first_execution_run_id=first_run_id)
+    try:
+        async with asyncio.timeout(ANSWER_SECONDS):
+            outcome = await handle.execute_update(
+                name,
+                request,
+                id=f"{request.merge_id}.{name}",
+                result_type=MergeOutcome,
+                rpc_timeout=timedelta(seconds=ANSWER_SECONDS),
+            )
+            assert isinstance(outcome, MergeOutcome)
+            return outcome
+    except WorkflowUpdateFailedError as exc:
+        raise _refusal(exc) from None
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        raise Unavailable(
+            f"no worker applied the merge to incident {incident_id!r} within "
+            f"{ANSWER_SECONDS:.0f}s; sending the same merge again is safe"
+        ) from None
+    except RPCError as exc:
+        if exc.status in _NOT_OPEN:
+            raise await _why_not_open(client, workflow_id, first_run_id, incident_id) from None
+        raise _unavailable(exc) from None

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -45,10 +46,11 @@ def build_worker(
     """A worker on `settings.task_queue`. Tests replace the action `activities` and lower the
     `history_limit` past which an incident continues as new."""
     quiet_expected_failures()
-    actions = build_activities(settings) if activities is None else activities
+    store = open_event_store(settings)
+    actions = build_activities(settings, store.engine) if activities is None else activities
     playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
-        AuditActivities(open_event_store(settings)).append,
+        AuditActivities(store).append,
         playbooks.resolve,
         playbooks.assign,
     ]
@@ -62,11 +64,19 @@ def build_worker(
         activities=[*actions, *own],
         workflow_runner=runner,
         nonsticky_to_sticky_poll_ratio=NEW_INCIDENT_POLL_RATIO,
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_shutdown_seconds),
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then let in-flight tasks finish and shut down cleanly."""
+async def run_worker(settings: Settings, announce: Callable[[str], None] = print) -> None:
+    """Run until SIGINT/SIGTERM, then stop polling, give running activities
+    `settings.worker_shutdown_seconds` to finish, and return.
+
+    An activity still running past the grace is cancelled; its attempt fails and Temporal
+    retries it on another worker, which is safe because every effect is idempotent. Further
+    signals during the stop change nothing: the grace is the bound. `announce` gets one line
+    when the stop begins.
+    """
     # On an unmigrated store every incident would stall on its first audit append: fail here.
     db.require_schema(settings.db_url)
     client = await connect(settings)
@@ -77,6 +87,10 @@ async def run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with worker:
         await stop.wait()
+        announce(
+            "worker stopping: polling stopped, running activities have"
+            f" {settings.worker_shutdown_seconds:g}s to finish"
+        )
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):
             loop.remove_signal_handler(sig)

@@ -1,21 +1,25 @@
-"""A seeded demo lab in a temporary data dir, its providers, and a way to call activities
-through `temporalio.testing.ActivityEnvironment` (no server needed)."""
+"""A seeded demo lab in a temporary data dir, its providers (recorded, as the worker runs
+them), the guard on a migrated SQLite store, and a way to call activities through
+`temporalio.testing.ActivityEnvironment` (no server needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from temporalio.testing import ActivityEnvironment
 
-from activities.factory import Providers, activities_for, build_providers
+from activities.effects import EffectRecords
+from activities.factory import Providers, activities_for, build_providers, recorded
 from activities.guard import ResourceGuard
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from activities.providers.local.paths import LocalPaths
+from orchestrator import db
 from orchestrator.domain import ActionInput, ActionResult, Environment
 from orchestrator.settings import Settings
 
@@ -36,6 +40,7 @@ class Lab:
     paths: LocalPaths
     providers: Providers
     guard: ResourceGuard
+    engine: sa.Engine
     clock: Clock
     activities: dict[str, Callable[..., Any]]
     heartbeats: list[Any]
@@ -77,14 +82,27 @@ def tree_state(root: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Lab:
-    info = seed_demo_lab(tmp_path)
-    settings = Settings(data_dir=tmp_path)
-    providers = build_providers(settings)
+def open_lab(tmp_path: Path, database_url: str | None = None) -> Lab:
+    """A lab in `tmp_path/data` whose guard and effect records live in `database_url`
+    (default: a SQLite file beside the data dir, so looking at the lab's systems does not see
+    the store), migrated here; the caller disposes `lab.engine`."""
+    data_dir = tmp_path / "data"
+    info = seed_demo_lab(data_dir)
+    url = database_url or f"sqlite:///{tmp_path / 'store.db'}"
+    settings = Settings(data_dir=data_dir, database_url=url)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    providers = recorded(build_providers(settings), EffectRecords(engine))
     clock = Clock()
-    paths = LocalPaths.under(tmp_path)
-    guard = ResourceGuard(paths.guard, settings.guard_window_seconds, clock)
+    paths = LocalPaths.under(data_dir)
+    guard = ResourceGuard(engine, settings.guard_window_seconds, clock)
     callables = activities_for(providers, guard, poll_seconds=0.02)
     by_name = {fn.__temporal_activity_definition.name: fn for fn in callables}  # type: ignore[attr-defined]
-    return Lab(info, paths, providers, guard, clock, by_name, [])
+    return Lab(info, paths, providers, guard, engine, clock, by_name, [])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    opened = open_lab(tmp_path)
+    yield opened
+    opened.engine.dispose()

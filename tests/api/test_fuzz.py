@@ -23,6 +23,7 @@ from schemathesis.checks import (
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.factory import build_evidence_reader
 from orchestrator import db
 from orchestrator.api.app import create_app
 from orchestrator.audit import open_event_store
@@ -64,7 +65,10 @@ class ServerThread(threading.Thread):
         ring = KeyRing.load_or_create(self.settings.keyring_path)
         client = await Client.connect(self.target, data_converter=data_converter(ring))
         app = create_app(
-            self.settings, temporal_client=client, store=open_event_store(self.settings)
+            self.settings,
+            temporal_client=client,
+            store=open_event_store(self.settings),
+            evidence=build_evidence_reader(self.settings),
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)

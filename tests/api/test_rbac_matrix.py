@@ -13,22 +13,28 @@ import asyncio
 import itertools
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from temporalio.client import Client
 
+from activities.factory import build_evidence_reader, build_providers
 from orchestrator import db
 from orchestrator.api.app import create_app
 from orchestrator.api.auth import ROLE_PERMISSIONS, endpoints
 from orchestrator.audit import open_event_store
 from orchestrator.console.routing import console_endpoints
 from orchestrator.domain import Environment, Role
+from orchestrator.principals.models import Principal
 from orchestrator.principals.service import create_principal, revoke_principal
 from orchestrator.settings import Settings
+from orchestrator.suppression.models import WindowRequest
+from orchestrator.suppression.service import create_window
 from tests.support.app import bearer, fixture_json, terminate_started
+from tests.support.evidence import collected
 from tests.support.incidents import running_worker
 from tests.support.server import serving
 
@@ -41,6 +47,10 @@ class World:
     incident_id: str  # a prod incident waiting for approval of APPROVAL_STEP
     waiting: list[str]  # more such incidents, one per permitted decision
     engine: sa.Engine
+    window_id: str = ""  # a prod suppression window
+    evidence: str = ""  # the digest of an item a prod incident collected
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # (B, A), one per permitted merge
+    into: str = ""  # the survivor of the merge being sent
 
 
 def unique(prefix: str) -> str:
@@ -54,6 +64,31 @@ def alert(world: World) -> dict[str, Any]:
 
 def new_principal(world: World) -> dict[str, Any]:
     return {"json": {"name": unique("made"), "role": "auditor", "environments": ["prod"]}}
+
+
+WINDOW = {"match": {"labels.team": "rbac"}, "reason": "matrix", "duration": "1h"}
+
+
+def window(world: World) -> str:
+    """A prod suppression window made by an admin, for the routes that read or end one."""
+    admin = Principal(
+        id="matrix", name="matrix", role=Role.admin, environments=frozenset(Environment)
+    )
+    request = WindowRequest.model_validate(WINDOW | {"environments": ["prod"]})
+    return create_window(world.engine, request, admin, datetime.now(UTC)).id
+
+
+def new_window(world: World) -> dict[str, Any]:
+    return {"json": WINDOW | {"environments": ["prod"]}}
+
+
+def merge_path(world: World) -> str:
+    merged, world.into = world.pairs.pop()
+    return f"/v1/incidents/{merged}/merge"
+
+
+def merge_body(world: World) -> dict[str, Any]:
+    return {"json": {"into": world.into or world.incident_id, "reason": "matrix"}}
 
 
 def victim(world: World) -> str:
@@ -88,6 +123,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/incidents/{incident_id}"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}", out_of_scope=404
     ),
+    ("GET", "/v1/incidents/{incident_id}/report"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/report", out_of_scope=404
+    ),
     ("GET", "/v1/incidents/{incident_id}/timeline"): Case(
         lambda w: f"/v1/incidents/{w.incident_id}/timeline", out_of_scope=404
     ),
@@ -102,16 +140,37 @@ CASES: dict[tuple[str, str], Case] = {
         in_scope=404,  # permitted, and Temporal holds no decision by that id
         out_of_scope=403,
     ),
+    ("POST", "/v1/incidents/{incident_id}/merge"): Case(
+        lambda w: f"/v1/incidents/{w.incident_id}/merge",
+        merge_body,
+        out_of_scope=403,
+        permitted_path=merge_path,
+    ),
     ("GET", "/v1/approvals"): Case(fixed("/v1/approvals")),
     ("GET", "/v1/audit/events"): Case(fixed("/v1/audit/events")),
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
     ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
     ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
+    ("GET", "/v1/evidence/{digest}"): Case(
+        lambda w: f"/v1/evidence/{w.evidence}", out_of_scope=404
+    ),
     ("GET", "/v1/principals"): Case(fixed("/v1/principals")),
     ("POST", "/v1/principals"): Case(fixed("/v1/principals"), new_principal, 201, 201),
     ("DELETE", "/v1/principals/{name_or_id}"): Case(lambda w: f"/v1/principals/{victim(w)}"),
     ("POST", "/v1/principals/{name_or_id}/webhook-secrets"): Case(
         lambda w: f"/v1/principals/{victim(w)}/webhook-secrets", in_scope=201, out_of_scope=201
+    ),
+    ("POST", "/v1/suppressions"): Case(
+        fixed("/v1/suppressions"), new_window, in_scope=201, out_of_scope=403
+    ),
+    ("GET", "/v1/suppressions"): Case(fixed("/v1/suppressions")),
+    ("GET", "/v1/suppressions/{window_id}"): Case(
+        lambda w: f"/v1/suppressions/{w.window_id}", out_of_scope=404
+    ),
+    ("POST", "/v1/suppressions/{window_id}/end"): Case(
+        lambda w: f"/v1/suppressions/{w.window_id}/end",
+        out_of_scope=404,
+        permitted_path=lambda w: f"/v1/suppressions/{window(w)}/end",
     ),
 }
 
@@ -142,7 +201,15 @@ async def test_every_route_every_role_every_scope(
     revoked = create_principal(engine, "gone", Role.admin, [])[1]
     revoke_principal(engine, "gone")
 
-    app = create_app(fb_settings, temporal_client=dev_client, store=open_event_store(fb_settings))
+    store = open_event_store(fb_settings)
+    app = create_app(
+        fb_settings,
+        temporal_client=dev_client,
+        store=store,
+        evidence=build_evidence_reader(fb_settings),
+    )
+    evidence_store = build_providers(fb_settings).evidence
+    _, digest = await collected(store, evidence_store, Environment.prod, "matrix")
     console = set(console_endpoints(app))
     assert console, "the console's routes are no longer recognised as such"
     api_endpoints = [e for e in endpoints(app) if e not in console]
@@ -160,8 +227,10 @@ async def test_every_route_every_role_every_scope(
         ):
             admin = tokens[Role.admin, True]
             source = tokens[Role.source, True]
-            incidents = [await waiting_incident(http, source, admin) for _ in range(3)]
-            world = World(incidents[0], incidents[1:], engine)
+            incidents = [await waiting_incident(http, source, admin) for _ in range(7)]
+            pairs = [(incidents[3], incidents[4]), (incidents[5], incidents[6])]
+            world = World(incidents[0], incidents[1:3], engine, evidence=digest, pairs=pairs)
+            world.window_id = window(world)
             for endpoint in api_endpoints:
                 case = CASES[endpoint.method, endpoint.path]
                 callers: list[tuple[str, str | None, int]] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.db import upgrade
+from orchestrator.db import head_revision, upgrade
 from tests.cli.test_incidents_approvals import run_main
 from tests.support.ports import free_port
 
@@ -106,5 +106,5 @@ def test_processes_started_before_migrations_say_so_and_exit(command: str, tmp_p
     behind = start(command, data_dir)
     assert behind.returncode == 2 and behind.stderr.count("\n") == 1
     assert behind.stderr.endswith(
-        "is at revision 0004, this version needs 0005: run `firebreak db upgrade`\n"
+        f"is at revision 0004, this version needs {head_revision()}: run `firebreak db upgrade`\n"
     )

@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from activities.providers.local.lab import LabInfo
 from orchestrator.cli import client
+from orchestrator.cli.ids import short_ids
 from orchestrator.cli.main import main
 from orchestrator.domain import Environment
 from orchestrator.settings import Settings
@@ -79,7 +80,7 @@ async def test_responder_works_an_incident_from_the_cli(
     [waiting] = await eventually(pending, timeout=60)
     step = waiting["step_id"]
     table = await cli(tokens.ann, "approvals")
-    assert step in table.output and incident in table.output
+    assert step in table.output and short_ids([incident])[incident] in table.output
 
     listed = await cli(tokens.ann, "incidents", "list")
     assert listed.exit_code == 0 and marker in listed.output  # shown as text, not as markup

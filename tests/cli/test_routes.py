@@ -104,6 +104,26 @@ def test_test_shows_the_route_and_the_alert_it_becomes() -> None:
     assert (spend["route"], spend["type"]) == ("token-spend", "api_key_abuse")
 
 
+def test_test_and_list_show_a_route_s_entity_correlation() -> None:
+    routes = str(FIXTURES / "correlated_routes.yaml")
+    delivery = str(FIXTURES / "prometheus_alertmanager.json")
+    result = runner.invoke(
+        app, ["routes", "test", delivery, "-f", "alertmanager", "--routes", routes]
+    )
+    assert result.exit_code == 0, result.output
+    injection, spend = json.loads(result.stdout)["alerts"]
+    assert injection["entity_correlation"] == {
+        "kinds": ["api_key", "model"],
+        "window_seconds": 600,
+        "rule": "key-injection",
+    }
+    assert spend["entity_correlation"]["kinds"] == ["api_key"]
+    listed = runner.invoke(app, ["routes", "list", "--routes", routes])
+    assert "correlate=api_key+model/600s" in listed.stdout.splitlines()[0]
+    default = runner.invoke(app, ["routes", "test", delivery, "-f", "alertmanager"])
+    assert all(a["entity_correlation"] is None for a in json.loads(default.stdout)["alerts"])
+
+
 def test_test_with_other_routes_and_binary_cloudevents(tmp_path: Path) -> None:
     event = json.loads((FIXTURES / "cloudevents_llm_guard.json").read_text())
     data = tmp_path / "data.json"

@@ -41,10 +41,24 @@ ROUTES: dict[tuple[str, str], tuple[str, int]] = {
         "/console/incidents/{incident}/steps/quarantine/decisions",
         404,  # a ledger-only incident has no workflow to decide in
     ),
+    ("GET", "/console/incidents/{incident_id}/report"): (
+        "/console/incidents/{incident}/report",
+        200,
+    ),
+    ("POST", "/console/incidents/{incident_id}/merge"): (
+        "/console/incidents/{incident}/merge",
+        422,  # the form sent no incident to merge into
+    ),
     ("GET", "/console/approvals"): ("/console/approvals", 200),
     ("GET", "/console/audit"): ("/console/audit", 200),
     ("GET", "/console/audit/export"): ("/console/audit/export", 200),
     ("GET", "/console/metrics"): ("/console/metrics", 200),
+    ("GET", "/console/suppressions"): ("/console/suppressions", 200),
+    ("POST", "/console/suppressions"): ("/console/suppressions", 422),  # the form is empty
+    ("POST", "/console/suppressions/{window_id}/end"): (
+        "/console/suppressions/0123456789abcdef/end",
+        404,  # no such window
+    ),
     ("GET", "/console/{rest:path}"): ("/console/no-such-page", 404),
 }
 PUBLIC = {"/", "/console", "/console/static/{name}", "/console/login"}

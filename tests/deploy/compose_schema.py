@@ -31,6 +31,7 @@ SERVICE: dict[str, Any] = {
         },
         "command": {"oneOf": [{"type": "string"}, _STRING_LIST]},
         "restart": {"enum": ["no", "always", "on-failure", "unless-stopped"]},
+        "stop_grace_period": {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(us|ms|s|m|h))+$"},
         "environment": {
             "oneOf": [
                 {"type": "object", "additionalProperties": _ENV_VALUE},

@@ -50,7 +50,8 @@ DESCRIPTIONS = {
     "guard_window_seconds": "A resource remediated by one incident is not remediated again "
     "by another within this window.",
     "max_alert_bytes": "Largest accepted webhook body (413 above).",
-    "rate_limit_per_minute": "Alert deliveries per source per minute before 429 + Retry-After.",
+    "rate_limit_per_minute": "Alert deliveries per source per minute, across all API "
+    "replicas, before 429 + Retry-After.",
     "webhook_tolerance_seconds": "Accepted clock skew of a signed delivery's timestamp.",
 }
 

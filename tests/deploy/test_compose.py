@@ -141,3 +141,21 @@ def test_commands_are_firebreak_commands(compose: dict[str, Any]) -> None:
         known = {opt for param in commands[command].params for opt in param.opts}
         for arg in args:
             assert arg in known, f"{name}: `firebreak {command}` has no option {arg}"
+
+
+def _seconds(duration: str) -> float:
+    units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)(us|ms|s|m|h)", duration))
+
+
+@pytest.mark.parametrize(
+    ("service", "setting"), [("api", "api_shutdown_seconds"), ("worker", "worker_shutdown_seconds")]
+)
+def test_docker_waits_out_the_graceful_stop(
+    compose: dict[str, Any], service: str, setting: str
+) -> None:
+    """docker stop sends SIGTERM and SIGKILLs after `stop_grace_period` (10 s by default): it
+    must outlast the process's grace plus the 10 s margin docs/production.md states."""
+    env = _env(compose["services"][service])
+    grace = float(env.get(f"{ENV_PREFIX}{setting.upper()}", Settings.model_fields[setting].default))
+    assert _seconds(compose["services"][service]["stop_grace_period"]) >= grace + 10

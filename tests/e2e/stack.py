@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from temporalio.client import Client
+
+from orchestrator.settings import Settings
 from tests.e2e.procs import alive, descendants, in_group
 
 FIREBREAK = [str(Path(sys.executable).parent / "firebreak")]
@@ -33,6 +36,17 @@ class Stack:
 def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIREBREAK_")}
     return env | {"FIREBREAK_DATA_DIR": str(data_dir)} | extra
+
+
+def split_env(settings: Settings, client: Client, **extra: str) -> dict[str, str]:
+    """The environment of a `firebreak api` or `firebreak worker` process on `settings`' data
+    dir and task queue, talking to the test's Temporal server."""
+    return env_for(
+        settings.data_dir,
+        FIREBREAK_TASK_QUEUE=settings.task_queue,
+        FIREBREAK_TEMPORAL_ADDRESS=client.service_client.config.target_host,
+        **extra,
+    )
 
 
 def finished(

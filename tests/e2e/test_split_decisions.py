@@ -20,7 +20,7 @@ from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.domain import Environment, EventType, RecordedEvent
 from orchestrator.settings import Settings
-from tests.e2e.stack import FIREBREAK, env_for, running, wait_until
+from tests.e2e.stack import FIREBREAK, running, split_env, wait_until
 from tests.support.app import bearer
 from tests.support.ports import free_port
 from tests.support.principals import cast
@@ -44,11 +44,10 @@ async def test_approving_while_the_worker_is_killed(
     finally:
         engine.dispose()
     port = free_port()
-    env = env_for(
-        fb_settings.data_dir,
+    env = split_env(
+        fb_settings,
+        dev_client,
         FIREBREAK_API_PORT=str(port),
-        FIREBREAK_TASK_QUEUE=fb_settings.task_queue,
-        FIREBREAK_TEMPORAL_ADDRESS=dev_client.service_client.config.target_host,
         FIREBREAK_INCIDENT_QUIET_SECONDS="0",
         FIREBREAK_API_URL=f"http://127.0.0.1:{port}",
         FIREBREAK_TOKEN=tokens.ann,

@@ -51,6 +51,19 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         assert "audit verify: ok" in demo.stdout
         assert "rollback-model by alice and bob" in demo.stdout
         assert "nobody (fully automatic)" in demo.stdout
+        # The report line the summary prints, run as a user would paste it.
+        hints = [
+            line.split("report: ", 1)[1] for line in demo.stdout.splitlines() if "report: " in line
+        ]
+        assert len(hints) == 3, demo.stdout
+        printed = finished(
+            [*FIREBREAK, *hints[1].split()[1:-1], str(tmp_path / "poisoning.html")],
+            env_for(data_dir, FIREBREAK_API_URL=stack.api_url, FIREBREAK_TOKEN=token),
+            timeout=60,
+        )
+        assert printed.returncode == 0, printed.stdout + printed.stderr
+        page = (tmp_path / "poisoning.html").read_text()
+        assert "post-incident report" in page and "rollback-model" in page and "<svg" in page
         stop_with_ctrl_c(stack)
 
     store = open_event_store(Settings(data_dir=data_dir))

@@ -241,3 +241,18 @@ def test_a_burst_is_folded_into_one_write_per_incident(
     assert [r["alert_count"] for r in folded["incidents"]] == [51, 51]
     IncidentProjector(engine, store).rebuild()
     assert snapshot(engine)["incidents"] == folded["incidents"]
+
+
+def test_a_merge_moves_the_alert_count_to_the_survivor(
+    store: EventStore, projector: IncidentProjector
+) -> None:
+    survivor, merged = Story(store).open(), Story(store).open()
+    merged.emit("IncidentMerged", merged_into=survivor.incident_id, alert_count=1, reason="r")
+    merged.close("merged")
+    survivor.emit("IncidentMerged", merged_from=merged.incident_id, alert_count=1, reason="r")
+    projector.catch_up()
+    kept = service.get_incident(projector.engine, survivor.incident_id, ALL_ENVS)
+    gone = service.get_incident(projector.engine, merged.incident_id, ALL_ENVS)
+    assert kept is not None and gone is not None
+    assert (kept.alert_count, kept.closed_at) == (2, None)
+    assert (gone.alert_count, gone.outcome, gone.status) == (1, "merged", "closed")

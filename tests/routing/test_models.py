@@ -81,6 +81,38 @@ INVALID = [
     ("routes: [{id: a, resources: {model: nope}}]", "route a: resources.model.0.field: unknown"),
     ("routes: [{id: a, fingerprint: []}]", "route a: fingerprint: List should have at least 1"),
     ("routes: [{id: a, fingerprint: [alertname]}]", "route a: fingerprint.0: unknown field"),
+    (
+        "routes: [{id: a, correlation: {entities: [wallet], window_seconds: 60}}]",
+        "route a: correlation.entities: unknown entity 'wallet' (one of api_key, model",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model_version], window_seconds: 60}}]",
+        "route a: correlation.entities: unknown entity 'model_version'",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model, model], window_seconds: 60}}]",
+        "route a: correlation.entities: an entity is named twice",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [], window_seconds: 60}}]",
+        "route a: correlation.entities: List should have at least 1",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model], window_seconds: 0}}]",
+        "route a: correlation.window_seconds: Input should be greater than or equal to 1",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model], window_seconds: 604801}}]",
+        "route a: correlation.window_seconds: Input should be less than or equal to 604800",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model]}}]",
+        "route a: correlation.window_seconds: Field required",
+    ),
+    (
+        "routes: [{id: a, correlation: {entities: [model], window_seconds: 9, forever: true}}]",
+        "route a: correlation.forever: Extra inputs are not permitted",
+    ),
     ("routes: [{id: a}, {id: a}]", "route a: id: used by an earlier route"),
     ("routes: [{id: default}]", "route default: id: 'default' is a built-in route"),
     (
@@ -153,8 +185,8 @@ def test_the_documented_examples_load(tmp_path: Path) -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "alert-formats.md").read_text()
     section = doc.split("\n## Routing\n", 1)[1]
     examples = re.findall(r"```yaml\n(.*?)\n```", section, re.S)
-    assert len(examples) == 2
+    assert len(examples) == 3
     path = tmp_path / "routes.yaml"
     for example in examples:
         path.write_text(example)
-        assert load_table(path).routes[0].id in ("token-spend", "embedding-drift")
+        assert load_table(path).routes[0].id in ("token-spend", "embedding-drift", "key-injection")

@@ -26,6 +26,7 @@ from orchestrator.domain import (
     Decision,
     Environment,
     IncidentState,
+    MergeRequest,
     RecordedEvent,
     Resources,
     Role,
@@ -134,6 +135,20 @@ def decision(step_id: str, kind: str = "approve", principal: str = "alice", **kw
         "reason": "checked the evidence",
     }
     return Decision(**{**fields, **kw})
+
+
+def merge_request(incident_id: str, into: str, principal: str = "carol", **kw: Any) -> MergeRequest:
+    """A responder's merge of `incident_id` into `into`, as the API builds it."""
+    fields: dict[str, Any] = {
+        "merge_id": f"m-{uuid.uuid4().hex[:10]}",
+        "incident_id": incident_id,
+        "into": into,
+        "principal": principal,
+        "role": Role.responder,
+        "environments": list(Environment),
+        "reason": "one attacker, one key",
+    }
+    return MergeRequest(**{**fields, **kw})
 
 
 async def wait_for_pending(

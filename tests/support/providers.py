@@ -29,6 +29,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from activities.effects import EffectRecords
+from orchestrator.db import make_engine
 from tests.support.ports import free_port
 
 BIN = Path(sys.executable).parent
@@ -159,6 +161,15 @@ class S3Endpoint:
     url: str
     access_key: str
     secret_key: str
+
+    def new_bucket(self, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+        """A fresh bucket and a boto3 client on it; the credentials are in `CONTRACT_S3_ACCESS`
+        and `CONTRACT_S3_SECRET`, the variables a provider under test is configured to read."""
+        s3, bucket = self.client(), f"fb-{uuid.uuid4().hex[:12]}"
+        s3.create_bucket(Bucket=bucket)
+        monkeypatch.setenv("CONTRACT_S3_ACCESS", self.access_key)
+        monkeypatch.setenv("CONTRACT_S3_SECRET", self.secret_key)
+        return s3, bucket
 
     def client(self, secret_key: str | None = None) -> Any:
         return boto3.client(
@@ -299,3 +310,12 @@ def smtp_server() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def effect_records(migrated_sqlite_url: str) -> Iterator[EffectRecords]:
+    """The record store the worker wraps every provider in, on a fresh migrated database: the
+    concrete suites run their provider wrapped (`activities/recorded.py`), as the worker does."""
+    engine = make_engine(migrated_sqlite_url)
+    yield EffectRecords(engine)
+    engine.dispose()

@@ -21,16 +21,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from orchestrator.db import upgrade
-from orchestrator.domain import DecisionKind, Environment, Resources
+from orchestrator.domain import DecisionKind, Environment, IncidentState, Resources
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
-from orchestrator.temporal.incidents import decide, submit_alert
+from orchestrator.temporal.incidents import decide, describe, merge, submit_alert
 from orchestrator.temporal.worker import build_worker
 from tests.support.incidents import (
     decision,
     encrypted_client,
+    eventually,
     final_state,
     make_alert,
+    merge_request,
     wait_for_pending,
 )
 from tests.workflows.test_failures import BrokenQuarantine, with_broken_quarantine
@@ -151,6 +153,44 @@ async def outputs_promoted_in_prod(client: Client, settings: Settings, lab: LabI
     return alert.workflow_id
 
 
+async def _merge_two(client: Client, settings: Settings, lab: LabInfo) -> tuple[str, str]:
+    """Two prod incidents waiting for approvals, the later merged into the earlier, which then
+    runs on. (survivor workflow id, merged workflow id)"""
+    first = make_alert(lab, "model_inversion", Environment.prod)
+    survivor = (await submit_alert(client, first, task_queue=settings.task_queue)).incident_id
+    later = make_alert(lab, "model_inversion", Environment.prod)
+    merged = (await submit_alert(client, later, task_queue=settings.task_queue)).incident_id
+    await wait_for_pending(client, survivor, "rollback-model")
+    await wait_for_pending(client, merged, "rollback-model")
+    await merge(client, merge_request(merged, survivor))
+    await final_state(client, later.workflow_id)
+    await decide(client, survivor, decision("rollback-model"))
+    await decide(client, survivor, decision("rollback-model", principal="bob"))
+
+    async def restore_asked_or_closed() -> IncidentState | None:
+        state = await describe(client, survivor)
+        done = state.closed_at is not None or any(
+            p.step_id == "restore-caller-key" for p in state.pending
+        )
+        return state if done else None
+
+    state = await eventually(restore_asked_or_closed, timeout=60)
+    if state.closed_at is None:  # the survivor revoked the key first (else the merged one did)
+        await decide(client, survivor, decision("restore-caller-key", kind=DecisionKind.reject))
+    await final_state(client, first.workflow_id)
+    return first.workflow_id, later.workflow_id
+
+
+async def merged_away(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """The history of an incident merged into another while it waited for an approval."""
+    return (await _merge_two(client, settings, lab))[1]
+
+
+async def merge_survivor(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """The history of the incident another was merged into, which then ran to its end."""
+    return (await _merge_two(client, settings, lab))[0]
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
@@ -160,6 +200,8 @@ SCENARIOS: dict[str, Scenario] = {
     "triage_assigned": triage_assigned,
     "triage_closed": triage_closed,
     "outputs_promoted_in_prod": outputs_promoted_in_prod,
+    "merged_away": merged_away,
+    "merge_survivor": merge_survivor,
 }
 
 

@@ -33,6 +33,8 @@ def test_histories_are_recorded() -> None:
         "triage_closed",
         "before_triage_no_playbook",
         "outputs_promoted_in_prod",
+        "merged_away",
+        "merge_survivor",
     }
 
 

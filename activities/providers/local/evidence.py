@@ -1,23 +1,19 @@
-"""Content-addressed evidence files under `evidence/sha256/<digest>`.
+"""Content-addressed evidence files under `evidence/sha256/<digest>`, the embedded default.
 
-The name is the SHA-256 of the plaintext, so the digest recorded in the audit ledger proves
-which bytes were collected. With a key ring the file holds AES-256-GCM ciphertext bound to that
-digest (captured prompts and outputs are sensitive), and reading it back re-checks the hash.
+What a stored item is and how a read re-checks it is `activities/providers/sealing.py`; this
+store only keeps the blobs in the data dir, so only processes on this host read them (the S3
+store, `activities/providers/s3_evidence.py`, is the shared one).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 from pathlib import Path
 
-from activities.errors import IntegrityFailure, ResourceNotFound
+from activities.errors import ResourceNotFound
 from activities.providers.local.state import Document, JsonState, write_atomic
-from orchestrator.errors import CryptoError
+from activities.providers.sealing import checked_digest, seal, unseal
 from orchestrator.security.keyring import KeyRing
-
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LocalEvidenceStore:
@@ -27,21 +23,16 @@ class LocalEvidenceStore:
         self.index = JsonState(root / "index.json")
 
     def path_of(self, digest: str) -> Path:
-        if not _DIGEST.match(digest):
-            raise ResourceNotFound(f"not a sha256 digest: {digest!r}")
-        return self.objects / digest
+        return self.objects / checked_digest(digest)
 
     def _put(self, content: bytes, key: str) -> str:
         with self.index.update() as doc:
             seen: Document = doc.setdefault("by_key", {})
             if key in seen:
                 return str(seen[key])
-            digest = hashlib.sha256(content).hexdigest()
+            digest, stored = seal(self.keyring, content)
             path = self.path_of(digest)
             if not path.exists():
-                stored = (
-                    self.keyring.seal(content, aad=digest.encode()) if self.keyring else content
-                )
                 write_atomic(path, stored)
             seen[key] = digest
             return digest
@@ -54,13 +45,7 @@ class LocalEvidenceStore:
             stored = self.path_of(digest).read_bytes()
         except FileNotFoundError:
             raise ResourceNotFound(f"no evidence {digest}") from None
-        try:
-            content = self.keyring.open(stored, aad=digest.encode()) if self.keyring else stored
-        except CryptoError as exc:
-            raise IntegrityFailure(f"evidence {digest} cannot be opened: {exc.detail}") from None
-        if hashlib.sha256(content).hexdigest() != digest:
-            raise IntegrityFailure(f"evidence {digest} does not match its digest")
-        return content
+        return unseal(self.keyring, digest, stored)
 
     async def get(self, digest: str) -> bytes:
         return await asyncio.to_thread(self._get, digest)

@@ -15,7 +15,6 @@ class LocalPaths:
     retraining: Path
     agents: Path
     evidence: Path
-    guard: Path
 
     @classmethod
     def under(cls, data_dir: Path) -> LocalPaths:
@@ -26,5 +25,4 @@ class LocalPaths:
             retraining=data_dir / "retraining",
             agents=data_dir / "agents",
             evidence=data_dir / "evidence",
-            guard=data_dir / "activities" / "guard.json",
         )

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from activities.effects import EffectRecords
 from activities.providers.local.datasets import MANIFEST, LocalDatasetStore
 from activities.providers.s3_datasets import S3Config, S3DatasetStore
+from activities.recorded import RecordedDatasets
 from tests.activities.conftest import tree_state
 from tests.activities.providers.contract_datasets import DatasetStoreContract, Where
-from tests.activities.providers.contract_support import violation
 from tests.support.providers import S3Endpoint
 
 
@@ -25,9 +26,10 @@ def _name() -> str:
 
 class TestLocalDatasetStore(DatasetStoreContract):
     @pytest.fixture(autouse=True)
-    def system(self, tmp_path: Path) -> None:
+    def system(self, tmp_path: Path, effect_records: EffectRecords) -> None:
         self.root = tmp_path
-        self.store = self.provider = LocalDatasetStore(tmp_path)
+        self.store = LocalDatasetStore(tmp_path)
+        self.provider = RecordedDatasets(self.store, effect_records)
 
     async def make_dataset(self, versions: dict[str, dict[str, bytes]]) -> str:
         dataset = _name()
@@ -62,12 +64,12 @@ class TestS3DatasetStore(DatasetStoreContract):
 
     @pytest.fixture(autouse=True)
     async def system(
-        self, s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch
+        self,
+        s3_server: S3Endpoint,
+        monkeypatch: pytest.MonkeyPatch,
+        effect_records: EffectRecords,
     ) -> AsyncIterator[None]:
-        self.s3, self.bucket = s3_server.client(), f"fb-{uuid.uuid4().hex[:12]}"
-        self.s3.create_bucket(Bucket=self.bucket)
-        monkeypatch.setenv("CONTRACT_S3_ACCESS", s3_server.access_key)
-        monkeypatch.setenv("CONTRACT_S3_SECRET", s3_server.secret_key)
+        self.s3, self.bucket = s3_server.new_bucket(monkeypatch)
         config = S3Config(
             endpoint=s3_server.url,
             bucket=self.bucket,
@@ -76,9 +78,10 @@ class TestS3DatasetStore(DatasetStoreContract):
             access_key_env="CONTRACT_S3_ACCESS",
             secret_key_env="CONTRACT_S3_SECRET",
         )
-        self.provider = S3DatasetStore(config)
+        store = S3DatasetStore(config)
+        self.provider = RecordedDatasets(store, effect_records)
         yield
-        await self.provider.aclose()
+        await store.aclose()
 
     def _put(self, key: str, body: bytes) -> None:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body)
@@ -123,16 +126,3 @@ class TestS3DatasetStore(DatasetStoreContract):
             )
             for key in keys
         }
-
-    test_a_repeated_release_returns_the_first_answer = violation(
-        DatasetStoreContract.test_a_repeated_release_returns_the_first_answer,
-        "S3DatasetStore.release keeps no record of its idempotency key: a repeat finds the "
-        "version live and answers changed=False, so a datasets.release retried after the move "
-        "but before the activity returned reports the first result wrongly",
-    )
-    test_listing_an_unknown_dataset_is_not_found = violation(
-        DatasetStoreContract.test_listing_an_unknown_dataset_is_not_found,
-        "S3DatasetStore.versions lists an empty prefix as {} instead of raising "
-        "ResourceNotFound, so datasets.verify of a misspelt dataset checks no version and "
-        "reports ok=true",
-    )

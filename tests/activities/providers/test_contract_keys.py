@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from activities.effects import EffectRecords
 from activities.providers.http_keys import GatewayConfig, HttpKeyProvider, kong, litellm, openai
 from activities.providers.local.keys import LocalKeyStore
 from activities.providers.protocols import KeyProvider
+from activities.recorded import RecordedKeys
 from tests.activities.providers.contract_keys import KeyRestore, KeyRevocation
 from tests.activities.providers.contract_support import violation
 from tests.activities.providers.fake_gateways import (
@@ -27,9 +29,9 @@ from tests.support.providers import Loopback
 
 class TestLocalKeyStore(KeyRestore):
     @pytest.fixture(autouse=True)
-    def system(self, tmp_path: Path) -> None:
+    def system(self, tmp_path: Path, effect_records: EffectRecords) -> None:
         self.store = LocalKeyStore(tmp_path)
-        self.provider = self.store
+        self.provider = RecordedKeys(self.store, effect_records)
 
     async def add_key(self) -> str:
         key_id = f"key-{uuid.uuid4().hex[:8]}"
@@ -53,11 +55,12 @@ class OnGateway:
 
     @pytest.fixture(autouse=True)
     async def system(
-        self, loopback: Loopback, monkeypatch: pytest.MonkeyPatch
+        self, loopback: Loopback, monkeypatch: pytest.MonkeyPatch, effect_records: EffectRecords
     ) -> AsyncIterator[None]:
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
         loopback.handler = self.gateway = self.fake()
-        self.provider = http = HttpKeyProvider(self.preset(loopback.url, TOKEN_ENV))
+        http = HttpKeyProvider(self.preset(loopback.url, TOKEN_ENV))
+        self.provider = RecordedKeys(http, effect_records)
         yield
         await http.aclose()
 
@@ -71,44 +74,20 @@ class OnGateway:
         return self.gateway.snapshot()
 
 
-STATELESS = (
-    "HttpKeyProvider keeps no record of an idempotency key: a repeat finds the effect in place "
-    "and answers changed=False, so a keys.{0} retried after the effect landed but before the "
-    "activity returned reports 'already' instead of the first result{1}"
-)
-
-
-class StatelessRestore(OnGateway, KeyRestore):
-    test_a_repeated_revoke_returns_the_first_answer = violation(
-        KeyRestore.test_a_repeated_revoke_returns_the_first_answer,
-        STATELESS.format("revoke", " and loses the inverse the workflow compensates with"),
-    )
-    test_a_repeated_restore_returns_the_first_answer = violation(
-        KeyRestore.test_a_repeated_restore_returns_the_first_answer,
-        STATELESS.format("restore", ""),
-    )
-
-
-class TestLiteLLM(StatelessRestore):
+class TestLiteLLM(OnGateway, KeyRestore):
     fake = LiteLLMGateway
     preset = staticmethod(litellm)
 
 
-class TestKong(StatelessRestore):
+class TestKong(OnGateway, KeyRestore):
     fake = KongGateway
     preset = staticmethod(kong)
 
-    test_usage_of_an_unknown_key_is_not_found = violation(
-        KeyRestore.test_usage_of_an_unknown_key_is_not_found,
-        "the kong preset has no usage operation, so usage() answers '0 requests, never used' "
-        "for any id without asking the gateway, even for a key that does not exist",
-    )
-
 
 GONE = (
-    "the openai preset revokes by DELETE and has no state read: a repeat sends DELETE again, "
-    "the gateway answers 404 and the provider raises ResourceNotFound, so a retried "
-    "keys.revoke fails for good although the key was revoked"
+    "the openai preset revokes by DELETE and has no state read: a revoke in another step (a "
+    "new idempotency key, so no record answers it) sends DELETE again, the gateway answers "
+    "404 for the key that is gone, and the provider cannot tell it from a key never issued"
 )
 
 
@@ -118,12 +97,6 @@ class TestOpenAI(OnGateway, KeyRevocation):
     fake = OpenAIGateway
     preset = staticmethod(openai)
 
-    test_a_repeated_revoke_applies_nothing = violation(
-        KeyRevocation.test_a_repeated_revoke_applies_nothing, GONE
-    )
-    test_a_repeated_revoke_returns_the_first_answer = violation(
-        KeyRevocation.test_a_repeated_revoke_returns_the_first_answer, GONE
-    )
     test_revoking_a_revoked_key_in_another_step_changes_nothing = violation(
         KeyRevocation.test_revoking_a_revoked_key_in_another_step_changes_nothing, GONE
     )

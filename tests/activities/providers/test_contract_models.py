@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from activities.effects import EffectRecords
 from activities.providers.local import training
 from activities.providers.local.lab import transactions
 from activities.providers.local.models import QUARANTINE_TAG, LocalModelRegistry
 from activities.providers.mlflow import INCIDENT, QUARANTINED, MlflowConfig, MlflowRegistry
+from activities.recorded import RecordedModels
 from tests.activities.providers.contract_models import ALIAS, ModelRegistryContract
-from tests.activities.providers.contract_support import violation
 from tests.support.providers import mlflow_post, register_model
 
 UNTRAINED = {"feature": training.FEATURE, "threshold": 1e9}
@@ -27,10 +28,10 @@ UNTRAINED = {"feature": training.FEATURE, "threshold": 1e9}
 
 class TestLocalModelRegistry(ModelRegistryContract):
     @pytest.fixture(autouse=True)
-    def system(self, tmp_path: Path) -> None:
+    def system(self, tmp_path: Path, effect_records: EffectRecords) -> None:
         self.root = tmp_path
         self.registry = LocalModelRegistry(tmp_path)
-        self.provider = self.registry
+        self.provider = RecordedModels(self.registry, effect_records)
 
     async def make_model(self, good: list[bool], serving: str) -> str:
         model = f"fraud-{uuid.uuid4().hex[:8]}"
@@ -61,24 +62,20 @@ class TestLocalModelRegistry(ModelRegistryContract):
         return {k: v for k, v in state.items() if k != "effects"}, self.registry.versions(model)
 
 
-STATELESS = (
-    "MlflowRegistry answers a repeated {0} from the registry's present state (changed=False) "
-    "instead of the first result, so a models.{0} retried after the alias moved but before the "
-    "activity returned reports 'already at version' and records no compensation"
-)
-
-
 class TestMlflowRegistry(ModelRegistryContract):
     @pytest.fixture(autouse=True)
-    async def system(self, mlflow_server: str) -> AsyncIterator[None]:
+    async def system(
+        self, mlflow_server: str, effect_records: EffectRecords
+    ) -> AsyncIterator[None]:
         self.url = mlflow_server
-        self.provider = MlflowRegistry(
+        self.registry = MlflowRegistry(
             MlflowConfig(url=mlflow_server, validation_metric="accuracy", validation_min=0.9)
         )
+        self.provider = RecordedModels(self.registry, effect_records)
         self.client = httpx.AsyncClient(base_url=mlflow_server + "/api/2.0/mlflow", timeout=10)
         yield
         await self.client.aclose()
-        await self.provider.aclose()
+        await self.registry.aclose()
 
     async def make_model(self, good: list[bool], serving: str) -> str:
         accuracies = [0.95 if ok else 0.41 for ok in good]
@@ -111,12 +108,3 @@ class TestMlflowRegistry(ModelRegistryContract):
                 for v in versions.get("model_versions", [])
             ),
         )
-
-    test_a_repeated_rollback_returns_the_first_answer = violation(
-        ModelRegistryContract.test_a_repeated_rollback_returns_the_first_answer,
-        STATELESS.format("rollback"),
-    )
-    test_a_repeated_restore_returns_the_first_answer = violation(
-        ModelRegistryContract.test_a_repeated_restore_returns_the_first_answer,
-        STATELESS.format("restore"),
-    )

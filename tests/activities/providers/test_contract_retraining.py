@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.effects import EffectRecords
 from activities.providers.local.datasets import LocalDatasetStore
 from activities.providers.local.lab import seed_demo_lab
 from activities.providers.local.models import LocalModelRegistry
@@ -23,6 +24,7 @@ from activities.providers.retraining import (
     PipelineConfig,
     WebhookRunner,
 )
+from activities.recorded import RecordedRetraining
 from tests.activities.providers.contract_retraining import Outcome, RetrainingRunnerContract
 from tests.activities.providers.fake_pipelines import (
     TOKEN,
@@ -40,14 +42,14 @@ PARAMETERS = ("model", "dataset", "dataset_version", "incident_id")
 
 class TestLocalRetrainingRunner(RetrainingRunnerContract):
     @pytest.fixture(autouse=True)
-    def system(self, tmp_path: Path) -> Iterator[None]:
+    def system(self, tmp_path: Path, effect_records: EffectRecords) -> Iterator[None]:
         self.lab, self.paths = seed_demo_lab(tmp_path), LocalPaths.under(tmp_path)
         datasets = LocalDatasetStore(self.paths.datasets)
         datasets.add_version(self.lab.dataset, "v-empty", {TRAINING_FILE: b"amount,label\n"})
         self.runner = LocalRetrainingRunner(
             self.paths.retraining, LocalModelRegistry(self.paths.models), datasets
         )
-        self.provider = self.runner
+        self.provider = RecordedRetraining(self.runner, effect_records)
         yield
         self.runner.join(timeout=30)
 
@@ -77,7 +79,7 @@ class OnPipeline:
 
     @pytest.fixture(autouse=True)
     async def system(
-        self, loopback: Loopback, monkeypatch: pytest.MonkeyPatch
+        self, loopback: Loopback, monkeypatch: pytest.MonkeyPatch, effect_records: EffectRecords
     ) -> AsyncIterator[None]:
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
         loopback.handler = self.pipeline = self.fake()
@@ -88,7 +90,8 @@ class OnPipeline:
             username=self.pipeline.username,
             namespace="ml",
         )
-        self.provider = http = self.runner(config)
+        http = self.runner(config)
+        self.provider = RecordedRetraining(http, effect_records)
         yield
         await http.aclose()
 

@@ -20,10 +20,12 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.factory import Providers, activities_for, build_providers
+from activities.effects import EffectRecords
+from activities.factory import Providers, activities_for, build_providers, recorded
 from activities.guard import ResourceGuard
 from activities.providers.http_keys import HttpKeyProvider, litellm
 from activities.providers.mlflow import MlflowConfig, MlflowRegistry
+from orchestrator import db
 from orchestrator.domain import ActionInput, ActionResult, Environment
 from orchestrator.settings import load_settings
 from tests.activities.retrain_workflow import RunOneAction
@@ -38,10 +40,11 @@ async def worker_with(
 ) -> AsyncIterator[Callable[[str, dict[str, str]], object]]:
     """A worker over the local providers with `replaced` ones; yields a one-action runner."""
     client = Client(**{**env.client.config(), "data_converter": pydantic_data_converter})
-    providers: Providers = dataclasses.replace(
-        build_providers(load_settings(data_dir=tmp_path)), **replaced
-    )
-    guard = ResourceGuard(tmp_path / "guard.json", 0)
+    settings = load_settings(data_dir=tmp_path)
+    db.upgrade(settings.db_url)
+    providers: Providers = dataclasses.replace(build_providers(settings), **replaced)
+    engine = db.make_engine(settings.db_url)
+    guard = ResourceGuard(engine, 0)
     queue = f"providers-{uuid.uuid4()}"
 
     async def start(action: str, params: dict[str, str]) -> WorkflowHandle[object, ActionResult]:
@@ -65,9 +68,10 @@ async def worker_with(
         client,
         task_queue=queue,
         workflows=[RunOneAction],
-        activities=activities_for(providers, guard),
+        activities=activities_for(recorded(providers, EffectRecords(engine)), guard),
     ):
         yield start
+    engine.dispose()
 
 
 async def test_model_playbook_steps_against_mlflow(

@@ -1,0 +1,1 @@
+"""Entity correlation and merging: which open incident an alert of another key joins."""

@@ -1,0 +1,78 @@
+"""The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
+expression names is in a real scrape of the app's registry (on a migrated database with
+incidents, approvals, alerts and a signed checkpoint), and the panels are laid out on Grafana's
+24-column grid without overlapping."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from orchestrator import db
+from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
+from orchestrator.audit import CheckpointSigner, EventStore
+from orchestrator.incidents.projector import IncidentProjector
+from tests.support.stories import Story
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "firebreak.json"
+METRIC = re.compile(r"\bfirebreak_[a-z0-9_]+")
+
+
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return loaded
+
+
+def expressions() -> list[str]:
+    return [t["expr"] for p in dashboard()["panels"] for t in p["targets"]]
+
+
+@pytest.fixture
+def exported(sqlite_url: str, tmp_path: Path) -> set[str]:
+    db.upgrade(sqlite_url)
+    engine = db.make_engine(sqlite_url)
+    store = EventStore(engine, signer=CheckpointSigner(tmp_path / "k.pem"))
+    Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
+    store.checkpoint()
+    IncidentProjector(engine, store).catch_up()
+    ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc()
+    text = generate_latest(build_registry(engine)).decode()
+    engine.dispose()
+    return {s.name for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_every_expression_names_an_exported_metric(exported: set[str]) -> None:
+    exprs = expressions()
+    assert exprs
+    for expr in exprs:
+        named = METRIC.findall(expr)
+        assert named, f"no Firebreak metric in {expr!r}"
+        missing = [m for m in named if m not in exported]
+        assert not missing, f"{expr!r} asks for {missing}; exported: {sorted(exported)}"
+        assert expr.count("(") == expr.count(")"), expr
+
+
+def test_panels_fit_the_grid_and_use_the_input_datasource() -> None:
+    board = dashboard()
+    assert [i["name"] for i in board["__inputs"]] == ["DS_PROMETHEUS"]
+    ids = [p["id"] for p in board["panels"]]
+    assert len(ids) == len(set(ids))
+    cells: set[tuple[int, int]] = set()
+    for panel in board["panels"]:
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        assert all(t["datasource"]["uid"] == "${DS_PROMETHEUS}" for t in panel["targets"])
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        area = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not area & cells, f"{panel['title']} overlaps another panel"
+        cells |= area
