@@ -201,14 +201,16 @@ def activities_for(
     evidence = EvidenceActivities(
         providers.evidence, providers.keys, providers.models, providers.datasets
     )
+    notify = NotifyActivities(providers.notifier)
     return [
         keys.revoke, keys.restore, keys.usage,
         models.snapshot, models.rollback, models.restore, models.validate,
+        models.promote, models.evaluate,
         datasets.verify, datasets.quarantine, datasets.release,
         retraining.run,
         agents.suspend_tool, agents.restore_tool,
         evidence.collect,
-        NotifyActivities(providers.notifier).send,
+        notify.responders, notify.send,
     ]  # fmt: skip
 
 

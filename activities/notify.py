@@ -1,4 +1,6 @@
-"""The `notify.send` activity: a message for responders, with the command that answers it.
+"""The `notify.send` activity: a message for responders, with the command that answers it; and
+the `notify.responders` action, a message a playbook step sends (say, that a retrained model
+failed validation and the restored one keeps serving).
 
 The workflow says what a message asks of people (`Notification.kind`); the answer is a CLI
 command, which belongs here at the edge rather than in workflow history, so changing the CLI
@@ -9,8 +11,10 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.base import action, optional
 from activities.errors import ActivityError, as_application_error
 from activities.providers.protocols import Notifier
+from orchestrator.domain import ActionInput, ActionResult
 from workflows.contracts import NOTIFY_SEND, Notification
 
 ANSWERS = {
@@ -44,3 +48,26 @@ class NotifyActivities:
             await self.notifier.notify(with_answer(message))
         except ActivityError as exc:
             raise as_application_error(exc) from None
+
+    @action("notify.responders")
+    async def responders(self, input: ActionInput) -> ActionResult:
+        """Tell the responders what the step's `title` and `body` say (step outputs filled
+        in are data: notifiers escape them). No answer is asked for."""
+        message = Notification(
+            incident_id=input.incident_id,
+            title=input.params["title"],
+            body=optional(input, "body") or "",
+            severity=optional(input, "severity") or "info",
+            environment=input.environment.value,
+            step_id=input.step_id,
+            kind="report",
+        )
+        if not input.dry_run:
+            await self.notifier.notify(message)
+        return ActionResult(
+            action=input.action,
+            changed=False,
+            summary=("dry run: would tell" if input.dry_run else "told")
+            + f" the responders: {message.title}",
+            outputs={"sent": str(not input.dry_run).lower()},
+        )

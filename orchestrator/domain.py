@@ -14,7 +14,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "LIFECYCLE_STEP",
@@ -28,6 +35,8 @@ __all__ = [
     "AlertStatus",
     "ApprovalMode",
     "ApprovalPolicy",
+    "Condition",
+    "ConditionResult",
     "CorrelatedAlert",
     "Decision",
     "DecisionKind",
@@ -353,11 +362,73 @@ class ApprovalPolicy(BaseModel):
         return {ApprovalMode.auto: 0, ApprovalMode.one: 1, ApprovalMode.two: 2}[self.mode]
 
 
+class Condition(BaseModel):
+    """`when:` of a step: it runs only if an earlier step's output passes one comparison.
+
+    `output` is a reference without braces (`steps.evaluate.outputs.passed`). Exactly one of
+    the comparisons is given; `at_least`/`at_most` are for number and integer outputs, checked
+    at load time against the action's declared output type. No expressions: a condition is data.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    output: str
+    equals: str | None = None
+    not_equals: str | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @field_validator("equals", "not_equals", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        """YAML's `true`/`3` become the text an output holds (`"true"`, `"3"`)."""
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_comparison(self) -> Condition:
+        given = [
+            k
+            for k in ("equals", "not_equals", "at_least", "at_most")
+            if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of equals, not_equals, at_least, at_most")
+        return self
+
+    @property
+    def comparison(self) -> tuple[str, str | float]:
+        """The one comparison given, as (operator, operand)."""
+        for key in ("equals", "not_equals", "at_least", "at_most"):
+            value = getattr(self, key)
+            if value is not None:
+                return key, value
+        raise AssertionError("validated: one comparison is set")
+
+
+class ConditionResult(BaseModel):
+    """What a step's `when:` found when the step came up, recorded in its step events."""
+
+    model_config = ConfigDict(frozen=True)
+
+    output: str
+    comparison: str
+    operand: str
+    value: str | None = Field(description="The output's value; None when it has none.")
+    met: bool
+    reason: str = ""
+
+
 class Step(BaseModel):
     """One playbook step: an action with parameters, or (`undo`) the inverse of an earlier step.
 
-    `params` values may hold `{{ alert.field }}` placeholders, resolved from the alert only.
-    `approval` maps an environment tier (or `default`) to its policy.
+    `params` values may hold `{{ alert.field }}` placeholders, resolved when the incident
+    starts, and `{{ steps.<id>.outputs.<name> }}` references to an earlier step's declared
+    outputs, resolved when the step comes up. `when` makes the step conditional on one such
+    output. `approval` maps an environment tier (or `default`) to its policy.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -366,6 +437,7 @@ class Step(BaseModel):
     action: str | None = None
     undo: Slug | None = Field(None, description="Run the inverse of this earlier step.")
     params: dict[str, str] = Field(default_factory=dict)
+    when: Condition | None = Field(None, description="Run only if this output comparison holds.")
     approval: dict[str, ApprovalPolicy] = Field(default_factory=dict)
     stall_after_seconds: int = Field(600, ge=1, description="No result by then: StepStalled.")
     max_attempts: int | None = Field(
@@ -570,6 +642,7 @@ class StepState(BaseModel):
     finished_at: datetime | None = None
     result: ActionResult | None = None
     error: str | None = None
+    condition: ConditionResult | None = Field(None, description="What its `when:` found.")
 
 
 class PendingDecision(BaseModel):

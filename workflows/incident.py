@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.merging import MergedAway, MergeDesk, check_merge
     from workflows.notifications import Ask, notify
     from workflows.outbox import Outbox
+    from workflows.outputs import Unresolved, evaluate, has_references, render
     from workflows.patches import LIFECYCLE, TRIAGE, UNDO_ONLY_CHANGES
     from workflows.sla import SlaClock
     from workflows.triage import TriageDesk
@@ -411,6 +412,11 @@ class IncidentWorkflow:
         assert state is not None
         self._state.current_step = step.id
         fresh = state.status is StepStatus.pending and state.attempts == 0
+        if fresh and step.when is not None:
+            state.condition = evaluate(step.when, self._state.steps)
+            if not state.condition.met:
+                transitions.skip(state, self._outbox, transitions.unmet(state.condition))
+                return
         target = self._step(step.undo) if step.undo else None
         if target and fresh:
             if target.status is not StepStatus.succeeded:
@@ -421,8 +427,7 @@ class IncidentWorkflow:
                 why = f"nothing to undo: {target.step_id} changed nothing"
                 transitions.skip(state, self._outbox, why)
                 return
-            state.params = {**inverse_params(target), **step.params}
-        if fresh:
+        if fresh and await self._fill_params(step, state, target):
             await self._request_approval(step, state)
         if state.status is StepStatus.awaiting_approval:
             await self._await_approval(step, state)
@@ -436,6 +441,21 @@ class IncidentWorkflow:
             if status not in (StepStatus.pending, StepStatus.approved):
                 return
             await self._attempt(phase, step, state)
+
+    async def _fill_params(self, step: Step, state: StepState, target: StepState | None) -> bool:
+        """Set the step's parameters as it comes up: an undo step's start from what undoes its
+        target, and earlier steps' outputs fill their references (`workflows.outputs`). An
+        output that is not there fails the step, naming it, for people to skip or abort."""
+        own = dict(step.params)
+        if has_references(own):
+            try:
+                own = render(own, self._state.steps)
+            except Unresolved as exc:
+                transitions.fail(state, self._outbox, exc.reason)
+                await self._notify(Ask.failure, state, f"Step cannot run: {state.action}")
+                return False
+        state.params = {**inverse_params(target), **own} if target else own
+        return True
 
     async def _request_approval(self, step: Step, state: StepState) -> None:
         policy = step.policy_for(self._state.environment)
@@ -479,6 +499,10 @@ class IncidentWorkflow:
         retry = self._retry_by
         self._retry_by = None
         retried_by = (retry.decision_id, retry.principal) if retry else None
+        if has_references(step.params) and not await self._fill_params(
+            step, state, self._step(step.undo) if step.undo else None
+        ):
+            return
         transitions.start(state, phase, self._outbox, retried_by=retried_by)
         try:
             result = await self._execute(state, step, state.action, state.params, "")

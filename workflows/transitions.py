@@ -16,6 +16,7 @@ from orchestrator.domain import (
     Actor,
     Alert,
     ApprovalPolicy,
+    ConditionResult,
     Decision,
     DecisionKind,
     DecisionOutcome,
@@ -35,6 +36,21 @@ TIMEOUT_ACTOR = Actor(id="firebreak/timeout", role="system")
 def ids(state: StepState) -> dict[str, Any]:
     """The fields that name a step in every step event."""
     return {"phase": state.phase.value, "step_id": state.step_id, "action": state.action}
+
+
+def _condition(state: StepState) -> dict[str, Any]:
+    """What the step's `when:` found, in the events of a conditional step (none otherwise)."""
+    return {"condition": state.condition.model_dump(mode="json")} if state.condition else {}
+
+
+def unmet(condition: ConditionResult) -> str:
+    """Why a conditional step is skipped, for people."""
+    found = "no value" if condition.value is None else repr(condition.value)
+    why = f" ({condition.reason})" if condition.reason else ""
+    return (
+        f"condition not met: {condition.output} {condition.comparison} "
+        f"{condition.operand!r}, found {found}{why}"
+    )
 
 
 def _decided(
@@ -125,6 +141,7 @@ def request(state: StepState, policy: ApprovalPolicy, requested_by: str, outbox:
             "approvals_required": state.approvals_required,
             "deadline": state.deadline.isoformat(),
             "requested_by": state.requested_by,
+            **_condition(state),
         },
     )
 
@@ -189,7 +206,9 @@ def abort(
 def skip(state: StepState, outbox: Outbox, reason: str, **extra: Any) -> None:
     state.status = StepStatus.skipped
     state.finished_at = outbox.now()
-    outbox.emit(EventType.step_skipped, {**ids(state), "reason": reason, **extra})
+    outbox.emit(
+        EventType.step_skipped, {**ids(state), "reason": reason, **_condition(state), **extra}
+    )
 
 
 def start(
@@ -206,6 +225,7 @@ def start(
         "action": state.action,
         "params": state.params,
         "attempt": state.attempts,
+        **_condition(state),
     }
     if retried_by is not None:
         started |= {"decision_id": retried_by[0], "principal": retried_by[1]}

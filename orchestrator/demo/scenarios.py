@@ -80,11 +80,15 @@ def _poisoning(run_id: str, lab: LabInfo) -> Scenario:
     }
     return Scenario(
         key="poisoning",
-        headline="data poisoning on prod: quarantine and rollback need people (rollback: two)",
+        headline=(
+            "data poisoning on prod: quarantine, rollback and promoting the validated retrained "
+            "model need people (rollback and promotion: two)"
+        ),
         alerts=[alert],
         approvers={
             "quarantine-dataset": (ALICE,),
             "rollback-model": (ALICE, BOB),
+            "promote-retrained": (ALICE, BOB),
             "restore-ingest-key": (BOB,),
         },
     )

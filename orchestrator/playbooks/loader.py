@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from orchestrator.domain import Alert, Phase, Playbook, Step
 from orchestrator.errors import InvalidInput, NotFound
-from orchestrator.playbooks.templating import render
+from orchestrator.playbooks.templating import has_step_refs, render
 from orchestrator.playbooks.validation import check_playbook
 
 
@@ -104,7 +104,11 @@ def resolve(playbook: Playbook, alert: Alert) -> Playbook:
 
     def step(s: Step) -> Step:
         where = f"{playbook.id}: step {s.id}"
-        params = {k: render(v, alert, where=f"{where}: parameter {k}") for k, v in s.params.items()}
+        refs = has_step_refs(s.params)
+        params = {
+            k: render(v, alert, where=f"{where}: parameter {k}", refs_follow=refs)
+            for k, v in s.params.items()
+        }
         return s.model_copy(update={"params": params})
 
     phases = [Phase(name=ph.name, steps=[step(s) for s in ph.steps]) for ph in playbook.phases]

@@ -1,6 +1,9 @@
-"""Step parameters templated from alert fields, and nothing else.
+"""Step parameters templated from alert fields and earlier steps' declared outputs, and nothing
+else.
 
-A placeholder is `{{ alert.<path> }}` where the path names an `Alert` field (`id`, `source`,
+A placeholder is `{{ steps.<id>.outputs.<name> }}` (checked against the playbook's earlier
+steps by `validation`, left in place here and filled when the step comes up, by
+`workflows.outputs`) or `{{ alert.<path> }}` where the path names an `Alert` field (`id`, `source`,
 `type`, `severity`, `environment`, `title`, `fingerprint`), a resource (`resources.api_key` …)
 or a label (`labels.<name>`). No expressions, filters or code: alert text is attacker-controlled
 and is only ever substituted as data. A path that names no field is an error when the playbook
@@ -14,6 +17,7 @@ import re
 
 from orchestrator.domain import Alert, Resources
 from orchestrator.errors import InvalidInput
+from workflows.outputs import StepRef, parse_ref
 
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _SCALARS = frozenset({"id", "source", "type", "severity", "environment", "title", "fingerprint"})
@@ -24,10 +28,25 @@ def placeholders(template: str) -> list[str]:
     return PLACEHOLDER.findall(template)
 
 
+def step_ref(expr: str) -> StepRef | None:
+    """The earlier step's output a placeholder names, None for an alert placeholder, or
+    InvalidInput when it starts with `steps.` but is no reference."""
+    if not expr.startswith("steps."):
+        return None
+    ref = parse_ref(expr)
+    if ref is None:
+        raise InvalidInput(
+            f"placeholder {{{{ {expr} }}}} must read steps.<step id>.outputs.<name>", field=expr
+        )
+    return ref
+
+
 def check_path(expr: str) -> str:
     """The alert field path of a placeholder, or InvalidInput naming what is wrong."""
     if not expr.startswith("alert."):
-        raise InvalidInput(f"placeholder {{{{ {expr} }}}} must start with 'alert.'", field=expr)
+        raise InvalidInput(
+            f"placeholder {{{{ {expr} }}}} must start with 'alert.' or 'steps.'", field=expr
+        )
     path = expr.removeprefix("alert.")
     if path in _SCALARS or _LABEL.match(path):
         return path
@@ -46,14 +65,26 @@ def alert_value(alert: Alert, path: str) -> str | None:
     return None if value is None else str(value)
 
 
-def render(template: str, alert: Alert, *, where: str) -> str:
-    """Substitute every placeholder; an empty alert field is an InvalidInput naming it."""
+def has_step_refs(params: dict[str, str]) -> bool:
+    """Whether the workflow will fill step-output references into these parameters."""
+    return any(step_ref(e) is not None for v in params.values() for e in placeholders(v))
+
+
+def render(template: str, alert: Alert, *, where: str, refs_follow: bool = False) -> str:
+    """Substitute every alert placeholder; an empty alert field is an InvalidInput naming it.
+    Step-output references stay for the workflow to fill when the step comes up; where it
+    will (`refs_follow`: the step has some), alert text holding braces would be read as a
+    reference there, so it is refused, not interpreted."""
 
     def substitute(match: re.Match[str]) -> str:
+        if step_ref(match.group(1)) is not None:
+            return match.group(0)
         path = check_path(match.group(1))
         value = alert_value(alert, path)
         if not value:
             raise InvalidInput(f"{where}: alert field 'alert.{path}' is empty", field=path)
+        if refs_follow and ("{{" in value or "}}" in value):
+            raise InvalidInput(f"{where}: alert field 'alert.{path}' holds braces", field=path)
         return value
 
     return PLACEHOLDER.sub(substitute, template)

@@ -110,3 +110,47 @@ def test_registration_converges_after_a_crash_before_the_record(lab: Lab) -> Non
     (lab.paths.models / MODEL / "versions" / ".5.staging").mkdir()
     assert registry.register(MODEL, weights, **kwargs) == first  # type: ignore[arg-type]
     assert registry.versions(MODEL) == ["1", "2", "3", "4"]
+
+
+async def test_evaluate_reports_a_candidate_against_threshold_and_baseline(lab: Lab) -> None:
+    """A shortfall is a finding (`passed=false`) with the reason, never an activity failure."""
+    good = await lab.run(
+        "models.evaluate",
+        {"model": MODEL, "version": "2", "baseline_version": "1", "min_score": "0.9"},
+    )
+    assert good.outputs["passed"] == "true" and not good.changed
+    assert float(good.outputs["score"]) >= float(good.outputs["baseline_score"])
+    assert good.outputs["baseline_version"] == "1" and good.outputs["metric"] == "accuracy"
+
+    poisoned = await lab.run(
+        "models.evaluate", {"model": MODEL, "version": "3", "baseline_version": "2"}
+    )
+    assert poisoned.outputs["passed"] == "false"
+    assert "below the minimum" in poisoned.outputs["detail"]
+    assert f"below version 2's {float(good.outputs['score']):.4f}" in poisoned.outputs["detail"]
+
+    strict = await lab.run("models.evaluate", {"model": MODEL, "version": "2", "min_score": "1"})
+    assert strict.outputs["passed"] == "false"
+    assert "below the threshold 1.0000" in strict.outputs["detail"]
+
+    with pytest.raises(ApplicationError) as caught:
+        await lab.run("models.evaluate", {"model": MODEL, "version": "2", "min_score": "high"})
+    assert caught.value.type == "InvalidParams" and "min_score must be a number" in str(
+        caught.value
+    )
+
+
+async def test_promote_serves_a_version_and_its_inverse_puts_the_old_one_back(lab: Lab) -> None:
+    registry = LocalModelRegistry(lab.paths.models)
+    promoted = await lab.run("models.promote", {"model": MODEL, "version": "2"}, key="wf/p")
+    assert promoted.changed and await registry.resolve(MODEL, "production") == "2"
+    assert promoted.outputs["from_version"] == "3" and promoted.outputs["to_version"] == "2"
+    assert await lab.run("models.promote", {"model": MODEL, "version": "2"}, key="wf/p") == (
+        promoted
+    ), "a retried promotion is the same promotion"
+    assert promoted.inverse_params == {"model": MODEL, "alias": "production", "version": "3"}
+    await lab.run("models.restore", promoted.inverse_params)
+    assert await registry.resolve(MODEL, "production") == "3"
+    held = await lab.run("models.promote", {"model": MODEL, "version": "1"}, incident="other")
+    assert not held.changed and held.outputs["guarded_by"] == "incident-a"
+    assert await registry.resolve(MODEL, "production") == "3"

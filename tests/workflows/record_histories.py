@@ -142,6 +142,24 @@ async def triage_closed(client: Client, settings: Settings, lab: LabInfo) -> str
     return alert.workflow_id
 
 
+async def outputs_promoted_in_prod(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """Data poisoning in prod: the retrained version's outputs feed its evaluation and its
+    promotion (`when:` met, two approvals); the failure report's condition is not met."""
+    alert = make_alert(lab, "data_poisoning", Environment.prod)
+    inc = (await submit_alert(client, alert, task_queue=settings.task_queue)).incident_id
+    for step, people in (
+        ("quarantine-dataset", ("alice",)),
+        ("rollback-model", ("alice", "bob")),
+        ("promote-retrained", ("alice", "bob")),
+        ("restore-ingest-key", ("carol",)),
+    ):
+        await wait_for_pending(client, inc, step, timeout=60)
+        for person in people:
+            await decide(client, inc, decision(step, principal=person))
+    await final_state(client, alert.workflow_id)
+    return alert.workflow_id
+
+
 async def _merge_two(client: Client, settings: Settings, lab: LabInfo) -> tuple[str, str]:
     """Two prod incidents waiting for approvals, the later merged into the earlier, which then
     runs on. (survivor workflow id, merged workflow id)"""
@@ -228,6 +246,7 @@ SCENARIOS: dict[str, Scenario] = {
     "duplicates_while_waiting": duplicates_while_waiting,
     "triage_assigned": triage_assigned,
     "triage_closed": triage_closed,
+    "outputs_promoted_in_prod": outputs_promoted_in_prod,
     "merged_away": merged_away,
     "merge_survivor": merge_survivor,
     "lifecycle_ack_resolve_close": lifecycle_ack_resolve_close,

@@ -83,6 +83,9 @@ async def test_approval_policy_is_enforced_by_the_update_validator(
         two = await decide(dev_client, inc, decision("rollback-model", principal="bob"))
         assert two.step_status is StepStatus.approved and two.approved_by == ["alice", "bob"]
 
+        await wait_for_pending(dev_client, inc, "promote-retrained", timeout=60)
+        await decide(dev_client, inc, decision("promote-retrained"))
+        await decide(dev_client, inc, decision("promote-retrained", principal="bob"))
         await wait_for_pending(dev_client, inc, "restore-ingest-key")
         await decide(dev_client, inc, decision("restore-ingest-key", principal="carol"))
         final = await final_state(dev_client, alert.workflow_id)
@@ -96,6 +99,8 @@ async def test_approval_policy_is_enforced_by_the_update_validator(
         ("quarantine-dataset", "alice"),
         ("rollback-model", "alice"),
         ("rollback-model", "bob"),
+        ("promote-retrained", "alice"),
+        ("promote-retrained", "bob"),
         ("restore-ingest-key", "carol"),
     ]
     approved = [e for e in events if e.type == "StepApproved"]
@@ -105,9 +110,14 @@ async def test_approval_policy_is_enforced_by_the_update_validator(
         ("carol", "responder"),
     }
     requested = [p["step_id"] for p in payloads(events, "StepRequested")]
-    assert requested == ["quarantine-dataset", "rollback-model", "restore-ingest-key"]
+    assert requested == [
+        "quarantine-dataset",
+        "rollback-model",
+        "promote-retrained",
+        "restore-ingest-key",
+    ]
     kinds = Counter(p["kind"] for p in payloads(events, "NotificationSent"))
-    assert kinds == {"approval": 3}
+    assert kinds == {"approval": 4}
 
 
 async def test_rejected_step_is_not_run_and_the_incident_goes_on(

@@ -40,12 +40,13 @@ EXPECTED = Counter(
         "AlertAttached": 1,
         "PhaseStarted": 4,
         "PhaseCompleted": 4,
-        "StepStarted": 11,
-        "StepSucceeded": 11,
+        "StepStarted": 13,
+        "StepSucceeded": 13,
+        "StepSkipped": 1,
         "EvidenceCollected": 3,
-        "StepRequested": 3,
-        "NotificationSent": 3,
-        "StepApproved": 4,
+        "StepRequested": 4,
+        "NotificationSent": 4,
+        "StepApproved": 6,
         "StepCompensated": 1,
         "IncidentContained": 1,
         "IncidentResolved": 1,
@@ -125,6 +126,9 @@ async def test_incident_survives_killed_workers(
     second.wait()
 
     last = workers.start()
+    await wait_for_pending(dev_client, inc, "promote-retrained", timeout=180)
+    await decide_until_answered(dev_client, inc, decision("promote-retrained"))
+    await decide_until_answered(dev_client, inc, decision("promote-retrained", principal="bob"))
     await wait_for_pending(dev_client, inc, "restore-ingest-key", timeout=180)
     await decide_until_answered(dev_client, inc, decision("restore-ingest-key", principal="carol"))
     final = await final_state(dev_client, alert.workflow_id, timeout=180)
@@ -138,5 +142,10 @@ async def test_incident_survives_killed_workers(
     rollbacks = [p for p in payloads(events, "StepSucceeded") if p["step_id"] == "rollback-model"]
     assert [r["result"]["outputs"]["to_version"] for r in rollbacks] == [lab.known_good_version]
     registry = LocalModelRegistry(LocalPaths.under(lab.data_dir).models)
-    assert await registry.resolve(lab.model, "production") == lab.known_good_version
+    promoted = [p for p in payloads(events, "StepSucceeded") if p["step_id"] == "promote-retrained"]
+    assert [p["result"]["outputs"]["from_version"] for p in promoted] == [lab.known_good_version]
+    assert (
+        await registry.resolve(lab.model, "production")
+        == promoted[0]["result"]["outputs"]["to_version"]
+    )
     assert open_event_store(fb_settings).verify().ok

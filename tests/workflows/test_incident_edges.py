@@ -216,6 +216,18 @@ async def test_long_storm_continues_as_new_keeping_the_incident(
         )
         assert again.step_status is StepStatus.approved, "decision ids stay idempotent"
         await decide(dev_client, inc, decision("rollback-model", principal="bob"))
+        await wait_for_pending(dev_client, inc, "promote-retrained", timeout=60)
+        before = (await dev_client.get_workflow_handle(alert.workflow_id).describe()).run_id
+        for _ in range(120):
+            more = make_alert(
+                lab, "data_poisoning", Environment.prod, fingerprint=alert.fingerprint
+            )
+            await submit_alert(dev_client, more, task_queue=fb_settings.task_queue)
+        state = await wait_for_pending(dev_client, inc, "promote-retrained")
+        after = (await dev_client.get_workflow_handle(alert.workflow_id).describe()).run_id
+        assert after != before, "the second storm made it continue as new again"
+        await decide(dev_client, inc, decision("promote-retrained"))
+        await decide(dev_client, inc, decision("promote-retrained", principal="bob"))
         await wait_for_pending(dev_client, inc, "restore-ingest-key")
         await decide(dev_client, inc, decision("restore-ingest-key", principal="carol"))
         final = await final_state(dev_client, alert.workflow_id)
@@ -223,9 +235,16 @@ async def test_long_storm_continues_as_new_keeping_the_incident(
     assert final.status is IncidentStatus.closed and final.incident_id == inc
     events = audit_stream(fb_settings, inc)
     counts = Counter(event_types(events))
-    assert counts["IncidentOpened"] == 1 and counts["AlertAttached"] == 121
-    assert counts["StepRequested"] == 3 and counts["PhaseStarted"] == 4
-    assert counts["StepSucceeded"] == 11
+    assert counts["IncidentOpened"] == 1 and counts["AlertAttached"] == 241
+    assert counts["StepRequested"] == 4 and counts["PhaseStarted"] == 4
+    assert counts["StepSucceeded"] == 13
+    # Outputs recorded before continue-as-new are read after it: the promotion ran with the
+    # retrained version, and the condition evaluated in the new run saw the earlier score.
+    started = [p for p in payloads(events, "StepStarted") if p["step_id"] == "promote-retrained"]
+    assert [p["params"]["version"] for p in started] == ["4"]
+    (skipped,) = payloads(events, "StepSkipped")
+    assert skipped["step_id"] == "report-kept-restored"
+    assert skipped["condition"]["value"] == "true" and not skipped["condition"]["met"]
 
 
 async def test_resolved_alert_never_opens_an_incident(

@@ -60,9 +60,12 @@ async def test_builtin_playbook_runs_end_to_end(
     assert final.alert_count == 1
     expected_steps = [s.id for ph in playbook.phases for s in ph.steps]
     assert [s.step_id for s in final.steps] == expected_steps
-    assert all(s.status in (StepStatus.succeeded, StepStatus.compensated) for s in final.steps), [
+    ran = [s for s in final.steps if s.condition is None or s.condition.met]
+    assert all(s.status in (StepStatus.succeeded, StepStatus.compensated) for s in ran), [
         (s.step_id, s.status, s.error) for s in final.steps
     ]
+    unmet = [s for s in final.steps if s not in ran]
+    assert all(s.status is StepStatus.skipped for s in unmet)
 
     events = audit_stream(fb_settings, submitted.incident_id)
     types = event_types(events)
@@ -73,7 +76,9 @@ async def test_builtin_playbook_runs_end_to_end(
     assert [p["phase"] for p in payloads(events, "PhaseStarted")] == PHASES
     assert [p["phase"] for p in payloads(events, "PhaseCompleted")] == PHASES
     succeeded = Counter(p["step_id"] for p in payloads(events, "StepSucceeded"))
-    assert succeeded == Counter(expected_steps), "each step's effect is recorded exactly once"
+    expected_ran = [s.step_id for s in ran]
+    assert succeeded == Counter(expected_ran), "each step's effect is recorded exactly once"
+    assert {p["step_id"] for p in payloads(events, "StepSkipped")} == {s.step_id for s in unmet}
     assert len({e.id for e in events}) == len(events)
     undone = {s.undo for ph in playbook.phases for s in ph.steps if s.undo}
     assert {p["step_id"] for p in payloads(events, "StepCompensated")} == undone

@@ -36,6 +36,7 @@ def test_histories_are_recorded() -> None:
         *(f"before_local_actions_{name}" for name in current),
         *(f"before_lifecycle_{name}" for name in before_lifecycle),
         "before_triage_no_playbook",
+        "outputs_promoted_in_prod",
         "merged_away",
         "merge_survivor",
         "lifecycle_ack_resolve_close",

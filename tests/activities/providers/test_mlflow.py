@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.testing import ActivityEnvironment
 
 from activities.errors import ProviderError
+from activities.guard import ResourceGuard
+from activities.models import ModelActivities
 from activities.providers.mlflow import MlflowConfig, MlflowRegistry
+from orchestrator.domain import ActionInput, Environment
 from tests.support.providers import mlflow_post, register_model
 
 API = "/api/2.0/mlflow"
@@ -115,3 +120,42 @@ async def test_unreachable_server_is_retryable() -> None:
         await provider.resolve("m", "champion")
     assert caught.value.retryable
     await provider.aclose()
+
+
+async def test_a_retrained_version_is_evaluated_and_promoted_through_the_activities(
+    mlflow_server: str, registry: MlflowRegistry, tmp_path: Path
+) -> None:
+    """`models.evaluate` and `models.promote` over MLflow: the metric the training run logged,
+    compared to the threshold and to the version serving now; the alias moves, and back."""
+    name = await register_model(mlflow_server, [0.95, 0.93, 0.41, 0.96, 0.92], alias_version=2)
+    models = ModelActivities(registry, ResourceGuard(tmp_path / "guard.json", 3600))
+    env = ActivityEnvironment()
+
+    def step(action: str, **params: str) -> ActionInput:
+        return ActionInput(
+            incident_id="inc-1",
+            step_id=action,
+            action=action,
+            params={"model": name, **params},
+            idempotency_key=f"inc-1/{action}",
+            environment=Environment.prod,
+        )
+
+    better = await env.run(
+        models.evaluate,
+        step("models.evaluate", version="4", baseline_version="2", min_score="0.95"),
+    )
+    assert better.outputs["passed"] == "true"
+    assert (better.outputs["score"], better.outputs["baseline_score"]) == ("0.96", "0.93")
+    worse = await env.run(
+        models.evaluate,
+        step("models.evaluate", version="5", baseline_version="2", min_score="0.9"),
+    )
+    assert worse.outputs["passed"] == "false"
+    assert worse.outputs["detail"] == "accuracy 0.9200 is below version 2's 0.9300"
+
+    promoted = await env.run(models.promote, step("models.promote", version="4", alias="champion"))
+    assert promoted.changed and await registry.resolve(name, "champion") == "4"
+    assert promoted.inverse_params == {"model": name, "alias": "champion", "version": "2"}
+    back = await registry.restore(name, "champion", "2", idempotency_key="inc-1/undo")
+    assert back.changed and await registry.resolve(name, "champion") == "2"
