@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ from activities.errors import ProviderError
 from activities.guard import ResourceGuard
 from activities.models import ModelActivities
 from activities.providers.mlflow import MlflowConfig, MlflowRegistry
+from orchestrator.db import make_engine
 from orchestrator.domain import ActionInput, Environment
 from tests.support.providers import mlflow_post, register_model
 
@@ -123,12 +123,13 @@ async def test_unreachable_server_is_retryable() -> None:
 
 
 async def test_a_retrained_version_is_evaluated_and_promoted_through_the_activities(
-    mlflow_server: str, registry: MlflowRegistry, tmp_path: Path
+    mlflow_server: str, registry: MlflowRegistry, migrated_sqlite_url: str
 ) -> None:
     """`models.evaluate` and `models.promote` over MLflow: the metric the training run logged,
     compared to the threshold and to the version serving now; the alias moves, and back."""
     name = await register_model(mlflow_server, [0.95, 0.93, 0.41, 0.96, 0.92], alias_version=2)
-    models = ModelActivities(registry, ResourceGuard(tmp_path / "guard.json", 3600))
+    engine = make_engine(migrated_sqlite_url)  # the guard's claims live in the database
+    models = ModelActivities(registry, ResourceGuard(engine, 3600))
     env = ActivityEnvironment()
 
     def step(action: str, **params: str) -> ActionInput:
