@@ -87,6 +87,16 @@ def _start(
     )
 
 
+def effect_key(incident: IncidentState, step_id: str, tag: str) -> str:
+    """The idempotency key of one effect of a step: the same on every retry and replay of that
+    effect, and new in each round of a reopened incident, so a rerun revokes the key that
+    recovery restored instead of being answered with the first round's recorded effect.
+    Round 0 keeps the key it always had, so incidents recorded before rounds existed map to
+    the same effect records."""
+    suffix = f"/round-{incident.reopened_count}" if incident.reopened_count else ""
+    return f"{incident.incident_id}/{step_id}{tag}{suffix}"
+
+
 async def run_action(
     incident: IncidentState,
     state: StepState,
@@ -112,7 +122,7 @@ async def run_action(
         step_id=state.step_id,
         action=action,
         params=params,
-        idempotency_key=f"{incident.incident_id}/{state.step_id}{tag}",
+        idempotency_key=effect_key(incident, state.step_id, tag),
         environment=incident.environment,
         dry_run=dry_run,
     )

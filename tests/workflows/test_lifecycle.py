@@ -16,7 +16,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.factory import build_activities
+from activities.providers.local.keys import LocalKeyStore
 from activities.providers.local.lab import LabInfo
+from activities.providers.local.paths import LocalPaths
 from orchestrator.domain import (
     LIFECYCLE_STEP,
     ActionInput,
@@ -69,6 +71,26 @@ phases:
         params: {{key_id: "{{{{ alert.resources.api_key }}}}"}}
 """
 
+REVOKE_AND_RESTORE = """
+id: rerun-revoke
+title: Revoke, restore once a person agrees
+alert_types: [rerun_revoke]
+on_reopen: rerun
+phases:
+  - name: containment
+    steps:
+      - id: revoke
+        action: keys.revoke
+        params: {key_id: "{{ alert.resources.api_key }}"}
+  - name: recovery
+    steps:
+      - id: restore
+        action: keys.restore
+        params: {key_id: "{{ alert.resources.api_key }}"}
+        approval:
+          default: {mode: one, deadline_seconds: 86400, escalation_seconds: 0,
+                    on_timeout: escalate}
+"""
 
 RULES = [SlaRule(severity=Severity.high, acknowledge_seconds=3600, resolve_seconds=86400)]
 
@@ -396,3 +418,40 @@ async def test_a_step_failing_after_a_responder_resolved_asks_nobody(
     assert failed["step_id"] == "quarantine"
     assert [p["kind"] for p in payloads(events, "NotificationSent")] == []
     assert [p["step_id"] for p in payloads(events, "StepStarted")] == ["quarantine"]
+
+
+async def test_a_rerun_revokes_again_the_key_that_recovery_restored(
+    time_client: Client, fb_settings: Settings, lab: LabInfo, tmp_path: Path
+) -> None:
+    """Each round's effects are new effects: the second revoke must reach the key store, not
+    be answered by the first round's recorded revoke while the restored key stays live."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "rerun.yaml").write_text(REVOKE_AND_RESTORE)
+    settings = fb_settings.model_copy(
+        update={"playbooks_dir": playbooks, "incident_quiet_seconds": 600, "sla": []}
+    )
+    keys = LocalKeyStore(LocalPaths.under(lab.data_dir).keys)
+    alert = make_alert(lab, "rerun_revoke")
+    key = alert.resources.api_key
+    assert key and keys.is_active(key)
+    async with running_worker(time_client, settings):
+        inc = (await submit_alert(time_client, alert, task_queue=settings.task_queue)).incident_id
+        await wait_for_pending(time_client, inc, "restore")
+        assert not keys.is_active(key), "round 0 revoked the key"
+        await decide(time_client, inc, decision("restore"))
+        await status_is(time_client, inc, IncidentStatus.resolved)
+        assert keys.is_active(key), "round 0 restored it"
+
+        late = make_alert(lab, "rerun_revoke", fingerprint=alert.fingerprint)
+        await submit_alert(time_client, late, task_queue=settings.task_queue)
+        again = await wait_for_pending(time_client, inc, "restore")
+        assert again.reopened_count == 1
+        assert not keys.is_active(key), "the rerun revoked the restored key again"
+        await decide(time_client, inc, decision("restore", principal="bob"))
+        await status_is(time_client, inc, IncidentStatus.resolved)
+        assert keys.is_active(key)
+
+    events = audit_stream(settings, inc)
+    changed = [(p["step_id"], p["result"]["changed"]) for p in payloads(events, "StepSucceeded")]
+    assert changed == [("revoke", True), ("restore", True)] * 2
