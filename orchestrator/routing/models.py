@@ -9,7 +9,6 @@ never matching. Regular expressions are compiled here, once.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from pydantic import (
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from orchestrator.domain import Environment, Resources, Severity, Slug
+from orchestrator.routing.patterns import compile_pattern
 
 FIELD_NAMES = frozenset(
     {
@@ -78,15 +78,8 @@ def _field_name(name: str) -> str:
 FieldName = Annotated[str, AfterValidator(_field_name)]
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-
-
 def _regex(pattern: str) -> str:
-    _compile(pattern)
+    compile_pattern(pattern)
     return pattern
 
 

@@ -40,6 +40,7 @@ from orchestrator.routing.models import (
     Source,
     Take,
 )
+from orchestrator.routing.patterns import compile_pattern
 from orchestrator.settings import Settings
 
 DEFAULT_ROUTE = "default"
@@ -56,7 +57,6 @@ SELECTOR = re.compile(r"([^\[\]]+)\[([^\[\]=]+)=([^\[\]]*)\]\.([^\[\]]+)")
 """`LIST[KEY=VALUE].FIELD`: a field of the first item of a list that has KEY = VALUE."""
 W = TypeVar("W", Severity, Environment)
 C = TypeVar("C")
-compiled = cache(re.compile)
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def _holds(conditions: Mapping[str, Matcher], view: _View) -> bool:
         elif matcher.equals is not None:
             if value != matcher.equals:
                 return False
-        elif value is None or not compiled(matcher.regex).fullmatch(value):
+        elif value is None or not compile_pattern(matcher.regex).fullmatch(value):
             return False
     return True
 
@@ -233,10 +233,11 @@ def _read(source: Source, view: _View) -> str | None:
     value = view.get(source.field)
     if value is None or source.regex is None:
         return value
-    found = compiled(source.regex).fullmatch(value)
+    pattern = compile_pattern(source.regex)
+    found = pattern.fullmatch(value)
     if found is None:
         return None
-    return (found.group(1) if found.re.groups else found.group(0)) or None
+    return (found.group(1) if pattern.groups else found.group(0)) or None
 
 
 def _resource(chain: tuple[Route, ...], kind: str, view: _View) -> str | None:

@@ -24,6 +24,11 @@ INVALID = [
         "route a: match.labels.x.regex: invalid regular expression '('",
     ),
     (
+        "routes: [{id: a, match: {labels.x: {regex: 'prod(?!-canary).*'}}}]",
+        "route a: match.labels.x.regex: invalid regular expression 'prod(?!-canary).*': invalid"
+        " perl operator: (?! (RE2 syntax: no lookaround or backreferences)",
+    ),
+    (
         "routes: [{id: a, match: {labels.x: {equals: a, regex: b}}}]",
         "route a: match.labels.x: give exactly one of 'equals', 'regex' or 'present'",
     ),

@@ -250,6 +250,23 @@ def test_regex_is_anchored_and_present_absent(tmp_path: Path) -> None:
     assert type_of({"alertname": "X"}) == "unkeyed"
 
 
+@pytest.mark.timeout(60)
+def test_a_pattern_that_backtracks_exponentially_in_re_is_matched_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    """Alert text is the attacker's: `(a+)+$` against 40 'a's and a 'b' takes Python's `re`
+    about 2**40 steps, and such a value is one webhook away; RE2 answers at once."""
+    table = table_of(
+        tmp_path,
+        "routes:\n"
+        "  - {id: nested, match: {labels.alertname: {regex: '(a+)+$'}}, type: nested}\n"
+        "  - {id: rest, type: rest}\n",
+    )
+    [hostile] = routed(table, "alertmanager", am({"alertname": "a" * 40 + "b"}))
+    [plain] = routed(table, "alertmanager", am({"alertname": "a" * 40}))
+    assert (hostile.route, plain.route) == ("rest", "nested")
+
+
 def test_match_on_format_source_and_raw_fields(tmp_path: Path) -> None:
     table = table_of(
         tmp_path,
