@@ -52,8 +52,9 @@ API_ACTIVITIES = {
 INCIDENT_STATUS = {1: "New", 2: "In Progress", 3: "On Hold", 4: "Resolved", 5: "Closed"}
 DETECTION_STATUS = {1: "New", 2: "In Progress", 3: "Suppressed", 4: "Resolved", 5: "Archived"}
 API_STATUS = {1: "Success", 2: "Failure"}
-NEW, IN_PROGRESS, ON_HOLD, RESOLVED, CLOSED, SUPPRESSED = 1, 2, 3, 4, 5, 3
-SUCCESS, FAILURE = 1, 2
+NEW, IN_PROGRESS, ON_HOLD, RESOLVED, CLOSED = 1, 2, 3, 4, 5  # Incident Finding
+SUPPRESSED = 3  # Detection Finding (its 1, 2 and 4 mean what the incident's do)
+SUCCESS, FAILURE = 1, 2  # API Activity
 
 SEVERITY_IDS = {"info": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 SEVERITY_NAMES = {0: "Unknown", 1: "Informational", 2: "Low", 3: "Medium", 4: "High", 5: "Critical"}
@@ -134,7 +135,13 @@ INCIDENT_STREAM_TYPES = frozenset(
 """Types written on an incident's own stream (stream id = incident id), unless they name the
 incident in their payload (`EvidenceRead`) or belong to another stream (principals, windows)."""
 OWN_STREAM_TYPES = frozenset(
-    {E.principal_created, E.principal_revoked, E.suppression_created, E.suppression_ended}
+    {
+        E.evidence_read,
+        E.principal_created,
+        E.principal_revoked,
+        E.suppression_created,
+        E.suppression_ended,
+    }
 )
 
 
