@@ -129,12 +129,7 @@ RESOURCE_KEYS = {
     "digest": "evidence",
 }
 """Payload keys naming what an API Activity acted on, besides the incident."""
-INCIDENT_STREAM_TYPES = frozenset(
-    {*INCIDENT_EVENTS, *API_EVENTS, E.alert_attached, E.alert_resolved}
-)
-"""Types written on an incident's own stream (stream id = incident id), unless they name the
-incident in their payload (`EvidenceRead`) or belong to another stream (principals, windows)."""
-OWN_STREAM_TYPES = frozenset(
+OTHER_STREAM_TYPES = frozenset(
     {
         E.evidence_read,
         E.principal_created,
@@ -143,6 +138,13 @@ OWN_STREAM_TYPES = frozenset(
         E.suppression_ended,
     }
 )
+"""Types that are not written on an incident's stream (`EvidenceRead` names its incident in
+the payload); alerts' own types are neither."""
+INCIDENT_STREAM_TYPES = (
+    frozenset({*INCIDENT_EVENTS, *API_EVENTS, E.alert_attached, E.alert_resolved})
+    - OTHER_STREAM_TYPES
+)
+"""Types written on an incident's own stream: the stream id is the incident id."""
 
 
 def to_ocsf(event: RecordedEvent) -> dict[str, Any]:
@@ -334,7 +336,7 @@ def _incident_id(event: RecordedEvent) -> str | None:
     named = _text(event.payload.get("incident_id"))
     if named:
         return named
-    if event.type in INCIDENT_STREAM_TYPES and event.type not in OWN_STREAM_TYPES:
+    if event.type in INCIDENT_STREAM_TYPES:
         return event.stream_id
     return None
 
