@@ -1,7 +1,8 @@
 """Benchmark of the audit event store on SQLite and PostgreSQL, with `eventsourcing` as baseline.
 
 Prints append rates (single events, batches of 100, 4 concurrent writer processes), query
-latency p50/p95 over a log of --events events, export and verify rates, and the same append
+latency p50/p95 over a log of --events events, export rates (JSON Lines, and OCSF records: the
+JSON Lines export in the same run is their baseline), verify rate, and the same append
 workloads through the `eventsourcing` library's PostgreSQL recorder in the same run.
 
     .venv/bin/python bench/audit_store.py                 # 100k-event log (a few minutes)
@@ -31,7 +32,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from orchestrator.audit import EventStore
+from orchestrator.audit import EventStore, ExportFormat
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Actor, NewEvent
 
@@ -187,6 +188,9 @@ def bench_firebreak(backend: str, workdir: Path, log_size: int) -> dict[str, Any
         exported = store.export(io.StringIO())
         figures["export"] = exported / (time.perf_counter() - began)
         began = time.perf_counter()
+        exported = store.export(io.StringIO(), format=ExportFormat.ocsf)
+        figures["export_ocsf"] = exported / (time.perf_counter() - began)
+        began = time.perf_counter()
         report = store.verify()
         figures["verify"] = report.checked / (time.perf_counter() - began)
         assert report.ok and report.checked == log_size, report
@@ -302,6 +306,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         ("query latency p50 (ms)", "p50_ms", "{:.2f}"),
         ("query latency p95 (ms)", "p95_ms", "{:.2f}"),
         ("export (events/s)", "export", "{:,.0f}"),
+        ("export as OCSF records (events/s)", "export_ocsf", "{:,.0f}"),
         ("verify (events/s)", "verify", "{:,.0f}"),
     ]
     names = list(results)

@@ -7,8 +7,10 @@ while PostgreSQL hands back aware ones. Every reader of a stored timestamp passe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import overload
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @overload
@@ -22,3 +24,9 @@ def as_utc(moment: datetime | None) -> datetime | None:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def epoch_millis(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch, exactly (integer arithmetic, no float rounding): the
+    timestamp form OCSF records and most SIEMs use."""
+    return (as_utc(moment) - EPOCH) // timedelta(milliseconds=1)

@@ -10,7 +10,13 @@ internal; `chain`'s docstring says how the hash is computed.
 
 from __future__ import annotations
 
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    Checkpoint,
+    ExportFormat,
+    QueryPage,
+    VerificationReport,
+)
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
 from orchestrator.db import make_engine as _make_engine
@@ -22,6 +28,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointSigner",
     "EventStore",
+    "ExportFormat",
     "QueryPage",
     "StreamAppend",
     "VerificationReport",

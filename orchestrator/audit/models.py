@@ -6,10 +6,22 @@ The API serialises the store's results as they are.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.domain import RecordedEvent
+
+
+class ExportFormat(StrEnum):
+    """How an export writes each event, one JSON object per line.
+
+    `jsonl`: the ledger event itself (`RecordedEvent`, with its hashes), as the export always
+    wrote it. `ocsf`: its OCSF record (`orchestrator.ocsf.to_ocsf`, docs/ocsf.md) for a SIEM.
+    """
+
+    jsonl = "jsonl"
+    ocsf = "ocsf"
 
 
 class AuditFilter(BaseModel):

@@ -12,7 +12,13 @@ from functools import partial
 
 import anyio
 
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    Checkpoint,
+    ExportFormat,
+    QueryPage,
+    VerificationReport,
+)
 from orchestrator.audit.store import EventStore
 
 
@@ -21,9 +27,11 @@ async def query(store: EventStore, where: AuditFilter, cursor: int, limit: int) 
     return await anyio.to_thread.run_sync(call)
 
 
-async def export_lines(store: EventStore, where: AuditFilter) -> AsyncIterator[bytes]:
+async def export_lines(
+    store: EventStore, where: AuditFilter, format: ExportFormat = ExportFormat.jsonl
+) -> AsyncIterator[bytes]:
     """`EventStore.export_pages` for a streamed response, each page read in a worker thread."""
-    pages = store.export_pages(where)
+    pages = store.export_pages(where, format=format)
 
     def next_page() -> str | None:
         return next(pages, None)

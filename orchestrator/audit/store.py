@@ -9,7 +9,7 @@ rolled-back append leaves no hole, and the chain's previous hash is always at ha
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,13 +17,19 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic_core import PydanticSerializationError, to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
 from sqlalchemy.exc import IntegrityError
 
 from orchestrator.audit import schema
 from orchestrator.audit.chain import canonical_json, checkpoint_message, event_hash, timestamp
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    Checkpoint,
+    ExportFormat,
+    QueryPage,
+    VerificationReport,
+)
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.verify import verify_store
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
@@ -35,6 +41,7 @@ from orchestrator.errors import (
     FirebreakError,
     InvalidInput,
 )
+from orchestrator.ocsf import to_ocsf
 from orchestrator.security.keyring import KeyRing
 from orchestrator.timeutil import as_utc
 
@@ -383,22 +390,36 @@ class EventStore:
         more = len(rows) > limit
         return QueryPage(events=events, next_cursor=events[-1].position if more else None)
 
-    def export_pages(self, where: AuditFilter, after_position: int = 0) -> Iterator[str]:
+    def export_pages(
+        self,
+        where: AuditFilter,
+        after_position: int = 0,
+        format: ExportFormat = ExportFormat.jsonl,
+    ) -> Iterator[str]:
         """Events matching `where` as JSON Lines (one `RecordedEvent` per line, decrypted, with
-        its hashes), one page of EXPORT_PAGE events per item. Each page is read when the
-        previous one has been consumed, so however long the log, one page is in memory: the CLI
-        writes them to a file (`export`), the API and the console stream them."""
+        its hashes; or its OCSF record for `ExportFormat.ocsf`), one page of EXPORT_PAGE events
+        per item. Each page is read when the previous one has been consumed, so however long
+        the log, one page is in memory: the CLI writes them to a file (`export`), the API and
+        the console stream them."""
+        line = _LINE_OF[format]
         cursor: int | None = after_position
         while cursor is not None:
             page = self.query(**where.model_dump(), after_position=cursor, limit=EXPORT_PAGE)
-            yield "".join(event.model_dump_json() + "\n" for event in page.events)
+            yield "".join(line(event) + "\n" for event in page.events)
             cursor = page.next_cursor
 
-    def export(self, out: IO[str], *, after_position: int = 0, **filters: Any) -> int:
+    def export(
+        self,
+        out: IO[str],
+        *,
+        after_position: int = 0,
+        format: ExportFormat = ExportFormat.jsonl,
+        **filters: Any,
+    ) -> int:
         """Write the events matching `filters` (`AuditFilter`'s fields, as `query` takes them)
-        to `out` as JSON Lines; return how many were written."""
+        to `out` as JSON Lines in `format`; return how many were written."""
         count = 0
-        for lines in self.export_pages(AuditFilter(**filters), after_position):
+        for lines in self.export_pages(AuditFilter(**filters), after_position, format):
             out.write(lines)
             count += lines.count("\n")  # JSON escapes newlines in values: one line per event
         return count
@@ -444,6 +465,18 @@ class EventStore:
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
+
+
+def _ocsf_line(event: RecordedEvent) -> str:
+    # pydantic-core's encoder: about 6x json.dumps on these records (docs/benchmarks.md).
+    return to_json(to_ocsf(event)).decode()
+
+
+_LINE_OF: dict[ExportFormat, Callable[[RecordedEvent], str]] = {
+    ExportFormat.jsonl: RecordedEvent.model_dump_json,
+    ExportFormat.ocsf: _ocsf_line,
+}
+"""One event as one line of an export, per format."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,23 @@ from fastapi.responses import StreamingResponse
 from orchestrator.api.auth import Permission, Principal, require
 from orchestrator.api.deps import get_store, problem_responses
 from orchestrator.audit import service
-from orchestrator.audit.models import AuditFilter, AuditPage, Checkpoint, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    AuditPage,
+    Checkpoint,
+    ExportFormat,
+    VerificationReport,
+)
 from orchestrator.audit.store import EventStore
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Auditor = Annotated[Principal, Depends(require(Permission.audit_read))]
 Store = Annotated[EventStore, Depends(get_store)]
 MAX_LIMIT = 1000
+EXPORT_FILES = {
+    ExportFormat.jsonl: "firebreak-audit.jsonl",
+    ExportFormat.ocsf: "firebreak-audit.ocsf.jsonl",
+}
 
 
 def audit_filter(
@@ -56,16 +66,27 @@ async def events(
     "/export",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/x-ndjson": {}}, "description": "JSON Lines"},
+        200: {
+            "content": {"application/x-ndjson": {}},
+            "description": "JSON Lines: ledger events, or their OCSF records (format=ocsf)",
+        },
         **problem_responses(401, 403, 422),
     },
 )
-async def export(_: Auditor, store: Store, where: Filter) -> StreamingResponse:
+async def export(
+    _: Auditor,
+    store: Store,
+    where: Filter,
+    format: Annotated[
+        ExportFormat,
+        Query(description="jsonl: the ledger events; ocsf: one OCSF 1.5.0 record per event."),
+    ] = ExportFormat.jsonl,
+) -> StreamingResponse:
     """Matching events as JSON Lines, streamed a page at a time (constant memory)."""
     return StreamingResponse(
-        service.export_lines(store, where),
+        service.export_lines(store, where, format),
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": 'attachment; filename="firebreak-audit.jsonl"'},
+        headers={"Content-Disposition": f'attachment; filename="{EXPORT_FILES[format]}"'},
     )
 
 

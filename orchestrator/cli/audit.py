@@ -22,6 +22,7 @@ from orchestrator.audit import (
     Checkpoint,
     CheckpointSigner,
     EventStore,
+    ExportFormat,
     load_public_key,
     open_event_store,
 )
@@ -221,13 +222,21 @@ def export(
     since: SinceOpt = None,
     until: UntilOpt = None,
     after: AfterOpt = 0,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            help="jsonl: the ledger events as stored (default); ocsf: one OCSF 1.5.0 record per "
+            "event, for a SIEM (docs/ocsf.md).",
+        ),
+    ] = ExportFormat.jsonl,
 ) -> None:
     """Export matching events as JSON Lines, streamed page by page."""
     filters = _filters(stream, types, actor, since, until, after)
     store = _store()
     with ExitStack() as stack:
         target: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open(Path(out)))
-        count = store.export(target, **filters)
+        count = store.export(target, format=format, **filters)
     typer.echo(f"exported {count} events", err=True)
 
 

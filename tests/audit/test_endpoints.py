@@ -3,6 +3,8 @@ Temporal dev server with a real worker, and the SQLite event store."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,6 +15,7 @@ from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.domain import Actor, Environment
 from orchestrator.settings import Settings
+from tests.ocsf import schema
 from tests.support.app import bearer
 from tests.support.events import new_event
 from tests.support.incidents import eventually
@@ -56,6 +59,13 @@ async def test_auditor_queries_exports_and_verifies(
         assert [e["stream_id"] for e in opened.json()["items"]] == [incident]
         responder = await http.get("/v1/audit/events", headers=bearer(tokens.ann))
         assert responder.status_code == 403
+
+        ocsf = await http.get(
+            "/v1/audit/export", params={"incident": incident, "format": "ocsf"}, headers=auditor
+        )
+        records = [json.loads(line) for line in ocsf.text.splitlines()]
+        assert [r["metadata"]["uid"] for r in records] == [e.id for e in stream]
+        assert [schema.errors(r) for r in records] == [[] for _ in stream]
 
         filler = [new_event("NotificationSent", Actor.system()) for _ in range(1100)]
         store.append("filler", filler)
