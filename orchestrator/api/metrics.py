@@ -225,9 +225,8 @@ def build_registry(engine: sa.Engine) -> CollectorRegistry:
     return registry
 
 
-def metrics_router(engine: sa.Engine) -> APIRouter:
+def metrics_router(registry: CollectorRegistry) -> APIRouter:
     """Unauthenticated like most Prometheus targets: it exposes counts, never incident content."""
-    registry = build_registry(engine)
     router = APIRouter(tags=["operations"])
 
     @router.get("/metrics", response_class=Response, summary="Prometheus metrics")
