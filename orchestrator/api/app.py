@@ -58,7 +58,7 @@ def create_app(
     otlp = export_config()  # a bad OTEL_* variable fails here, before anything serves
     owns_store = store is None
     event_store = store if store is not None else open_event_store(settings)
-    registry = build_registry(event_store.engine)
+    registry = build_registry(event_store.engine, settings.sla)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

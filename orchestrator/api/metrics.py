@@ -23,6 +23,7 @@ from orchestrator.audit import EventStore
 from orchestrator.domain import OPEN_STATUSES, Environment, IncidentStatus, Severity, SlaLeg
 from orchestrator.incidents.models import decisions, incidents, sla_breaches
 from orchestrator.incidents.service import sla_next
+from orchestrator.settings import DEFAULT_SLA, SlaRule
 from orchestrator.telemetry.instruments import IN_PROCESS
 from orchestrator.timeutil import as_utc
 
@@ -215,9 +216,31 @@ class LedgerCollector(Collector):
             )
 
 
-def build_registry(engine: sa.Engine) -> CollectorRegistry:
+class SlaTargetCollector(Collector):
+    """The configured SLA targets (`FIREBREAK_SLA`, severity-wide rules), so a dashboard can
+    draw time to contain against its target without copying the configuration."""
+
+    def __init__(self, rules: Sequence[SlaRule]) -> None:
+        self.rules = [rule for rule in rules if rule.type is None]
+
+    def collect(self) -> Iterator[Metric]:
+        targets = GaugeMetricFamily(
+            "firebreak_sla_target_seconds",
+            "Configured SLA target per leg and severity (rules for one incident type excluded).",
+            labels=["leg", "severity"],
+        )
+        for rule in self.rules:
+            for leg in SlaLeg:
+                seconds = getattr(rule, f"{leg.value}_seconds")
+                if seconds is not None:
+                    targets.add_metric([leg.value, rule.severity.value], float(seconds))
+        yield targets
+
+
+def build_registry(engine: sa.Engine, sla: Sequence[SlaRule] = DEFAULT_SLA) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ALERTS_RECEIVED)
+    registry.register(SlaTargetCollector(sla))
     for collector in IN_PROCESS:  # a worker in this process (`firebreak up`) counts here too
         registry.register(collector)
     registry.register(ProjectionCollector(engine))

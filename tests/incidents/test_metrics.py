@@ -72,5 +72,9 @@ def test_incident_metrics_follow_the_log(store: EventStore, projector: IncidentP
     # Opened long ago with a 10-minute containment target, acknowledged: contain is overdue.
     due = {k[1]: v for k, v in got.items() if k[0] == "firebreak_sla_open_legs" and v}
     assert due == {(("due", "overdue"), ("leg", "contain")): 1}
+    contain_critical = (("leg", "contain"), ("severity", "critical"))
+    assert got[("firebreak_sla_target_seconds", contain_critical)] == 1800  # the default SLA
+    targets = [labels for name, labels in got if name == "firebreak_sla_target_seconds"]
+    assert len(targets) == 12 and not any(("severity", "info") in t for t in targets)
     accepted = (("format", "generic"), ("outcome", "accepted"))
     assert got[("firebreak_alerts_received_total", accepted)] >= 3
