@@ -35,7 +35,9 @@ class Measured:
         attribute = getattr(self._inner, name)
         if name.startswith("_") or not inspect.iscoroutinefunction(attribute):
             return attribute
-        return _timed(attribute, self._provider, f"{self._capability}.{name}")
+        timed = _timed(attribute, self._provider, f"{self._capability}.{name}")
+        self.__dict__[name] = timed  # built once: later look-ups never reach __getattr__
+        return timed
 
 
 def _timed(method: Callable[..., Any], provider: str, action: str) -> Callable[..., Any]:
