@@ -28,6 +28,7 @@ from activities.errors import IntegrityFailure, ProviderError, ResourceNotFound
 from activities.evidence import EvidenceActivities
 from activities.guard import ResourceGuard
 from activities.keys import KeyActivities
+from activities.measured import measure
 from activities.models import ModelActivities
 from activities.notify import NotifyActivities
 from activities.providers import configured
@@ -161,8 +162,12 @@ def build_evidence_reader(settings: Settings) -> EvidenceReader:
     return _VerifiedReads(build_evidence_store(settings))
 
 
+def _notifier_name(settings: Settings) -> str:
+    return "apprise" if settings.notify_urls or settings.notify_routes else "log"
+
+
 def build_providers(settings: Settings) -> Providers:
-    notifier = "apprise" if settings.notify_urls or settings.notify_routes else "log"
+    notifier = _notifier_name(settings)
     return Providers(
         keys=_pick(KEY_PROVIDERS, settings.keys_provider, "keys_provider", settings),
         models=_pick(MODEL_REGISTRIES, settings.models_provider, "models_provider", settings),
@@ -173,6 +178,28 @@ def build_providers(settings: Settings) -> Providers:
         agents=_pick(AGENT_CONTROLS, settings.agents_provider, "agents_provider", settings),
         notifier=_pick(NOTIFIERS, notifier, "notify_urls", settings),
         evidence=build_evidence_store(settings),
+    )
+
+
+def measured(providers: Providers, settings: Settings) -> Providers:
+    """`providers` with every call timed and every failure counted under the configured
+    provider's name (`activities/measured.py`)."""
+    return Providers(
+        keys=measure(providers.keys, provider=settings.keys_provider, capability="keys"),
+        models=measure(providers.models, provider=settings.models_provider, capability="models"),
+        datasets=measure(
+            providers.datasets, provider=settings.datasets_provider, capability="datasets"
+        ),
+        retraining=measure(
+            providers.retraining, provider=settings.retraining_provider, capability="retraining"
+        ),
+        agents=measure(providers.agents, provider=settings.agents_provider, capability="agents"),
+        notifier=measure(
+            providers.notifier, provider=_notifier_name(settings), capability="notify"
+        ),
+        evidence=measure(
+            providers.evidence, provider=settings.evidence_provider, capability="evidence"
+        ),
     )
 
 
@@ -217,8 +244,9 @@ def activities_for(
 def build_activities(
     settings: Settings, engine: sa.Engine | None = None
 ) -> list[Callable[..., Any]]:
-    """The worker's activities: providers from `settings`, recorded, and the guard, both on
-    `engine` (default: a new one on the event-store database)."""
+    """The worker's activities: providers from `settings`, measured, recorded, and the guard,
+    both on `engine` (default: a new one on the event-store database)."""
     engine = make_engine(settings.db_url) if engine is None else engine
     guard = ResourceGuard(engine, settings.guard_window_seconds)
-    return activities_for(recorded(build_providers(settings), EffectRecords(engine)), guard)
+    providers = measured(build_providers(settings), settings)
+    return activities_for(recorded(providers, EffectRecords(engine)), guard)

@@ -123,6 +123,19 @@ class Settings(BaseSettings):
             " finish; past it they are cancelled and Temporal retries them on another worker."
         ),
     )
+    worker_metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description=(
+            "Serve the worker's own Prometheus metrics (provider calls, ledger appends) on this"
+            " port (0: one the OS picks); unset: none. `firebreak up` serves them on the API's"
+            " /metrics instead."
+        ),
+    )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="Address the worker's metrics listen on (0.0.0.0: every one)."
+    )
     temporal_port: int = Field(7233, ge=1, le=65535, description="Port of the embedded server.")
     temporal_ui_port: int = Field(8233, ge=1, le=65535)
 

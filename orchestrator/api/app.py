@@ -21,7 +21,7 @@ from orchestrator.alerts.admission import Admission
 from orchestrator.alerts.limits import RateLimiter
 from orchestrator.alerts.views import router as alerts_router
 from orchestrator.api.health import router as health_router
-from orchestrator.api.metrics import metrics_router
+from orchestrator.api.metrics import build_registry, metrics_router
 from orchestrator.api.problems import install_problem_handlers
 from orchestrator.approvals.views import router as approvals_router
 from orchestrator.audit import EventStore, open_event_store
@@ -39,6 +39,7 @@ from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
 from orchestrator.suppression.cache import ActiveWindows
 from orchestrator.suppression.views import router as suppression_router
+from orchestrator.telemetry.metrics import MetricsExport, export_config
 from orchestrator.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,10 @@ def create_app(
     """The API over `settings`. `evidence` is the configured evidence store
     (`activities.factory.build_evidence_reader`), which this package may not build itself;
     without one `GET /v1/evidence/...` answers 503."""
+    otlp = export_config()  # a bad OTEL_* variable fails here, before anything serves
     owns_store = store is None
     event_store = store if store is not None else open_event_store(settings)
+    registry = build_registry(event_store.engine, settings.sla)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,9 +72,12 @@ def create_app(
         to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         projector = IncidentProjector(event_store.engine, event_store)
         following = asyncio.create_task(projector.run(), name="incidents-projection")
+        exporting = None if otlp is None else MetricsExport(registry, "api", otlp).start()
         try:
             yield
         finally:
+            if exporting is not None:
+                await to_thread.run_sync(exporting.stop)
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await following
@@ -111,7 +117,7 @@ def create_app(
         evidence_router,
         principals_router,
         suppression_router,
-        metrics_router(event_store.engine),
+        metrics_router(registry),
     ):
         app.include_router(router)
     console.install(app)

@@ -1,8 +1,10 @@
 """`GET /metrics`: Prometheus metrics on the app's own registry.
 
-Alert counts are counted in-process by the ingress (`ALERTS_RECEIVED`). Everything about
-incidents is computed at scrape time from the projection tables, so every API replica reports
-the same figures and they survive restarts instead of resetting with the process.
+Alert counts are counted in-process by the ingress (`ALERTS_RECEIVED`), provider calls and
+ledger appends by whatever in this process made them (`orchestrator/telemetry/instruments.py`).
+Everything about incidents is computed at scrape time from the projection tables, so every API
+replica reports the same figures and they survive restarts instead of resetting with the
+process.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.registry import Collector
 
 from orchestrator.audit import EventStore
-from orchestrator.domain import IncidentStatus
+from orchestrator.domain import OPEN_STATUSES, Environment, IncidentStatus, Severity, SlaLeg
 from orchestrator.incidents.models import decisions, incidents, sla_breaches
+from orchestrator.incidents.service import sla_next
+from orchestrator.settings import DEFAULT_SLA, SlaRule
+from orchestrator.telemetry.instruments import IN_PROCESS
+from orchestrator.timeutil import as_utc
 
 ALERTS_RECEIVED = Counter(
     "firebreak_alerts_received",
@@ -29,6 +35,18 @@ ALERTS_RECEIVED = Counter(
     registry=None,
 )
 
+DECISION_REASONS = ("approval", "failure", "triage")
+SLA_DUE_WITHIN = (("overdue", 0.0), ("15m", 900.0), ("1h", 3600.0), ("later", float("inf")))
+"""Labels of `firebreak_sla_open_legs`: the first whose bound the time left is under."""
+SLA_COLUMNS = (
+    "sla",
+    "sla_breached",
+    "opened_at",
+    "closed_at",
+    "acknowledged_at",
+    "resolved_at",
+    "time_to_contain_seconds",
+)
 CONTAINMENT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
 APPROVAL_BUCKETS = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 14400.0, 86400.0)
 
@@ -39,15 +57,68 @@ def _histogram(
     doc: str,
     column: sa.ColumnElement[float],
     buckets: Sequence[float],
+    *,
+    by: tuple[str, sa.ColumnElement[str]] | None = None,
+    source: sa.FromClause | None = None,
 ) -> HistogramMetricFamily:
-    """Cumulative buckets counted by the database, so a scrape never loads every row."""
+    """Cumulative buckets counted by the database, so a scrape never loads every row; `by`
+    groups them under one label (a label, the column it takes its values from)."""
     counts = [sa.func.sum(sa.case((column <= b, 1), else_=0)) for b in buckets]
-    row = conn.execute(
-        sa.select(sa.func.count(column), sa.func.coalesce(sa.func.sum(column), 0.0), *counts)
-    ).one()
-    total, total_sum = int(row[0]), float(row[1])
-    pairs = [(str(b), int(c or 0)) for b, c in zip(buckets, row[2:], strict=True)]
-    return HistogramMetricFamily(name, doc, buckets=[*pairs, ("+Inf", total)], sum_value=total_sum)
+    query = sa.select(sa.func.count(column), sa.func.coalesce(sa.func.sum(column), 0.0), *counts)
+    if source is not None:
+        query = query.select_from(source)
+    if by is not None:
+        query = query.add_columns(by[1]).group_by(by[1])
+    family = HistogramMetricFamily(name, doc, labels=[by[0]] if by else [])
+    for row in conn.execute(query):
+        total, total_sum = int(row[0]), float(row[1])
+        cumulative = row[2 : 2 + len(buckets)]
+        pairs = [(str(b), int(c or 0)) for b, c in zip(buckets, cumulative, strict=True)]
+        labels = [str(row[-1])] if by else []
+        family.add_metric(labels, [*pairs, ("+Inf", total)], total_sum)
+    return family
+
+
+def _waiting_and_sla_due(
+    conn: sa.Connection, now: datetime
+) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    """Decisions waiting now and SLA legs counting down, from the open incidents' rows only
+    (the few that are open, not the history)."""
+    waiting = GaugeMetricFamily(
+        "firebreak_approvals_waiting",
+        "Decisions waiting for a responder now (reason approval, failure or triage), by the "
+        "incident's environment.",
+        labels=["environment", "reason"],
+    )
+    due = GaugeMetricFamily(
+        "firebreak_sla_open_legs",
+        "Open incidents by the SLA leg that falls due next and how soon: overdue (no breach "
+        "recorded yet), within 15m, within 1h, or later.",
+        labels=["leg", "due"],
+    )
+    counts = {(e.value, r): 0 for e in Environment for r in DECISION_REASONS}
+    legs = {(leg.value, d): 0 for leg in SlaLeg for d, _ in SLA_DUE_WITHIN}
+    columns = [incidents.c[name] for name in SLA_COLUMNS]
+    query = sa.select(incidents.c.environment, incidents.c.pending, *columns).where(
+        incidents.c.status.in_([s.value for s in OPEN_STATUSES])
+    )
+    for row in conn.execute(query):
+        for pending in row.pending or []:
+            key = (row.environment, str(pending.get("reason", "approval")))
+            counts[key] = counts.get(key, 0) + 1
+        fields = {name: row._mapping[name] for name in SLA_COLUMNS}
+        for name in ("opened_at", "closed_at", "acknowledged_at", "resolved_at"):
+            fields[name] = None if fields[name] is None else as_utc(fields[name])
+        next_due = sla_next(fields)
+        if next_due is not None:
+            left = (next_due.due_at - now).total_seconds()
+            label = next(d for d, bound in SLA_DUE_WITHIN if left < bound)
+            legs[(next_due.leg.value, label)] += 1
+    for (environment, reason), n in sorted(counts.items()):
+        waiting.add_metric([environment, reason], float(n))
+    for (leg, label), n in sorted(legs.items()):
+        due.add_metric([leg, label], float(n))
+    return waiting, due
 
 
 class ProjectionCollector(Collector):
@@ -56,16 +127,22 @@ class ProjectionCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.engine.connect() as conn:
-            by_status: dict[str, int] = dict(
-                conn.execute(
-                    sa.select(incidents.c.status, sa.func.count()).group_by(incidents.c.status)
-                ).all()
-            )
+            columns = (incidents.c.status, incidents.c.severity)
+            by_status: dict[tuple[str, str], int] = {
+                (status, severity): count
+                for status, severity, count in conn.execute(
+                    sa.select(*columns, sa.func.count()).group_by(*columns)
+                )
+            }
             gauge = GaugeMetricFamily(
-                "firebreak_incidents", "Incidents in the projection, by status.", labels=["status"]
+                "firebreak_incidents",
+                "Incidents in the projection, by status and severity.",
+                labels=["status", "severity"],
             )
             for status in IncidentStatus:
-                gauge.add_metric([status.value], float(by_status.get(status.value, 0)))
+                for severity in Severity:
+                    count = by_status.get((status.value, severity.value), 0)
+                    gauge.add_metric([status.value, severity.value], float(count))
             yield gauge
             yield _histogram(
                 conn,
@@ -99,10 +176,14 @@ class ProjectionCollector(Collector):
             yield _histogram(
                 conn,
                 "firebreak_approval_wait_seconds",
-                "Time a step waited between being requested and a responder's decision.",
+                "Time a step waited between being requested and a responder's decision, by the "
+                "incident's environment.",
                 decisions.c.wait_seconds,
                 APPROVAL_BUCKETS,
+                by=("environment", incidents.c.environment),
+                source=decisions.join(incidents, incidents.c.id == decisions.c.incident_id),
             )
+            yield from _waiting_and_sla_due(conn, datetime.now(UTC))
 
 
 class LedgerCollector(Collector):
@@ -135,17 +216,40 @@ class LedgerCollector(Collector):
             )
 
 
-def build_registry(engine: sa.Engine) -> CollectorRegistry:
+class SlaTargetCollector(Collector):
+    """The configured SLA targets (`FIREBREAK_SLA`, severity-wide rules), so a dashboard can
+    draw time to contain against its target without copying the configuration."""
+
+    def __init__(self, rules: Sequence[SlaRule]) -> None:
+        self.rules = [rule for rule in rules if rule.type is None]
+
+    def collect(self) -> Iterator[Metric]:
+        targets = GaugeMetricFamily(
+            "firebreak_sla_target_seconds",
+            "Configured SLA target per leg and severity (rules for one incident type excluded).",
+            labels=["leg", "severity"],
+        )
+        for rule in self.rules:
+            for leg in SlaLeg:
+                seconds = getattr(rule, f"{leg.value}_seconds")
+                if seconds is not None:
+                    targets.add_metric([leg.value, rule.severity.value], float(seconds))
+        yield targets
+
+
+def build_registry(engine: sa.Engine, sla: Sequence[SlaRule] = DEFAULT_SLA) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ALERTS_RECEIVED)
+    registry.register(SlaTargetCollector(sla))
+    for collector in IN_PROCESS:  # a worker in this process (`firebreak up`) counts here too
+        registry.register(collector)
     registry.register(ProjectionCollector(engine))
     registry.register(LedgerCollector(engine))
     return registry
 
 
-def metrics_router(engine: sa.Engine) -> APIRouter:
+def metrics_router(registry: CollectorRegistry) -> APIRouter:
     """Unauthenticated like most Prometheus targets: it exposes counts, never incident content."""
-    registry = build_registry(engine)
     router = APIRouter(tags=["operations"])
 
     @router.get("/metrics", response_class=Response, summary="Prometheus metrics")

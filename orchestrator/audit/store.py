@@ -43,6 +43,7 @@ from orchestrator.errors import (
 )
 from orchestrator.ocsf import to_ocsf
 from orchestrator.security.keyring import KeyRing
+from orchestrator.telemetry.instruments import timed_append
 from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
@@ -89,6 +90,18 @@ class EventStore:
     def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: int | None = None
     ) -> list[int]:
+        """`_append`, its latency observed (`firebreak_audit_append_seconds`)."""
+        with timed_append():
+            return self._append(stream_id, events, expected_version)
+
+    def append_many(self, appends: Sequence[StreamAppend]) -> list[list[int] | FirebreakError]:
+        """`_append_many`, its latency observed (`firebreak_audit_append_seconds`)."""
+        with timed_append():
+            return self._append_many(appends)
+
+    def _append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: int | None = None
+    ) -> list[int]:
         """Append `events` atomically to `stream_id`; return their global positions.
 
         `expected_version`: None = no check, 0 = the stream must not exist yet, N = its current
@@ -111,7 +124,7 @@ class EventStore:
         except IntegrityError:
             raise Conflict(f"append to {stream_id!r} clashed with a concurrent one") from None
 
-    def append_many(self, appends: Sequence[StreamAppend]) -> list[list[int] | FirebreakError]:
+    def _append_many(self, appends: Sequence[StreamAppend]) -> list[list[int] | FirebreakError]:
         """Group commit: several streams' appends in one transaction when all of them go
         through as new events, which is the common case under load.
 
@@ -130,7 +143,7 @@ class EventStore:
             pass
         for item in appends:
             try:
-                outcomes.append(self.append(item.stream_id, item.events, item.expected_version))
+                outcomes.append(self._append(item.stream_id, item.events, item.expected_version))
             except FirebreakError as exc:
                 outcomes.append(exc)
         return outcomes

@@ -34,7 +34,9 @@ class Spread:
 class Summary:
     open_by_status: dict[str, int]
     open_by_severity: dict[str, int]
+    approvals_by_environment: dict[str, int]  # steps waiting for approval now
     containment: dict[str, Spread]  # window label -> time to containment
+    containment_by_severity: dict[str, Spread]  # over the longest window
     phases: dict[str, Spread]  # phase -> duration, over the longest window
 
 
@@ -58,20 +60,33 @@ def summarise(engine: sa.Engine, environments: Collection[str], now: datetime) -
     oldest = now - max(window for _, window in WINDOWS)
     with engine.connect() as conn:
         open_rows = conn.execute(
-            sa.select(incidents.c.status, incidents.c.severity).where(
-                scope, incidents.c.status.in_(OPEN)
-            )
+            sa.select(
+                incidents.c.status,
+                incidents.c.severity,
+                incidents.c.environment,
+                incidents.c.pending,
+            ).where(scope, incidents.c.status.in_(OPEN))
         ).all()
         recent = conn.execute(
             sa.select(
-                incidents.c.opened_at, incidents.c.time_to_contain_seconds, incidents.c.phases
+                incidents.c.opened_at,
+                incidents.c.severity,
+                incidents.c.time_to_contain_seconds,
+                incidents.c.phases,
             ).where(scope, incidents.c.opened_at >= oldest)
         ).all()
     by_status = {status: 0 for status in OPEN}
     by_severity: dict[str, int] = {}
-    for status, severity in open_rows:
+    approvals = {environment: 0 for environment in sorted(environments)}
+    for status, severity, environment, pending in open_rows:
         by_status[status] += 1
         by_severity[severity] = by_severity.get(severity, 0) + 1
+        waiting = [p for p in pending or [] if p.get("reason", "approval") == "approval"]
+        approvals[environment] = approvals.get(environment, 0) + len(waiting)
+    contained: dict[str, list[float]] = {}
+    for r in recent:
+        if r.time_to_contain_seconds is not None:
+            contained.setdefault(r.severity, []).append(r.time_to_contain_seconds)
     containment = {
         label: spread(
             [
@@ -91,6 +106,8 @@ def summarise(engine: sa.Engine, environments: Collection[str], now: datetime) -
     return Summary(
         open_by_status=by_status,
         open_by_severity=by_severity,
+        approvals_by_environment=approvals,
         containment=containment,
+        containment_by_severity={sev: spread(values) for sev, values in contained.items()},
         phases={phase: spread(values) for phase, values in durations.items()},
     )

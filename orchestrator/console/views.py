@@ -444,7 +444,9 @@ async def audit_export(request: Request, _: Auditor, store: Store) -> Response:
 
 
 @router.get("/metrics")
-async def metrics(session: Reader, engine: Engine) -> Response:
+async def metrics(
+    session: Reader, engine: Engine, settings: Annotated[Settings, Depends(get_settings)]
+) -> Response:
     now = datetime.now(UTC)
     summary = await anyio.to_thread.run_sync(
         summarise, engine, visible_environments(session.principal), now
@@ -453,12 +455,34 @@ async def metrics(session: Reader, engine: Engine) -> Response:
         "Open incidents by status",
         [Bar(s.replace("_", " "), n, str(n)) for s, n in summary.open_by_status.items()],
     )
+    severity_chart = bar_chart(
+        "Open incidents by severity",
+        [
+            Bar(sev.value, n, str(n))
+            for sev in reversed(Severity)
+            for n in [summary.open_by_severity.get(sev.value, 0)]
+        ],
+    )
+    approvals_chart = bar_chart(
+        "Approvals waiting by environment",
+        [Bar(env, n, str(n)) for env, n in summary.approvals_by_environment.items()],
+    )
     containment_bars = []
     for label, spread in summary.containment.items():
         containment_bars.append(Bar(f"p50, {label}", spread.p50, duration(spread.p50)))
         containment_bars.append(
             Bar(f"p90, {label}", spread.p90, duration(spread.p90), kind="secondary")
         )
+    targets = {r.severity.value: r.contain_seconds for r in settings.sla if r.type is None}
+    sla_bars = []
+    for severity in reversed(Severity):
+        target = targets.get(severity.value)
+        measured = summary.containment_by_severity.get(severity.value)
+        if target is None and measured is None:
+            continue
+        p90 = measured.p90 if measured else None
+        sla_bars.append(Bar(f"{severity.value} p90", p90, duration(p90)))
+        sla_bars.append(Bar(f"{severity.value} target", target, duration(target), kind="secondary"))
     phase_bars = []
     for phase, spread in summary.phases.items():
         phase_bars.append(Bar(f"{phase} p50", spread.p50, duration(spread.p50)))
@@ -467,7 +491,10 @@ async def metrics(session: Reader, engine: Engine) -> Response:
         session,
         summary=summary,
         open_chart=open_chart,
+        severity_chart=severity_chart,
+        approvals_chart=approvals_chart,
         containment_chart=bar_chart("Time to containment", containment_bars),
+        sla_chart=bar_chart("Time to containment against the SLA target", sla_bars),
         phase_chart=bar_chart("Phase durations, last 7 days", phase_bars),
     )
     return render("metrics.html", context)

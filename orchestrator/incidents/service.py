@@ -45,12 +45,13 @@ def _summary_fields(row: sa.Row[Any]) -> dict[str, Any]:
         if data[key] is not None:
             data[key] = as_utc(data[key])
     data["pending_count"] = len(data["pending"])
-    data["sla_next"] = _sla_next(data)
+    data["sla_next"] = sla_next(data)
     return data
 
 
-def _sla_next(data: dict[str, Any]) -> SlaDue | None:
-    """The countdown of an open incident: its next SLA leg neither met nor breached."""
+def sla_next(data: dict[str, Any]) -> SlaDue | None:
+    """The countdown of an open incident: its next SLA leg neither met nor breached. `data`
+    is a projection row's mapping with its timestamps in UTC (the metrics read it too)."""
     if data["sla"] is None or data["closed_at"] is not None:
         return None
     opened_at: datetime = data["opened_at"]
@@ -159,7 +160,7 @@ def pending_for(
         rows = conn.execute(query).all()
     result: list[PendingApproval] = []
     for row in rows:
-        sla_next = _sla_next(_summary_fields(row)) if row.pending else None
+        next_due = sla_next(_summary_fields(row)) if row.pending else None
         for raw in row.pending:
             step = PendingDecision.model_validate(raw)
             if principal_id in step.approved_by or step.requested_by == principal_id:
@@ -171,7 +172,7 @@ def pending_for(
                     incident_title=row.title,
                     environment=row.environment,
                     severity=row.severity,
-                    incident_sla=sla_next,
+                    incident_sla=next_due,
                 )
             )
     result.sort(key=lambda p: p.requested_at)

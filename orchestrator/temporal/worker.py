@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import start_http_server
 from temporalio.client import Client
 from temporalio.worker import Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -22,7 +23,10 @@ from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
+from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
+from orchestrator.telemetry.instruments import process_registry
+from orchestrator.telemetry.metrics import ExportConfig, MetricsExport, export_config
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.logs import quiet_expected_failures
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
@@ -79,18 +83,56 @@ async def run_worker(settings: Settings, announce: Callable[[str], None] = print
     """
     # On an unmigrated store every incident would stall on its first audit append: fail here.
     db.require_schema(settings.db_url)
+    otlp = export_config()
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        await stop.wait()
-        announce(
-            "worker stopping: polling stopped, running activities have"
-            f" {settings.worker_shutdown_seconds:g}s to finish"
-        )
+    with worker_metrics(settings, otlp, announce):
+        async with worker:
+            await stop.wait()
+            announce(
+                "worker stopping: polling stopped, running activities have"
+                f" {settings.worker_shutdown_seconds:g}s to finish"
+            )
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):
             loop.remove_signal_handler(sig)
+
+
+@contextlib.contextmanager
+def worker_metrics(
+    settings: Settings, otlp: ExportConfig | None, announce: Callable[[str], None]
+) -> Iterator[str | None]:
+    """The worker's in-process metrics (it reads no projection: the API serves those) on
+    `FIREBREAK_WORKER_METRICS_PORT` if set, and over OTLP if configured, while the block runs.
+    Yields the metrics URL, or None when no port is set. The last OTLP export happens after
+    the worker has drained, so it counts the final calls."""
+    registry = process_registry()
+    url = None
+    server = None
+    if settings.worker_metrics_port is not None:
+        try:
+            server, thread = start_http_server(
+                settings.worker_metrics_port, settings.worker_metrics_host, registry
+            )
+        except OSError as exc:
+            where = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+            raise ConfigError(
+                f"FIREBREAK_WORKER_METRICS_PORT: cannot listen on {where} ({exc.strerror})"
+            ) from None
+        port = server.server_address[1]
+        url = f"http://{settings.worker_metrics_host}:{port}/metrics"
+        announce(f"worker metrics on {url}")
+    exporting = None if otlp is None else MetricsExport(registry, "worker", otlp).start()
+    try:
+        yield url
+    finally:
+        if exporting is not None:
+            exporting.stop()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            thread.join()

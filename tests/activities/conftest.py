@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from temporalio.testing import ActivityEnvironment
 
 from activities.effects import EffectRecords
-from activities.factory import Providers, activities_for, build_providers, recorded
+from activities.factory import Providers, activities_for, build_providers, measured, recorded
 from activities.guard import ResourceGuard
 from activities.providers.local.lab import LabInfo, seed_demo_lab
 from activities.providers.local.paths import LocalPaths
@@ -92,7 +92,7 @@ def open_lab(tmp_path: Path, database_url: str | None = None) -> Lab:
     settings = Settings(data_dir=data_dir, database_url=url)
     db.upgrade(url)
     engine = db.make_engine(url)
-    providers = recorded(build_providers(settings), EffectRecords(engine))
+    providers = recorded(measured(build_providers(settings), settings), EffectRecords(engine))
     clock = Clock()
     paths = LocalPaths.under(data_dir)
     guard = ResourceGuard(engine, settings.guard_window_seconds, clock)

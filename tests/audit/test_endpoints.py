@@ -90,8 +90,13 @@ async def test_auditor_queries_exports_and_verifies(
             for f in text_string_to_metric_families(metrics)
             for s in f.samples
         }
-        settled = [("status", "closed")], [("status", "awaiting_decision")]
-        assert sum(values[("firebreak_incidents", tuple(s))] for s in settled) == 1
+        settled = {"closed", "awaiting_decision"}
+        incidents = [
+            v
+            for (name, labels), v in values.items()
+            if name == "firebreak_incidents" and dict(labels)["status"] in settled
+        ]
+        assert len(incidents) == 10 and sum(incidents) == 1  # 2 statuses x 5 severities
         assert values[("firebreak_time_to_containment_seconds_count", ())] == 1
 
         engine = db.make_engine(fb_settings.db_url)

@@ -17,7 +17,7 @@ def ledger_samples(store: EventStore) -> dict[str, float]:
         s.name: s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
-        if s.name.startswith("firebreak_audit_")
+        if s.name.startswith("firebreak_audit_") and "_append_seconds" not in s.name
     }
 
 

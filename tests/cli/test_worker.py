@@ -1,5 +1,5 @@
 """`firebreak worker` refuses to start with a one-line error when the event store is not
-migrated or Temporal cannot be reached."""
+migrated, its OTLP metrics configuration cannot be honoured, or Temporal cannot be reached."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from orchestrator.db import upgrade
 from tests.support.ports import free_port
 
 
-def run_worker(data_dir: Path, address: str) -> subprocess.CompletedProcess[str]:
+def run_worker(data_dir: Path, address: str, **extra: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "FIREBREAK_DATA_DIR": str(data_dir),
         "FIREBREAK_TEMPORAL_ADDRESS": address,
+        **extra,
     }
     firebreak = Path(sys.executable).parent / "firebreak"
     return subprocess.run(
@@ -48,5 +49,21 @@ def test_worker_reports_an_unreachable_temporal_server(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"firebreak: cannot reach Temporal at {address}: RuntimeError"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_worker_refuses_an_otlp_protocol_it_does_not_speak(tmp_path: Path) -> None:
+    upgrade(f"sqlite:///{tmp_path / 'firebreak.db'}")
+    result = run_worker(
+        tmp_path,
+        f"127.0.0.1:{free_port()}",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4317",
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        "firebreak: OTEL_EXPORTER_OTLP_PROTOCOL: Firebreak exports metrics over http/protobuf"
+        " only, not 'grpc'"
     )
     assert "Traceback" not in result.stderr

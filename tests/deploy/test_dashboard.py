@@ -1,26 +1,35 @@
 """The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
 expression names is in a real scrape of the app's registry (on a migrated database with
-incidents, approvals, alerts and a signed checkpoint), and the panels are laid out on Grafana's
-24-column grid without overlapping."""
+incidents, approvals, alerts and a signed checkpoint) or of a worker's own `/metrics` (after a
+real provider call), and the panels are laid out on Grafana's 24-column grid without
+overlapping. The metrics table of docs/observability.md is held to the same scrapes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from activities.factory import build_providers, measured
+from activities.providers.local.lab import seed_demo_lab
 from orchestrator import db
 from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
 from orchestrator.audit import CheckpointSigner, EventStore
 from orchestrator.incidents.projector import IncidentProjector
+from orchestrator.settings import Settings
+from orchestrator.temporal.worker import worker_metrics
 from tests.support.stories import Story
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "firebreak.json"
+ROOT = Path(__file__).resolve().parents[2]
+DASHBOARD = ROOT / "deploy" / "grafana" / "firebreak.json"
+DOCS = ROOT / "docs" / "observability.md"
 METRIC = re.compile(r"\bfirebreak_[a-z0-9_]+")
 
 
@@ -44,9 +53,29 @@ def exported(sqlite_url: str, tmp_path: Path) -> set[str]:
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc()
     text = generate_latest(build_registry(engine)).decode()
     engine.dispose()
-    families = list(text_string_to_metric_families(text))
+    families = list(text_string_to_metric_families(text + worker_scrape(tmp_path)))
     # A family with no sample yet (no SLA breach) is still exported: its name counts too.
     return {f.name for f in families} | {s.name for f in families for s in f.samples}
+
+
+def worker_scrape(tmp_path: Path) -> str:
+    """A worker's `/metrics` over HTTP after one real provider call that failed."""
+    lab = seed_demo_lab(tmp_path / "data")
+    settings = Settings(data_dir=lab.data_dir, worker_metrics_port=0)
+    keys = measured(build_providers(settings), settings).keys
+    with pytest.raises(Exception, match="no-such-key"):
+        asyncio.run(keys.usage("no-such-key"))
+    with worker_metrics(settings, None, lambda line: None) as url:
+        assert url is not None
+        return httpx.get(url).text
+
+
+def test_the_docs_table_names_exported_metrics(exported: set[str]) -> None:
+    table = [line for line in DOCS.read_text().splitlines() if line.startswith("| `firebreak_")]
+    named = {m for line in table for m in METRIC.findall(line.split("|")[1])}
+    assert len(named) >= 15
+    for name in named:
+        assert name in exported or f"{name}_bucket" in exported, name
 
 
 def test_every_expression_names_an_exported_metric(exported: set[str]) -> None:

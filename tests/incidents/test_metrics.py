@@ -28,26 +28,33 @@ def test_incident_metrics_follow_the_log(store: EventStore, projector: IncidentP
     Story(store, lifecycle=True, severity="critical").open().breach("acknowledge").breach(
         "contain"
     ).resolved()
+    targets = {"acknowledge_seconds": 60, "contain_seconds": 600, "resolve_seconds": 3600}
+    Story(store, lifecycle=True, environment="staging", sla=targets).open().acknowledge()
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc(3)
     projector.catch_up()
 
     got = samples(projector)
-    status = {dict(k[1])["status"]: v for k, v in got.items() if k[0] == "firebreak_incidents"}
+    status: dict[str, float] = {}
+    for (name, labels), value in got.items():
+        if name == "firebreak_incidents":
+            status[dict(labels)["status"]] = status.get(dict(labels)["status"], 0) + value
     assert status == {
         "active": 1,
         "awaiting_decision": 1,
-        "open": 0,
+        "open": 1,
         "contained": 1,
         "resolved": 1,
         "closed": 1,
         "aborted": 0,
     }
+    assert got[("firebreak_incidents", (("severity", "critical"), ("status", "resolved")))] == 1
+    assert got[("firebreak_incidents", (("severity", "high"), ("status", "resolved")))] == 0
     ttc = "firebreak_time_to_containment_seconds"
     assert got[(f"{ttc}_count", ())] == 3
     assert got[(f"{ttc}_sum", ())] == 10.0 + 7.0  # the lifecycle one: opened +1s, contained +8s
     assert got[(f"{ttc}_bucket", (("le", "1.0"),))] == 0
     assert got[(f"{ttc}_bucket", (("le", "5.0"),))] == 2
-    assert got[("firebreak_time_to_acknowledge_seconds_count", ())] == 1
+    assert got[("firebreak_time_to_acknowledge_seconds_count", ())] == 2  # + the SLA one
     assert got[("firebreak_time_to_resolve_seconds_count", ())] == 1
     assert got[("firebreak_time_to_resolve_seconds_sum", ())] == 5.0
     breaches = {k[1]: v for k, v in got.items() if k[0] == "firebreak_sla_breaches"}
@@ -56,7 +63,18 @@ def test_incident_metrics_follow_the_log(store: EventStore, projector: IncidentP
         (("leg", "acknowledge"), ("severity", "critical")): 1,
         (("leg", "contain"), ("severity", "critical")): 1,
     }
-    assert got[("firebreak_approval_wait_seconds_count", ())] == 1
-    assert got[("firebreak_approval_wait_seconds_sum", ())] == 1.0
+    prod = (("environment", "prod"),)
+    assert got[("firebreak_approval_wait_seconds_count", prod)] == 1
+    assert got[("firebreak_approval_wait_seconds_sum", prod)] == 1.0
+    assert ("firebreak_approval_wait_seconds_count", (("environment", "dev"),)) not in got
+    waiting = {k[1]: v for k, v in got.items() if k[0] == "firebreak_approvals_waiting" and v}
+    assert waiting == {(("environment", "prod"), ("reason", "approval")): 1}
+    # Opened long ago with a 10-minute containment target, acknowledged: contain is overdue.
+    due = {k[1]: v for k, v in got.items() if k[0] == "firebreak_sla_open_legs" and v}
+    assert due == {(("due", "overdue"), ("leg", "contain")): 1}
+    contain_critical = (("leg", "contain"), ("severity", "critical"))
+    assert got[("firebreak_sla_target_seconds", contain_critical)] == 1800  # the default SLA
+    targets = [labels for name, labels in got if name == "firebreak_sla_target_seconds"]
+    assert len(targets) == 12 and not any(("severity", "info") in t for t in targets)
     accepted = (("format", "generic"), ("outcome", "accepted"))
     assert got[("firebreak_alerts_received_total", accepted)] >= 3

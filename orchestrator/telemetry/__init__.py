@@ -1,0 +1,1 @@
+"""What Firebreak's processes tell an operator's own tools about themselves."""
