@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +22,7 @@ from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
+from orchestrator.forwarding import SinkConfig, forward, forwarding_store
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.logs import quiet_expected_failures
@@ -68,9 +69,16 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, announce: Callable[[str], None] = print) -> None:
+async def run_worker(
+    settings: Settings,
+    announce: Callable[[str], None] = print,
+    forward_to: Sequence[SinkConfig] = (),
+) -> None:
     """Run until SIGINT/SIGTERM, then stop polling, give running activities
     `settings.worker_shutdown_seconds` to finish, and return.
+
+    With `forward_to` (`firebreak worker --forward`) the process also streams the ledger to
+    those SIEM sinks, as `firebreak audit forward` would, and stops forwarding on the signal.
 
     An activity still running past the grace is cancelled; its attempt fails and Temporal
     retries it on another worker, which is safe because every effect is idempotent. Further
@@ -85,8 +93,25 @@ async def run_worker(settings: Settings, announce: Callable[[str], None] = print
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    forwarding = None
+    if forward_to:
+        store = forwarding_store(settings, forward_to)
+        forwarding = asyncio.create_task(
+            forward(
+                store,
+                forward_to,
+                stop=stop,
+                batch_size=settings.forward_batch_size,
+                poll=settings.forward_poll_seconds,
+                max_backoff=settings.forward_max_backoff_seconds,
+                request_timeout=settings.forward_timeout_seconds,
+                announce=announce,
+            )
+        )
     async with worker:
         await stop.wait()
+        if forwarding is not None:
+            await forwarding
         announce(
             "worker stopping: polling stopped, running activities have"
             f" {settings.worker_shutdown_seconds:g}s to finish"
