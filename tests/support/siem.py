@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -161,8 +162,11 @@ class Rsyslog:
                 raise AssertionError(
                     f"rsyslogd exited: {(self.directory / 'rsyslogd.out').read_text()}"
                 )
-            if port_file.exists() and port_file.read_text().strip():
+            if port == 0 and port_file.exists() and port_file.read_text().strip():
                 self.port = int(port_file.read_text().strip())
+                return
+            if port and _listening(port):  # rsyslog writes the port file only for port 0
+                self.port = port
                 return
             time.sleep(0.05)
         raise AssertionError("rsyslogd did not start listening within 30 s")
@@ -194,6 +198,14 @@ class Rsyslog:
         return found
 
 
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture
 def rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
     """A running rsyslogd with a TLS listener; a missing package is a failure, not a skip."""
@@ -220,6 +232,8 @@ class Collector:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    delay: float = 0.0
+    """Seconds each request takes before it is answered: a slow SIEM."""
 
     @property
     def url(self) -> str:
@@ -231,6 +245,8 @@ class Collector:
             self.failures.extend(failures)
 
     def _injected(self, request: Recorded) -> Reply | None:
+        if self.delay:
+            time.sleep(self.delay)
         with self.lock:
             if not self.failures:
                 return None
