@@ -13,6 +13,8 @@ import hashlib
 
 import sqlalchemy as sa
 
+__all__ = ["Lease", "lock_key"]
+
 
 def lock_key(name: str) -> int:
     """A stable signed 64-bit advisory-lock key for `name` (PostgreSQL's bigint key space)."""

@@ -33,11 +33,15 @@ from orchestrator.settings import Settings, load_settings
 STATUS_EVERY_SECONDS = 30.0
 
 
-def sink_configs(settings: Settings, urls: list[str] | None) -> list[SinkConfig]:
-    """The sinks of `--sink` (repeatable), else FIREBREAK_FORWARD_SINKS."""
+def sink_configs(
+    settings: Settings,
+    urls: list[str] | None,
+    hint: str = "give --sink URL or set FIREBREAK_FORWARD_SINKS",
+) -> list[SinkConfig]:
+    """The sinks of `--sink` (repeatable), else FIREBREAK_FORWARD_SINKS; none is a mistake."""
     configs = parse_sinks(urls or settings.forward_sinks)
     if not configs:
-        raise ConfigError("no sink: give --sink URL or set FIREBREAK_FORWARD_SINKS")
+        raise ConfigError(f"no sink: {hint}")
     return configs
 
 

@@ -27,7 +27,7 @@ def worker(
     SIGINT/SIGTERM, then let running activities finish (up to FIREBREAK_WORKER_SHUTDOWN_SECONDS)
     and exit 0."""
     settings = load_settings()
-    sinks = sink_configs(settings, None) if forward else []
+    sinks = sink_configs(settings, None, "set FIREBREAK_FORWARD_SINKS") if forward else []
     require_schema(settings.db_url)
     typer.echo(
         f"worker on {settings.temporal_address} namespace {settings.temporal_namespace}"

@@ -1,6 +1,6 @@
 """The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
 expression names is in a real scrape of the app's registry (on a migrated database with
-incidents, approvals, alerts and a signed checkpoint), and the panels are laid out on Grafana's
+incidents, approvals, alerts, a signed checkpoint and a SIEM sink's cursor), and the panels are laid out on Grafana's
 24-column grid without overlapping."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from orchestrator import db
 from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
 from orchestrator.audit import CheckpointSigner, EventStore
+from orchestrator.forwarding import Cursors
 from orchestrator.incidents.projector import IncidentProjector
 from tests.support.stories import Story
 
@@ -41,6 +42,7 @@ def exported(sqlite_url: str, tmp_path: Path) -> set[str]:
     Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
     store.checkpoint()
     IncidentProjector(engine, store).catch_up()
+    Cursors(engine).ensure("siem")  # a SIEM sink's cursor: the forwarder's metrics have a sample
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc()
     text = generate_latest(build_registry(engine)).decode()
     engine.dispose()

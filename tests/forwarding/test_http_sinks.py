@@ -229,3 +229,34 @@ async def test_cursor_moves_only_from_where_the_batch_was_read(store: EventStore
     assert cursors.position("s") == 5
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT forwarded FROM forwarder_cursors")).scalar() == 5
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_one_forwarder_per_sink_leads_on_postgresql(
+    store: EventStore, hec_server: HecServer
+) -> None:
+    """Two workers with --forward: one holds the sink's lock and forwards, the other waits;
+    when the leader's connection ends the other takes over. Other sinks lead independently."""
+    events = fill(store, 3)
+    config = parse_sink(sink_url(hec_server, "hec", "token_env=TEST_HEC_TOKEN&name=splunk"))
+    first, second = SinkForwarder(store, config), SinkForwarder(store, config)
+    other = SinkForwarder(
+        store, parse_sink(sink_url(hec_server, "hec", "token_env=TEST_HEC_TOKEN&name=other"))
+    )
+    assert first.lease.leads() and not second.lease.leads()
+    assert other.lease.leads()
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(second.run(poll=0.05, max_backoff=0.1, stop=stop))
+    await asyncio.sleep(0.3)
+    assert hec_server.accepted == []  # the follower did not forward while the other led
+    first.lease.release()
+    for _ in range(100):
+        if len(hec_server.accepted) == 3:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await waiting
+    assert [e["fields"]["firebreak_id"] for e in hec_server.accepted] == [e.id for e in events]
+    other.lease.release()
+    for forwarder in (first, other):
+        await forwarder.sink.close()
