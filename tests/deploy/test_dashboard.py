@@ -1,7 +1,7 @@
 """The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
 expression names is in a real scrape of the app's registry (on a migrated database with
-incidents, approvals, alerts, a signed checkpoint and a SIEM sink's cursor), and the panels are laid out on Grafana's
-24-column grid without overlapping."""
+incidents, approvals, alerts, a signed checkpoint and a SIEM sink's cursor), and the panels are
+laid out on Grafana's 24-column grid without overlapping."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import ipaddress
 import json
 import os
@@ -36,7 +37,8 @@ from cryptography.x509.oid import NameOID
 from tests.support.providers import Loopback, Recorded, Reply, serving
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
-GTLS = Path("/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so")
+GTLS_GLOB = "/usr/lib/*/rsyslog/lmnsd_gtls.so"
+"""rsyslog-gnutls's TLS driver, under the machine's multiarch directory."""
 
 
 def make_ca(directory: Path, host: str = "localhost") -> tuple[Path, Path, Path]:
@@ -209,7 +211,7 @@ def _listening(port: int) -> bool:
 @pytest.fixture
 def rsyslog(tmp_path: Path) -> Iterator[Rsyslog]:
     """A running rsyslogd with a TLS listener; a missing package is a failure, not a skip."""
-    if shutil.which(RSYSLOGD) is None or not GTLS.exists():
+    if shutil.which(RSYSLOGD) is None or not glob.glob(GTLS_GLOB):
         pytest.fail("rsyslog and rsyslog-gnutls are missing: run .ci/install-packages")
     directory = tmp_path / "rsyslog"
     ca, _, _ = make_ca(directory)
