@@ -21,8 +21,8 @@ from orchestrator.errors import ConfigError
 from orchestrator.forwarding import (
     Cursors,
     SinkConfig,
-    SinkForwarder,
     forward,
+    forwarder_for,
     forwarding_store,
     parse_sinks,
 )
@@ -92,12 +92,7 @@ def forward_command(
 async def _once(store: EventStore, settings: Settings, configs: list[SinkConfig]) -> int:
     failed = 0
     for config in configs:
-        forwarder = SinkForwarder(
-            store,
-            config,
-            batch_size=settings.forward_batch_size,
-            timeout=settings.forward_timeout_seconds,
-        )
+        forwarder = forwarder_for(store, config, settings)
         try:
             count = await forwarder.catch_up()
             position = await anyio.to_thread.run_sync(forwarder.cursors.position, config.name)
@@ -129,17 +124,12 @@ async def _follow(store: EventStore, settings: Settings, configs: list[SinkConfi
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(report)
-            await forward(
-                store,
-                configs,
-                stop=stop,
-                batch_size=settings.forward_batch_size,
-                poll=settings.forward_poll_seconds,
-                max_backoff=settings.forward_max_backoff_seconds,
-                request_timeout=settings.forward_timeout_seconds,
-                announce=lambda line: typer.echo(line, err=True),
-            )
+            await forward(store, configs, settings, stop=stop, announce=_announce)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):
                 running.remove_signal_handler(sig)
+
+
+def _announce(line: str) -> None:
+    typer.echo(line, err=True)

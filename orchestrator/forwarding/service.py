@@ -31,6 +31,7 @@ from orchestrator.forwarding.formats import Format, get_format
 from orchestrator.forwarding.models import Record, Rejected, SinkConfig, SinkError
 from orchestrator.forwarding.sinks import Sink, build_sink
 from orchestrator.leases import Lease, lock_key
+from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -195,27 +196,32 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def forwarder_for(store: EventStore, config: SinkConfig, settings: Settings) -> SinkForwarder:
+    """The forwarder of one sink with the `FIREBREAK_FORWARD_*` batch size and timeout."""
+    return SinkForwarder(
+        store,
+        config,
+        batch_size=settings.forward_batch_size,
+        timeout=settings.forward_timeout_seconds,
+    )
+
+
 async def forward(
     store: EventStore,
     configs: Sequence[SinkConfig],
+    settings: Settings,
     *,
     stop: asyncio.Event,
-    batch_size: int = 200,
-    poll: float = 1.0,
-    max_backoff: float = 60.0,
-    request_timeout: float = 15.0,
     announce: Callable[[str], None] | None = None,
 ) -> None:
     """Forward to every sink of `configs` until `stop` is set (the CLI's and the worker's
-    loop). Sinks are built first, so a mistake in one (a token variable not set) fails the
-    start, not later."""
-    forwarders = [
-        SinkForwarder(store, config, batch_size=batch_size, timeout=request_timeout)
-        for config in configs
-    ]
+    loop), paced by the `FIREBREAK_FORWARD_*` settings. Sinks are built first, so a mistake in
+    one (a token variable not set) fails the start, not later."""
+    forwarders = [forwarder_for(store, config, settings) for config in configs]
     if announce is not None:
         for config in configs:
             announce(f"forwarding to {config.name} ({config.format}, sealed={config.sealed})")
+    poll, max_backoff = settings.forward_poll_seconds, settings.forward_max_backoff_seconds
     async with anyio.create_task_group() as group:
         for forwarder in forwarders:
             group.start_soon(forwarder.run, poll, max_backoff, stop)

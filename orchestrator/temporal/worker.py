@@ -97,16 +97,7 @@ async def run_worker(
     if forward_to:
         store = forwarding_store(settings, forward_to)
         forwarding = asyncio.create_task(
-            forward(
-                store,
-                forward_to,
-                stop=stop,
-                batch_size=settings.forward_batch_size,
-                poll=settings.forward_poll_seconds,
-                max_backoff=settings.forward_max_backoff_seconds,
-                request_timeout=settings.forward_timeout_seconds,
-                announce=announce,
-            )
+            forward(store, forward_to, settings, stop=stop, announce=announce)
         )
     async with worker:
         await stop.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -260,3 +261,22 @@ async def test_one_forwarder_per_sink_leads_on_postgresql(
     other.lease.release()
     for forwarder in (first, other):
         await forwarder.sink.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_hec_over_https_verifies_the_server_against_its_ca(
+    store: EventStore, hec_tls_server: tuple[HecServer, Path]
+) -> None:
+    server, ca = hec_tls_server
+    events = fill(store, 2)
+    port = server.url.rsplit(":", 1)[1]
+    query = "token_env=TEST_HEC_TOKEN&name=splunk"
+    untrusted = SinkForwarder(store, parse_sink(f"hec+https://localhost:{port}?{query}"))
+    with pytest.raises(SinkError, match=r"splunk: ConnectError: .*CERTIFICATE_VERIFY_FAILED"):
+        await untrusted.step()
+    await untrusted.sink.close()
+    assert server.accepted == []
+    trusted = SinkForwarder(store, parse_sink(f"hec+https://localhost:{port}?{query}&ca={ca}"))
+    assert await trusted.catch_up() == 2
+    await trusted.sink.close()
+    assert [e["fields"]["firebreak_id"] for e in server.accepted] == [e.id for e in events]

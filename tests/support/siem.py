@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -404,6 +405,18 @@ def hec_server() -> Iterator[HecServer]:
     with serving(server.handle) as loopback:
         server.loopback = loopback
         yield server
+
+
+@pytest.fixture
+def hec_tls_server(tmp_path: Path) -> Iterator[tuple[HecServer, Path]]:
+    """`hec_server` over HTTPS with a certificate from a test CA; yields it and the CA file."""
+    ca, cert, key = make_ca(tmp_path / "hec-tls")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HecServer()
+    with serving(server.handle, tls=context) as loopback:
+        server.loopback = loopback
+        yield server, ca
 
 
 @pytest.fixture
