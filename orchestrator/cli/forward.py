@@ -23,6 +23,7 @@ from orchestrator.forwarding import (
     SinkConfig,
     forward,
     forwarder_for,
+    forwarders_for,
     forwarding_store,
     parse_sinks,
 )
@@ -112,6 +113,7 @@ async def _follow(store: EventStore, settings: Settings, configs: list[SinkConfi
     for sig in (signal.SIGINT, signal.SIGTERM):
         running.add_signal_handler(sig, stop.set)
     names = [config.name for config in configs]
+    forwarders = forwarders_for(store, configs, settings)
 
     async def report() -> None:
         while not stop.is_set():
@@ -124,7 +126,7 @@ async def _follow(store: EventStore, settings: Settings, configs: list[SinkConfi
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(report)
-            await forward(store, configs, settings, stop=stop, announce=_announce)
+            await forward(forwarders, settings, stop=stop, announce=_announce)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(ValueError):

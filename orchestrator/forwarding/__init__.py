@@ -14,7 +14,7 @@ from orchestrator.db import make_engine
 from orchestrator.forwarding.config import parse_sink, parse_sinks
 from orchestrator.forwarding.cursors import Cursors
 from orchestrator.forwarding.models import SinkConfig, SinkStatus
-from orchestrator.forwarding.service import SinkForwarder, forward, forwarder_for
+from orchestrator.forwarding.service import SinkForwarder, forward, forwarder_for, forwarders_for
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
 
@@ -25,6 +25,7 @@ __all__ = [
     "SinkStatus",
     "forward",
     "forwarder_for",
+    "forwarders_for",
     "forwarding_store",
     "parse_sink",
     "parse_sinks",

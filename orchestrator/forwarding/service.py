@@ -78,10 +78,13 @@ class SinkForwarder:
         self.lease = Lease(store.engine, lock_key(f"firebreak.forward:{config.name}"))
         self.attempt = 0
         self.failing: str | None = None
+        self._tracked = False
 
     def _batch(self) -> tuple[int, list[Record], Rejected | None]:
         """(cursor, the next records, a record the format could not turn into one)."""
-        self.cursors.ensure(self.config.name)
+        if not self._tracked:
+            self.cursors.ensure(self.config.name)
+            self._tracked = True
         start = self.cursors.position(self.config.name)
         events = self.store.read_all(start, self.batch_size, sealed=self.config.sealed == "keep")
         records: list[Record] = []
@@ -206,20 +209,26 @@ def forwarder_for(store: EventStore, config: SinkConfig, settings: Settings) -> 
     )
 
 
+def forwarders_for(
+    store: EventStore, configs: Sequence[SinkConfig], settings: Settings
+) -> list[SinkForwarder]:
+    """Every sink's forwarder, built before anything runs: a mistake in one (a token variable
+    not set, a CA file missing) is a `ConfigError` at start-up, not a silent task failure."""
+    return [forwarder_for(store, config, settings) for config in configs]
+
+
 async def forward(
-    store: EventStore,
-    configs: Sequence[SinkConfig],
+    forwarders: Sequence[SinkForwarder],
     settings: Settings,
     *,
     stop: asyncio.Event,
     announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Forward to every sink of `configs` until `stop` is set (the CLI's and the worker's
-    loop), paced by the `FIREBREAK_FORWARD_*` settings. Sinks are built first, so a mistake in
-    one (a token variable not set) fails the start, not later."""
-    forwarders = [forwarder_for(store, config, settings) for config in configs]
+    """Run every forwarder until `stop` is set (the CLI's and the worker's loop), paced by the
+    `FIREBREAK_FORWARD_*` settings."""
     if announce is not None:
-        for config in configs:
+        for forwarder in forwarders:
+            config = forwarder.config
             announce(f"forwarding to {config.name} ({config.format}, sealed={config.sealed})")
     poll, max_backoff = settings.forward_poll_seconds, settings.forward_max_backoff_seconds
     async with anyio.create_task_group() as group:

@@ -22,7 +22,13 @@ from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
-from orchestrator.forwarding import SinkConfig, forward, forwarding_store
+from orchestrator.forwarding import (
+    SinkConfig,
+    SinkForwarder,
+    forward,
+    forwarders_for,
+    forwarding_store,
+)
 from orchestrator.settings import Settings
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.logs import quiet_expected_failures
@@ -87,22 +93,21 @@ async def run_worker(
     """
     # On an unmigrated store every incident would stall on its first audit append: fail here.
     db.require_schema(settings.db_url)
+    forwarders = []
+    if forward_to:
+        store = forwarding_store(settings, forward_to)
+        forwarders = forwarders_for(store, forward_to, settings)
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    forwarding = None
-    if forward_to:
-        store = forwarding_store(settings, forward_to)
-        forwarding = asyncio.create_task(
-            forward(store, forward_to, settings, stop=stop, announce=announce)
-        )
     async with worker:
-        await stop.wait()
-        if forwarding is not None:
-            await forwarding
+        if forwarders:
+            await _forward_until(stop, forwarders, settings, announce)
+        else:
+            await stop.wait()
         announce(
             "worker stopping: polling stopped, running activities have"
             f" {settings.worker_shutdown_seconds:g}s to finish"
@@ -110,3 +115,19 @@ async def run_worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):
             loop.remove_signal_handler(sig)
+
+
+async def _forward_until(
+    stop: asyncio.Event,
+    forwarders: Sequence[SinkForwarder],
+    settings: Settings,
+    announce: Callable[[str], None],
+) -> None:
+    """Forward beside the worker until `stop`. Sinks failing is retried inside; forwarding
+    that ends by itself before the signal (a bug) is raised here, which stops the worker
+    loudly instead of leaving it running without forwarding."""
+    forwarding = asyncio.create_task(forward(forwarders, settings, stop=stop, announce=announce))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopping, forwarding}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    await forwarding

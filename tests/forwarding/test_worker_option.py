@@ -83,3 +83,20 @@ def test_worker_forward_without_a_sink_refuses_to_start(tmp_path: Path) -> None:
         2,
         "firebreak: no sink: set FIREBREAK_FORWARD_SINKS\n",
     )
+
+
+def test_worker_forward_with_a_broken_sink_refuses_to_start(tmp_path: Path) -> None:
+    """A sink's secret variable not set stops the worker before it polls, not later in a
+    background task that would leave it running without forwarding."""
+    upgrade(f"sqlite:///{tmp_path / 'firebreak.db'}")
+    env = env_for(
+        tmp_path,
+        FIREBREAK_FORWARD_SINKS=json.dumps(["hec+http://127.0.0.1:9?token_env=UNSET_HEC_TOKEN"]),
+    )
+    result = subprocess.run(
+        [FIREBREAK, "worker", "--forward"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "firebreak: sink hec+http://127.0.0.1:9: environment variable UNSET_HEC_TOKEN is not set"
+    )

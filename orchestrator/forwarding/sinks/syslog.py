@@ -99,7 +99,11 @@ class SyslogSink:
             raise SinkError(f"{where}: {reason}") from None
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        if self._connection is None or self._connection[1].is_closing():
+        if self._connection is not None:
+            reader, writer = self._connection
+            if reader.at_eof() or writer.is_closing():  # the receiver hung up since
+                await self.close()
+        if self._connection is None:
             self._connection = await asyncio.open_connection(
                 self.config.host, self.config.port, ssl=self.tls, server_hostname=self.config.host
             )
