@@ -92,8 +92,15 @@ class SinkForwarder:
             try:
                 records.append(record_of(event, self.format))
             except Exception as exc:  # a mapping bug must hold the sink loudly, not crash it
-                detail = f"format {self.config.format} failed: {type(exc).__name__}: {exc}"
-                return start, records, Rejected(len(records), f"{self.config.name}: {detail}")
+                detail = (
+                    f"{self.config.name}: format {self.config.format} failed:"
+                    f" {type(exc).__name__}: {exc}"
+                )
+                return (
+                    start,
+                    records,
+                    Rejected(len(records), _held(event.id, event.position, detail)),
+                )
         return start, records, None
 
     async def step(self) -> int:
@@ -104,13 +111,14 @@ class SinkForwarder:
         start, records, unformatted = await anyio.to_thread.run_sync(self._batch)
         if not records:
             if unformatted is not None:
-                raise self._poison(unformatted, None)
+                raise unformatted
             return 0
         try:
             await self.sink.send(records)
         except Rejected as rejected:
             if rejected.index == 0:
-                raise self._poison(rejected, records[0]) from None
+                first = records[0]
+                raise Rejected(0, _held(first.id, first.position, rejected.detail)) from None
             records = records[: rejected.index]
             await self.sink.send(records)  # what came before it, on its own
         end = records[-1].position
@@ -118,15 +126,6 @@ class SinkForwarder:
             self.cursors.advance, self.config.name, start, end, len(records)
         )
         return len(records)
-
-    def _poison(self, rejected: Rejected, record: Record | None) -> Rejected:
-        if record is None:
-            return rejected
-        return Rejected(
-            0,
-            f"rejected event {record.id} at position {record.position} (held there until the"
-            f" sink accepts it): {rejected.detail}",
-        )
 
     async def catch_up(self) -> int:
         """Forward until the sink has every event appended so far; the number forwarded.
@@ -150,11 +149,13 @@ class SinkForwarder:
     async def _tick(self, poll: float, max_backoff: float) -> float:
         """One round: forward while there is work; the seconds to wait before the next."""
         try:
-            if not await anyio.to_thread.run_sync(self.lease.leads):
-                return poll
-            while await self.step():
+            # Leadership is checked before every batch: a forwarder whose lock went with its
+            # connection stops at once instead of sending a backlog beside the new leader.
+            while await anyio.to_thread.run_sync(self.lease.leads):
+                moved = await self.step()
                 self._recovered()
-            self._recovered()
+                if not moved:
+                    break
             return poll
         except (SinkError, Rejected) as exc:
             retry_after = exc.retry_after if isinstance(exc, SinkError) else None
@@ -189,6 +190,14 @@ class SinkForwarder:
             log.warning("forwarding to %s resumed", self.config.name)
         self.failing = None
         self.attempt = 0
+
+
+def _held(event_id: str, position: int, detail: str) -> str:
+    """The report of a record that holds its sink: which event, where, and what was said."""
+    return (
+        f"rejected event {event_id} at position {position} (held there until the sink accepts"
+        f" it): {detail}"
+    )
 
 
 def _reason(exc: Exception) -> str:

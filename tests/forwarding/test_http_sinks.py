@@ -9,11 +9,13 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from orchestrator.audit import EventStore
+from orchestrator.domain import RecordedEvent
 from orchestrator.forwarding import Cursors, SinkForwarder, parse_sink
 from orchestrator.forwarding.models import Rejected, SinkError
 from tests.forwarding.conftest import SECRET, fill
@@ -280,3 +282,33 @@ async def test_hec_over_https_verifies_the_server_against_its_ca(
     assert await trusted.catch_up() == 2
     await trusted.sink.close()
     assert [e["fields"]["firebreak_id"] for e in server.accepted] == [e.id for e in events]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_format_that_fails_on_an_event_holds_the_sink_at_it(
+    store: EventStore, hec_server: HecServer
+) -> None:
+    """A mapping bug (say, OCSF meeting a payload it does not expect) is a record the sink
+    cannot get: the events before it go on, it holds the sink, named, and nothing crashes."""
+    events = fill(store, 4)
+    config = parse_sink(sink_url(hec_server, "hec", "token_env=TEST_HEC_TOKEN&name=splunk"))
+    forwarder = SinkForwarder(store, config)
+    plain = forwarder.format
+
+    def fragile(event: RecordedEvent) -> dict[str, Any]:
+        if event.id == events[2].id:
+            raise KeyError("severity_id")
+        return plain(event)
+
+    forwarder.format = fragile
+    assert await forwarder.step() == 2
+    with pytest.raises(Rejected) as held:
+        await forwarder.step()
+    assert held.value.detail == (
+        f"rejected event {events[2].id} at position {events[2].position} (held there until the"
+        " sink accepts it): splunk: format jsonl failed: KeyError: 'severity_id'"
+    )
+    forwarder.format = plain
+    assert await forwarder.catch_up() == 2
+    await forwarder.sink.close()
+    assert [e["fields"]["firebreak_id"] for e in hec_server.accepted] == [e.id for e in events]
