@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from orchestrator.errors import ConfigError
-from orchestrator.forwarding import parse_sink, parse_sinks
+from orchestrator.errors import ConfigError, CryptoError
+from orchestrator.forwarding import forwarding_store, parse_sink, parse_sinks
+from orchestrator.settings import Settings
 
 
 def test_each_kind_with_its_defaults() -> None:
@@ -63,3 +66,12 @@ def test_mistakes_are_one_clear_line(url: str, message: str) -> None:
 def test_two_sinks_with_one_name_would_share_a_cursor() -> None:
     with pytest.raises(ConfigError, match="two sinks are named 'siem'"):
         parse_sinks(["syslog+tls://a:1?name=siem", "syslog+tls://b:1?name=siem"])
+
+
+def test_only_a_sink_that_opens_sealed_fields_needs_the_key_ring(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, keyring_file=tmp_path / "absent.json")
+    keep = forwarding_store(settings, [parse_sink("syslog+tls://siem:6514")])
+    assert keep.keyring is None and not (tmp_path / "absent.json").exists()
+    keep.engine.dispose()
+    with pytest.raises(CryptoError, match="key ring not found"):
+        forwarding_store(settings, [parse_sink("syslog+tls://siem:6514?sealed=open")])
