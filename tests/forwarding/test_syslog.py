@@ -15,6 +15,7 @@ from orchestrator.audit import EventStore
 from orchestrator.forwarding import Cursors, SinkForwarder, parse_sink
 from orchestrator.forwarding.models import SinkError
 from tests.forwarding.conftest import SECRET, fill
+from tests.support.events import new_event
 from tests.support.siem import Received, Rsyslog, make_ca
 
 
@@ -95,3 +96,21 @@ async def test_an_untrusted_certificate_gets_nothing(
         await forwarder.step()
     await forwarder.sink.close()
     assert rsyslog.messages() == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_large_record_arrives_whole_in_its_octet_counted_frame(
+    store: EventStore, rsyslog: Rsyslog
+) -> None:
+    """An alert body near FIREBREAK_MAX_ALERT_BYTES, sealed (base64), between two small events:
+    the framing keeps the three apart and the large one whole."""
+    fill(store, 1)
+    store.append("incident-big", [new_event(payload={"body": "x" * 200_000}, sensitive=("body",))])
+    fill(store, 1, stream="incident-3")
+    forwarder = SinkForwarder(store, parse_sink(url(rsyslog)))
+    assert await forwarder.catch_up() == 3
+    await forwarder.sink.close()
+    messages = await asyncio.to_thread(wait_for_messages, rsyslog, 3)
+    sealed = list(EventStore(store.engine).read_all(sealed=True))
+    assert [m.body for m in messages] == [json.loads(e.model_dump_json()) for e in sealed]
+    assert len(messages[1].body["payload"]["body"]) > 200_000

@@ -99,12 +99,13 @@ def make_ca(directory: Path, host: str = "localhost") -> tuple[Path, Path, Path]
 
 RSYSLOG_CONF = """
 global(workDirectory="{work}"
+       maxMessageSize="400k"
        DefaultNetstreamDriver="gtls"
        DefaultNetstreamDriverCAFile="{ca}"
        DefaultNetstreamDriverCertFile="{cert}"
        DefaultNetstreamDriverKeyFile="{key}")
 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")
-input(type="imtcp" port="{port}" listenPortFileName="{port_file}")
+input(type="imtcp" port="{port}" listenPortFileName="{port_file}" maxFrameSize="400000")
 template(name="firebreak" type="list") {{
   property(name="msgid") constant(value=" ")
   property(name="structured-data") constant(value=" ")
