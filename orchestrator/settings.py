@@ -199,6 +199,22 @@ class Settings(BaseSettings):
     retraining_namespace: str = "default"
     retraining_ref: str = "main"
 
+    forward_sinks: list[str] = Field(
+        default_factory=list,
+        description=(
+            "SIEM sinks `firebreak audit forward` and `firebreak worker --forward` stream the"
+            " ledger to: a JSON list of sink URLs (docs/observability.md, Forwarding to a SIEM)."
+        ),
+    )
+    forward_batch_size: int = Field(200, ge=1, le=5000, description="Records per sink request.")
+    forward_poll_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often a caught-up forwarder looks for new events."
+    )
+    forward_max_backoff_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between retries of a failing sink."
+    )
+    forward_timeout_seconds: float = Field(15.0, gt=0, description="Per sink request.")
+
     guard_window_seconds: int = Field(3600, ge=0)
     incident_quiet_seconds: int = Field(
         900,

@@ -5,7 +5,10 @@ balancer stops sending alerts to a replica that could not make them durable; liv
 green (and touches nothing) so the orchestrator does not restart it for an outage elsewhere.
 No worker polling the task queue leaves the replica serving (alerts are recorded and
 incidents opened; decisions answer 202 pending) and says `degraded`: nothing runs until a
-worker polls. The JSON is documented in docs/api.md.
+worker polls. A SIEM sink that is failing, or that no forwarder has moved for a while although
+it lags, says `degraded` too but never fails readiness: the ledger keeps every event and the
+sink catches up from its cursor, so taking alerts away from this replica would only lose
+more. The JSON is documented in docs/api.md.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from orchestrator import db
 from orchestrator.api.deps import get_engine, get_settings, get_temporal
+from orchestrator.audit import EventStore
+from orchestrator.forwarding.cursors import Cursors
+from orchestrator.forwarding.models import SinkStatus
 from orchestrator.settings import Settings
 
 router = APIRouter(tags=["operations"])
@@ -35,7 +41,13 @@ POLLER_FRESH_SECONDS = 75.0
 """A worker's long poll on the task queue lasts about a minute (measured: an idle worker's
 last access is renewed every 55 s), so a poller seen within this is a worker still running."""
 
-State = Literal["ok", "unreachable", "missing", "behind", "unknown_revision", "none", "unknown"]
+FORWARDER_STALL_SECONDS = 120.0
+"""A sink that lags and whose cursor row no forwarder touched for this long has none running:
+a running one moves it, or writes its failure, at least every FIREBREAK_FORWARD_MAX_BACKOFF."""
+
+State = Literal[
+    "ok", "unreachable", "missing", "behind", "unknown_revision", "none", "unknown", "failing"
+]
 
 
 class Health(BaseModel):
@@ -51,7 +63,7 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, Check]
-    """`database`, `schema`, `temporal`, `workers`, in that order."""
+    """`database`, `schema`, `temporal`, `workers`, `forwarding`, in that order."""
 
 
 @router.get("/healthz")
@@ -72,11 +84,19 @@ async def readyz(
     (database, schema), (temporal, workers) = await asyncio.gather(
         _database(engine), _temporal(request, settings.task_queue)
     )
-    checks = {"database": database, "schema": schema, "temporal": temporal, "workers": workers}
+    forwarding = await _forwarding(engine) if schema.state == "ok" else Check(state="unknown")
+    checks = {
+        "database": database,
+        "schema": schema,
+        "temporal": temporal,
+        "workers": workers,
+        "forwarding": forwarding,
+    }
     if any(c.state != "ok" for c in (database, schema, temporal)):
         response.status_code = 503
         return Readiness(status="not_ready", checks=checks)
-    return Readiness(status="ready" if workers.state == "ok" else "degraded", checks=checks)
+    healthy = workers.state == "ok" and forwarding.state in ("ok", "none")
+    return Readiness(status="ready" if healthy else "degraded", checks=checks)
 
 
 async def _database(engine: sa.Engine) -> tuple[Check, Check]:
@@ -113,6 +133,47 @@ def _head() -> str | None:
 @cache
 def _known() -> frozenset[str]:
     return db.known_revisions()
+
+
+async def _forwarding(engine: sa.Engine) -> Check:
+    """Every SIEM sink's cursor: `none` when nothing forwards, `failing` naming each failing
+    sink and its reason, `behind` when one lags with no forwarder moving it."""
+    try:
+        with anyio.fail_after(CHECK_TIMEOUT_SECONDS):
+            statuses = await anyio.to_thread.run_sync(
+                _sink_statuses, engine, abandon_on_cancel=True
+            )
+    except (SQLAlchemyError, TimeoutError) as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return Check(state="unknown", detail=reason)
+    if not statuses:
+        return Check(state="none", detail="no SIEM sink has a cursor")
+    failing = [s for s in statuses if s.failing_since is not None]
+    if failing:
+        detail = "; ".join(
+            f"{s.sink}: failing since {s.failing_since:%Y-%m-%dT%H:%M:%SZ}, lag {s.lag}:"
+            f" {s.last_error}"
+            for s in failing
+        )
+        return Check(state="failing", detail=detail)
+    now = datetime.now(UTC)
+    stalled = [
+        s
+        for s in statuses
+        if s.lag and (now - s.updated_at).total_seconds() > FORWARDER_STALL_SECONDS
+    ]
+    if stalled:
+        detail = "; ".join(
+            f"{s.sink}: lag {s.lag}, no forwarder progress since {s.updated_at:%Y-%m-%dT%H:%M:%SZ}"
+            for s in stalled
+        )
+        return Check(state="behind", detail=detail)
+    lag = max(s.lag for s in statuses)
+    return Check(state="ok", detail=f"{len(statuses)} sinks, largest lag {lag}")
+
+
+def _sink_statuses(engine: sa.Engine) -> list[SinkStatus]:
+    return Cursors(engine).statuses(EventStore(engine).head()[0])
 
 
 async def _temporal(request: Request, task_queue: str) -> tuple[Check, Check]:

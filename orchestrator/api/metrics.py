@@ -16,11 +16,17 @@ import anyio
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from orchestrator.audit import EventStore
 from orchestrator.domain import OPEN_STATUSES, Environment, IncidentStatus, Severity, SlaLeg
+from orchestrator.forwarding.cursors import Cursors
 from orchestrator.incidents.models import decisions, incidents, sla_breaches
 from orchestrator.incidents.service import sla_next
 from orchestrator.settings import DEFAULT_SLA, SlaRule
@@ -237,6 +243,45 @@ class SlaTargetCollector(Collector):
         yield targets
 
 
+class ForwardingCollector(Collector):
+    """Each SIEM sink's lag behind the ledger head and its totals, from the forwarder's
+    cursor table at scrape time, so the API reports them whichever process forwards."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.store = EventStore(engine)
+        self.cursors = Cursors(engine)
+
+    def collect(self) -> Iterator[Metric]:
+        position, _ = self.store.head()
+        statuses = self.cursors.statuses(position)
+        lag = GaugeMetricFamily(
+            "firebreak_forwarder_lag_events",
+            "Ledger events appended that the sink has not acknowledged yet.",
+            labels=["sink"],
+        )
+        failing = GaugeMetricFamily(
+            "firebreak_forwarder_failing",
+            "1 while the sink's last attempt failed (its reason is on /readyz).",
+            labels=["sink"],
+        )
+        forwarded = CounterMetricFamily(
+            "firebreak_forwarder_records",
+            "Records the sink acknowledged.",
+            labels=["sink"],
+        )
+        errors = CounterMetricFamily(
+            "firebreak_forwarder_errors",
+            "Failed attempts to deliver a batch to the sink.",
+            labels=["sink"],
+        )
+        for status in statuses:
+            lag.add_metric([status.sink], float(status.lag))
+            failing.add_metric([status.sink], 1.0 if status.failing_since else 0.0)
+            forwarded.add_metric([status.sink], float(status.forwarded))
+            errors.add_metric([status.sink], float(status.errors))
+        yield from (lag, failing, forwarded, errors)
+
+
 def build_registry(engine: sa.Engine, sla: Sequence[SlaRule] = DEFAULT_SLA) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ALERTS_RECEIVED)
@@ -245,6 +290,7 @@ def build_registry(engine: sa.Engine, sla: Sequence[SlaRule] = DEFAULT_SLA) -> C
         registry.register(collector)
     registry.register(ProjectionCollector(engine))
     registry.register(LedgerCollector(engine))
+    registry.register(ForwardingCollector(engine))
     return registry
 
 

@@ -340,9 +340,13 @@ class EventStore:
         after_position: int = 0,
         batch_size: int = 500,
         types: Collection[str] | None = None,
+        *,
+        sealed: bool = False,
     ) -> Iterator[RecordedEvent]:
         """Every event after `after_position` in order, fetched in batches (no long transaction);
         only those of `types` when given, so a follower never decrypts what it would skip.
+        `sealed`: sensitive fields stay ciphertext (no key ring needed), for a follower that
+        passes them on without reading them (the SIEM forwarder's default).
 
         Consumers keep the last position they processed and resume from it: nothing is skipped.
         """
@@ -350,7 +354,7 @@ class EventStore:
             raise InvalidInput("batch_size must be at least 1", "batch_size")
         condition = sa.true() if types is None else schema.events.c.type.in_(sorted(types))
         while True:
-            page = self._page(condition, after_position, batch_size)
+            page = self._page(condition, after_position, batch_size, sealed=sealed)
             yield from page.events
             if page.next_cursor is None:
                 return
@@ -388,7 +392,12 @@ class EventStore:
         return self._page(sa.and_(sa.true(), *conditions), after_position, limit)
 
     def _page(
-        self, condition: sa.ColumnElement[bool], after_position: int, limit: int
+        self,
+        condition: sa.ColumnElement[bool],
+        after_position: int,
+        limit: int,
+        *,
+        sealed: bool = False,
     ) -> QueryPage:
         c = schema.events.c
         query = (
@@ -399,7 +408,7 @@ class EventStore:
         )
         with self._reading() as conn:
             rows = conn.execute(query).all()
-        events = [self._recorded(row) for row in rows[:limit]]
+        events = [self._recorded(row, sealed=sealed) for row in rows[:limit]]
         more = len(rows) > limit
         return QueryPage(events=events, next_cursor=events[-1].position if more else None)
 

@@ -1,4 +1,4 @@
-"""`firebreak audit` (verify, checkpoint, public-key, query, export) and `firebreak keys`.
+"""`firebreak audit` (verify, checkpoint, public-key, query, export, forward) and `firebreak keys`.
 
 `audit verify` exits 0 when the log is intact, 1 when it was tampered with, and 2 when it could
 not be checked at all, so scripts can tell "tampered" from "database unreachable".
@@ -26,6 +26,7 @@ from orchestrator.audit import (
     load_public_key,
     open_event_store,
 )
+from orchestrator.cli.forward import forward_command
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings
@@ -40,6 +41,7 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="ISO 8601, inclusi
 UntilOpt = Annotated[str | None, typer.Option("--until", help="ISO 8601, exclusive.")]
 AfterOpt = Annotated[int, typer.Option("--after", help="Cursor: position to start after.")]
 KEPT_FETCH_SECONDS = 10.0
+audit_app.command("forward")(forward_command)
 
 
 def _moment(value: str | None, option: str) -> datetime | None:

@@ -23,6 +23,7 @@ from orchestrator.domain import RecordedEvent
 from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
 from orchestrator.incidents.models import decisions, incidents, sla_breaches, tracking
+from orchestrator.leases import Lease
 
 log = logging.getLogger(__name__)
 
@@ -44,45 +45,18 @@ class IncidentProjector:
         self.engine = engine
         self.source = source
         self.batch_size = batch_size
-        self._lead: sa.Connection | None = None
+        self._lease = Lease(engine, LEAD_LOCK)
 
     def leads(self) -> bool:
-        """Whether this replica folds the log now. On PostgreSQL one replica at a time does:
-        the one holding a session advisory lock, released by the database the moment its
-        connection ends (a crash, a kill -9, a restart), when another replica takes over at
-        its next tick. Without it every API replica read, decrypted and folded every batch and
-        all but one threw the work away at the compare-and-set (docs/production.md). SQLite
-        is one host's embedded store: it always leads (the compare-and-set still guards)."""
-        if self.engine.dialect.name != "postgresql":
-            return True
-        if self._lead is not None:
-            try:
-                self._lead.execute(sa.text("SELECT 1"))
-                self._lead.commit()
-                return True
-            except sa.exc.DBAPIError:
-                self.release()
-                return False
-        conn = self.engine.connect()
-        try:
-            held = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(LEAD_LOCK))).scalar())
-            conn.commit()
-        except sa.exc.DBAPIError:
-            conn.close()
-            raise
-        if not held:
-            conn.close()  # holds no lock: back to the pool
-            return False
-        self._lead = conn
-        return True
+        """Whether this replica folds the log now: on PostgreSQL the one holding the lead lock
+        (`orchestrator.leases`). Without it every API replica read, decrypted and folded every
+        batch and all but one threw the work away at the compare-and-set
+        (docs/production.md)."""
+        return self._lease.leads()
 
     def release(self) -> None:
-        """Stop leading: the lock's connection is discarded, not returned to the pool, where
-        its session (and so the lock) would live on."""
-        if self._lead is not None:
-            lead, self._lead = self._lead, None
-            lead.invalidate()
-            lead.close()
+        """Stop leading; another replica takes over at its next tick."""
+        self._lease.release()
 
     def position(self) -> int:
         with self.engine.connect() as conn:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +24,13 @@ from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.errors import ConfigError
+from orchestrator.forwarding import (
+    SinkConfig,
+    SinkForwarder,
+    forward,
+    forwarders_for,
+    forwarding_store,
+)
 from orchestrator.settings import Settings
 from orchestrator.telemetry.instruments import process_registry
 from orchestrator.telemetry.metrics import ExportConfig, MetricsExport, export_config
@@ -72,9 +79,16 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, announce: Callable[[str], None] = print) -> None:
+async def run_worker(
+    settings: Settings,
+    announce: Callable[[str], None] = print,
+    forward_to: Sequence[SinkConfig] = (),
+) -> None:
     """Run until SIGINT/SIGTERM, then stop polling, give running activities
     `settings.worker_shutdown_seconds` to finish, and return.
+
+    With `forward_to` (`firebreak worker --forward`) the process also streams the ledger to
+    those SIEM sinks, as `firebreak audit forward` would, and stops forwarding on the signal.
 
     An activity still running past the grace is cancelled; its attempt fails and Temporal
     retries it on another worker, which is safe because every effect is idempotent. Further
@@ -84,6 +98,10 @@ async def run_worker(settings: Settings, announce: Callable[[str], None] = print
     # On an unmigrated store every incident would stall on its first audit append: fail here.
     db.require_schema(settings.db_url)
     otlp = export_config()
+    forwarders = []
+    if forward_to:
+        store = forwarding_store(settings, forward_to)
+        forwarders = forwarders_for(store, forward_to, settings)
     client = await connect(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
@@ -92,7 +110,10 @@ async def run_worker(settings: Settings, announce: Callable[[str], None] = print
         loop.add_signal_handler(sig, stop.set)
     with worker_metrics(settings, otlp, announce):
         async with worker:
-            await stop.wait()
+            if forwarders:
+                await _forward_until(stop, forwarders, settings, announce)
+            else:
+                await stop.wait()
             announce(
                 "worker stopping: polling stopped, running activities have"
                 f" {settings.worker_shutdown_seconds:g}s to finish"
@@ -136,3 +157,19 @@ def worker_metrics(
             server.shutdown()
             server.server_close()
             thread.join()
+
+
+async def _forward_until(
+    stop: asyncio.Event,
+    forwarders: Sequence[SinkForwarder],
+    settings: Settings,
+    announce: Callable[[str], None],
+) -> None:
+    """Forward beside the worker until `stop`. Sinks failing is retried inside; forwarding
+    that ends by itself before the signal (a bug) is raised here, which stops the worker
+    loudly instead of leaving it running without forwarding."""
+    forwarding = asyncio.create_task(forward(forwarders, settings, stop=stop, announce=announce))
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopping, forwarding}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    await forwarding

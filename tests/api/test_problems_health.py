@@ -70,6 +70,7 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
         "schema": "ok",
         "temporal": "ok",
         "workers": "none",
+        "forwarding": "none",
     }
 
 
@@ -94,6 +95,7 @@ async def test_not_ready_without_database_or_temporal(tmp_path: Path) -> None:
                 "schema": {"state": "unknown", "detail": ""},
                 "temporal": {"state": "unreachable", "detail": "Unavailable"},
                 "workers": {"state": "unknown", "detail": ""},
+                "forwarding": {"state": "unknown", "detail": ""},
             },
         }
         unreachable = await http.get("/v1/incidents", headers=bearer("fbk_x"))

@@ -50,6 +50,7 @@ def test_readiness_names_each_dependency(
             "schema": "ok",
             "temporal": "ok",
             "workers": "none",
+            "forwarding": "none",
         }
         assert alone.json()["checks"]["schema"]["detail"] == f"at {head_revision()}"
         assert queue in alone.json()["checks"]["workers"]["detail"]

@@ -3,7 +3,7 @@ dev server, SQLite store, the principals of `tests.support.principals`), one hea
 Chromium for the whole session, a fresh browser context per test, and screenshots under
 test-artifacts/console/.
 
-Chromium missing is a failure, not a skip: `.ci/install-browser` installs it.
+Chromium missing is a failure, not a skip: `.ci/install-packages` installs it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 async def browser() -> AsyncIterator[Browser]:
     """One Chromium for every console test; each `launch` gets a fresh temporary profile."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run .ci/install-browser (Debian package chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run .ci/install-packages (Debian package chromium)")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True

@@ -1,8 +1,8 @@
 """The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
 expression names is in a real scrape of the app's registry (on a migrated database with
-incidents, approvals, alerts and a signed checkpoint) or of a worker's own `/metrics` (after a
-real provider call), and the panels are laid out on Grafana's 24-column grid without
-overlapping. The metrics table of docs/observability.md is held to the same scrapes."""
+incidents, approvals, alerts, a signed checkpoint and a SIEM sink's cursor) or of a worker's own
+`/metrics` (after a real provider call), and the panels are laid out on Grafana's 24-column grid
+without overlapping. The metrics table of docs/observability.md is held to the same scrapes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from activities.providers.local.lab import seed_demo_lab
 from orchestrator import db
 from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
 from orchestrator.audit import CheckpointSigner, EventStore
+from orchestrator.forwarding import Cursors
 from orchestrator.incidents.projector import IncidentProjector
 from orchestrator.settings import Settings
 from orchestrator.temporal.worker import worker_metrics
@@ -50,6 +51,7 @@ def exported(sqlite_url: str, tmp_path: Path) -> set[str]:
     Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
     store.checkpoint()
     IncidentProjector(engine, store).catch_up()
+    Cursors(engine).ensure("siem")  # a SIEM sink's cursor: the forwarder's metrics have a sample
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc()
     text = generate_latest(build_registry(engine)).decode()
     engine.dispose()

@@ -326,18 +326,18 @@ async def test_one_replica_leads_the_projection_and_another_takes_over(pg_url: s
             return found is not None and found.phase == "containment"
 
         await eventually(projected, timeout=20)
-        assert first._lead is not None and second._lead is None
+        assert first._lease.held and second._lease.held is False
         tasks[0].cancel()  # the leader's API stops: its lock goes with its connection
         with contextlib.suppress(asyncio.CancelledError):
             await tasks[0]
-        assert first._lead is None
+        assert first._lease.held is False
         later = Story(store).open()
 
         async def taken_over() -> bool:
             found = await asyncio.to_thread(
                 service.get_incident, engines[1], later.incident_id, ALL_ENVS
             )
-            return found is not None and second._lead is not None
+            return found is not None and second._lease.held
 
         await eventually(taken_over, timeout=20)
         tasks[1].cancel()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -250,9 +251,9 @@ class Loopback:
 
 
 @contextlib.contextmanager
-def serving(handler: Handler) -> Iterator[Loopback]:
+def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[Loopback]:
     """A threaded HTTP server on a free loopback port answering with `handler`, which may be
-    called from several threads at once."""
+    called from several threads at once; HTTPS with the server context `tls`."""
     state = Loopback(url="", handler=handler)
 
     class RequestHandler(BaseHTTPRequestHandler):
@@ -284,7 +285,10 @@ def serving(handler: Handler) -> Iterator[Loopback]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     # shutdown() waits for the serving loop's next poll: a short one keeps teardown quick.
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
