@@ -39,6 +39,7 @@ from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
 from orchestrator.suppression.cache import ActiveWindows
 from orchestrator.suppression.views import router as suppression_router
+from orchestrator.telemetry import instrument_app
 from orchestrator.temporal.client import connect
 
 log = logging.getLogger(__name__)
@@ -115,4 +116,5 @@ def create_app(
     ):
         app.include_router(router)
     console.install(app)
+    instrument_app(app)
     return app

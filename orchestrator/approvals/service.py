@@ -18,6 +18,8 @@ from orchestrator.audit import EventStore
 from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
 from orchestrator.errors import Forbidden, NotFound
 from orchestrator.principals.models import Principal
+from orchestrator.telemetry import annotate
+from orchestrator.telemetry.spans import DECISION, INCIDENT, STEP
 from orchestrator.temporal.incidents import (
     DecisionPending,
     DecisionRef,
@@ -102,6 +104,9 @@ async def decide_as(
     scope is checked here first too, so a caller outside the incident's environment learns
     nothing of its state, even once the workflow has closed and validates no more.
     """
+    # The request's trace is the decision's own; the incident's trace links to it (the
+    # workflow's `HandleUpdate` span), so neither is parented into the other.
+    annotate({INCIDENT: incident_id, STEP: step_id, DECISION: request.decision.value})
     await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
     return await submit(
         client,

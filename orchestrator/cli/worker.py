@@ -7,6 +7,7 @@ import typer
 from orchestrator.db import require_schema
 from orchestrator.runtime import loop
 from orchestrator.settings import load_settings
+from orchestrator.telemetry import tracing
 from orchestrator.temporal.worker import run_worker
 
 
@@ -21,5 +22,6 @@ def worker() -> None:
         f" task queue {settings.task_queue}",
         err=True,
     )
-    loop.run(run_worker(settings, announce=lambda line: typer.echo(line, err=True)))
+    with tracing("firebreak-worker"):
+        loop.run(run_worker(settings, announce=lambda line: typer.echo(line, err=True)))
     typer.echo("worker stopped", err=True)

@@ -1,0 +1,159 @@
+"""A real OTLP/HTTP trace receiver on loopback: what a collector's `otlp` receiver does with
+`POST /v1/traces`, decoding the protobuf wire format with `opentelemetry-proto`.
+
+Firebreak's exporter is the SDK's own (`OTLPSpanExporter`), so this is the other end of the
+real protocol: request bodies are `ExportTraceServiceRequest` messages (gzip when the exporter
+compresses), answered with an `ExportTraceServiceResponse`. Each span is kept flattened, with
+the `service.name` of the resource that sent it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+KIND_NAMES = {
+    0: "unspecified",
+    1: "internal",
+    2: "server",
+    3: "client",
+    4: "producer",
+    5: "consumer",
+}
+
+
+@dataclass(frozen=True)
+class Link:
+    trace_id: str
+    span_id: str
+
+
+@dataclass(frozen=True)
+class ReceivedSpan:
+    service: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: str
+    attributes: dict[str, Any]
+    links: tuple[Link, ...]
+
+
+def _value(value: AnyValue) -> Any:
+    which = value.WhichOneof("value")
+    if which == "array_value":
+        return [_value(v) for v in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+    return getattr(value, which) if which else None
+
+
+def decode(body: bytes) -> list[ReceivedSpan]:
+    """Every span of one `ExportTraceServiceRequest`."""
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    spans = []
+    for resource_spans in request.resource_spans:
+        resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                spans.append(
+                    ReceivedSpan(
+                        service=str(resource.get("service.name", "")),
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=span.parent_span_id.hex(),
+                        name=span.name,
+                        kind=KIND_NAMES.get(span.kind, str(span.kind)),
+                        attributes={kv.key: _value(kv.value) for kv in span.attributes},
+                        links=tuple(
+                            Link(link.trace_id.hex(), link.span_id.hex()) for link in span.links
+                        ),
+                    )
+                )
+    return spans
+
+
+@dataclass
+class Receiver:
+    """The receiver's address (an exporter's `OTEL_EXPORTER_OTLP_ENDPOINT`) and what it got."""
+
+    endpoint: str = ""
+    spans: list[ReceivedSpan] = field(default_factory=list)
+    requests: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def received(self) -> list[ReceivedSpan]:
+        with self.lock:
+            return list(self.spans)
+
+    def wait_for(
+        self, done: Callable[[list[ReceivedSpan]], bool], seconds: float = 60.0
+    ) -> list[ReceivedSpan]:
+        """The spans so far once `done(spans)` holds, or when `seconds` ran out."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if done(self.received()):
+                break
+            time.sleep(0.2)
+        return self.received()
+
+
+@contextlib.contextmanager
+def otlp_receiver() -> Iterator[Receiver]:
+    """An OTLP/HTTP protobuf receiver on a free loopback port for the block."""
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length)
+            if self.headers.get("content-encoding") == "gzip":
+                body = gzip.decompress(body)
+            if self.path != "/v1/traces" or self.headers.get("content-type") != (
+                "application/x-protobuf"
+            ):
+                self.send_response(404)
+                self.send_header("content-length", "0")
+                self.end_headers()
+                return
+            spans = decode(body)
+            with state.lock:
+                state.spans.extend(spans)
+                state.requests += 1
+            reply = ExportTraceServiceResponse().SerializeToString()
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
