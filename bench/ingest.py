@@ -24,6 +24,7 @@ load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
     .venv/bin/python bench/ingest.py            # full run (about 10 minutes on 2 cores)
     .venv/bin/python bench/ingest.py --quick    # shorter phases, 2,000-alert storm
     .venv/bin/python bench/ingest.py --topology scaled --quick
+    .venv/bin/python bench/ingest.py --tracing --quick   # tracing off vs on, same run
 """
 
 from __future__ import annotations
@@ -357,10 +358,13 @@ async def process(
 
 
 @contextlib.asynccontextmanager
-async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]:
+async def firebreak_stack(
+    data_dir: Path, topology: str, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     """`all-in-one`: `firebreak up` (worker and API in one process, the embedded default).
     `split`: the production shape, `temporal server start-dev`, `firebreak worker` and
-    `firebreak api` as three processes, so API and worker each get a core's worth of Python."""
+    `firebreak api` as three processes, so API and worker each get a core's worth of Python.
+    `extra_env` goes to the Firebreak processes (the `OTEL_*` of `--tracing`)."""
     from orchestrator.settings import Settings
 
     resources = demo_resources(data_dir)
@@ -368,7 +372,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     api_port, temporal_port, temporal_http = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{api_port}"
     temporal = f"127.0.0.1:{temporal_port}"
-    env = bench_env(data_dir) | {"FIREBREAK_API_PORT": str(api_port)}
+    env = bench_env(data_dir) | {"FIREBREAK_API_PORT": str(api_port)} | (extra_env or {})
     firebreak = str(VENV_BIN / "firebreak")
     if topology == "all-in-one":
         up = [firebreak, "up", "--temporal-port", str(temporal_port)]
@@ -793,6 +797,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     compile_bytecode()
     flags = f" --topology {args.topology}" + (" --quick" if args.quick else "")
+    flags += " --tracing" if args.tracing else ""
     print(f"reproduce: .venv/bin/python bench/ingest.py{flags}")
     print("(client, API, worker and Temporal dev server share this machine)\n")
 
@@ -801,6 +806,9 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
         if args.topology == "scaled":
             await scaled(Path(tmp), bare, counts)
+            return
+        if args.tracing:
+            await traced(Path(tmp), bare, counts)
             return
         async with firebreak_stack(Path(tmp) / "data", args.topology) as stack:
             await phases(stack, bare, *counts)
@@ -835,6 +843,58 @@ async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
         )
 
 
+async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None:
+    """`--tracing`: the split shape with tracing off, then on (every request sampled, spans
+    exported over OTLP/HTTP protobuf to a receiver in this process that decodes them,
+    tests/support/otlp.py), each on a fresh stack: sustained ingest, then new incidents at
+    5/s among 200 duplicates/s, and the ratios on / off."""
+    from tests.support.otlp import otlp_receiver
+
+    sustained_total, phase_seconds, _ = counts
+    rate = 5
+    loads: dict[str, Load] = {}
+    contained: dict[str, list[float]] = {}
+    print("  " + bare.line("bare FastAPI endpoint (baseline)"))
+    with otlp_receiver() as receiver:
+        modes = {
+            "off": {"OTEL_SDK_DISABLED": "true"},
+            "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SDK_DISABLED": "false"},
+        }
+        for name, env in modes.items():
+            print(f"=== tracing {name} ===")
+            async with firebreak_stack(root / name / "data", "split", env) as stack:
+                make = alert_factory(stack.resources)
+                headers = {"Authorization": f"Bearer {source_token(stack)}"}
+                load = await measured(
+                    sustained(stack.urls, headers, make, sustained_total), stack.groups
+                )
+                print("  " + load.line("sustained POST /v1/alerts/generic"))
+                print("  CPU per accepted request: " + load.cpu_line())
+                await asyncio.sleep(SETTLE_SECONDS)
+                latencies, missing, _ = await containment(stack, headers, make, rate, phase_seconds)
+                print(
+                    f"  webhook -> containment at {rate} new incidents/s: n={len(latencies)} "
+                    f"p50 {ms(pct(latencies, 0.5))}  p99 {ms(pct(latencies, 0.99))}"
+                    f"  not contained: {missing}"
+                )
+                loads[name], contained[name] = load, latencies
+            print(f"  spans received so far: {len(receiver.received())}")
+    off, on = loads["off"], loads["on"]
+    rate_off, rate_on = (x.accepted / x.seconds if x.seconds else 0.0 for x in (off, on))
+    print("\ntracing on / off:")
+    print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x" if rate_off else "")
+    print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
+    cpu_off, cpu_on = off.firebreak_cpu(), on.firebreak_cpu()
+    print(
+        f"  CPU per accepted alert, firebreak processes: {cpu_on / cpu_off:.2f}x"
+        f" ({cpu_off:.2f} -> {cpu_on:.2f} ms)"
+    )
+    print(
+        "  webhook -> containment p50: "
+        f"{pct(contained['on'], 0.5) / pct(contained['off'], 0.5):.2f}x"
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases, 2,000-alert storm")
@@ -847,4 +907,10 @@ if __name__ == "__main__":
         "1 + 1 on PostgreSQL",
     )
     parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="the split shape with OpenTelemetry tracing off, then on (to a loopback OTLP "
+        "receiver): sustained ingest and containment latency, with the ratios",
+    )
     asyncio.run(main(parser.parse_args()))
