@@ -1,10 +1,8 @@
 """What every action activity shares: registration, parameter checks, error mapping, guard.
 
 `@action("keys.revoke")` registers a method as the Temporal activity of that catalogue name,
-rejects missing or unknown parameters before the provider is touched, turns the package's
-`ActivityError`s into Temporal `ApplicationError`s (non-retryable where retrying cannot help),
-and, with tracing on, names the incident, step and action on the activity's span and on the
-spans of the provider calls it makes.
+rejects missing or unknown parameters before the provider is touched, and turns the package's
+`ActivityError`s into Temporal `ApplicationError`s (non-retryable where retrying cannot help).
 """
 
 from __future__ import annotations
@@ -20,8 +18,6 @@ from activities.errors import ActivityError, InvalidParams, as_application_error
 from activities.guard import GuardHold, ResourceGuard
 from orchestrator.actions import ACTIONS
 from orchestrator.domain import ActionInput, ActionResult
-from orchestrator.telemetry import scope
-from orchestrator.telemetry.spans import ACTION, INCIDENT, STEP
 
 SelfT = TypeVar("SelfT")
 ActionMethod = Callable[[SelfT, ActionInput], Awaitable[ActionResult]]
@@ -53,11 +49,9 @@ def action(name: str) -> Callable[[ActionMethod[SelfT]], ActionMethod[SelfT]]:
     def decorate(method: ActionMethod[SelfT]) -> ActionMethod[SelfT]:
         @functools.wraps(method)
         async def run(self: SelfT, input: ActionInput) -> ActionResult:
-            traced = {INCIDENT: input.incident_id, STEP: input.step_id, ACTION: name}
             try:
-                with scope(traced):
-                    check_params(name, input)
-                    return await method(self, input)
+                check_params(name, input)
+                return await method(self, input)
             except ActivityError as exc:
                 raise as_application_error(exc) from None
 

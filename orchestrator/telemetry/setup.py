@@ -54,6 +54,8 @@ def install(config: TraceConfig) -> Callable[[], None]:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from temporalio.contrib.opentelemetry import TracingInterceptor
+
+        from orchestrator.telemetry.activities import ActivityIds
     except ImportError as exc:
         missing = exc.name or "an OpenTelemetry package"
         raise ConfigError(
@@ -74,7 +76,7 @@ def install(config: TraceConfig) -> Callable[[], None]:
         request_hook=_client_request,
         async_request_hook=_async_client_request,
     )
-    spans.activate(spans.Active(tracer, TracingInterceptor(tracer), provider))
+    spans.activate(spans.Active(tracer, [TracingInterceptor(tracer), ActivityIds()], provider))
 
     def shutdown() -> None:
         spans.activate(None)
@@ -105,10 +107,11 @@ def instrument_app(app: Any) -> None:
 
 
 def temporal_interceptors() -> list[Any]:
-    """What `Client.connect` takes as `interceptors`: Temporal's tracing interceptor when
-    tracing is on (workers built on the client use it too), else nothing."""
+    """What `Client.connect` takes as `interceptors`: Temporal's tracing interceptor and
+    `activities.ActivityIds` inside it when tracing is on (workers built on the client use
+    them too), else nothing."""
     active = spans.active()
-    return [] if active is None else [active.temporal_interceptor]
+    return [] if active is None else list(active.temporal_interceptors)
 
 
 def _server_request(span: Any, scope: dict[str, Any]) -> None:

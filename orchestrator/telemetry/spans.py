@@ -1,9 +1,10 @@
 """The calls Firebreak's own code makes to trace, each a no-op unless tracing is on.
 
-Code on the alert path (`orchestrator.alerts`, the action activities) calls `span`, `annotate`
-and `scope` whether or not tracing is configured. When it is not, each is one check of a
-module global: nothing of OpenTelemetry is imported or run ("free when off", measured in
-`bench/ingest.py --tracing`). `orchestrator.telemetry.setup` switches them on.
+Code on the alert path (`orchestrator.alerts`, `orchestrator.approvals`) calls `span` and
+`annotate` whether or not tracing is configured. When it is not, each is one check of a module
+global: nothing of OpenTelemetry is imported or run ("free when off", measured in
+`bench/ingest.py --tracing`). `orchestrator.telemetry.setup` switches them on; activities get
+theirs from an interceptor that exists only then (`activities.py`).
 
 Attribute values are Firebreak's own identifiers and vocabulary (incident, step and action
 ids, alert format, type and severity), never alert text, labels, tokens or signatures: callers
@@ -40,8 +41,8 @@ class Active:
     """What an installed tracing setup hands the hot path."""
 
     tracer: Tracer
-    temporal_interceptor: Any
-    """`temporalio.contrib.opentelemetry.TracingInterceptor` over `tracer`."""
+    temporal_interceptors: Sequence[Any]
+    """`temporalio.contrib.opentelemetry.TracingInterceptor` over `tracer`, then ours."""
     provider: Any
     """The SDK tracer provider `tracer` came from, for the instrumentations."""
 

@@ -232,6 +232,8 @@ def test_one_delivery_is_one_trace_across_the_api_and_the_worker(
     assert {link.trace_id for link in handled.links} == {approval.trace_id}
     restore = _one(trace, name="RunActivity:keys.restore")
     assert restore.attributes["firebreak.step.id"] == "restore-key"
+    notified = [s for s in trace if s.name == "RunActivity:notify.send"]
+    assert notified and all(s.attributes["firebreak.incident.id"] == incident_id for s in notified)
 
     secrets = {
         MARKER: "alert text",

@@ -70,7 +70,7 @@ def test_on_the_same_probe_installs_the_sdk_provider_and_the_interceptor() -> No
                                      "OTEL_BSP_EXPORT_TIMEOUT": "100",
                                      "OTEL_EXPORTER_OTLP_TIMEOUT": "1"})  # fmt: skip
     assert {"opentelemetry.sdk.trace", "temporalio.contrib.opentelemetry"} <= set(seen["new"])
-    assert seen["interceptors"] == 1 and seen["provider"] == "TracerProvider"
+    assert seen["interceptors"] == 2 and seen["provider"] == "TracerProvider"
 
 
 def test_tracing_without_the_otel_extra_names_the_install_command(
