@@ -844,55 +844,72 @@ async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
 
 
 async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None:
-    """`--tracing`: the split shape with tracing off, then on (every request sampled, spans
-    exported over OTLP/HTTP protobuf to a receiver in this process that decodes them,
-    tests/support/otlp.py), each on a fresh stack: sustained ingest, then new incidents at
-    5/s among 200 duplicates/s, and the ratios on / off."""
+    """`--tracing`: two split stacks side by side, one with tracing off and one with it on
+    (every request sampled, spans exported over OTLP/HTTP protobuf to a receiver in this
+    process that decodes them, tests/support/otlp.py). Both run at once and take the load in
+    turn (sustained ingest in halves off / on / on / off, then new incidents at 5/s among 200
+    duplicates/s, off / on / on / off), so a drift of the machine's speed weighs on both
+    alike; then the ratios on / off."""
     from tests.support.otlp import otlp_receiver
 
     sustained_total, phase_seconds, _ = counts
-    rate = 5
-    loads: dict[str, Load] = {}
-    contained: dict[str, list[float]] = {}
+    rate, half = 5, sustained_total // 2
     print("  " + bare.line("bare FastAPI endpoint (baseline)"))
     with otlp_receiver() as receiver:
         modes = {
             "off": {"OTEL_SDK_DISABLED": "true"},
             "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SDK_DISABLED": "false"},
         }
-        for name, env in modes.items():
-            print(f"=== tracing {name} ===")
-            async with firebreak_stack(root / name / "data", "split", env) as stack:
-                make = alert_factory(stack.resources)
-                headers = {"Authorization": f"Bearer {source_token(stack)}"}
-                load = await measured(
-                    sustained(stack.urls, headers, make, sustained_total), stack.groups
+        async with contextlib.AsyncExitStack() as stacks:
+            running = {
+                name: await stacks.enter_async_context(
+                    firebreak_stack(root / name / "data", "split", env)
                 )
-                print("  " + load.line("sustained POST /v1/alerts/generic"))
-                print("  CPU per accepted request: " + load.cpu_line())
+                for name, env in modes.items()
+            }
+            headers = {
+                n: {"Authorization": f"Bearer {source_token(s)}"} for n, s in running.items()
+            }
+            loads = {name: Load() for name in modes}
+            contained: dict[str, list[float]] = {name: [] for name in modes}
+            order = ("off", "on", "on", "off")
+            for name in order:
+                stack = running[name]
                 await asyncio.sleep(SETTLE_SECONDS)
-                latencies, missing, _ = await containment(stack, headers, make, rate, phase_seconds)
-                print(
-                    f"  webhook -> containment at {rate} new incidents/s: n={len(latencies)} "
-                    f"p50 {ms(pct(latencies, 0.5))}  p99 {ms(pct(latencies, 0.99))}"
-                    f"  not contained: {missing}"
+                make = alert_factory(stack.resources)
+                phase = sustained(stack.urls, headers[name], make, half)
+                loads[name].add(await measured(phase, stack.groups))
+            for name in order:
+                stack = running[name]
+                await asyncio.sleep(SETTLE_SECONDS)
+                make = alert_factory(stack.resources)
+                latencies, missing, _ = await containment(
+                    stack, headers[name], make, rate, phase_seconds / 2
                 )
-                loads[name], contained[name] = load, latencies
-            print(f"  spans received so far: {len(receiver.received())}")
+                assert not missing, f"tracing {name}: {missing} incidents not contained"
+                contained[name] += latencies
+        for name in modes:
+            print(f"=== tracing {name} ===")
+            print("  " + loads[name].line("sustained POST /v1/alerts/generic"))
+            print("  CPU per accepted request: " + loads[name].cpu_line())
+            latencies = contained[name]
+            print(
+                f"  webhook -> containment at {rate} new incidents/s: n={len(latencies)} "
+                f"p50 {ms(pct(latencies, 0.5))}  p99 {ms(pct(latencies, 0.99))}"
+            )
+        print(f"spans received: {len(receiver.received())} in {receiver.requests} exports")
     off, on = loads["off"], loads["on"]
     rate_off, rate_on = (x.accepted / x.seconds if x.seconds else 0.0 for x in (off, on))
-    print("\ntracing on / off:")
-    print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x" if rate_off else "")
-    print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
     cpu_off, cpu_on = off.firebreak_cpu(), on.firebreak_cpu()
+    print("\ntracing on / off:")
+    print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x")
+    print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
     print(
         f"  CPU per accepted alert, firebreak processes: {cpu_on / cpu_off:.2f}x"
         f" ({cpu_off:.2f} -> {cpu_on:.2f} ms)"
     )
-    print(
-        "  webhook -> containment p50: "
-        f"{pct(contained['on'], 0.5) / pct(contained['off'], 0.5):.2f}x"
-    )
+    p50 = pct(contained["on"], 0.5) / pct(contained["off"], 0.5)
+    print(f"  webhook -> containment p50: {p50:.2f}x")
 
 
 if __name__ == "__main__":
