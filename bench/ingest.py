@@ -844,12 +844,12 @@ async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
 
 
 async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None:
-    """`--tracing`: two split stacks side by side, one with tracing off and one with it on
-    (every request sampled, spans exported over OTLP/HTTP protobuf to a receiver in this
-    process that decodes them, tests/support/otlp.py). Both run at once and take the load in
-    turn (sustained ingest in halves off / on / on / off, then new incidents at 5/s among 200
-    duplicates/s, off / on / on / off), so a drift of the machine's speed weighs on both
-    alike; then the ratios on / off."""
+    """`--tracing`: three split stacks side by side: tracing off, on with every request
+    sampled, and on with 10 % sampled (spans exported over OTLP/HTTP protobuf to a receiver
+    in this process that decodes them, tests/support/otlp.py). All run at once and take the
+    load in turn (sustained ingest in halves off / on / sampled / sampled / on / off, then new
+    incidents at 5/s among 200 duplicates/s in the same order), so a drift of the machine's
+    speed weighs on each alike; then the ratios to off."""
     from tests.support.otlp import otlp_receiver
 
     sustained_total, phase_seconds, _ = counts
@@ -859,20 +859,26 @@ async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
         modes = {
             "off": {"OTEL_SDK_DISABLED": "true"},
             "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SDK_DISABLED": "false"},
+            "on, 10% sampled": {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_SDK_DISABLED": "false",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "0.1",
+            },
         }
         async with contextlib.AsyncExitStack() as stacks:
             running = {
                 name: await stacks.enter_async_context(
-                    firebreak_stack(root / name / "data", "split", env)
+                    firebreak_stack(root / f"stack-{i}" / "data", "split", env)
                 )
-                for name, env in modes.items()
+                for i, (name, env) in enumerate(modes.items())
             }
             headers = {
                 n: {"Authorization": f"Bearer {source_token(s)}"} for n, s in running.items()
             }
             loads = {name: Load() for name in modes}
             contained: dict[str, list[float]] = {name: [] for name in modes}
-            order = ("off", "on", "on", "off")
+            order = (*modes, *reversed(modes))
             for name in order:
                 stack = running[name]
                 await asyncio.sleep(SETTLE_SECONDS)
@@ -898,18 +904,20 @@ async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
                 f"p50 {ms(pct(latencies, 0.5))}  p99 {ms(pct(latencies, 0.99))}"
             )
         print(f"spans received: {len(receiver.received())} in {receiver.requests} exports")
-    off, on = loads["off"], loads["on"]
-    rate_off, rate_on = (x.accepted / x.seconds if x.seconds else 0.0 for x in (off, on))
-    cpu_off, cpu_on = off.firebreak_cpu(), on.firebreak_cpu()
-    print("\ntracing on / off:")
-    print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x")
-    print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
-    print(
-        f"  CPU per accepted alert, firebreak processes: {cpu_on / cpu_off:.2f}x"
-        f" ({cpu_off:.2f} -> {cpu_on:.2f} ms)"
-    )
-    p50 = pct(contained["on"], 0.5) / pct(contained["off"], 0.5)
-    print(f"  webhook -> containment p50: {p50:.2f}x")
+    off = loads["off"]
+    for name in ("on", "on, 10% sampled"):
+        on = loads[name]
+        rate_off, rate_on = (x.accepted / x.seconds if x.seconds else 0.0 for x in (off, on))
+        cpu_off, cpu_on = off.firebreak_cpu(), on.firebreak_cpu()
+        print(f"\ntracing {name} / off:")
+        print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x")
+        print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
+        print(
+            f"  CPU per accepted alert, firebreak processes: {cpu_on / cpu_off:.2f}x"
+            f" ({cpu_off:.2f} -> {cpu_on:.2f} ms)"
+        )
+        p50 = pct(contained[name], 0.5) / pct(contained["off"], 0.5)
+        print(f"  webhook -> containment p50: {p50:.2f}x")
 
 
 if __name__ == "__main__":

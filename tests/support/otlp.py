@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -99,17 +98,6 @@ class Receiver:
     def received(self) -> list[ReceivedSpan]:
         with self.lock:
             return list(self.spans)
-
-    def wait_for(
-        self, done: Callable[[list[ReceivedSpan]], bool], seconds: float = 60.0
-    ) -> list[ReceivedSpan]:
-        """The spans so far once `done(spans)` holds, or when `seconds` ran out."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if done(self.received()):
-                break
-            time.sleep(0.2)
-        return self.received()
 
 
 @contextlib.contextmanager
