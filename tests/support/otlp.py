@@ -14,7 +14,6 @@ import gzip
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -22,6 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+from tests.support.providers import Recorded, Reply, serving
 
 KIND_NAMES = {
     0: "unspecified",
@@ -105,43 +106,21 @@ def otlp_receiver() -> Iterator[Receiver]:
     """An OTLP/HTTP protobuf receiver on a free loopback port for the block."""
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length)
-            if self.headers.get("content-encoding") == "gzip":
-                body = gzip.decompress(body)
-            if self.path != "/v1/traces" or self.headers.get("content-type") != (
-                "application/x-protobuf"
-            ):
-                self.send_response(404)
-                self.send_header("content-length", "0")
-                self.end_headers()
-                return
-            spans = decode(body)
-            with state.lock:
-                state.spans.extend(spans)
-                state.requests += 1
-            reply = ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
-            self.send_header("content-type", "application/x-protobuf")
-            self.send_header("content-length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
+    def export(request: Recorded) -> Reply:
+        if request.method != "POST" or request.path != "/v1/traces":
+            return 404, {}, b""
+        if request.headers.get("content-type") != "application/x-protobuf":
+            return 415, {}, b""
+        body = request.body
+        if request.headers.get("content-encoding") == "gzip":
+            body = gzip.decompress(body)
+        spans = decode(body)
+        with state.lock:
+            state.spans.extend(spans)
+            state.requests += 1
+        reply = ExportTraceServiceResponse().SerializeToString()
+        return 200, {"content-type": "application/x-protobuf"}, reply
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with serving(export) as server:
+        state.endpoint = server.url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
