@@ -69,15 +69,18 @@ def active() -> Active | None:
 
 @contextlib.contextmanager
 def span(
-    name: str, attributes: Attributes | Callable[[], Attributes] | None = None
+    name: str,
+    attributes: Attributes | Callable[[], Attributes] | None = None,
+    links: Sequence[Any] = (),
 ) -> Iterator[None]:
     """A span around the block, child of the current one; nothing when tracing is off.
-    `attributes` may be a function, called only when tracing is on."""
+    `attributes` may be a function, called only when tracing is on; `links` are
+    `opentelemetry.trace.Link`s (`links.to_started`)."""
     if _active is None:
         yield
         return
     values = attributes() if callable(attributes) else attributes
-    with _active.tracer.start_as_current_span(name, attributes=values):
+    with _active.tracer.start_as_current_span(name, attributes=values, links=links):
         yield
 
 

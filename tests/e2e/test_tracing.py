@@ -26,7 +26,7 @@ from orchestrator.security.keyring import KeyRing
 from tests.activities.providers.fake_gateways import TOKEN as GATEWAY_TOKEN
 from tests.activities.providers.fake_gateways import LiteLLMGateway
 from tests.e2e.topology import Topology, topology
-from tests.support.otlp import ReceivedSpan, otlp_receiver
+from tests.support.otlp import Link, ReceivedSpan, otlp_receiver
 from tests.support.providers import serving
 
 pytestmark = pytest.mark.slow
@@ -224,10 +224,18 @@ def test_one_delivery_is_one_trace_across_the_api_and_the_worker(
     # applied it, and the approved step's activity stays in the incident's trace.
     approval = _one(spans, name=DECISION, kind="server")
     assert approval.trace_id != webhook.trace_id
-    assert approval.attributes["firebreak.incident.id"] == incident_id
-    assert approval.attributes["firebreak.step.id"] == "restore-key"
+    decide = _one(spans, name="firebreak.approvals.decide")
+    assert decide.parent_span_id == approval.span_id
+    assert decide.attributes["firebreak.incident.id"] == incident_id
+    assert decide.attributes["firebreak.step.id"] == "restore-key"
+    assert decide.attributes["firebreak.decision"] == "approve"
+    # Linked both ways: the decision to the span that started the incident's workflow ...
+    assert decide.links == (Link(webhook.trace_id, started.span_id),)
+    # ... and the incident's trace, where the workflow applied it, back to the decision.
+    update = _one(spans, name="StartWorkflowUpdate:decide")
+    assert update.parent_span_id == decide.span_id
     handled = _one(trace, name="HandleUpdate:decide")
-    assert {link.trace_id for link in handled.links} == {approval.trace_id}
+    assert handled.links == (Link(approval.trace_id, update.span_id),)
     restore = _one(trace, name="RunActivity:keys.restore")
     assert restore.attributes["firebreak.step.id"] == "restore-key"
     notified = [s for s in trace if s.name == "RunActivity:notify.send"]
