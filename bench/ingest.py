@@ -24,6 +24,7 @@ load comes from `bench/loadgen.py`, a lean keep-alive HTTP client. Prints:
     .venv/bin/python bench/ingest.py            # full run (about 10 minutes on 2 cores)
     .venv/bin/python bench/ingest.py --quick    # shorter phases, 2,000-alert storm
     .venv/bin/python bench/ingest.py --topology scaled --quick
+    .venv/bin/python bench/ingest.py --tracing --quick   # tracing off vs on, same run
 """
 
 from __future__ import annotations
@@ -357,10 +358,13 @@ async def process(
 
 
 @contextlib.asynccontextmanager
-async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]:
+async def firebreak_stack(
+    data_dir: Path, topology: str, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
     """`all-in-one`: `firebreak up` (worker and API in one process, the embedded default).
     `split`: the production shape, `temporal server start-dev`, `firebreak worker` and
-    `firebreak api` as three processes, so API and worker each get a core's worth of Python."""
+    `firebreak api` as three processes, so API and worker each get a core's worth of Python.
+    `extra_env` goes to the Firebreak processes (the `OTEL_*` of `--tracing`)."""
     from orchestrator.settings import Settings
 
     resources = demo_resources(data_dir)
@@ -368,7 +372,7 @@ async def firebreak_stack(data_dir: Path, topology: str) -> AsyncIterator[Stack]
     api_port, temporal_port, temporal_http = free_port(), free_port(), free_port()
     url = f"http://127.0.0.1:{api_port}"
     temporal = f"127.0.0.1:{temporal_port}"
-    env = bench_env(data_dir) | {"FIREBREAK_API_PORT": str(api_port)}
+    env = bench_env(data_dir) | {"FIREBREAK_API_PORT": str(api_port)} | (extra_env or {})
     firebreak = str(VENV_BIN / "firebreak")
     if topology == "all-in-one":
         up = [firebreak, "up", "--temporal-port", str(temporal_port)]
@@ -793,6 +797,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"machine: {machine()}")
     compile_bytecode()
     flags = f" --topology {args.topology}" + (" --quick" if args.quick else "")
+    flags += " --tracing" if args.tracing else ""
     print(f"reproduce: .venv/bin/python bench/ingest.py{flags}")
     print("(client, API, worker and Temporal dev server share this machine)\n")
 
@@ -801,6 +806,9 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="fb-bench-") as tmp:
         if args.topology == "scaled":
             await scaled(Path(tmp), bare, counts)
+            return
+        if args.tracing:
+            await traced(Path(tmp), bare, counts)
             return
         async with firebreak_stack(Path(tmp) / "data", args.topology) as stack:
             await phases(stack, bare, *counts)
@@ -835,6 +843,83 @@ async def scaled(root: Path, bare: Load, counts: tuple[int, float, int]) -> None
         )
 
 
+async def traced(root: Path, bare: Load, counts: tuple[int, float, int]) -> None:
+    """`--tracing`: three split stacks side by side: tracing off, on with every request
+    sampled, and on with 10 % sampled (spans exported over OTLP/HTTP protobuf to a receiver
+    in this process that decodes them, tests/support/otlp.py). All run at once and take the
+    load in turn (sustained ingest in halves off / on / sampled / sampled / on / off, then new
+    incidents at 5/s among 200 duplicates/s in the same order), so a drift of the machine's
+    speed weighs on each alike; then the ratios to off."""
+    from tests.support.otlp import otlp_receiver
+
+    sustained_total, phase_seconds, _ = counts
+    rate, half = 5, sustained_total // 2
+    print("  " + bare.line("bare FastAPI endpoint (baseline)"))
+    with otlp_receiver() as receiver:
+        modes = {
+            "off": {"OTEL_SDK_DISABLED": "true"},
+            "on": {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SDK_DISABLED": "false"},
+            "on, 10% sampled": {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_SDK_DISABLED": "false",
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "0.1",
+            },
+        }
+        async with contextlib.AsyncExitStack() as stacks:
+            running = {
+                name: await stacks.enter_async_context(
+                    firebreak_stack(root / f"stack-{i}" / "data", "split", env)
+                )
+                for i, (name, env) in enumerate(modes.items())
+            }
+            headers = {
+                n: {"Authorization": f"Bearer {source_token(s)}"} for n, s in running.items()
+            }
+            loads = {name: Load() for name in modes}
+            contained: dict[str, list[float]] = {name: [] for name in modes}
+            order = (*modes, *reversed(modes))
+            for name in order:
+                stack = running[name]
+                await asyncio.sleep(SETTLE_SECONDS)
+                make = alert_factory(stack.resources)
+                phase = sustained(stack.urls, headers[name], make, half)
+                loads[name].add(await measured(phase, stack.groups))
+            for name in order:
+                stack = running[name]
+                await asyncio.sleep(SETTLE_SECONDS)
+                make = alert_factory(stack.resources)
+                latencies, missing, _ = await containment(
+                    stack, headers[name], make, rate, phase_seconds / 2
+                )
+                assert not missing, f"tracing {name}: {missing} incidents not contained"
+                contained[name] += latencies
+        for name in modes:
+            print(f"=== tracing {name} ===")
+            print("  " + loads[name].line("sustained POST /v1/alerts/generic"))
+            print("  CPU per accepted request: " + loads[name].cpu_line())
+            latencies = contained[name]
+            print(
+                f"  webhook -> containment at {rate} new incidents/s: n={len(latencies)} "
+                f"p50 {ms(pct(latencies, 0.5))}  p99 {ms(pct(latencies, 0.99))}"
+            )
+        print(f"spans received: {len(receiver.received())} in {receiver.requests} exports")
+    off = loads["off"]
+    for name in ("on", "on, 10% sampled"):
+        on = loads[name]
+        rate_off, rate_on = (x.accepted / x.seconds if x.seconds else 0.0 for x in (off, on))
+        cpu_off, cpu_on = off.firebreak_cpu(), on.firebreak_cpu()
+        print(f"\ntracing {name} / off:")
+        print(f"  sustained alerts/s accepted: {rate_on / rate_off:.2f}x")
+        print(f"  sustained p50 latency: {pct(on.latencies, 0.5) / pct(off.latencies, 0.5):.2f}x")
+        print(
+            f"  CPU per accepted alert, firebreak processes: {cpu_on / cpu_off:.2f}x"
+            f" ({cpu_off:.2f} -> {cpu_on:.2f} ms)"
+        )
+        p50 = pct(contained[name], 0.5) / pct(contained["off"], 0.5)
+        print(f"  webhook -> containment p50: {p50:.2f}x")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases, 2,000-alert storm")
@@ -847,4 +932,10 @@ if __name__ == "__main__":
         "1 + 1 on PostgreSQL",
     )
     parser.add_argument("--storm", type=int, default=10_000, help="alerts in the storm phase")
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="the split shape with OpenTelemetry tracing off, then on (to a loopback OTLP "
+        "receiver): sustained ingest and containment latency, with the ratios",
+    )
     asyncio.run(main(parser.parse_args()))

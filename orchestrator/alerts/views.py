@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -24,7 +25,13 @@ from orchestrator.alerts import service, signatures
 from orchestrator.alerts.admission import Busy
 from orchestrator.alerts.formats import CONTENT_TYPES, NORMALISERS
 from orchestrator.alerts.limits import read_capped
-from orchestrator.alerts.models import AcceptedAlert, AlertFormat, Delivery, IngestResponse
+from orchestrator.alerts.models import (
+    AcceptedAlert,
+    AlertFormat,
+    Delivery,
+    IngestResponse,
+    ParsedAlert,
+)
 from orchestrator.api.auth import Permission, Principal, can_access, require
 from orchestrator.api.deps import (
     get_alert_admission,
@@ -44,6 +51,14 @@ from orchestrator.errors import CryptoError, FirebreakError, Forbidden, Unsuppor
 from orchestrator.principals.service import active_webhook_secrets
 from orchestrator.settings import Settings
 from orchestrator.suppression import service as suppression
+from orchestrator.telemetry import annotate, span
+from orchestrator.telemetry.spans import (
+    ALERT_COUNT,
+    ALERT_FORMAT,
+    ALERT_SEVERITY,
+    ALERT_TYPE,
+    INCIDENT,
+)
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 Source = Annotated[Principal, Depends(require(Permission.alerts_write))]
@@ -124,7 +139,8 @@ async def _receive(
         if item.forward and item.inherit_from is None and item.alert.status is AlertStatus.firing
     ]
     admission = await get_alert_admission(request)
-    with admission.admit(firing):
+    traced = partial(_traced, fmt, parsed)
+    with span("firebreak.alerts.ingest", traced), admission.admit(firing):
         known = await quick_read(store.engine, service.known, store, delivery)
         if known.previous is not None:
             ALERTS_RECEIVED.labels(fmt.value, "duplicate").inc(len(known.previous.alerts))
@@ -137,9 +153,21 @@ async def _receive(
         held = await suppression.hold(await get_suppressions(request), store, delivery, known)
         ingest = await get_alert_ingest(request)
         response = await ingest.record_and_hand_over(delivery, known, held)
+        annotate({INCIDENT: response.incidents})
     for accepted in response.alerts:
         ALERTS_RECEIVED.labels(fmt.value, _outcome(accepted)).inc()
     return response
+
+
+def _traced(fmt: AlertFormat, parsed: list[ParsedAlert]) -> dict[str, str | int | list[str]]:
+    """The ingest span's attributes: Firebreak's vocabulary after routing, never the alert's
+    text (titles, labels, resources are the sender's)."""
+    return {
+        ALERT_FORMAT: fmt.value,
+        ALERT_COUNT: len(parsed),
+        ALERT_TYPE: sorted({item.alert.type for item in parsed}),
+        ALERT_SEVERITY: sorted({item.alert.severity.value for item in parsed}),
+    }
 
 
 def _outcome(accepted: AcceptedAlert) -> str:

@@ -39,6 +39,7 @@ from orchestrator.routing.service import load_routes
 from orchestrator.settings import Settings
 from orchestrator.suppression.cache import ActiveWindows
 from orchestrator.suppression.views import router as suppression_router
+from orchestrator.telemetry import instrument_app
 from orchestrator.telemetry.metrics import MetricsExport, export_config
 from orchestrator.temporal.client import connect
 
@@ -121,4 +122,5 @@ def create_app(
     ):
         app.include_router(router)
     console.install(app)
+    instrument_app(app)
     return app

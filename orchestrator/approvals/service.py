@@ -18,11 +18,15 @@ from orchestrator.audit import EventStore
 from orchestrator.domain import Decision, DecisionOutcome, Environment, EventType, Role
 from orchestrator.errors import Forbidden, NotFound
 from orchestrator.principals.models import Principal
+from orchestrator.telemetry import enabled, span
+from orchestrator.telemetry.links import to_started
+from orchestrator.telemetry.spans import DECISION, INCIDENT, STEP
 from orchestrator.temporal.incidents import (
     DecisionPending,
     DecisionRef,
     decide,
     decision_status,
+    start_headers,
 )
 
 
@@ -103,15 +107,20 @@ async def decide_as(
     nothing of its state, even once the workflow has closed and validates no more.
     """
     await anyio.to_thread.run_sync(_check_scope, principal, store, incident_id)
-    return await submit(
-        client,
-        incident_id,
-        step_id,
-        request,
-        principal=principal.name,
-        role=principal.role,
-        environments=list(principal.environments),
-    )
+    # The request's trace is the decision's own, linked both ways to the incident's: this span
+    # to where the incident started, the workflow's `HandleUpdate` span back to this one.
+    links = to_started(await start_headers(client, incident_id)) if enabled() else []
+    traced = {INCIDENT: incident_id, STEP: step_id, DECISION: request.decision.value}
+    with span("firebreak.approvals.decide", traced, links):
+        return await submit(
+            client,
+            incident_id,
+            step_id,
+            request,
+            principal=principal.name,
+            role=principal.role,
+            environments=list(principal.environments),
+        )
 
 
 async def follow_as(

@@ -11,6 +11,7 @@ from orchestrator.api.app import create_app
 from orchestrator.api.serving import StoppingServer, server_config
 from orchestrator.db import require_schema
 from orchestrator.settings import load_settings
+from orchestrator.telemetry import tracing
 
 
 def api(
@@ -24,7 +25,8 @@ def api(
     overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = load_settings(**overrides)
     require_schema(settings.db_url)
-    app = create_app(settings, evidence=build_evidence_reader(settings))
-    typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
-    StoppingServer(server_config(app, settings, log_level="info")).run()
+    with tracing("firebreak-api"):
+        app = create_app(settings, evidence=build_evidence_reader(settings))
+        typer.echo(f"API on http://{settings.api_host}:{settings.api_port}", err=True)
+        StoppingServer(server_config(app, settings, log_level="info")).run()
     typer.echo("API stopped", err=True)

@@ -23,6 +23,7 @@ from orchestrator.runtime.command import firebreak_command
 from orchestrator.runtime.prepare import Prepared, prepare
 from orchestrator.runtime.stack import Running, embedded_temporal, preflight, serve
 from orchestrator.settings import Settings, load_settings
+from orchestrator.telemetry import tracing
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -114,7 +115,9 @@ def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_on
             )
             await asyncio.Event().wait()
 
-    loop.run(serve(settings, devserver, on_ready=_announce, until=run_demo_once if demo else None))
+    with tracing("firebreak"):
+        until = run_demo_once if demo else None
+        loop.run(serve(settings, devserver, on_ready=_announce, until=until))
     console.print("Firebreak stopped.", markup=False)
 
 

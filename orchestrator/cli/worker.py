@@ -10,6 +10,7 @@ from orchestrator.cli.forward import sink_configs
 from orchestrator.db import require_schema
 from orchestrator.runtime import loop
 from orchestrator.settings import load_settings
+from orchestrator.telemetry import tracing
 from orchestrator.temporal.worker import run_worker
 
 
@@ -34,7 +35,8 @@ def worker(
         f" task queue {settings.task_queue}",
         err=True,
     )
-    loop.run(run_worker(settings, announce=_announce, forward_to=sinks))
+    with tracing("firebreak-worker"):
+        loop.run(run_worker(settings, announce=_announce, forward_to=sinks))
     typer.echo("worker stopped", err=True)
 
 

@@ -2,7 +2,9 @@
 
 The data converter speaks pydantic (the domain models) and wraps every payload in the
 encryption codec; TLS and an API key come from settings for Temporal Cloud or a secured
-cluster. A server that cannot be reached is `Unavailable`, not a traceback.
+cluster. A server that cannot be reached is `Unavailable`, not a traceback. With tracing on,
+Temporal's tracing interceptor carries the trace context in headers, which the codec leaves
+as they are (only payloads are sealed), to the workers that use this client.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from temporalio.service import TLSConfig
 from orchestrator.errors import ConfigError, Unavailable
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import Settings
+from orchestrator.telemetry import temporal_interceptors
 from orchestrator.temporal.codec import EncryptionCodec
 
 
@@ -48,6 +51,7 @@ async def connect(settings: Settings) -> Client:
             data_converter=data_converter(ring),
             tls=_tls(settings),
             api_key=api_key.get_secret_value() if api_key else None,
+            interceptors=temporal_interceptors(),
         )
     except RuntimeError as exc:
         # The SDK's core threads still release Python objects just after a failed connect; a

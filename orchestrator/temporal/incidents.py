@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
 from temporalio.api.update.v1 import UpdateRef, WaitPolicy
 from temporalio.api.workflowservice.v1 import (
@@ -292,6 +292,22 @@ async def _why_not_open(
     except RPCError:
         return NotFound(f"no incident {incident_id!r}")
     return Conflict(f"incident {incident_id!r} is closed")
+
+
+async def start_headers(client: Client, incident_id: str) -> Mapping[str, Payload]:
+    """The headers the incident's first run was started with (where an interceptor such as
+    tracing's put its context), empty when they cannot be read: only tracing asks, and it must
+    never fail the request it annotates."""
+    try:
+        workflow_id, first_run_id = parse_incident_id(incident_id)
+        handle = client.get_workflow_handle(workflow_id, run_id=first_run_id)
+        async for event in handle.fetch_history_events(
+            page_size=1, rpc_timeout=timedelta(seconds=FOLLOW_SECONDS)
+        ):
+            return dict(event.workflow_execution_started_event_attributes.header.fields)
+    except (RPCError, NotFound):
+        pass
+    return {}
 
 
 async def describe(client: Client, incident_id: str) -> IncidentState:
