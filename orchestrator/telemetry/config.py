@@ -64,15 +64,7 @@ def trace_config(default_service: str, env: Mapping[str, str] | None = None) -> 
             f"OTEL_TRACES_EXPORTER={env['OTEL_TRACES_EXPORTER']!r}: Firebreak exports traces "
             "over OTLP only; use 'otlp' or 'none'"
         )
-    for name in PROTOCOL_VARIABLES:
-        protocol = env.get(name, "").strip()
-        if protocol and protocol != SUPPORTED_PROTOCOL:
-            raise ConfigError(
-                f"{name}={protocol!r}: Firebreak exports traces over OTLP/HTTP protobuf only;"
-                f" set it to {SUPPORTED_PROTOCOL!r} (or unset it)"
-            )
-        if protocol:
-            break
+    check_protocol(env, "traces", PROTOCOL_VARIABLES)
     sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
     if sampler and sampler not in SAMPLERS:
         raise ConfigError(
@@ -81,3 +73,18 @@ def trace_config(default_service: str, env: Mapping[str, str] | None = None) -> 
         )
     service = env.get("OTEL_SERVICE_NAME", "").strip() or default_service
     return TraceConfig(service_name=service, endpoint_variable=named)
+
+
+def check_protocol(env: Mapping[str, str], signal: str, variables: tuple[str, str]) -> None:
+    """The first of `variables` (the signal's own, then the general one) that is set must
+    name OTLP/HTTP protobuf: the SDK would otherwise ignore a gRPC or JSON setting quietly
+    and send protobuf to a port that expects something else."""
+    for name in variables:
+        protocol = env.get(name, "").strip()
+        if protocol and protocol != SUPPORTED_PROTOCOL:
+            raise ConfigError(
+                f"{name}={protocol!r}: Firebreak exports {signal} over OTLP/HTTP protobuf only;"
+                f" set it to {SUPPORTED_PROTOCOL!r} (or unset it)"
+            )
+        if protocol:
+            return

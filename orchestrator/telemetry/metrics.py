@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import Metric as Family
 
 from orchestrator.errors import ConfigError
+from orchestrator.telemetry.config import check_protocol
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import Metric, MetricExporter, MetricsData
@@ -85,15 +86,7 @@ def export_config(environ: Mapping[str, str] | None = None) -> ExportConfig | No
         )
     if "otlp" not in exporters or not any(env.get(v, "").strip() for v in ENDPOINT_VARIABLES):
         return None
-    for variable in PROTOCOL_VARIABLES:
-        protocol = env.get(variable, "").strip()
-        if protocol:
-            if protocol != "http/protobuf":
-                raise ConfigError(
-                    f"{variable}: Firebreak exports metrics over http/protobuf only, not"
-                    f" {protocol!r}"
-                )
-            break
+    check_protocol(env, "metrics", PROTOCOL_VARIABLES)
     return ExportConfig(
         interval_seconds=_milliseconds(env, "OTEL_METRIC_EXPORT_INTERVAL", DEFAULT_INTERVAL_MS)
         / 1000,

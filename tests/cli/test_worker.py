@@ -63,7 +63,7 @@ def test_worker_refuses_an_otlp_protocol_it_does_not_speak(tmp_path: Path) -> No
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (
-        "firebreak: OTEL_EXPORTER_OTLP_PROTOCOL: Firebreak exports metrics over http/protobuf"
-        " only, not 'grpc'"
+        "firebreak: OTEL_EXPORTER_OTLP_PROTOCOL='grpc': Firebreak exports traces over OTLP/HTTP"
+        " protobuf only; set it to 'http/protobuf' (or unset it)"
     )
     assert "Traceback" not in result.stderr

@@ -161,9 +161,9 @@ def test_off_by_default_and_off_when_the_standard_switches_say_so() -> None:
     ("extra", "message"),
     [
         (
-            {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
-            "OTEL_EXPORTER_OTLP_PROTOCOL: Firebreak exports metrics over http/protobuf only,"
-            " not 'grpc'",
+            {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_PROTOCOL": "x"},
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL='grpc': Firebreak exports metrics over OTLP/HTTP"
+            " protobuf only; set it to 'http/protobuf' (or unset it)",
         ),
         (
             {"OTEL_METRIC_EXPORT_INTERVAL": "soon"},
