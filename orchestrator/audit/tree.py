@@ -1,0 +1,202 @@
+"""The ledger's Merkle tree, stored as the hashes of its perfect subtrees (``audit_merkle_nodes``).
+
+The leaf of the event at position ``p`` is leaf ``p - 1``, and its input is the 32 bytes of the
+event's chain hash: the chain already commits to every field, so a proof needs only that hash.
+A root or proof on a tree of ``n`` events reads about 2·log2(n) rows by primary key, whatever
+``n`` is. The table is extended from its stored size up to the size a root or proof asks for,
+in chunks, each chunk's leaves and the subtrees they complete in one transaction, so:
+
+- appends never wait for it (the append path does not touch it);
+- what is stored is always a prefix: if leaf ``i`` is stored, so is every subtree that ends at or
+  before it, and the stored size is the number of leaves;
+- two processes extending at once compute the same values and insert-or-ignore them, in one
+  global (level, idx) order so they cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+from orchestrator.audit import merkle, schema
+from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, upsert, writing
+from orchestrator.errors import Conflict, InvalidInput
+
+EXTEND_CHUNK = 8192
+"""Leaves per extending transaction: a bounded transaction, and progress that survives."""
+
+_nodes = schema.merkle_nodes
+_events = schema.events
+STORED_SIZE = sa.select(sa.func.max(_nodes.c.idx)).where(_nodes.c.level == 0)
+READ_HEAD = sa.select(schema.head.c.position).where(schema.head.c.id == 1)
+READ_NODES = sa.select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
+    sa.tuple_(_nodes.c.level, _nodes.c.idx).in_(sa.bindparam("nodes", expanding=True))
+)
+EVENT_HASHES = (
+    sa.select(_events.c.position, _events.c.hash)
+    .where(_events.c.position > sa.bindparam("after"), _events.c.position <= sa.bindparam("upto"))
+    .order_by(_events.c.position)
+)
+
+
+class MerkleTree:
+    """Roots and proofs of the audit log's Merkle tree at any size up to the head."""
+
+    def __init__(self, engine: sa.Engine, chunk: int = EXTEND_CHUNK) -> None:
+        self.engine = engine
+        self.chunk = chunk
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def root(self, size: int) -> bytes:
+        """The RFC 9162 root of the tree of the first `size` events (32 bytes)."""
+        self._check_size(size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        nodes = self._nodes_for([(0, size)], size)
+        return merkle.range_hash(0, size, nodes)
+
+    def inclusion_proof(self, position: int, size: int) -> InclusionProof:
+        """Proof that the event at `position` is in the tree of the first `size` events.
+
+        Refuses (Conflict) when the event's chain hash no longer matches the leaf stored for
+        it: the row was changed after the tree was built, and `firebreak audit verify` says how.
+        """
+        self._check_size(size)
+        if not 1 <= position <= size:
+            raise InvalidInput(f"position {position} is not in a tree of {size} events", "position")
+        index = position - 1
+        ranges = merkle.inclusion_ranges(index, size)
+        nodes = self._nodes_for([(0, size), (index, position), *ranges], size)
+        with self._reading() as conn:
+            row = conn.execute(
+                sa.select(_events.c.event_id, _events.c.hash).where(_events.c.position == position)
+            ).one()
+        leaf = merkle.leaf_hash(bytes.fromhex(row.hash))
+        if leaf != nodes[0, index]:
+            raise Conflict(
+                f"the event at position {position} no longer matches the Merkle tree built from"
+                " it: the log was altered (run firebreak audit verify)"
+            )
+        return InclusionProof(
+            event_id=row.event_id,
+            position=position,
+            leaf_index=index,
+            tree_size=size,
+            event_hash=row.hash,
+            leaf_hash=leaf,
+            path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
+            root=merkle.range_hash(0, size, nodes),
+        )
+
+    def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
+        """Proof that the tree of the first `new` events extends that of the first `old`."""
+        self._check_size(new)
+        if not 0 <= old <= new:
+            raise InvalidInput(f"old size {old} is not between 0 and new size {new}", "old")
+        ranges = merkle.consistency_ranges(old, new)
+        wanted = [r for r in [(0, old), (0, new), *ranges] if r[1] > r[0]]
+        nodes = self._nodes_for(wanted, new)
+        return ConsistencyProof(
+            old_size=old,
+            new_size=new,
+            path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
+            old_root=merkle.range_hash(0, old, nodes) if old else merkle.EMPTY_ROOT,
+            new_root=merkle.range_hash(0, new, nodes) if new else merkle.EMPTY_ROOT,
+        )
+
+    def stored_size(self) -> int:
+        """How many leaves the table holds (every subtree within them is stored too)."""
+        with self._reading() as conn:
+            last = conn.execute(STORED_SIZE).scalar()
+        return 0 if last is None else int(last) + 1
+
+    # -- extending -----------------------------------------------------------------------------
+
+    def extend(self, size: int) -> int:
+        """Store the tree up to at least `size` events; return the stored size.
+
+        Reads the events' hashes after the stored size in chunks and writes each chunk's
+        leaves and the subtrees they complete. Called by every root and proof, so nobody has
+        to remember to; idempotent and safe to run from several processes at once.
+        """
+        stored = self.stored_size()
+        if stored >= size:
+            return stored
+        # The perfect subtrees of the stored prefix, largest first: the compact range that
+        # new leaves merge into.
+        frontier_nodes = merkle.perfect_nodes(0, stored) if stored else []
+        with self._reading() as conn:
+            found = self._fetch(conn, frontier_nodes)
+        frontier = [(level, idx, found[level, idx]) for level, idx in frontier_nodes]
+        while stored < size:
+            upto = min(size, stored + self.chunk)
+            with self._reading() as conn:
+                rows = conn.execute(EVENT_HASHES, {"after": stored, "upto": upto}).all()
+            if [r.position for r in rows] != list(range(stored + 1, upto + 1)):
+                raise Conflict(
+                    f"events {stored + 1} to {upto} are not all stored: the log has a gap"
+                )
+            new_nodes: list[dict[str, object]] = []
+            for row in rows:
+                node = (0, row.position - 1, merkle.leaf_hash(bytes.fromhex(row.hash)))
+                new_nodes.append({"level": node[0], "idx": node[1], "hash": node[2]})
+                while frontier and frontier[-1][0] == node[0]:
+                    left = frontier.pop()
+                    node = (node[0] + 1, left[1] >> 1, merkle.node_hash(left[2], node[2]))
+                    new_nodes.append({"level": node[0], "idx": node[1], "hash": node[2]})
+                frontier.append(node)
+            new_nodes.sort(key=lambda n: (n["level"], n["idx"]))
+            self._insert(new_nodes)
+            stored = upto
+        return stored
+
+    def _insert(self, rows: list[dict[str, object]]) -> None:
+        statement = upsert(self.engine, _nodes).on_conflict_do_nothing()
+        try:
+            with writing(self.engine) as conn:
+                conn.execute(statement, rows)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit Merkle tree") from None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _nodes_for(self, ranges: Sequence[tuple[int, int]], size: int) -> dict[merkle.Node, bytes]:
+        """The stored perfect subtrees that make up `ranges`, extending the tree to `size`."""
+        wanted = sorted(
+            {node for start, end in ranges for node in merkle.perfect_nodes(start, end)}
+        )
+        with self._reading() as conn:
+            found = self._fetch(conn, wanted)
+        if len(found) < len(wanted):
+            self.extend(size)
+            with self._reading() as conn:
+                found = self._fetch(conn, wanted)
+        return found
+
+    def _fetch(self, conn: sa.Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+        if not nodes:
+            return {}
+        rows = conn.execute(READ_NODES, {"nodes": list(nodes)})
+        return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+
+    def _check_size(self, size: int) -> None:
+        if size < 0:
+            raise InvalidInput("a tree size is never negative", "tree_size")
+        with self._reading() as conn:
+            head = int(conn.execute(READ_HEAD).scalar_one())
+        if size > head:
+            raise InvalidInput(
+                f"tree size {size} is beyond the log's head ({head} events)", "tree_size"
+            )
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit Merkle tree") from None
