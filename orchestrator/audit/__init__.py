@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from orchestrator.audit.merkle import InvalidProof
 from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
-from orchestrator.audit.proofs import ConsistencyProof, InclusionProof, decode_hash, encode_hash
+from orchestrator.audit.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    decode_hash,
+    encode_hash,
+    parse_proof,
+)
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
 from orchestrator.audit.tree import MerkleTree
@@ -37,6 +43,7 @@ __all__ = [
     "encode_hash",
     "load_public_key",
     "open_event_store",
+    "parse_proof",
 ]
 
 

@@ -16,7 +16,15 @@ import binascii
 import re
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    WithJsonSchema,
+)
 
 from orchestrator.audit import merkle
 from orchestrator.audit.merkle import InvalidProof
@@ -109,3 +117,14 @@ class ConsistencyProof(BaseModel):
             raise InvalidProof("the proof's old root is not the trusted old root")
         if trusted_new_root is not None and trusted_new_root != self.new_root:
             raise InvalidProof("the proof's new root is not the trusted new root")
+
+
+_PROOF: TypeAdapter[InclusionProof | ConsistencyProof] = TypeAdapter(
+    Annotated[InclusionProof | ConsistencyProof, Field(discriminator="format")]
+)
+
+
+def parse_proof(text: str | bytes) -> InclusionProof | ConsistencyProof:
+    """A proof document from its JSON, told apart by its `format`; pydantic's ValidationError
+    names what is wrong."""
+    return _PROOF.validate_json(text)

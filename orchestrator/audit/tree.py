@@ -67,7 +67,7 @@ class MerkleTree:
         """
         self._check_size(size)
         if not 1 <= position <= size:
-            raise InvalidInput(f"position {position} is not in a tree of {size} events", "position")
+            raise InvalidInput(f"position {position} is beyond tree size {size}", "position")
         index = position - 1
         ranges = merkle.inclusion_ranges(index, size)
         nodes = self._nodes_for([(0, size), (index, position), *ranges], size)

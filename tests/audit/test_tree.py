@@ -103,7 +103,7 @@ def test_bad_sizes_positions_and_ids_are_clear_errors(store: EventStore) -> None
         store.merkle_root(6)
     with pytest.raises(InvalidInput, match="never negative"):
         store.merkle_root(-1)
-    with pytest.raises(InvalidInput, match="not in a tree of 3 events"):
+    with pytest.raises(InvalidInput, match="position 4 is beyond tree size 3"):
         store.merkle.inclusion_proof(4, 3)
     with pytest.raises(InvalidInput, match="not between 0 and new size 3"):
         store.consistency_proof(4, 3)
