@@ -15,16 +15,18 @@ in chunks, each chunk's leaves and the subtrees they complete in one transaction
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from orchestrator.audit import merkle, schema
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, upsert, writing
+from orchestrator.db import run_on, upsert
 from orchestrator.errors import Conflict, InvalidInput
 
+T = TypeVar("T")
 EXTEND_CHUNK = 8192
 """Leaves per extending transaction: a bounded transaction, and progress that survives."""
 
@@ -35,11 +37,20 @@ READ_HEAD = sa.select(schema.head.c.position).where(schema.head.c.id == 1)
 READ_NODES = sa.select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
     sa.tuple_(_nodes.c.level, _nodes.c.idx).in_(sa.bindparam("nodes", expanding=True))
 )
+EVENT_AT = sa.select(_events.c.event_id, _events.c.hash).where(
+    _events.c.position == sa.bindparam("position")
+)
 EVENT_HASHES = (
     sa.select(_events.c.position, _events.c.hash)
     .where(_events.c.position > sa.bindparam("after"), _events.c.position <= sa.bindparam("upto"))
     .order_by(_events.c.position)
 )
+
+
+def _event_hashes(conn: sa.Connection, *, after: int, upto: int) -> list[tuple[int, str]]:
+    """(position, chain hash) of the events after `after` up to `upto`, in order."""
+    rows = conn.execute(EVENT_HASHES, {"after": after, "upto": upto})
+    return [(int(position), str(hash_)) for position, hash_ in rows]
 
 
 class MerkleTree:
@@ -71,10 +82,7 @@ class MerkleTree:
         index = position - 1
         ranges = merkle.inclusion_ranges(index, size)
         nodes = self._nodes_for([(0, size), (index, position), *ranges], size)
-        with self._reading() as conn:
-            row = conn.execute(
-                sa.select(_events.c.event_id, _events.c.hash).where(_events.c.position == position)
-            ).one()
+        row = self._run(lambda conn: conn.execute(EVENT_AT, {"position": position}).one())
         leaf = merkle.leaf_hash(bytes.fromhex(row.hash))
         if leaf != nodes[0, index]:
             raise Conflict(
@@ -110,8 +118,7 @@ class MerkleTree:
 
     def stored_size(self) -> int:
         """How many leaves the table holds (every subtree within them is stored too)."""
-        with self._reading() as conn:
-            last = conn.execute(STORED_SIZE).scalar()
+        last = self._run(lambda conn: conn.execute(STORED_SIZE).scalar())
         return 0 if last is None else int(last) + 1
 
     # -- extending -----------------------------------------------------------------------------
@@ -129,20 +136,18 @@ class MerkleTree:
         # The perfect subtrees of the stored prefix, largest first: the compact range that
         # new leaves merge into.
         frontier_nodes = merkle.perfect_nodes(0, stored) if stored else []
-        with self._reading() as conn:
-            found = self._fetch(conn, frontier_nodes)
+        found = self._fetch(frontier_nodes)
         frontier = [(level, idx, found[level, idx]) for level, idx in frontier_nodes]
         while stored < size:
             upto = min(size, stored + self.chunk)
-            with self._reading() as conn:
-                rows = conn.execute(EVENT_HASHES, {"after": stored, "upto": upto}).all()
-            if [r.position for r in rows] != list(range(stored + 1, upto + 1)):
+            rows = self._run(partial(_event_hashes, after=stored, upto=upto))
+            if [position for position, _ in rows] != list(range(stored + 1, upto + 1)):
                 raise Conflict(
                     f"events {stored + 1} to {upto} are not all stored: the log has a gap"
                 )
             new_nodes: list[dict[str, object]] = []
-            for row in rows:
-                node = (0, row.position - 1, merkle.leaf_hash(bytes.fromhex(row.hash)))
+            for position, event_hash in rows:
+                node = (0, position - 1, merkle.leaf_hash(bytes.fromhex(event_hash)))
                 new_nodes.append({"level": node[0], "idx": node[1], "hash": node[2]})
                 while frontier and frontier[-1][0] == node[0]:
                     left = frontier.pop()
@@ -156,11 +161,7 @@ class MerkleTree:
 
     def _insert(self, rows: list[dict[str, object]]) -> None:
         statement = upsert(self.engine, _nodes).on_conflict_do_nothing()
-        try:
-            with writing(self.engine) as conn:
-                conn.execute(statement, rows)
-        except DATABASE_ERRORS as exc:
-            raise database_unavailable(exc, "audit Merkle tree") from None
+        self._run(lambda conn: conn.execute(statement, rows), write=True)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -169,34 +170,26 @@ class MerkleTree:
         wanted = sorted(
             {node for start, end in ranges for node in merkle.perfect_nodes(start, end)}
         )
-        with self._reading() as conn:
-            found = self._fetch(conn, wanted)
+        found = self._fetch(wanted)
         if len(found) < len(wanted):
             self.extend(size)
-            with self._reading() as conn:
-                found = self._fetch(conn, wanted)
+            found = self._fetch(wanted)
         return found
 
-    def _fetch(self, conn: sa.Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    def _fetch(self, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
         if not nodes:
             return {}
-        rows = conn.execute(READ_NODES, {"nodes": list(nodes)})
+        rows = self._run(lambda conn: conn.execute(READ_NODES, {"nodes": list(nodes)}).all())
         return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
     def _check_size(self, size: int) -> None:
         if size < 0:
             raise InvalidInput("a tree size is never negative", "tree_size")
-        with self._reading() as conn:
-            head = int(conn.execute(READ_HEAD).scalar_one())
+        head = int(self._run(lambda conn: conn.execute(READ_HEAD).scalar_one()))
         if size > head:
             raise InvalidInput(
                 f"tree size {size} is beyond the log's head ({head} events)", "tree_size"
             )
 
-    @contextmanager
-    def _reading(self) -> Iterator[sa.Connection]:
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except DATABASE_ERRORS as exc:
-            raise database_unavailable(exc, "audit Merkle tree") from None
+    def _run(self, work: Callable[[sa.Connection], T], *, write: bool = False) -> T:
+        return run_on(self.engine, work, "audit Merkle tree", write=write)

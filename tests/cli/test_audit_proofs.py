@@ -6,28 +6,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from orchestrator import db
 from orchestrator.audit import decode_hash, encode_hash, open_event_store
 from orchestrator.cli.main import app
 from orchestrator.settings import load_settings
+from tests.cli.test_db_audit_keys import FIREBREAK, env
 from tests.support.events import new_event
 
-FIREBREAK = str(Path(sys.executable).parent / "firebreak")
-
-
-@pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"FIREBREAK_DATA_DIR": str(tmp_path / "data"), "FIREBREAK_DATABASE_URL": db_url}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    db.upgrade(db_url)
-    return values
+__all__ = ["env"]  # the fixture, shared with the other audit CLI tests
 
 
 def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -49,7 +39,9 @@ def firebreak(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
 
 
 def seed(count: int = 9) -> list[str]:
-    store = open_event_store(load_settings())
+    settings = load_settings()
+    db.upgrade(settings.db_url)
+    store = open_event_store(settings)
     ids = []
     for i in range(count):
         event = new_event(payload={"i": i})
