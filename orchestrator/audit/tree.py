@@ -37,6 +37,11 @@ READ_HEAD = sa.select(schema.head.c.position).where(schema.head.c.id == 1)
 READ_NODES = sa.select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(
     sa.tuple_(_nodes.c.level, _nodes.c.idx).in_(sa.bindparam("nodes", expanding=True))
 )
+INSERT_NODE_ARRAYS = sa.text(
+    "INSERT INTO audit_merkle_nodes (level, idx, hash)"
+    " SELECT * FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[]),"
+    " CAST(:hashes AS bytea[])) ON CONFLICT DO NOTHING"
+)
 EVENT_AT = sa.select(_events.c.event_id, _events.c.hash).where(
     _events.c.position == sa.bindparam("position")
 )
@@ -145,23 +150,32 @@ class MerkleTree:
                 raise Conflict(
                     f"events {stored + 1} to {upto} are not all stored: the log has a gap"
                 )
-            new_nodes: list[dict[str, object]] = []
+            new_nodes: list[tuple[int, int, bytes]] = []
             for position, event_hash in rows:
                 node = (0, position - 1, merkle.leaf_hash(bytes.fromhex(event_hash)))
-                new_nodes.append({"level": node[0], "idx": node[1], "hash": node[2]})
+                new_nodes.append(node)
                 while frontier and frontier[-1][0] == node[0]:
                     left = frontier.pop()
                     node = (node[0] + 1, left[1] >> 1, merkle.node_hash(left[2], node[2]))
-                    new_nodes.append({"level": node[0], "idx": node[1], "hash": node[2]})
+                    new_nodes.append(node)
                 frontier.append(node)
-            new_nodes.sort(key=lambda n: (n["level"], n["idx"]))
+            new_nodes.sort()  # by (level, idx): one lock order for every writer
             self._insert(new_nodes)
             stored = upto
         return stored
 
-    def _insert(self, rows: list[dict[str, object]]) -> None:
+    def _insert(self, rows: list[tuple[int, int, bytes]]) -> None:
+        """Insert-or-ignore `rows` (level, idx, hash), in their order, in one transaction."""
+        if self.engine.dialect.name == "postgresql":
+            # One statement of three arrays: a third of the time of a many-row INSERT, which
+            # is most of building the tree of a large log (docs/benchmarks.md).
+            levels, idxs, hashes = (list(column) for column in zip(*rows, strict=True))
+            arrays = {"levels": levels, "idxs": idxs, "hashes": hashes}
+            self._run(lambda conn: conn.execute(INSERT_NODE_ARRAYS, arrays), write=True)
+            return
+        values = [{"level": level, "idx": idx, "hash": hash_} for level, idx, hash_ in rows]
         statement = upsert(self.engine, _nodes).on_conflict_do_nothing()
-        self._run(lambda conn: conn.execute(statement, rows), write=True)
+        self._run(lambda conn: conn.execute(statement, values), write=True)
 
     # -- helpers -------------------------------------------------------------------------------
 
