@@ -36,7 +36,6 @@ from orchestrator.errors import (
     CryptoError,
     FirebreakError,
     InvalidInput,
-    NotFound,
 )
 from orchestrator.security.keyring import KeyRing
 from orchestrator.timeutil import as_utc
@@ -278,12 +277,7 @@ class EventStore:
     def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
         """Proof that event `event_id` is in the tree of the first `size` events (default:
         the latest signed checkpoint's size if there is one, else the head)."""
-        query = sa.select(schema.events.c.position).where(schema.events.c.event_id == event_id)
-        with self._reading() as conn:
-            position = conn.execute(query).scalar()
-        if position is None:
-            raise NotFound(f"no audit event has id {event_id!r}")
-        return self.merkle.inclusion_proof(int(position), self.proof_size(size))
+        return self.merkle.event_inclusion_proof(event_id, self.proof_size(size))
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
         """Proof that the tree of the first `new` events extends that of the first `old`."""

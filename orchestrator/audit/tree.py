@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from orchestrator.audit import merkle, schema
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.db import run_on, upsert
-from orchestrator.errors import Conflict, InvalidInput
+from orchestrator.errors import Conflict, InvalidInput, NotFound
 
 T = TypeVar("T")
 EXTEND_CHUNK = 8192
@@ -42,9 +42,9 @@ INSERT_NODE_ARRAYS = sa.text(
     " SELECT * FROM unnest(CAST(:levels AS smallint[]), CAST(:idxs AS bigint[]),"
     " CAST(:hashes AS bytea[])) ON CONFLICT DO NOTHING"
 )
-EVENT_AT = sa.select(_events.c.event_id, _events.c.hash).where(
-    _events.c.position == sa.bindparam("position")
-)
+_EVENT = sa.select(_events.c.position, _events.c.event_id, _events.c.hash)
+EVENT_AT = _EVENT.where(_events.c.position == sa.bindparam("position"))
+EVENT_BY_ID = _EVENT.where(_events.c.event_id == sa.bindparam("event_id"))
 EVENT_HASHES = (
     sa.select(_events.c.position, _events.c.hash)
     .where(_events.c.position > sa.bindparam("after"), _events.c.position <= sa.bindparam("upto"))
@@ -66,14 +66,21 @@ class MerkleTree:
         self.chunk = chunk
 
     # -- reading -------------------------------------------------------------------------------
+    # Each read is one connection (a pool checkout costs a ping and a rollback round trip):
+    # the head check, the event row and the subtrees, extending the tree first only if a
+    # subtree it needs is not stored yet.
 
     def root(self, size: int) -> bytes:
         """The RFC 9162 root of the tree of the first `size` events (32 bytes)."""
-        self._check_size(size)
-        if size == 0:
-            return merkle.EMPTY_ROOT
-        nodes = self._nodes_for([(0, size)], size)
-        return merkle.range_hash(0, size, nodes)
+
+        def attempt(conn: sa.Connection) -> bytes | None:
+            self._check_size(conn, size)
+            if size == 0:
+                return merkle.EMPTY_ROOT
+            nodes = self._fetch(conn, [(0, size)])
+            return None if nodes is None else merkle.range_hash(0, size, nodes)
+
+        return self._attempt(attempt, size)
 
     def inclusion_proof(self, position: int, size: int) -> InclusionProof:
         """Proof that the event at `position` is in the tree of the first `size` events.
@@ -81,45 +88,70 @@ class MerkleTree:
         Refuses (Conflict) when the event's chain hash no longer matches the leaf stored for
         it: the row was changed after the tree was built, and `firebreak audit verify` says how.
         """
-        self._check_size(size)
-        if not 1 <= position <= size:
-            raise InvalidInput(f"position {position} is beyond tree size {size}", "position")
-        index = position - 1
-        ranges = merkle.inclusion_ranges(index, size)
-        nodes = self._nodes_for([(0, size), (index, position), *ranges], size)
-        row = self._run(lambda conn: conn.execute(EVENT_AT, {"position": position}).one())
-        leaf = merkle.leaf_hash(bytes.fromhex(row.hash))
-        if leaf != nodes[0, index]:
-            raise Conflict(
-                f"the event at position {position} no longer matches the Merkle tree built from"
-                " it: the log was altered (run firebreak audit verify)"
-            )
-        return InclusionProof(
-            event_id=row.event_id,
-            position=position,
-            leaf_index=index,
-            tree_size=size,
-            event_hash=row.hash,
-            leaf_hash=leaf,
-            path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
-            root=merkle.range_hash(0, size, nodes),
-        )
+        found = (EVENT_AT, {"position": position}, f"no audit event at position {position}")
+        return self._inclusion(found, size)
+
+    def event_inclusion_proof(self, event_id: str, size: int) -> InclusionProof:
+        """`inclusion_proof` of the event with id `event_id`."""
+        found = (EVENT_BY_ID, {"event_id": event_id}, f"no audit event has id {event_id!r}")
+        return self._inclusion(found, size)
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
         """Proof that the tree of the first `new` events extends that of the first `old`."""
-        self._check_size(new)
         if not 0 <= old <= new:
             raise InvalidInput(f"old size {old} is not between 0 and new size {new}", "old")
         ranges = merkle.consistency_ranges(old, new)
-        wanted = [r for r in [(0, old), (0, new), *ranges] if r[1] > r[0]]
-        nodes = self._nodes_for(wanted, new)
-        return ConsistencyProof(
-            old_size=old,
-            new_size=new,
-            path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
-            old_root=merkle.range_hash(0, old, nodes) if old else merkle.EMPTY_ROOT,
-            new_root=merkle.range_hash(0, new, nodes) if new else merkle.EMPTY_ROOT,
-        )
+
+        def attempt(conn: sa.Connection) -> ConsistencyProof | None:
+            self._check_size(conn, new)
+            nodes = self._fetch(conn, [r for r in [(0, old), (0, new), *ranges] if r[1] > r[0]])
+            if nodes is None:
+                return None
+            return ConsistencyProof(
+                old_size=old,
+                new_size=new,
+                path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
+                old_root=merkle.range_hash(0, old, nodes) if old else merkle.EMPTY_ROOT,
+                new_root=merkle.range_hash(0, new, nodes) if new else merkle.EMPTY_ROOT,
+            )
+
+        return self._attempt(attempt, new)
+
+    def _inclusion(
+        self, found: tuple[sa.Select[Any], dict[str, Any], str], size: int
+    ) -> InclusionProof:
+        query, params, missing = found
+
+        def attempt(conn: sa.Connection) -> InclusionProof | None:
+            self._check_size(conn, size)
+            row = conn.execute(query, params).one_or_none()
+            if row is None:
+                raise NotFound(missing)
+            position, index = int(row.position), int(row.position) - 1
+            if position > size:
+                raise InvalidInput(f"position {position} is beyond tree size {size}", "position")
+            ranges = merkle.inclusion_ranges(index, size)
+            nodes = self._fetch(conn, [(0, size), (index, position), *ranges])
+            if nodes is None:
+                return None
+            leaf = merkle.leaf_hash(bytes.fromhex(row.hash))
+            if leaf != nodes[0, index]:
+                raise Conflict(
+                    f"the event at position {position} no longer matches the Merkle tree built"
+                    " from it: the log was altered (run firebreak audit verify)"
+                )
+            return InclusionProof(
+                event_id=row.event_id,
+                position=position,
+                leaf_index=index,
+                tree_size=size,
+                event_hash=row.hash,
+                leaf_hash=leaf,
+                path=[merkle.range_hash(start, end, nodes) for start, end in ranges],
+                root=merkle.range_hash(0, size, nodes),
+            )
+
+        return self._attempt(attempt, size)
 
     def stored_size(self) -> int:
         """How many leaves the table holds (every subtree within them is stored too)."""
@@ -141,7 +173,7 @@ class MerkleTree:
         # The perfect subtrees of the stored prefix, largest first: the compact range that
         # new leaves merge into.
         frontier_nodes = merkle.perfect_nodes(0, stored) if stored else []
-        found = self._fetch(frontier_nodes)
+        found = self._run(lambda conn: self._nodes(conn, frontier_nodes))
         frontier = [(level, idx, found[level, idx]) for level, idx in frontier_nodes]
         while stored < size:
             upto = min(size, stored + self.chunk)
@@ -179,27 +211,37 @@ class MerkleTree:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _nodes_for(self, ranges: Sequence[tuple[int, int]], size: int) -> dict[merkle.Node, bytes]:
-        """The stored perfect subtrees that make up `ranges`, extending the tree to `size`."""
+    def _attempt(self, work: Callable[[sa.Connection], T | None], size: int) -> T:
+        """`work` on one connection; when it finds a subtree missing (None), extend the tree
+        to `size` and run it again."""
+        result = self._run(work)
+        if result is None:
+            self.extend(size)
+            result = self._run(work)
+        if result is None:
+            raise Conflict(f"the Merkle tree could not be extended to {size} events")
+        return result
+
+    def _fetch(
+        self, conn: sa.Connection, ranges: Sequence[tuple[int, int]]
+    ) -> dict[merkle.Node, bytes] | None:
+        """The stored perfect subtrees that make up `ranges`; None if one is not stored."""
         wanted = sorted(
             {node for start, end in ranges for node in merkle.perfect_nodes(start, end)}
         )
-        found = self._fetch(wanted)
-        if len(found) < len(wanted):
-            self.extend(size)
-            found = self._fetch(wanted)
-        return found
+        found = self._nodes(conn, wanted)
+        return found if len(found) == len(wanted) else None
 
-    def _fetch(self, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    def _nodes(self, conn: sa.Connection, nodes: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
         if not nodes:
             return {}
-        rows = self._run(lambda conn: conn.execute(READ_NODES, {"nodes": list(nodes)}).all())
+        rows = conn.execute(READ_NODES, {"nodes": list(nodes)})
         return {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
-    def _check_size(self, size: int) -> None:
+    def _check_size(self, conn: sa.Connection, size: int) -> None:
         if size < 0:
             raise InvalidInput("a tree size is never negative", "tree_size")
-        head = int(self._run(lambda conn: conn.execute(READ_HEAD).scalar_one()))
+        head = int(conn.execute(READ_HEAD).scalar_one())
         if size > head:
             raise InvalidInput(
                 f"tree size {size} is beyond the log's head ({head} events)", "tree_size"
