@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"loading {args.events:,} events ...", file=sys.stderr, flush=True)
             load_rate = load(store, args.events)
             size = store.head()[0]
-            with engine.connect() as conn:
+            with engine.begin() as conn:  # committed: statistics are transactional too
                 conn.exec_driver_sql("ANALYZE")
 
             pk = sa.text("SELECT * FROM audit_events WHERE position = :p")

@@ -397,11 +397,12 @@ class EventStore:
         self, condition: sa.ColumnElement[bool], after_position: int, limit: int
     ) -> QueryPage:
         c = schema.events.c
-        # No `position > 0` on a first page: PostgreSQL ANDs it in as a bitmap of the whole
-        # primary key, a cost that grows with the log (docs/benchmarks.md, "Merkle proofs").
-        if after_position:
-            condition = sa.and_(c.position > after_position, condition)
-        query = sa.select(schema.events).where(condition).order_by(c.position).limit(limit + 1)
+        query = (
+            sa.select(schema.events)
+            .where(c.position > after_position, condition)
+            .order_by(c.position)
+            .limit(limit + 1)
+        )
         with self._reading() as conn:
             rows = conn.execute(query).all()
         events = [self._recorded(row) for row in rows[:limit]]
