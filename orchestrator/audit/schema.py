@@ -43,3 +43,11 @@ checkpoints = sa.Table(
     sa.Column("key_fingerprint", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(200), nullable=False),
 )
+
+merkle_nodes = sa.Table(
+    "audit_merkle_nodes",
+    metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)

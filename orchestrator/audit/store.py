@@ -30,7 +30,9 @@ from orchestrator.audit.models import (
     QueryPage,
     VerificationReport,
 )
+from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
+from orchestrator.audit.tree import MerkleTree
 from orchestrator.audit.verify import verify_store
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
@@ -84,6 +86,7 @@ class EventStore:
         self.keyring = keyring
         self.signer = signer
         self._postgres = engine.dialect.name == "postgresql"
+        self.merkle = MerkleTree(engine)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -284,6 +287,29 @@ class EventStore:
             )
             conn.execute(sa.insert(schema.checkpoints).values(**checkpoint.model_dump()))
         return checkpoint
+
+    # -- Merkle proofs -------------------------------------------------------------------------
+
+    def merkle_root(self, size: int | None = None) -> bytes:
+        """The RFC 9162 root of the first `size` events (default: all of them), 32 bytes."""
+        return self.merkle.root(self.head()[0] if size is None else size)
+
+    def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
+        """Proof that event `event_id` is in the tree of the first `size` events (default:
+        the latest signed checkpoint's size if there is one, else the head)."""
+        return self.merkle.event_inclusion_proof(event_id, self.proof_size(size))
+
+    def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
+        """Proof that the tree of the first `new` events extends that of the first `old`."""
+        return self.merkle.consistency_proof(old, new)
+
+    def proof_size(self, size: int | None = None) -> int:
+        """`size`, else what proofs are made against by default: the latest signed
+        checkpoint's size, which an auditor holds a signed root for, else the head."""
+        if size is not None:
+            return size
+        latest = self.checkpoints(limit=1)
+        return latest[0].position if latest else self.head()[0]
 
     # -- reading -------------------------------------------------------------------------------
 
