@@ -1,23 +1,22 @@
-"""The record formats a sink can send, by name: a small registry.
+"""The record formats a sink can send, by name: the same two the audit export writes.
 
 - `jsonl`: the ledger's own export line (`firebreak audit export`): the `RecordedEvent` as
   JSON, with its position, id and hashes.
-- `ocsf`: one OCSF record per event from `orchestrator.ocsf.to_ocsf`, with the event's id and
-  position made sure of in OCSF's own `metadata.uid` and `metadata.sequence`. That package is
-  looked up when a sink asks for the format, so a build without it fails at start-up, naming it.
+- `ocsf`: the event's OCSF record (`orchestrator.ocsf.to_ocsf`, as `export --format ocsf`
+  writes it), which names the event's id and position in `metadata.uid` and `metadata.sequence`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
+from orchestrator.audit import ExportFormat
 from orchestrator.domain import RecordedEvent
 from orchestrator.errors import ConfigError
+from orchestrator.ocsf import to_ocsf
 
 Format = Callable[[RecordedEvent], dict[str, Any]]
-OCSF_MODULE = "orchestrator.ocsf"
 
 
 def jsonl(event: RecordedEvent) -> dict[str, Any]:
@@ -25,32 +24,14 @@ def jsonl(event: RecordedEvent) -> dict[str, Any]:
     return event.model_dump(mode="json")
 
 
-def _ocsf() -> Format:
-    try:
-        module = importlib.import_module(OCSF_MODULE)
-    except ImportError:
-        raise ConfigError(
-            f"format=ocsf needs the {OCSF_MODULE} package, which this build lacks"
-        ) from None
-    to_ocsf: Callable[[RecordedEvent], dict[str, Any]] = module.to_ocsf
-
-    def ocsf(event: RecordedEvent) -> dict[str, Any]:
-        record = dict(to_ocsf(event))
-        metadata = dict(record.get("metadata") or {})
-        metadata.setdefault("uid", event.id)
-        metadata.setdefault("sequence", event.position)
-        record["metadata"] = metadata
-        return record
-
-    return ocsf
-
-
-FORMATS: dict[str, Callable[[], Format]] = {"jsonl": lambda: jsonl, "ocsf": _ocsf}
-"""Each name's format, resolved when a sink starts."""
+FORMATS: dict[ExportFormat, Format] = {ExportFormat.jsonl: jsonl, ExportFormat.ocsf: to_ocsf}
+"""Each export format's record, as a JSON object for a sink to encode."""
 
 
 def get_format(name: str) -> Format:
-    """The format called `name`; `ConfigError` for a name not in `FORMATS`."""
-    if name not in FORMATS:
-        raise ConfigError(f"unknown format {name!r}; known: {', '.join(FORMATS)}")
-    return FORMATS[name]()
+    """The format called `name`; `ConfigError` for a name that is not an export format."""
+    try:
+        return FORMATS[ExportFormat(name)]
+    except ValueError:
+        known = ", ".join(f.value for f in ExportFormat)
+        raise ConfigError(f"unknown format {name!r}; known: {known}") from None
