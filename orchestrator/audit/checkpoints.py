@@ -17,7 +17,6 @@ SHA-256(""). docs/audit-ledger.md repeats this for auditors writing their own ve
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from orchestrator.audit.chain import TIMESTAMP_FORMAT, checkpoint_message, timestamp
+from orchestrator.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
 from orchestrator.audit.models import Checkpoint
 from orchestrator.audit.notes import (
     CheckpointBody,
@@ -142,20 +142,10 @@ def states_its_fields(point: Checkpoint) -> bool:
     )
 
 
-def leaf_hash(event_hash: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + event_hash).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
-
-
-EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
 class RootAccumulator:
-    """The RFC 9162 tree hash of a growing list of leaves, in O(log n) memory: the perfect
-    subtrees of the tree so far (a compact range), merged as leaves arrive."""
+    """The RFC 9162 tree hash (`merkle`'s hashing) of a growing list of leaves, in O(log n)
+    memory: the perfect subtrees of the tree so far (a compact range), merged as leaves
+    arrive, so `verify` gets the root at every checkpoint in its one walk of the chain."""
 
     def __init__(self) -> None:
         self._stack: list[tuple[int, bytes]] = []

@@ -23,12 +23,12 @@ from orchestrator.audit.chain import (
     encoded_hash,
 )
 from orchestrator.audit.checkpoints import (
-    EMPTY_ROOT,
     RootAccumulator,
     Trusted,
     from_row,
     signers,
 )
+from orchestrator.audit.merkle import EMPTY_ROOT
 from orchestrator.audit.models import Checkpoint, KeyUse, VerificationReport
 
 BATCH = 5000

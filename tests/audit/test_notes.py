@@ -9,6 +9,8 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from orchestrator.audit import merkle
+from orchestrator.audit.checkpoints import RootAccumulator
 from orchestrator.audit.notes import (
     CheckpointBody,
     NoteError,
@@ -111,3 +113,21 @@ def test_a_checkpoint_body_round_trips_and_is_strict() -> None:
     key = Ed25519PrivateKey.generate()
     note = parse_note(sign_note(body.text(), "example.com/log", key))
     assert note.verified_by([VerifierKey("example.com/log", key.public_key())])
+
+
+def test_the_incremental_root_is_the_merkle_tree_hash() -> None:
+    leaves = [bytes([i]) * 32 for i in range(13)]
+    roots = RootAccumulator()
+    assert roots.root() == merkle.EMPTY_ROOT
+    for n, leaf in enumerate(leaves, 1):
+        roots.add(leaf)
+
+        assert roots.root() == _mth(leaves[:n])
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    """RFC 9162 §2.1.1 as written: the recursive definition."""
+    if len(leaves) == 1:
+        return merkle.leaf_hash(leaves[0])
+    k = merkle.split_point(len(leaves))
+    return merkle.node_hash(_mth(leaves[:k]), _mth(leaves[k:]))
