@@ -131,6 +131,21 @@ class Settings(BaseSettings):
 
     keyring_file: Path | None = Field(None, description="AES-256-GCM key ring (JSON).")
     signing_key_file: Path | None = Field(None, description="Ed25519 checkpoint signing key (PEM).")
+    checkpoint_origin: str | None = Field(
+        None,
+        pattern=r"^[^\s+]+$",
+        max_length=200,
+        description="Origin line and key name of checkpoint notes; default: derived from the"
+        " first signing key (`firebreak.invalid/audit/<fingerprint>`).",
+    )
+    checkpoint_interval_seconds: int = Field(
+        300, ge=0, description="Seconds between scheduled checkpoints; 0 = no schedule."
+    )
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Where checkpoints are published: file:///dir, s3://bucket/prefix,"
+        " http(s)://… (POST).",
+    )
     playbooks_dir: Path | None = Field(None, description="User playbooks that extend built-ins.")
     routes_file: Path | None = Field(
         None,

@@ -4,13 +4,22 @@ API, so activities import the store from here.
 
 Beside it, for the front ends only: `orchestrator.audit.service` (the auditors' reads, off the
 event loop, shared by the API and the console) and `orchestrator.audit.views` (the auditors'
-endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`) is
-internal; `chain`'s docstring says how the hash is computed.
+endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`, `notes`,
+`checkpoints`, `keys`, `merkle`) is internal; `chain`'s docstring says how the hash is
+computed, `checkpoints`' what a checkpoint note says.
 """
 
 from __future__ import annotations
 
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    Checkpoint,
+    KeyUse,
+    QueryPage,
+    SigningKey,
+    VerificationReport,
+)
+from orchestrator.audit.notes import NoteError, VerifierKey
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
 from orchestrator.db import make_engine as _make_engine
@@ -22,9 +31,13 @@ __all__ = [
     "Checkpoint",
     "CheckpointSigner",
     "EventStore",
+    "KeyUse",
+    "NoteError",
     "QueryPage",
+    "SigningKey",
     "StreamAppend",
     "VerificationReport",
+    "VerifierKey",
     "load_public_key",
     "open_event_store",
 ]
@@ -39,4 +52,5 @@ def open_event_store(settings: _Settings) -> EventStore:
         _make_engine(settings.db_url),
         keyring=_KeyRing.load_or_create(settings.keyring_path),
         signer=CheckpointSigner(settings.signing_key_path),
+        origin=settings.checkpoint_origin,
     )

@@ -12,7 +12,13 @@ from functools import partial
 
 import anyio
 
-from orchestrator.audit.models import AuditFilter, Checkpoint, QueryPage, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    Checkpoint,
+    QueryPage,
+    SigningKey,
+    VerificationReport,
+)
 from orchestrator.audit.store import EventStore
 
 
@@ -40,3 +46,8 @@ async def checkpoints(store: EventStore, limit: int) -> list[Checkpoint]:
 async def verify(store: EventStore) -> VerificationReport:
     """`EventStore.verify` against the store's own checkpoint key."""
     return await anyio.to_thread.run_sync(store.verify)
+
+
+async def signing_keys(store: EventStore) -> list[SigningKey]:
+    """`EventStore.signing_keys`: every checkpoint key that has signed, oldest first."""
+    return await anyio.to_thread.run_sync(store.signing_keys)

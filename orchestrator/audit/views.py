@@ -1,4 +1,4 @@
-"""The auditors' endpoints over the event store: query, export, verify, checkpoints.
+"""The auditors' endpoints over the event store: query, export, verify, checkpoints, keys.
 
 Imported by the app factory only: `orchestrator.audit` itself stays importable without FastAPI.
 """
@@ -14,7 +14,13 @@ from fastapi.responses import StreamingResponse
 from orchestrator.api.auth import Permission, Principal, require
 from orchestrator.api.deps import get_store, problem_responses
 from orchestrator.audit import service
-from orchestrator.audit.models import AuditFilter, AuditPage, Checkpoint, VerificationReport
+from orchestrator.audit.models import (
+    AuditFilter,
+    AuditPage,
+    Checkpoint,
+    SigningKey,
+    VerificationReport,
+)
 from orchestrator.audit.store import EventStore
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -81,3 +87,10 @@ async def checkpoints(
 ) -> list[Checkpoint]:
     """Signed chain heads, newest first."""
     return await service.checkpoints(store, limit)
+
+
+@router.get("/keys", responses=problem_responses(401, 403))
+async def keys(_: Auditor, store: Store) -> list[SigningKey]:
+    """Checkpoint signing keys that have signed, oldest first (verifier keys and PEM): keep
+    them outside the database to verify checkpoints with."""
+    return await service.signing_keys(store)
