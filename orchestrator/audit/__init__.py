@@ -11,6 +11,7 @@ computed, `checkpoints`' what a checkpoint note says.
 
 from __future__ import annotations
 
+from orchestrator.audit.checkpoints import from_note as checkpoint_from_note
 from orchestrator.audit.models import (
     AuditFilter,
     Checkpoint,
@@ -38,6 +39,7 @@ __all__ = [
     "StreamAppend",
     "VerificationReport",
     "VerifierKey",
+    "checkpoint_from_note",
     "load_public_key",
     "open_event_store",
 ]

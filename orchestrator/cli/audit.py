@@ -25,10 +25,10 @@ from orchestrator.audit import (
     EventStore,
     NoteError,
     VerifierKey,
+    checkpoint_from_note,
     load_public_key,
     open_event_store,
 )
-from orchestrator.audit.checkpoints import from_note
 from orchestrator.cli.evidence import cli_actor
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
@@ -176,7 +176,7 @@ def _parse_kept(source: str, text: str) -> list[Checkpoint]:
     """A signed note, or checkpoints as JSON / JSON Lines."""
     if not text.lstrip().startswith(("{", "[")):
         try:
-            return [from_note(text)]
+            return [checkpoint_from_note(text)]
         except NoteError as exc:
             raise InvalidInput(f"--checkpoint {source}: {exc.detail}") from None
     try:
