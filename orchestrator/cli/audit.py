@@ -178,7 +178,9 @@ def _parse_kept(source: str, text: str) -> list[Checkpoint]:
         try:
             return [checkpoint_from_note(text)]
         except NoteError as exc:
-            raise InvalidInput(f"--checkpoint {source}: {exc.detail}") from None
+            raise InvalidInput(
+                f"--checkpoint {source}: not JSON or JSON Lines, nor a signed note: {exc.detail}"
+            ) from None
     try:
         parsed: Any = json.loads(text)
         entries = parsed if isinstance(parsed, list) else [parsed]

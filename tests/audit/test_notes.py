@@ -122,12 +122,12 @@ def test_the_incremental_root_is_the_merkle_tree_hash() -> None:
     for n, leaf in enumerate(leaves, 1):
         roots.add(leaf)
 
-        assert roots.root() == _mth(leaves[:n])
+        assert roots.root() == recursive_root(leaves[:n])
 
 
-def _mth(leaves: list[bytes]) -> bytes:
+def recursive_root(leaves: list[bytes]) -> bytes:
     """RFC 9162 §2.1.1 as written: the recursive definition."""
     if len(leaves) == 1:
         return merkle.leaf_hash(leaves[0])
     k = merkle.split_point(len(leaves))
-    return merkle.node_hash(_mth(leaves[:k]), _mth(leaves[k:]))
+    return merkle.node_hash(recursive_root(leaves[:k]), recursive_root(leaves[k:]))
