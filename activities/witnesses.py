@@ -131,13 +131,13 @@ def witnesses_from(settings: Settings) -> list[Witness]:
         parts = urlsplit(url)
         if parts.scheme == "file" and parts.path and not parts.netloc:
             found.append(DirectoryWitness(Path(parts.path)))
-        elif parts.scheme == "s3" and parts.netloc:
+        elif parts.scheme == "s3" and parts.hostname:
             prefix = parts.path.lstrip("/")
             if prefix and not prefix.endswith("/"):
                 prefix += "/"
             config = S3Config(
                 endpoint=settings.s3_endpoint,
-                bucket=parts.netloc,
+                bucket=parts.hostname,
                 region=settings.s3_region,
                 prefix=prefix,
                 access_key_env=settings.s3_access_key_env,
@@ -145,7 +145,7 @@ def witnesses_from(settings: Settings) -> list[Witness]:
                 timeout_seconds=settings.provider_timeout_seconds,
             )
             found.append(S3Witness(config))
-        elif parts.scheme in ("http", "https") and parts.netloc:
+        elif parts.scheme in ("http", "https") and parts.hostname:
             found.append(HttpWitness(url, settings.provider_timeout_seconds))
         else:
             raise ConfigError(
