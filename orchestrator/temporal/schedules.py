@@ -26,14 +26,21 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestrator.settings import Settings
 from workflows.checkpoints import CHECKPOINT_WORKFLOW
 
-SCHEDULE_ID = "firebreak-ledger-checkpoint"
+SCHEDULE_PREFIX = "firebreak-ledger-checkpoint"
+UPDATE_ATTEMPTS = 3
+
+
+def schedule_id(settings: Settings) -> str:
+    """One schedule per deployment (its task queue), so deployments sharing a namespace
+    each checkpoint their own ledger."""
+    return f"{SCHEDULE_PREFIX}-{settings.task_queue}"
 
 
 def _schedule(settings: Settings) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
             CHECKPOINT_WORKFLOW,
-            id=f"{SCHEDULE_ID}-run",
+            id=schedule_id(settings),
             task_queue=settings.task_queue,
             execution_timeout=timedelta(minutes=30),
         ),
@@ -48,7 +55,7 @@ def _schedule(settings: Settings) -> Schedule:
 
 async def ensure_checkpoint_schedule(client: Client, settings: Settings) -> None:
     """Make the schedule match `settings` (create, update, or delete when the interval is 0)."""
-    handle = client.get_schedule_handle(SCHEDULE_ID)
+    handle = client.get_schedule_handle(schedule_id(settings))
     if settings.checkpoint_interval_seconds == 0:
         try:
             await handle.delete()
@@ -58,7 +65,7 @@ async def ensure_checkpoint_schedule(client: Client, settings: Settings) -> None
         return
     wanted = _schedule(settings)
     try:
-        await client.create_schedule(SCHEDULE_ID, wanted)
+        await client.create_schedule(schedule_id(settings), wanted)
         return
     except ScheduleAlreadyRunningError:
         pass
@@ -70,4 +77,11 @@ async def ensure_checkpoint_schedule(client: Client, settings: Settings) -> None
         schedule.policy = wanted.policy
         return ScheduleUpdate(schedule=schedule)
 
-    await handle.update(update)
+    # Workers updating at once race on the schedule's conflict token: the loser re-reads.
+    for attempt in range(UPDATE_ATTEMPTS):
+        try:
+            await handle.update(update)
+            return
+        except RPCError:
+            if attempt == UPDATE_ATTEMPTS - 1:
+                raise
