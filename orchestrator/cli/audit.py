@@ -119,7 +119,8 @@ def verify(
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(report.model_dump_json())
-    elif report.ok:
+        raise typer.Exit(0 if report.ok else 1)
+    if report.ok:
         kept_note = f", {report.kept_checked} kept checkpoints" if report.kept_checked else ""
         typer.echo(
             f"intact: {report.checked} events, head {report.head_position} {report.head_hash},"
