@@ -186,6 +186,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
     ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
     ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
+    ("GET", "/v1/audit/keys"): Case(fixed("/v1/audit/keys")),
     ("GET", "/v1/evidence/{digest}"): Case(
         lambda w: f"/v1/evidence/{w.evidence}", out_of_scope=404
     ),

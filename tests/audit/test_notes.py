@@ -5,6 +5,8 @@ signing with the published key, the published note verifies, and every forgery f
 from __future__ import annotations
 
 import base64
+import re
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -131,3 +133,18 @@ def recursive_root(leaves: list[bytes]) -> bytes:
         return merkle.leaf_hash(leaves[0])
     k = merkle.split_point(len(leaves))
     return merkle.node_hash(recursive_root(leaves[:k]), recursive_root(leaves[k:]))
+
+
+def test_the_documented_example_verifies_with_the_documented_key() -> None:
+    """docs/audit-ledger.md's example note is a real one: an auditor can test their verifier
+    on it."""
+    doc = (Path(__file__).parents[2] / "docs" / "audit-ledger.md").read_text()
+    section = doc[doc.index("## Signed checkpoints") :]
+    example = section.split("```\n")[1]
+    found = re.search(r"`(firebreak\.invalid/audit/\S+\+\S+\+\S+)`", section)
+    assert found is not None
+    vkey = VerifierKey.parse(found[1])
+    note = parse_note(example)
+    assert note.verified_by([vkey]) == [vkey]
+    body = CheckpointBody.parse(note.text)
+    assert (body.size, body.extension("firebreak-chain") is not None) == (5, True)
