@@ -12,7 +12,7 @@ hex) and `note` (the signed note exactly as published to witnesses). Both stay n
 checkpoints made before, which keep verifying by their JSON signature.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

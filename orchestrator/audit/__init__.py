@@ -5,13 +5,15 @@ API, so activities import the store from here.
 Beside it, for the front ends only: `orchestrator.audit.service` (the auditors' reads, off the
 event loop, shared by the API and the console) and `orchestrator.audit.views` (the auditors'
 endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`, `notes`,
-`checkpoints`, `keys`, `merkle`) is internal; `chain`'s docstring says how the hash is
-computed, `checkpoints`' what a checkpoint note says.
+`checkpoints`, `keys`) is internal; `chain`'s docstring says how the hash is computed,
+`checkpoints`' what a checkpoint note says, `merkle` (pure RFC 9162 hashing and proof
+algorithms, importable by anyone who checks proofs) how the Merkle tree is.
 """
 
 from __future__ import annotations
 
 from orchestrator.audit.checkpoints import from_note as checkpoint_from_note
+from orchestrator.audit.merkle import InvalidProof
 from orchestrator.audit.models import (
     AuditFilter,
     Checkpoint,
@@ -21,8 +23,16 @@ from orchestrator.audit.models import (
     VerificationReport,
 )
 from orchestrator.audit.notes import NoteError, VerifierKey
+from orchestrator.audit.proofs import (
+    ConsistencyProof,
+    InclusionProof,
+    decode_hash,
+    encode_hash,
+    parse_proof,
+)
 from orchestrator.audit.signing import CheckpointSigner, load_public_key
 from orchestrator.audit.store import EventStore, StreamAppend
+from orchestrator.audit.tree import MerkleTree
 from orchestrator.db import make_engine as _make_engine
 from orchestrator.security.keyring import KeyRing as _KeyRing
 from orchestrator.settings import Settings as _Settings
@@ -31,8 +41,12 @@ __all__ = [
     "AuditFilter",
     "Checkpoint",
     "CheckpointSigner",
+    "ConsistencyProof",
     "EventStore",
+    "InclusionProof",
+    "InvalidProof",
     "KeyUse",
+    "MerkleTree",
     "NoteError",
     "QueryPage",
     "SigningKey",
@@ -40,8 +54,11 @@ __all__ = [
     "VerificationReport",
     "VerifierKey",
     "checkpoint_from_note",
+    "decode_hash",
+    "encode_hash",
     "load_public_key",
     "open_event_store",
+    "parse_proof",
 ]
 
 

@@ -1,5 +1,5 @@
 """The auditors' reads for the API and the console: paged queries, a streamed export,
-verification, checkpoints.
+verification, checkpoints, Merkle proofs.
 
 The store's API is synchronous; each call runs in a worker thread so the event loop keeps
 serving other requests while a large page or a verification walks the database.
@@ -19,6 +19,7 @@ from orchestrator.audit.models import (
     SigningKey,
     VerificationReport,
 )
+from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.store import EventStore
 
 
@@ -51,3 +52,13 @@ async def verify(store: EventStore) -> VerificationReport:
 async def signing_keys(store: EventStore) -> list[SigningKey]:
     """`EventStore.signing_keys`: every checkpoint key that has signed, oldest first."""
     return await anyio.to_thread.run_sync(store.signing_keys)
+
+
+async def inclusion_proof(store: EventStore, event_id: str, size: int | None) -> InclusionProof:
+    """`EventStore.inclusion_proof`; the first proof on a grown log extends the stored tree."""
+    return await anyio.to_thread.run_sync(store.inclusion_proof, event_id, size)
+
+
+async def consistency_proof(store: EventStore, old: int, new: int) -> ConsistencyProof:
+    """`EventStore.consistency_proof`."""
+    return await anyio.to_thread.run_sync(store.consistency_proof, old, new)

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from orchestrator.audit import keys, schema
 from orchestrator.audit.chain import canonical_json, event_hash, timestamp
 from orchestrator.audit.checkpoints import (
-    RootAccumulator,
     Trusted,
     checkpoint_text,
     default_origin,
@@ -39,7 +38,9 @@ from orchestrator.audit.models import (
     VerificationReport,
 )
 from orchestrator.audit.notes import VerifierKey, parse_note, sign_note
+from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
+from orchestrator.audit.tree import MerkleTree
 from orchestrator.audit.verify import verify_store
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
@@ -55,7 +56,6 @@ from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
 EXPORT_PAGE = 1000
-ROOT_BATCH = 5000
 KEYS_STREAM = "audit-keys"
 """The stream of `CheckpointKeyRotated` events."""
 STREAM_CHUNK = 500
@@ -96,6 +96,7 @@ class EventStore:
         self.signer = signer
         self._origin = origin
         self._postgres = engine.dialect.name == "postgresql"
+        self.merkle = MerkleTree(engine)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -280,7 +281,7 @@ class EventStore:
         now = datetime.now(UTC)
         keys.register(self.engine, origin, key.public_key(), now)
         position, head_hash = self.head()
-        root = self._root_at(position)
+        root = self.merkle_root(position)
         text = checkpoint_text(origin, position, root, head_hash, now)
         note = sign_note(text, origin, key)
         checkpoint = Checkpoint(
@@ -350,23 +351,28 @@ class EventStore:
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc, "audit store") from None
 
-    def _root_at(self, size: int) -> bytes:
-        """RFC 9162 Merkle root over the hashes of the events at positions 1..`size`."""
-        roots = RootAccumulator()
-        c = schema.events.c
-        with self._reading() as conn:
-            for start in range(1, size + 1, ROOT_BATCH):
-                upper = min(size, start + ROOT_BATCH - 1)
-                query = (
-                    sa.select(c.hash)
-                    .where(c.position >= start, c.position <= upper)
-                    .order_by(c.position)
-                )
-                for digest in conn.execute(query).scalars():
-                    roots.add(bytes.fromhex(digest))
-        if roots.size != size:
-            raise CryptoError(f"cannot checkpoint: events below position {size} are missing")
-        return roots.root()
+    # -- Merkle proofs -------------------------------------------------------------------------
+
+    def merkle_root(self, size: int | None = None) -> bytes:
+        """The RFC 9162 root of the first `size` events (default: all of them), 32 bytes."""
+        return self.merkle.root(self.head()[0] if size is None else size)
+
+    def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
+        """Proof that event `event_id` is in the tree of the first `size` events (default:
+        the latest signed checkpoint's size if there is one, else the head)."""
+        return self.merkle.event_inclusion_proof(event_id, self.proof_size(size))
+
+    def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
+        """Proof that the tree of the first `new` events extends that of the first `old`."""
+        return self.merkle.consistency_proof(old, new)
+
+    def proof_size(self, size: int | None = None) -> int:
+        """`size`, else what proofs are made against by default: the latest signed
+        checkpoint's size, which an auditor holds a signed root for, else the head."""
+        if size is not None:
+            return size
+        latest = self.checkpoints(limit=1)
+        return latest[0].position if latest else self.head()[0]
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -465,12 +471,11 @@ class EventStore:
         self, condition: sa.ColumnElement[bool], after_position: int, limit: int
     ) -> QueryPage:
         c = schema.events.c
-        query = (
-            sa.select(schema.events)
-            .where(c.position > after_position, condition)
-            .order_by(c.position)
-            .limit(limit + 1)
-        )
+        # No `position > 0` on a first page: PostgreSQL ANDs it in as a bitmap of the whole
+        # primary key, a cost that grows with the log (docs/benchmarks.md, "Merkle proofs").
+        if after_position:
+            condition = sa.and_(c.position > after_position, condition)
+        query = sa.select(schema.events).where(condition).order_by(c.position).limit(limit + 1)
         with self._reading() as conn:
             rows = conn.execute(query).all()
         events = [self._recorded(row) for row in rows[:limit]]

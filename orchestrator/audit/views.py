@@ -1,4 +1,5 @@
-"""The auditors' endpoints over the event store: query, export, verify, checkpoints, keys.
+"""The auditors' endpoints over the event store: query, export, verify, checkpoints, signing
+keys, and the Merkle proofs an auditor checks offline (docs/audit-ledger.md, "Merkle proofs").
 
 Imported by the app factory only: `orchestrator.audit` itself stays importable without FastAPI.
 """
@@ -21,6 +22,7 @@ from orchestrator.audit.models import (
     SigningKey,
     VerificationReport,
 )
+from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.store import EventStore
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -94,3 +96,33 @@ async def keys(_: Auditor, store: Store) -> list[SigningKey]:
     """Checkpoint signing keys that have signed, oldest first (verifier keys and PEM): keep
     them outside the database to verify checkpoints with."""
     return await service.signing_keys(store)
+
+
+TreeSize = Annotated[int, Query(ge=0, le=2**62)]
+
+
+@router.get("/proofs/inclusion", responses=problem_responses(401, 403, 404, 409, 422))
+async def inclusion_proof(
+    _: Auditor,
+    store: Store,
+    event_id: Annotated[str, Query(min_length=1, max_length=64, description="The event's id.")],
+    tree_size: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=2**62,
+            description="Events the tree covers; default: the latest signed checkpoint's, "
+            "else the head.",
+        ),
+    ] = None,
+) -> InclusionProof:
+    """Proof that one event is in the ledger's Merkle tree of `tree_size` events."""
+    return await service.inclusion_proof(store, event_id, tree_size)
+
+
+@router.get("/proofs/consistency", responses=problem_responses(401, 403, 422))
+async def consistency_proof(
+    _: Auditor, store: Store, old: TreeSize, new: TreeSize
+) -> ConsistencyProof:
+    """Proof that the ledger's tree of `new` events extends its tree of `old` events."""
+    return await service.consistency_proof(store, old, new)

@@ -1,7 +1,9 @@
-"""`firebreak audit` (verify, checkpoint, public-key, keys, query, export) and `firebreak keys`.
+"""`firebreak audit` (verify, checkpoint, public-key, keys, query, export, prove, check-proof)
+and `firebreak keys`.
 
 `audit verify` exits 0 when the log is intact, 1 when it was tampered with, and 2 when it could
-not be checked at all, so scripts can tell "tampered" from "database unreachable".
+not be checked at all, so scripts can tell "tampered" from "database unreachable";
+`audit check-proof` likewise: 0 valid, 1 invalid (with the reason), 2 unreadable.
 """
 
 from __future__ import annotations
@@ -22,12 +24,18 @@ from orchestrator import db
 from orchestrator.audit import (
     Checkpoint,
     CheckpointSigner,
+    ConsistencyProof,
     EventStore,
+    InclusionProof,
+    InvalidProof,
     NoteError,
     VerifierKey,
     checkpoint_from_note,
+    decode_hash,
+    encode_hash,
     load_public_key,
     open_event_store,
+    parse_proof,
 )
 from orchestrator.cli.evidence import cli_actor
 from orchestrator.errors import FirebreakError, InvalidInput
@@ -313,6 +321,131 @@ def _open(path: Path) -> IO[str]:
         return path.open("w", encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+
+
+@audit_app.command("prove")
+def prove(
+    event_id: Annotated[
+        str | None, typer.Argument(help="The event to prove (omit with --consistency).")
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option(
+            "--size",
+            help="Tree size to prove against (default: the latest signed checkpoint's, else "
+            "the head).",
+        ),
+    ] = None,
+    consistency: Annotated[
+        tuple[int, int] | None,
+        typer.Option(
+            "--consistency",
+            metavar="OLD NEW",
+            help="Prove instead that the tree of NEW events extends the tree of OLD events.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the proof as JSON, for check-proof.")
+    ] = False,
+) -> None:
+    """Print a Merkle inclusion proof for one event, or a consistency proof between two sizes.
+
+    Both are checked offline by `firebreak audit check-proof` or by the algorithm in
+    docs/audit-ledger.md.
+    """
+    if consistency is not None and None not in consistency:
+        if event_id is not None or size is not None:
+            raise InvalidInput("--consistency takes no EVENT_ID and no --size", "consistency")
+        old, new = consistency
+        proof: InclusionProof | ConsistencyProof = _store().consistency_proof(old, new)
+    elif event_id is None:
+        raise InvalidInput("name an EVENT_ID, or --consistency OLD NEW", "event_id")
+    else:
+        proof = _store().inclusion_proof(event_id, size)
+    if as_json:
+        typer.echo(proof.model_dump_json())
+        return
+    if isinstance(proof, InclusionProof):
+        typer.echo(
+            f"event {proof.event_id} at position {proof.position} is leaf {proof.leaf_index}"
+            f" of the tree of {proof.tree_size} events"
+        )
+        typer.echo(f"root: {encode_hash(proof.root)}")
+    else:
+        typer.echo(f"the tree of {proof.new_size} events extends the tree of {proof.old_size}")
+        typer.echo(f"old root: {encode_hash(proof.old_root)}")
+        typer.echo(f"new root: {encode_hash(proof.new_root)}")
+    for number, node in enumerate(proof.path):
+        typer.echo(f"path[{number}]: {encode_hash(node)}")
+
+
+@audit_app.command("check-proof")
+def check_proof(
+    file: Annotated[
+        Path, typer.Argument(help="A proof as `audit prove --json` prints it; - for stdin.")
+    ],
+    root: Annotated[
+        str | None,
+        typer.Option(
+            "--root",
+            help="Trusted root (base64) from a signed checkpoint: the tree's for an inclusion "
+            "proof, the new tree's for a consistency proof.",
+        ),
+    ] = None,
+    old_root: Annotated[
+        str | None,
+        typer.Option("--old-root", help="Trusted old root (base64) for a consistency proof."),
+    ] = None,
+) -> None:
+    """Check a Merkle proof offline, with no database (exit 0 valid, 1 invalid, 2 unreadable).
+
+    Without --root the proof is checked against the root it carries, which only shows it is
+    well formed: pass the root of a checkpoint you trust.
+    """
+    try:
+        text = sys.stdin.read() if str(file) == "-" else _read(file).decode("utf-8", "replace")
+        proof = _parse_proof(text, str(file))
+        trusted = _trusted_root(root, "--root")
+        trusted_old = _trusted_root(old_root, "--old-root")
+        if isinstance(proof, InclusionProof) and trusted_old is not None:
+            raise InvalidInput("--old-root is for consistency proofs", "old_root")
+    except FirebreakError as exc:
+        typer.echo(f"firebreak: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        if isinstance(proof, InclusionProof):
+            proof.verify(trusted)
+            what = (
+                f"event {proof.event_id} (position {proof.position}) is in the tree of"
+                f" {proof.tree_size} events"
+            )
+        else:
+            proof.verify(trusted_old, trusted)
+            what = f"the tree of {proof.new_size} events extends the tree of {proof.old_size}"
+    except InvalidProof as exc:
+        typer.echo(f"INVALID: {exc}")
+        raise typer.Exit(1) from None
+    checked = "the trusted root" if trusted is not None else "the root in the proof (untrusted)"
+    typer.echo(f"valid: {what}; checked against {checked}")
+
+
+def _parse_proof(text: str, source: str) -> InclusionProof | ConsistencyProof:
+    """The proof document in `text`; InvalidInput naming what is wrong."""
+    try:
+        return parse_proof(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "proof"
+        raise InvalidInput(f"{source}: not a valid proof: {where}: {first['msg']}") from None
+
+
+def _trusted_root(value: str | None, option: str) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        return decode_hash(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {exc}", option) from None
 
 
 @keys_app.command("rotate")

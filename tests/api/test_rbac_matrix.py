@@ -108,6 +108,15 @@ def victim(world: World) -> str:
     return name
 
 
+def first_event_proof(world: World) -> str:
+    """An inclusion proof of the log's first event (there is one: the world's incidents)."""
+    with world.engine.connect() as conn:
+        event_id = conn.execute(
+            sa.text("SELECT event_id FROM audit_events WHERE position = 1")
+        ).scalar_one()
+    return f"/v1/audit/proofs/inclusion?event_id={event_id}"
+
+
 @dataclass(frozen=True)
 class Case:
     """How to call a route, and what a permitted caller in / out of scope gets."""
@@ -187,6 +196,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
     ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
     ("GET", "/v1/audit/keys"): Case(fixed("/v1/audit/keys")),
+    ("GET", "/v1/audit/proofs/inclusion"): Case(first_event_proof),
+    ("GET", "/v1/audit/proofs/consistency"): Case(
+        fixed("/v1/audit/proofs/consistency?old=1&new=1")
+    ),
     ("GET", "/v1/evidence/{digest}"): Case(
         lambda w: f"/v1/evidence/{w.evidence}", out_of_scope=404
     ),

@@ -43,3 +43,14 @@ def write(url: str, writer: int, batches: int) -> tuple[int, int]:
     finally:
         engine.dispose()
     return written, refused
+
+
+def extend_tree(url: str, size: int, chunk: int) -> str:
+    """Extend the stored Merkle tree to `size` from a process of its own; return the root."""
+    from orchestrator.audit import MerkleTree
+
+    engine = make_engine(url)
+    try:
+        return MerkleTree(engine, chunk=chunk).root(size).hex()
+    finally:
+        engine.dispose()
