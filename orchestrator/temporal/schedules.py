@@ -7,6 +7,7 @@ the schedule, so "off" really is off.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from temporalio.client import (
@@ -26,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestrator.settings import Settings
 from workflows.checkpoints import CHECKPOINT_WORKFLOW
 
+log = logging.getLogger("firebreak.schedules")
 SCHEDULE_PREFIX = "firebreak-ledger-checkpoint"
 UPDATE_ATTEMPTS = 3
 
@@ -53,8 +55,25 @@ def _schedule(settings: Settings) -> Schedule:
     )
 
 
-async def ensure_checkpoint_schedule(client: Client, settings: Settings) -> None:
-    """Make the schedule match `settings` (create, update, or delete when the interval is 0)."""
+async def ensure_checkpoint_schedule(client: Client, settings: Settings) -> bool:
+    """Make the schedule match `settings` (create, update, or delete when the interval is 0).
+
+    A server that refuses (no permission for schedules, say) is logged and answered False: the
+    worker still runs incidents, and checkpoints can be made by `firebreak audit checkpoint`."""
+    try:
+        await _ensure(client, settings)
+    except RPCError as exc:
+        log.warning(
+            "checkpoint schedule %s not set up: %s %s",
+            schedule_id(settings),
+            exc.status.name,
+            exc.message,
+        )
+        return False
+    return True
+
+
+async def _ensure(client: Client, settings: Settings) -> None:
     handle = client.get_schedule_handle(schedule_id(settings))
     if settings.checkpoint_interval_seconds == 0:
         try:

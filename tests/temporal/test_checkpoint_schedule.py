@@ -5,6 +5,7 @@ updates it, and an interval of 0 removes it."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,7 +36,8 @@ async def test_the_schedule_checkpoints_and_publishes(
     for _ in range(3):
         store.append("inc-1", [new_event()])
     # Three workers starting at once: one creates the schedule, the others update it.
-    await asyncio.gather(*(ensure_checkpoint_schedule(dev_client, fb_settings) for _ in range(3)))
+    made = [ensure_checkpoint_schedule(dev_client, fb_settings) for _ in range(3)]
+    assert await asyncio.gather(*made) == [True, True, True]
     handle = dev_client.get_schedule_handle(schedule_id(fb_settings))
     described = await handle.describe()
     assert described.schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(hours=1))]
@@ -72,3 +74,12 @@ async def test_the_schedule_checkpoints_and_publishes(
         await handle.describe()
     assert info.value.status == RPCStatusCode.NOT_FOUND
     store.engine.dispose()
+
+
+async def test_a_server_that_refuses_schedules_is_logged_not_fatal(
+    dev_client: Client, fb_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    elsewhere = Client(**{**dev_client.config(), "namespace": "no-such-namespace"})
+    with caplog.at_level(logging.WARNING, "firebreak.schedules"):
+        assert await ensure_checkpoint_schedule(elsewhere, fb_settings) is False
+    assert f"checkpoint schedule {schedule_id(fb_settings)} not set up: NOT_FOUND" in caplog.text
