@@ -279,7 +279,7 @@ class EventStore:
         key = self.signer.private_key()
         origin = self.origin()
         now = datetime.now(UTC)
-        keys.register(self.engine, origin, key.public_key(), now)
+        self._register_key(origin, key.public_key(), now)
         position, head_hash = self.head()
         root = self.merkle_root(position)
         text = checkpoint_text(origin, position, root, head_hash, now)
@@ -329,10 +329,13 @@ class EventStore:
         origin = self.origin()
         old = self.signer.public_key()
         now = datetime.now(UTC)
-        keys.register(self.engine, origin, old, now)
+        self._register_key(origin, old, now)
         new = self.signer.rotate().public_key()
-        keys.register(self.engine, origin, new, now)
-        retired = keys.retire_all_but(self.engine, new, now)
+        self._register_key(origin, new, now)
+        try:
+            retired = keys.retire_all_but(self.engine, new, now)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
         added = VerifierKey(origin, new).text()
         event = NewEvent(
             id=str(uuid.uuid4()),
@@ -343,6 +346,12 @@ class EventStore:
         )
         self.append(KEYS_STREAM, [event])
         return next(k for k in self.signing_keys() if k.verifier_key == added)
+
+    def _register_key(self, name: str, key: Ed25519PublicKey, now: datetime) -> None:
+        try:
+            keys.register(self.engine, name, key, now)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
 
     def signing_keys(self) -> list[SigningKey]:
         """Every checkpoint key that has signed, oldest first (a directory, not a trust anchor)."""
