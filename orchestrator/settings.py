@@ -143,7 +143,30 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(None, description="API token the CLI client presents.")
 
     keyring_file: Path | None = Field(None, description="AES-256-GCM key ring (JSON).")
-    signing_key_file: Path | None = Field(None, description="Ed25519 checkpoint signing key (PEM).")
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 checkpoint signing key (PEM), the active one; rotated keys move to"
+        " `retired-checkpoint-keys/` beside it (docs/audit-ledger.md).",
+    )
+    checkpoint_origin: str | None = Field(
+        None,
+        pattern=r"^[^\s+]+$",
+        max_length=200,
+        description="Origin line and key name of checkpoint notes (no spaces, no `+`); default"
+        " `firebreak.invalid/audit/<first key's fingerprint>`. Set it before the first"
+        " checkpoint.",
+    )
+    checkpoint_interval_seconds: int = Field(
+        300,
+        ge=0,
+        description="Seconds between scheduled checkpoints (a Temporal Schedule every worker"
+        " creates or updates at start); `0` removes the schedule.",
+    )
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="Where checkpoints are published: `file:///dir`, `s3://bucket/prefix` (on"
+        " the `FIREBREAK_S3_*` endpoint and credentials), `http(s)://…` (POST, `text/plain`).",
+    )
     playbooks_dir: Path | None = Field(None, description="User playbooks that extend built-ins.")
     routes_file: Path | None = Field(
         None,

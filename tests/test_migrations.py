@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from orchestrator.audit import CheckpointSigner, EventStore
+from orchestrator.audit.chain import checkpoint_message
+from orchestrator.audit.signing import fingerprint
 from orchestrator.db import current_revision, downgrade, head_revision, make_engine, upgrade
 from orchestrator.errors import InvalidInput
 
@@ -119,5 +123,45 @@ def test_0009_adds_the_lifecycle_columns_to_existing_incidents(db_url: str) -> N
             names = {c["name"] for c in sa.inspect(conn).get_columns("incidents")}
             kept = conn.execute(sa.text("SELECT title FROM incidents")).scalar()
         assert "reopened_count" not in names and kept == "before the lifecycle"
+    finally:
+        engine.dispose()
+
+
+def test_0012_keeps_checkpoints_signed_before_notes(db_url: str, tmp_path: Path) -> None:
+    """An install from before 0012 (its key file, its JSON-signed checkpoint) upgrades: the
+    old checkpoint still verifies, the old key becomes the first in the key table when it
+    next signs, and downgrading drops only what 0012 added (on PostgreSQL past the
+    checkpoints' append-only trigger, which a column change does not fire)."""
+    upgrade(db_url, "0011")
+    engine = make_engine(db_url)
+    signer = CheckpointSigner(tmp_path / "checkpoint-ed25519.pem")
+    made = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO audit_checkpoints (position, head_hash, created_at,"
+                    " key_fingerprint, signature) VALUES (0, :h, :c, :f, :s)"
+                ),
+                {
+                    "h": "0" * 64,
+                    "c": made,
+                    "f": fingerprint(signer.public_key()),
+                    "s": signer.sign(checkpoint_message(0, "0" * 64, made)).hex(),
+                },
+            )
+        upgrade(db_url)
+        store = EventStore(engine, signer=signer)
+        assert store.checkpoints()[0].note is None
+        store.checkpoint()
+        report = store.verify()
+        assert report.ok and report.checkpoints_checked == 2, report.problem
+        assert store.signing_keys()[0].fingerprint == fingerprint(signer.public_key())
+        downgrade(db_url, "0011")
+        assert "audit_signing_keys" not in tables(db_url)
+        with engine.connect() as conn:
+            names = {c["name"] for c in sa.inspect(conn).get_columns("audit_checkpoints")}
+            count = conn.execute(sa.text("SELECT count(*) FROM audit_checkpoints")).scalar()
+        assert "note" not in names and "root_hash" not in names and count == 2
     finally:
         engine.dispose()

@@ -24,12 +24,14 @@ from orchestrator.domain import (
 __all__ = [
     "ASSIGN_PLAYBOOK",
     "AUDIT_APPEND",
+    "CHECKPOINT_LEDGER",
     "DEFAULT_HISTORY_LIMIT",
     "NOTIFY_SEND",
     "RESOLVE_PLAYBOOK",
     "AppendInput",
     "AssignInput",
     "Carry",
+    "CheckpointOutcome",
     "IncidentInput",
     "Notification",
     "ResolvedPlaybook",
@@ -39,6 +41,7 @@ RESOLVE_PLAYBOOK = "playbooks.resolve"
 ASSIGN_PLAYBOOK = "playbooks.assign"
 AUDIT_APPEND = "audit.append"
 NOTIFY_SEND = "notify.send"
+CHECKPOINT_LEDGER = "audit.checkpoint"
 DEFAULT_HISTORY_LIMIT = 8000
 """Continue as new past this many history events (Temporal warns at 10,240)."""
 
@@ -64,6 +67,15 @@ class Notification(BaseModel):
 class AppendInput(BaseModel):
     stream_id: str
     events: list[NewEvent]
+
+
+class CheckpointOutcome(BaseModel):
+    """What a scheduled checkpoint did: the position it covers, whether it was new, and the
+    witnesses it reached (names without credentials)."""
+
+    position: int
+    created: bool
+    published: list[str] = Field(default_factory=list)
 
 
 class ResolvedPlaybook(BaseModel):

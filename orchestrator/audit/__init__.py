@@ -4,21 +4,26 @@ API, so activities import the store from here.
 
 Beside it, for the front ends only: `orchestrator.audit.service` (the auditors' reads, off the
 event loop, shared by the API and the console) and `orchestrator.audit.views` (the auditors'
-endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`) is
-internal; `chain`'s docstring says how the hash is computed, `merkle` (pure RFC 9162 hashing and
-proof algorithms, importable by anyone who checks proofs) how the Merkle tree is.
+endpoints; FastAPI). Everything else (`schema`, `chain`, `fields`, `signing`, `verify`, `notes`,
+`checkpoints`, `keys`) is internal; `chain`'s docstring says how the hash is computed,
+`checkpoints`' what a checkpoint note says, `merkle` (pure RFC 9162 hashing and proof
+algorithms, importable by anyone who checks proofs) how the Merkle tree is.
 """
 
 from __future__ import annotations
 
+from orchestrator.audit.checkpoints import from_note as checkpoint_from_note
 from orchestrator.audit.merkle import InvalidProof
 from orchestrator.audit.models import (
     AuditFilter,
     Checkpoint,
     ExportFormat,
+    KeyUse,
     QueryPage,
+    SigningKey,
     VerificationReport,
 )
+from orchestrator.audit.notes import NoteError, VerifierKey
 from orchestrator.audit.proofs import (
     ConsistencyProof,
     InclusionProof,
@@ -42,10 +47,15 @@ __all__ = [
     "ExportFormat",
     "InclusionProof",
     "InvalidProof",
+    "KeyUse",
     "MerkleTree",
+    "NoteError",
     "QueryPage",
+    "SigningKey",
     "StreamAppend",
     "VerificationReport",
+    "VerifierKey",
+    "checkpoint_from_note",
     "decode_hash",
     "encode_hash",
     "load_public_key",
@@ -63,4 +73,5 @@ def open_event_store(settings: _Settings) -> EventStore:
         _make_engine(settings.db_url),
         keyring=_KeyRing.load_or_create(settings.keyring_path),
         signer=CheckpointSigner(settings.signing_key_path),
+        origin=settings.checkpoint_origin,
     )

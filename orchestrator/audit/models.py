@@ -70,10 +70,30 @@ class VerificationReport(BaseModel):
     kept_checked: int = Field(
         0, description="Checkpoints kept outside the database (`verify --checkpoint`) checked."
     )
+    keys: list[KeyUse] = Field(
+        default_factory=list, description="Which trusted key signed which checkpoints."
+    )
+
+
+class KeyUse(BaseModel):
+    """The checkpoints (stored and kept) one trusted key was found to have signed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(
+        description="`<name>+<key hash>` for signed notes, `sha256:<fingerprint>` before them."
+    )
+    checkpoints: int
+    first_position: int
+    last_position: int
 
 
 class Checkpoint(BaseModel):
-    """A signed statement that the chain had `head_hash` at `position` at `created_at`."""
+    """A signed statement that the chain had `head_hash` at `position` at `created_at`.
+
+    Since signed notes, `note` is the C2SP tlog-checkpoint published to witnesses (tree size =
+    `position`, root = `root_hash`), and `signature` its Ed25519 signature (hex); before, the
+    signature covered `chain.checkpoint_message` and `note` and `root_hash` are null."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -82,3 +102,19 @@ class Checkpoint(BaseModel):
     created_at: datetime
     key_fingerprint: str
     signature: str
+    root_hash: str | None = Field(None, description="RFC 9162 Merkle root at `position` (hex).")
+    note: str | None = Field(None, description="The signed note, byte for byte as published.")
+
+
+class SigningKey(BaseModel):
+    """A checkpoint signing key as auditors see it (`audit keys list`, `GET /v1/audit/keys`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Key name in the note's signature lines (the log's origin).")
+    key_hash: str = Field(description="8 hex digits: the key hash signature lines start with.")
+    verifier_key: str = Field(description="`<name>+<key hash>+<base64(0x01 || key)>`.")
+    fingerprint: str = Field(description="SHA-256 of the raw public key (hex).")
+    public_key_pem: str
+    created_at: datetime
+    retired_at: datetime | None = None

@@ -42,6 +42,20 @@ checkpoints = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("key_fingerprint", sa.String(64), nullable=False),
     sa.Column("signature", sa.String(200), nullable=False),
+    sa.Column("root_hash", sa.String(64)),
+    sa.Column("note", sa.Text),
+)
+
+signing_keys = sa.Table(
+    "audit_signing_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(8), nullable=False),
+    sa.Column("verifier_key", sa.String(300), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("retired_at", sa.DateTime(timezone=True)),
 )
 
 merkle_nodes = sa.Table(

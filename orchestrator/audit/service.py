@@ -17,6 +17,7 @@ from orchestrator.audit.models import (
     Checkpoint,
     ExportFormat,
     QueryPage,
+    SigningKey,
     VerificationReport,
 )
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
@@ -49,6 +50,11 @@ async def checkpoints(store: EventStore, limit: int) -> list[Checkpoint]:
 async def verify(store: EventStore) -> VerificationReport:
     """`EventStore.verify` against the store's own checkpoint key."""
     return await anyio.to_thread.run_sync(store.verify)
+
+
+async def signing_keys(store: EventStore) -> list[SigningKey]:
+    """`EventStore.signing_keys`: every checkpoint key that has signed, oldest first."""
+    return await anyio.to_thread.run_sync(store.signing_keys)
 
 
 async def inclusion_proof(store: EventStore, event_id: str, size: int | None) -> InclusionProof:

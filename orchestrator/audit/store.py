@@ -9,6 +9,7 @@ rolled-back append leaves no hole, and the chain's previous hash is always at ha
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,16 +21,24 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.audit import schema
-from orchestrator.audit.chain import canonical_json, checkpoint_message, event_hash, timestamp
+from orchestrator.audit import keys, schema
+from orchestrator.audit.chain import canonical_json, event_hash, timestamp
+from orchestrator.audit.checkpoints import (
+    Trusted,
+    checkpoint_text,
+    default_origin,
+    from_row,
+)
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import (
     AuditFilter,
     Checkpoint,
     ExportFormat,
     QueryPage,
+    SigningKey,
     VerificationReport,
 )
+from orchestrator.audit.notes import VerifierKey, parse_note, sign_note
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.tree import MerkleTree
@@ -50,6 +59,8 @@ from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
 EXPORT_PAGE = 1000
+KEYS_STREAM = "audit-keys"
+"""The stream of `CheckpointKeyRotated` events."""
 STREAM_CHUNK = 500
 """Stream ids per `IN` list: well under SQLite's and PostgreSQL's bound-parameter limits."""
 
@@ -81,10 +92,12 @@ class EventStore:
         engine: sa.Engine,
         keyring: KeyRing | None = None,
         signer: CheckpointSigner | None = None,
+        origin: str | None = None,
     ) -> None:
         self.engine = engine
         self.keyring = keyring
         self.signer = signer
+        self._origin = origin
         self._postgres = engine.dialect.name == "postgresql"
         self.merkle = MerkleTree(engine)
 
@@ -271,22 +284,96 @@ class EventStore:
             raise database_unavailable(exc, "audit store") from None
 
     def checkpoint(self) -> Checkpoint:
-        """Sign the current head with the Ed25519 checkpoint key and store the signature."""
+        """Sign the current head as a C2SP tlog-checkpoint note and store it.
+
+        Appends are not held up: the head is read once (position and hash agree in one row),
+        the Merkle root over the rows below it (which never change) is computed outside any
+        lock, and the checkpoint row is inserted on its own."""
         if self.signer is None:
             raise CryptoError("no checkpoint signing key is configured")
-        signer = self.signer
-        with self._locked() as (conn, position, head_hash):
-            created_at = datetime.now(UTC)
-            signature = signer.sign(checkpoint_message(position, head_hash, created_at))
-            checkpoint = Checkpoint(
-                position=position,
-                head_hash=head_hash,
-                created_at=created_at,
-                key_fingerprint=fingerprint(signer.public_key()),
-                signature=signature.hex(),
-            )
-            conn.execute(sa.insert(schema.checkpoints).values(**checkpoint.model_dump()))
+        key = self.signer.private_key()
+        origin = self.origin()
+        now = datetime.now(UTC)
+        self._register_key(origin, key.public_key(), now)
+        position, head_hash = self.head()
+        root = self.merkle_root(position)
+        text = checkpoint_text(origin, position, root, head_hash, now)
+        note = sign_note(text, origin, key)
+        checkpoint = Checkpoint(
+            position=position,
+            head_hash=head_hash,
+            created_at=now,
+            key_fingerprint=fingerprint(key.public_key()),
+            signature=parse_note(note).signatures[0].signature.hex(),
+            root_hash=root.hex(),
+            note=note,
+        )
+        try:
+            with writing(self.engine) as conn:
+                conn.execute(sa.insert(schema.checkpoints).values(**checkpoint.model_dump()))
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
         return checkpoint
+
+    def checkpoint_if_moved(self) -> Checkpoint | None:
+        """`checkpoint`, unless the latest checkpoint already covers the current head."""
+        latest = self.checkpoints(limit=1)
+        if latest and latest[0].note is not None and latest[0].position == self.head()[0]:
+            return None
+        return self.checkpoint()
+
+    def origin(self) -> str:
+        """The checkpoints' origin line (and key name): configured, else the one the first
+        registered key was given, else derived from the active key."""
+        if self._origin:
+            return self._origin
+        if self.signer is None:
+            raise CryptoError("no checkpoint signing key is configured")
+        try:
+            named = keys.first_name(self.engine)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
+        return named or default_origin(self.signer.public_key())
+
+    def rotate_signing_key(self, actor: Actor) -> SigningKey:
+        """Retire the active checkpoint key and start signing with a new one; recorded as a
+        `CheckpointKeyRotated` event in the `audit-keys` stream. Checkpoints signed before
+        keep verifying under the retired key."""
+        if self.signer is None:
+            raise CryptoError("no checkpoint signing key is configured")
+        origin = self.origin()
+        old = self.signer.public_key()
+        now = datetime.now(UTC)
+        self._register_key(origin, old, now)
+        new = self.signer.rotate().public_key()
+        self._register_key(origin, new, now)
+        try:
+            retired = keys.retire_all_but(self.engine, new, now)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
+        added = VerifierKey(origin, new).text()
+        event = NewEvent(
+            id=str(uuid.uuid4()),
+            type="CheckpointKeyRotated",
+            actor=actor,
+            occurred_at=now,
+            payload={"verifier_key": added, "retired": retired},
+        )
+        self.append(KEYS_STREAM, [event])
+        return next(k for k in self.signing_keys() if k.verifier_key == added)
+
+    def _register_key(self, name: str, key: Ed25519PublicKey, now: datetime) -> None:
+        try:
+            keys.register(self.engine, name, key, now)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
+
+    def signing_keys(self) -> list[SigningKey]:
+        """Every checkpoint key that has signed, oldest first (a directory, not a trust anchor)."""
+        try:
+            return keys.listed(self.engine)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
 
     # -- Merkle proofs -------------------------------------------------------------------------
 
@@ -326,16 +413,7 @@ class EventStore:
         query = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         with self._reading() as conn:
             rows = conn.execute(query).all()
-        return [
-            Checkpoint(
-                position=r.position,
-                head_hash=r.head_hash,
-                created_at=as_utc(r.created_at),
-                key_fingerprint=r.key_fingerprint,
-                signature=r.signature,
-            )
-            for r in rows
-        ]
+        return [from_row(r) for r in rows]
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         query = (
@@ -473,19 +551,27 @@ class EventStore:
         return count
 
     def verify(
-        self, public_key: Ed25519PublicKey | None = None, kept: Sequence[Checkpoint] = ()
+        self,
+        public_key: Ed25519PublicKey | Sequence[Trusted] | None = None,
+        kept: Sequence[Checkpoint] = (),
     ) -> VerificationReport:
         """Walk the whole chain and every checkpoint; report the first inconsistency.
 
-        Checkpoint signatures are checked against `public_key` (an Ed25519 public key), else
-        the store's own signing key. `kept` are checkpoints kept outside the database: the
-        chain must still match each, and each must still be stored. No encryption keys are
-        needed.
+        Checkpoint signatures are checked against `public_key` (an Ed25519 public key, or
+        several, bare or as named verifier keys), else the store's own active and retired
+        signing keys (files, never the database's key table). `kept` are checkpoints kept
+        outside the database: the chain must still match each, and each must still be
+        stored. No encryption keys are needed.
         """
-        if public_key is None and self.signer is not None and self.signer.path.exists():
-            public_key = self.signer.public_key()
+        trusted: list[Trusted]
+        if public_key is None:
+            trusted = [*self.signer.trusted_public_keys()] if self.signer is not None else []
+        elif isinstance(public_key, Ed25519PublicKey):
+            trusted = [public_key]
+        else:
+            trusted = list(public_key)
         try:
-            return verify_store(self.engine, public_key, kept)
+            return verify_store(self.engine, trusted, kept)
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc, "audit store") from None
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from orchestrator.audit import schema
 from orchestrator.audit.chain import (
@@ -21,11 +20,16 @@ from orchestrator.audit.chain import (
     HASHED_FIELDS,
     TIMESTAMP_FIELDS,
     TIMESTAMP_FORMAT,
-    checkpoint_message,
     encoded_hash,
 )
-from orchestrator.audit.models import Checkpoint, VerificationReport
-from orchestrator.audit.signing import fingerprint, signature_valid
+from orchestrator.audit.checkpoints import (
+    RootAccumulator,
+    Trusted,
+    from_row,
+    signers,
+)
+from orchestrator.audit.merkle import EMPTY_ROOT
+from orchestrator.audit.models import Checkpoint, KeyUse, VerificationReport
 
 BATCH = 5000
 
@@ -37,11 +41,13 @@ class _Problem(Exception):
 
 
 def verify_store(
-    engine: sa.Engine, public_key: Ed25519PublicKey | None, kept: Sequence[Checkpoint] = ()
+    engine: sa.Engine, trusted: Sequence[Trusted], kept: Sequence[Checkpoint] = ()
 ) -> VerificationReport:
-    """`kept` are checkpoints an auditor kept outside the database: each must still be matched
-    by the chain, signed by the trusted key, and present in the checkpoints table, so a cut
-    tail, a rewritten head row or deleted checkpoints after it are named."""
+    """`trusted` are the keys checkpoint signatures must verify under. `kept` are checkpoints
+    an auditor kept outside the database: each must still be matched by the chain (and, for
+    signed notes, by the Merkle root), signed by a trusted key, and present in the
+    checkpoints table, so a cut tail, a rewritten head row or deleted checkpoints after it
+    are named."""
     with engine.connect() as conn:
         head_position, head_hash = conn.execute(
             sa.select(schema.head.c.position, schema.head.c.hash).where(schema.head.c.id == 1)
@@ -55,13 +61,14 @@ def verify_store(
             ).scalars()
         }
     wanted |= {k.position for k in kept if k.position <= head_position}
-    hashes_at = {0: GENESIS_HASH} if 0 in wanted else {}
+    seen = _Seen({0: GENESIS_HASH}, {0: EMPTY_ROOT})
     checked = 0
     checkpoints_checked = 0
+    uses: dict[str, list[int]] = {}
     try:
-        checked = _walk_chain(engine, head_position, head_hash, wanted, hashes_at)
-        _check_kept(engine, kept, head_position, hashes_at, public_key)
-        checkpoints_checked = _check_checkpoints(engine, head_position, hashes_at, public_key)
+        checked = _walk_chain(engine, head_position, head_hash, wanted, seen)
+        _check_kept(engine, kept, head_position, seen, trusted, uses)
+        checkpoints_checked = _check_checkpoints(engine, head_position, seen, trusted, uses)
     except _Problem as problem:
         return VerificationReport(
             ok=False,
@@ -71,6 +78,7 @@ def verify_store(
             head_position=head_position,
             head_hash=head_hash,
             checkpoints_checked=checkpoints_checked,
+            keys=_key_uses(uses),
         )
     return VerificationReport(
         ok=True,
@@ -79,7 +87,23 @@ def verify_store(
         head_hash=head_hash,
         checkpoints_checked=checkpoints_checked,
         kept_checked=len(kept),
+        keys=_key_uses(uses),
     )
+
+
+@dataclass
+class _Seen:
+    """The chain's hash and the Merkle root at each position a checkpoint names."""
+
+    hashes: dict[int, str]
+    roots: dict[int, bytes]
+
+
+def _key_uses(uses: dict[str, list[int]]) -> list[KeyUse]:
+    return [
+        KeyUse(key=key, checkpoints=len(ps), first_position=min(ps), last_position=max(ps))
+        for key, ps in uses.items()
+    ]
 
 
 def _walk_chain(
@@ -87,10 +111,11 @@ def _walk_chain(
     head_position: int,
     head_hash: str,
     wanted: set[int],
-    hashes_at: dict[int, str],
+    seen: _Seen,
 ) -> int:
     """Check every row up to the head read at the start; return how many were checked."""
     expected, prev_hash = 1, GENESIS_HASH
+    roots = RootAccumulator()
     c = schema.events.c
     columns = _hashed_columns(engine.dialect.name)
     while expected <= head_position:
@@ -119,8 +144,10 @@ def _walk_chain(
             stored = row[-1]
             if encoded_hash(row[:-1]) != stored:
                 raise _Problem(expected, "stored hash does not match the event's contents")
+            roots.add(bytes.fromhex(stored))
             if expected in wanted:
-                hashes_at[expected] = stored
+                seen.hashes[expected] = stored
+                seen.roots[expected] = roots.root()
             prev_hash = stored
             expected += 1
     if prev_hash != head_hash:
@@ -175,88 +202,83 @@ def _timestamp_text(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[st
 def _check_checkpoints(
     engine: sa.Engine,
     head_position: int,
-    hashes_at: dict[int, str],
-    public_key: Ed25519PublicKey | None,
+    seen: _Seen,
+    trusted: Sequence[Trusted],
+    uses: dict[str, list[int]],
 ) -> int:
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(schema.checkpoints).order_by(schema.checkpoints.c.position)
         ).all()
-    count = 0
     for row in rows:
-        where = f"checkpoint of {row.created_at:%Y-%m-%d %H:%M:%S}"
-        if row.position > head_position:
+        point = from_row(row)
+        where = f"checkpoint of {point.created_at:%Y-%m-%d %H:%M:%S}"
+        if point.position > head_position:
             raise _Problem(
                 head_position + 1,
-                f"{where} covers position {row.position} beyond the head: events were removed",
+                f"{where} covers position {point.position} beyond the head: events were removed",
             )
-        if hashes_at.get(row.position) != row.head_hash:
-            raise _Problem(
-                row.position,
-                f"{where} signed a different head hash: the log was rewritten at or before"
-                f" position {row.position}",
-            )
-        if public_key is None:
-            raise _Problem(row.position, f"{where} cannot be checked: no public key given")
-        if not _signed_by(public_key, row):
-            raise _Problem(row.position, f"{where} has no valid signature by the trusted key")
-        count += 1
-    return count
+        _matches_chain(point, where, seen)
+        _signed(point, where, trusted, uses)
+    return len(rows)
 
 
-def _signed_by(public_key: Ed25519PublicKey | None, point: Checkpoint | sa.Row[Any]) -> bool:
-    if public_key is None or point.key_fingerprint != fingerprint(public_key):
-        return False
-    try:
-        signature = bytes.fromhex(point.signature)
-    except ValueError:
-        return False
-    message = checkpoint_message(point.position, point.head_hash, point.created_at)
-    return signature_valid(public_key, signature, message)
+def _matches_chain(point: Checkpoint, where: str, seen: _Seen) -> None:
+    rewritten = f"the log was rewritten at or before position {point.position}"
+    if seen.hashes.get(point.position) != point.head_hash:
+        raise _Problem(point.position, f"{where} signed a different head hash: {rewritten}")
+    root = seen.roots.get(point.position)
+    if point.root_hash is not None and (root is None or root.hex() != point.root_hash):
+        raise _Problem(point.position, f"{where} signed a different Merkle root: {rewritten}")
+
+
+def _signed(
+    point: Checkpoint, where: str, trusted: Sequence[Trusted], uses: dict[str, list[int]]
+) -> None:
+    if not trusted:
+        raise _Problem(point.position, f"{where} cannot be checked: no public key given")
+    labels = signers(point, trusted)
+    if not labels:
+        raise _Problem(point.position, f"{where} has no valid signature by the trusted key")
+    uses.setdefault(labels[0], []).append(point.position)
 
 
 def _check_kept(
     engine: sa.Engine,
     kept: Sequence[Checkpoint],
     head_position: int,
-    hashes_at: dict[int, str],
-    public_key: Ed25519PublicKey | None,
+    seen: _Seen,
+    trusted: Sequence[Trusted],
+    uses: dict[str, list[int]],
 ) -> None:
     """Each checkpoint kept outside the database, oldest first: the strongest anchor, so it
     is checked before the database's own checkpoints (which an insider can delete)."""
     if not kept:
         return
+    c = schema.checkpoints.c
     with engine.connect() as conn:
         stored = {
-            (int(r.position), str(r.head_hash), str(r.signature))
-            for r in conn.execute(
-                sa.select(
-                    schema.checkpoints.c.position,
-                    schema.checkpoints.c.head_hash,
-                    schema.checkpoints.c.signature,
-                )
-            )
+            (int(r.position), str(r.head_hash), str(r.signature), r.note)
+            for r in conn.execute(sa.select(c.position, c.head_hash, c.signature, c.note))
         }
+    notes = {entry[3] for entry in stored if entry[3] is not None}
     for point in sorted(kept, key=lambda k: k.position):
         where = (
             f"kept checkpoint at position {point.position} ({point.created_at:%Y-%m-%d %H:%M:%S})"
         )
-        if public_key is None:
-            raise _Problem(point.position, f"{where} cannot be checked: no public key given")
-        if not _signed_by(public_key, point):
-            raise _Problem(point.position, f"{where} has no valid signature by the trusted key")
+        _signed(point, where, trusted, uses)
         if point.position > head_position:
             raise _Problem(
                 head_position + 1,
                 f"{where} covers events beyond the head at {head_position}: events were removed",
             )
-        if hashes_at.get(point.position) != point.head_hash:
-            raise _Problem(
-                point.position,
-                f"{where} signed a different head hash: the log was rewritten at or before"
-                f" position {point.position}",
-            )
-        if (point.position, point.head_hash, point.signature) not in stored:
+        _matches_chain(point, where, seen)
+        present = (
+            point.note in notes
+            if point.note is not None
+            else (point.position, point.head_hash, point.signature, None) in stored
+        )
+        if not present:
             raise _Problem(
                 point.position, f"{where} is missing from the database: checkpoints were deleted"
             )

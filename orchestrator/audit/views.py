@@ -1,5 +1,5 @@
-"""The auditors' endpoints over the event store: query, export, verify, checkpoints, and the
-Merkle proofs an auditor checks offline (docs/audit-ledger.md, "Merkle proofs").
+"""The auditors' endpoints over the event store: query, export, verify, checkpoints, signing
+keys, and the Merkle proofs an auditor checks offline (docs/audit-ledger.md, "Merkle proofs").
 
 Imported by the app factory only: `orchestrator.audit` itself stays importable without FastAPI.
 """
@@ -20,6 +20,7 @@ from orchestrator.audit.models import (
     AuditPage,
     Checkpoint,
     ExportFormat,
+    SigningKey,
     VerificationReport,
 )
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
@@ -104,6 +105,13 @@ async def checkpoints(
 ) -> list[Checkpoint]:
     """Signed chain heads, newest first."""
     return await service.checkpoints(store, limit)
+
+
+@router.get("/keys", responses=problem_responses(401, 403))
+async def keys(_: Auditor, store: Store) -> list[SigningKey]:
+    """Checkpoint signing keys that have signed, oldest first (verifier keys and PEM): keep
+    them outside the database to verify checkpoints with."""
+    return await service.signing_keys(store)
 
 
 TreeSize = Annotated[int, Query(ge=0, le=2**62)]

@@ -1,4 +1,4 @@
-"""`firebreak audit` (verify, checkpoint, public-key, query, export, forward, prove,
+"""`firebreak audit` (verify, checkpoint, public-key, keys, query, export, forward, prove,
 check-proof) and `firebreak keys`.
 
 `audit verify` exits 0 when the log is intact, 1 when it was tampered with, and 2 when it could
@@ -17,6 +17,7 @@ from typing import IO, Annotated, Any
 
 import httpx
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from orchestrator import db
@@ -28,12 +29,16 @@ from orchestrator.audit import (
     ExportFormat,
     InclusionProof,
     InvalidProof,
+    NoteError,
+    VerifierKey,
+    checkpoint_from_note,
     decode_hash,
     encode_hash,
     load_public_key,
     open_event_store,
     parse_proof,
 )
+from orchestrator.cli.evidence import cli_actor
 from orchestrator.cli.forward import forward_command
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
@@ -41,6 +46,8 @@ from orchestrator.settings import load_settings
 
 audit_app = typer.Typer(help="Query, export and verify the audit ledger.", no_args_is_help=True)
 keys_app = typer.Typer(help="Field-encryption key ring.", no_args_is_help=True)
+audit_keys_app = typer.Typer(help="Checkpoint signing keys.", no_args_is_help=True)
+audit_app.add_typer(audit_keys_app, name="keys")
 
 StreamOpt = Annotated[str | None, typer.Option("--stream", help="Stream (incident) id.")]
 TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Event type; repeatable.")]
@@ -86,31 +93,45 @@ def verify(
         Path | None,
         typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
     ] = None,
+    vkey: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--vkey",
+            help="Trusted verifier key `<name>+<hash>+<key>` (as `audit keys list` prints);"
+            " repeatable, e.g. one per rotated key.",
+        ),
+    ] = None,
     checkpoint: Annotated[
         list[str] | None,
         typer.Option(
             "--checkpoint",
-            help="A checkpoint you kept outside the database: a file or an http(s) URL holding "
-            "one checkpoint (JSON, as `audit checkpoint --json` prints it), a JSON list of them "
-            "(as GET /v1/audit/checkpoints answers) or JSON Lines; repeatable.",
+            help="Checkpoints you kept outside the database: a file or an http(s) URL holding "
+            "a signed checkpoint note, one checkpoint as JSON (`audit checkpoint --json`), a "
+            "JSON list (GET /v1/audit/checkpoints) or JSON Lines; or a witness directory "
+            "(its `checkpoint` and `checkpoints/*` notes); repeatable.",
         ),
     ] = None,
 ) -> None:
     """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error).
 
     With --checkpoint, each kept checkpoint must still match the chain, carry a valid signature
-    and be stored: a cut tail, a rewritten head or deleted checkpoints are named.
+    by a trusted key and be stored: a cut tail, a rewritten head or deleted checkpoints are
+    named. Trusted keys are --public-key and --vkey, else this host's signing key files.
     """
     try:
-        key = load_public_key(_read(public_key)) if public_key else None
+        trusted: list[Ed25519PublicKey | VerifierKey] = []
+        if public_key:
+            trusted.append(load_public_key(_read(public_key)))
+        trusted += [VerifierKey.parse(text) for text in vkey or []]
         kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
-        report = _store().verify(key, kept)
+        report = _store().verify(trusted or None, kept)
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(report.model_dump_json())
-    elif report.ok:
+        raise typer.Exit(0 if report.ok else 1)
+    if report.ok:
         kept_note = f", {report.kept_checked} kept checkpoints" if report.kept_checked else ""
         typer.echo(
             f"intact: {report.checked} events, head {report.head_position} {report.head_hash},"
@@ -118,6 +139,11 @@ def verify(
         )
     else:
         typer.echo(f"TAMPERED at position {report.first_bad_position}: {report.problem}")
+    for use in report.keys:
+        typer.echo(
+            f"  signed by {use.key}: {use.checkpoints} checkpoints,"
+            f" positions {use.first_position}..{use.last_position}"
+        )
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -129,7 +155,8 @@ def _store() -> EventStore:
 
 
 def kept_checkpoints(source: str) -> list[Checkpoint]:
-    """The checkpoints in a file or at an http(s) URL; InvalidInput naming what is wrong."""
+    """The checkpoints in a file, a witness directory or at an http(s) URL; InvalidInput
+    naming what is wrong."""
     if source.startswith(("http://", "https://")):
         try:
             response = httpx.get(source, timeout=KEPT_FETCH_SECONDS, follow_redirects=True)
@@ -141,9 +168,31 @@ def kept_checkpoints(source: str) -> list[Checkpoint]:
             raise InvalidInput(
                 f"--checkpoint {source}: cannot fetch: {type(exc).__name__}"
             ) from None
-        text = response.text
-    else:
-        text = _read(Path(source)).decode("utf-8", errors="replace")
+        return _parse_kept(source, response.text)
+    path = Path(source)
+    if path.is_dir():
+        files = [path / "checkpoint", *sorted((path / "checkpoints").glob("*"))]
+        found = [
+            point
+            for file in files
+            if file.is_file()
+            for point in _parse_kept(str(file), _read(file).decode("utf-8", errors="replace"))
+        ]
+        if not found:
+            raise InvalidInput(f"--checkpoint {source}: the directory holds no checkpoint")
+        return found
+    return _parse_kept(source, _read(path).decode("utf-8", errors="replace"))
+
+
+def _parse_kept(source: str, text: str) -> list[Checkpoint]:
+    """A signed note, or checkpoints as JSON / JSON Lines."""
+    if not text.lstrip().startswith(("{", "[")):
+        try:
+            return [checkpoint_from_note(text)]
+        except NoteError as exc:
+            raise InvalidInput(
+                f"--checkpoint {source}: not JSON or JSON Lines, nor a signed note: {exc.detail}"
+            ) from None
     try:
         parsed: Any = json.loads(text)
         entries = parsed if isinstance(parsed, list) else [parsed]
@@ -179,9 +228,15 @@ def checkpoint(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the checkpoint as JSON, to keep elsewhere.")
     ] = False,
+    note: Annotated[
+        bool, typer.Option("--note", help="Print the signed C2SP checkpoint note.")
+    ] = False,
 ) -> None:
-    """Sign the current chain head (Ed25519) and store the signature."""
+    """Sign the current chain head (a C2SP checkpoint note, Ed25519) and store it."""
     point = _store().checkpoint()
+    if note:
+        typer.echo(point.note or "", nl=False)
+        return
     if as_json:
         typer.echo(point.model_dump_json())
         return
@@ -193,8 +248,30 @@ def checkpoint(
 
 @audit_app.command("public-key")
 def public_key() -> None:
-    """Print the checkpoint public key (PEM) for auditors; creates the key pair if needed."""
+    """Print the active checkpoint public key (PEM) for auditors; creates the key if needed."""
     typer.echo(CheckpointSigner(load_settings().signing_key_path).public_key_pem(), nl=False)
+
+
+@audit_keys_app.command("rotate")
+def rotate_signing_key() -> None:
+    """Retire the active checkpoint signing key and start a new one (recorded as an event);
+    checkpoints signed before keep verifying under the retired key."""
+    added = _store().rotate_signing_key(cli_actor())
+    typer.echo(f"active checkpoint key: {added.verifier_key}")
+
+
+@audit_keys_app.command("list")
+def list_signing_keys(
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list, with PEM keys.")] = False,
+) -> None:
+    """The checkpoint signing keys that have signed, oldest first, for auditors to keep."""
+    listed = _store().signing_keys()
+    if as_json:
+        typer.echo(json.dumps([k.model_dump(mode="json") for k in listed]))
+        return
+    for key in listed:
+        state = f"retired {key.retired_at:%Y-%m-%dT%H:%M:%SZ}" if key.retired_at else "active"
+        typer.echo(f"{key.verifier_key}\t{key.created_at:%Y-%m-%dT%H:%M:%SZ}\t{state}")
 
 
 @audit_app.command("query")

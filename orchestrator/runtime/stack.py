@@ -28,6 +28,7 @@ from orchestrator.runtime.ports import ensure_port_free
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
 from orchestrator.temporal.client import connect
+from orchestrator.temporal.schedules import ensure_checkpoint_schedule
 from orchestrator.temporal.worker import build_worker
 
 API_START_SECONDS = 30.0
@@ -138,6 +139,7 @@ async def _run_processes(
 ) -> None:
     client = await connect(settings)
     worker = build_worker(client, settings)
+    await ensure_checkpoint_schedule(client, settings)
     store = open_event_store(settings)
     app = create_app(
         settings,

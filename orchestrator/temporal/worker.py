@@ -1,4 +1,5 @@
-"""The Temporal worker: the incident workflow, every action activity, audit and playbooks.
+"""The Temporal worker: the incident workflow, every action activity, audit and playbooks,
+and the scheduled ledger checkpoint (its schedule made to match the settings at start).
 
 Action activities are async functions over providers, run in the worker's event loop (no
 thread or process per action); `audit.append` and the playbook activities are local.
@@ -21,6 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from activities.audit import AuditActivities
 from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
+from activities.witnesses import CheckpointActivities, witnesses_from
 from orchestrator import db
 from orchestrator.audit import open_event_store
 from orchestrator.errors import ConfigError
@@ -37,6 +39,8 @@ from orchestrator.telemetry.metrics import ExportConfig, MetricsExport, export_c
 from orchestrator.temporal.client import connect
 from orchestrator.temporal.logs import quiet_expected_failures
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
+from orchestrator.temporal.schedules import ensure_checkpoint_schedule
+from workflows.checkpoints import LedgerCheckpointWorkflow
 from workflows.contracts import DEFAULT_HISTORY_LIMIT
 from workflows.incident import IncidentWorkflow
 
@@ -62,6 +66,7 @@ def build_worker(
     playbooks = PlaybookActivities(settings, history_limit)
     own: list[Callable[..., Any]] = [
         AuditActivities(store).append,
+        CheckpointActivities(store, witnesses_from(settings)).checkpoint,
         playbooks.resolve,
         playbooks.assign,
     ]
@@ -71,7 +76,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow],
+        workflows=[IncidentWorkflow, LedgerCheckpointWorkflow],
         activities=[*actions, *own],
         workflow_runner=runner,
         nonsticky_to_sticky_poll_ratio=NEW_INCIDENT_POLL_RATIO,
@@ -104,6 +109,7 @@ async def run_worker(
         forwarders = forwarders_for(store, forward_to, settings)
     client = await connect(settings)
     worker = build_worker(client, settings)
+    await ensure_checkpoint_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

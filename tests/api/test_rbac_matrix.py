@@ -195,6 +195,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/audit/export"): Case(fixed("/v1/audit/export")),
     ("GET", "/v1/audit/verify"): Case(fixed("/v1/audit/verify")),
     ("GET", "/v1/audit/checkpoints"): Case(fixed("/v1/audit/checkpoints")),
+    ("GET", "/v1/audit/keys"): Case(fixed("/v1/audit/keys")),
     ("GET", "/v1/audit/proofs/inclusion"): Case(first_event_proof),
     ("GET", "/v1/audit/proofs/consistency"): Case(
         fixed("/v1/audit/proofs/consistency?old=1&new=1")

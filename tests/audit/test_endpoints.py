@@ -79,9 +79,15 @@ async def test_auditor_queries_exports_and_verifies(
         assert lines == store.head()[0]
         assert chunks >= 3  # streamed page by page, never as one body
 
-        store.checkpoint()
+        made = store.checkpoint()
         checkpoints = (await http.get("/v1/audit/checkpoints", headers=auditor)).json()
         assert checkpoints[0]["position"] == store.head()[0]
+        assert checkpoints[0]["note"] == made.note
+        keys = (await http.get("/v1/audit/keys", headers=auditor)).json()
+        assert [k["verifier_key"] for k in keys] == [k.verifier_key for k in store.signing_keys()]
+        assert keys[0]["public_key_pem"] == store.signer.public_key_pem() if store.signer else False
+        refused = await http.get("/v1/audit/keys", headers=bearer(tokens.ann))
+        assert refused.status_code == 403
         assert (await http.get("/v1/audit/verify", headers=auditor)).json()["ok"] is True
 
         metrics = (await http.get("/metrics")).text

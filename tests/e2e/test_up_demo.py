@@ -9,11 +9,13 @@ import os
 import signal
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from temporalio.client import Client
 
 from activities.providers.local.lab import seed_demo_lab
 from orchestrator.audit import open_event_store
@@ -162,9 +164,16 @@ async def test_external_temporal_and_postgresql_same_code_path(
             data_dir,
             FIREBREAK_TEMPORAL_ADDRESS=cluster.config.address,
             FIREBREAK_DATABASE_URL=pg_url,
+            FIREBREAK_CHECKPOINT_INTERVAL_SECONDS="120",
         )
         argv = [*FIREBREAK, "up", "--api-port", str(ports["api"]), "--demo", "--exit-after-demo"]
         result = await asyncio.to_thread(finished, argv, env, timeout=300)
+        client = await Client.connect(cluster.config.address)
+        # `up` set up the ledger's checkpoint schedule on the cluster, as a worker would.
+        schedule = await client.get_schedule_handle(
+            "firebreak-ledger-checkpoint-firebreak"
+        ).describe()
+        assert schedule.schedule.spec.intervals[0].every == timedelta(minutes=2)
     finally:
         cluster.stop()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.providers.local.lab import LabInfo, seed_demo_lab
+from orchestrator.audit import open_event_store
 from orchestrator.db import upgrade
 from orchestrator.domain import (
     LIFECYCLE_STEP,
@@ -33,6 +34,7 @@ from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
 from orchestrator.temporal.incidents import decide, describe, merge, submit_alert
 from orchestrator.temporal.worker import build_worker
+from tests.support.events import new_event
 from tests.support.incidents import (
     decision,
     encrypted_client,
@@ -43,6 +45,7 @@ from tests.support.incidents import (
     wait_for_pending,
 )
 from tests.workflows.test_failures import BrokenQuarantine, with_broken_quarantine
+from workflows.checkpoints import LedgerCheckpointWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 KEYRING = HISTORIES / "keyring.json"
@@ -238,6 +241,18 @@ async def lifecycle_reopened(client: Client, settings: Settings, lab: LabInfo) -
     return alert.workflow_id
 
 
+async def ledger_checkpoint(client: Client, settings: Settings, lab: LabInfo) -> str:
+    """The scheduled checkpoint's workflow, run once as its schedule would start it."""
+    store = open_event_store(settings)
+    store.append("inc-recorded", [new_event()])
+    store.engine.dispose()
+    workflow_id = f"checkpoint-{uuid.uuid4().hex[:8]}"
+    await client.execute_workflow(
+        LedgerCheckpointWorkflow.run, id=workflow_id, task_queue=settings.task_queue
+    )
+    return workflow_id
+
+
 SCENARIOS: dict[str, Scenario] = {
     "dev_happy_path": dev_happy_path,
     "prod_approvals_and_storm": prod_approvals_and_storm,
@@ -251,6 +266,7 @@ SCENARIOS: dict[str, Scenario] = {
     "merge_survivor": merge_survivor,
     "lifecycle_ack_resolve_close": lifecycle_ack_resolve_close,
     "lifecycle_reopened": lifecycle_reopened,
+    "ledger_checkpoint": ledger_checkpoint,
 }
 QUIET = {"lifecycle_ack_resolve_close": 3600, "lifecycle_reopened": 3600}
 """Scenarios that need a resolved incident to stay open for a while (default: close at once)."""

@@ -1,4 +1,5 @@
-"""Recorded incident histories replay without non-determinism against the current workflow.
+"""Recorded incident (and scheduled checkpoint) histories replay without non-determinism
+against the current workflows.
 
 A failure here means a change would break incidents already running: version the change with
 `workflow.patched` instead, or, if it is deliberate and safe, re-record with
@@ -15,6 +16,7 @@ from temporalio.worker import Replayer
 
 from orchestrator.security.keyring import KeyRing
 from orchestrator.temporal.client import data_converter
+from workflows.checkpoints import LedgerCheckpointWorkflow
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -41,13 +43,14 @@ def test_histories_are_recorded() -> None:
         "merge_survivor",
         "lifecycle_ack_resolve_close",
         "lifecycle_reopened",
+        "ledger_checkpoint",
     }
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     replayer = Replayer(
-        workflows=[IncidentWorkflow],
+        workflows=[IncidentWorkflow, LedgerCheckpointWorkflow],
         data_converter=data_converter(KeyRing.load(HISTORIES / "keyring.json")),
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
