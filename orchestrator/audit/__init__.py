@@ -13,6 +13,7 @@ algorithms, importable by anyone who checks proofs) how the Merkle tree is.
 from __future__ import annotations
 
 from orchestrator.audit.checkpoints import from_note as checkpoint_from_note
+from orchestrator.audit.checkpoints import signed_root
 from orchestrator.audit.merkle import InvalidProof
 from orchestrator.audit.models import (
     AuditFilter,
@@ -61,6 +62,7 @@ __all__ = [
     "load_public_key",
     "open_event_store",
     "parse_proof",
+    "signed_root",
 ]
 
 

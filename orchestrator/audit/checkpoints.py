@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from orchestrator.audit.chain import TIMESTAMP_FORMAT, checkpoint_message, timestamp
-from orchestrator.audit.merkle import EMPTY_ROOT, leaf_hash, node_hash
+from orchestrator.audit.merkle import EMPTY_ROOT, InvalidProof, leaf_hash, node_hash
 from orchestrator.audit.models import Checkpoint
 from orchestrator.audit.notes import (
     CheckpointBody,
@@ -120,6 +120,19 @@ def signers(point: Checkpoint, trusted: Sequence[Trusted]) -> list[str]:
     candidates = [k for k in trusted if isinstance(k, VerifierKey)]
     candidates += [VerifierKey(name, key) for name in names for key in _bare(trusted)]
     return [f"{k.name}+{hint_text(k.hint)}" for k in note.verified_by(candidates)]
+
+
+def signed_root(point: Checkpoint, trusted: Sequence[Trusted]) -> bytes:
+    """The Merkle root `point` states, once a trusted key's signature on it holds: what an
+    auditor checks a proof against offline. InvalidProof when it is not signed by one of
+    `trusted`, or predates Merkle roots."""
+    if point.root_hash is None:
+        raise InvalidProof(
+            f"the checkpoint at {point.position} predates Merkle roots: it states no root"
+        )
+    if not signers(point, trusted):
+        raise InvalidProof(f"the checkpoint at {point.position} is not signed by a trusted key")
+    return bytes.fromhex(point.root_hash)
 
 
 def _bare(trusted: Sequence[Trusted]) -> list[Ed25519PublicKey]:

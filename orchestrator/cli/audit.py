@@ -37,6 +37,7 @@ from orchestrator.audit import (
     load_public_key,
     open_event_store,
     parse_proof,
+    signed_root,
 )
 from orchestrator.cli.evidence import cli_actor
 from orchestrator.cli.forward import forward_command
@@ -407,11 +408,29 @@ def check_proof(
         str | None,
         typer.Option("--old-root", help="Trusted old root (base64) for a consistency proof."),
     ] = None,
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--checkpoint",
+            help="Signed checkpoints you kept (a note file, a witness directory or an http(s) "
+            "URL, as `audit verify` takes them): the root comes from the one of the proof's "
+            "tree size, once its signature holds; repeatable.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
+    ] = None,
+    vkey: Annotated[
+        list[str] | None,
+        typer.Option("--vkey", help="Trusted verifier key `<name>+<hash>+<key>`; repeatable."),
+    ] = None,
 ) -> None:
     """Check a Merkle proof offline, with no database (exit 0 valid, 1 invalid, 2 unreadable).
 
-    Without --root the proof is checked against the root it carries, which only shows it is
-    well formed: pass the root of a checkpoint you trust.
+    The trusted root is --root, or the root of a kept --checkpoint of the proof's tree size
+    whose signature a --public-key or --vkey verifies. Without either, the proof is checked
+    against the root it carries, which only shows it is well formed.
     """
     try:
         text = sys.stdin.read() if str(file) == "-" else _read(file).decode("utf-8", "replace")
@@ -420,10 +439,23 @@ def check_proof(
         trusted_old = _trusted_root(old_root, "--old-root")
         if isinstance(proof, InclusionProof) and trusted_old is not None:
             raise InvalidInput("--old-root is for consistency proofs", "old_root")
+        kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
+        keys: list[Ed25519PublicKey | VerifierKey] = []
+        if public_key:
+            keys.append(load_public_key(_read(public_key)))
+        keys += [VerifierKey.parse(text) for text in vkey or []]
+        if kept and not keys:
+            raise InvalidInput("--checkpoint needs the key that signed it: --public-key or --vkey")
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
     try:
+        if kept:
+            if isinstance(proof, InclusionProof):
+                trusted = trusted or _kept_root(kept, proof.tree_size, keys)
+            else:
+                trusted = trusted or _kept_root(kept, proof.new_size, keys)
+                trusted_old = trusted_old or _kept_root(kept, proof.old_size, keys)
         if isinstance(proof, InclusionProof):
             proof.verify(trusted)
             what = (
@@ -448,6 +480,17 @@ def _parse_proof(text: str, source: str) -> InclusionProof | ConsistencyProof:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "proof"
         raise InvalidInput(f"{source}: not a valid proof: {where}: {first['msg']}") from None
+
+
+def _kept_root(
+    kept: list[Checkpoint], size: int, keys: list[Ed25519PublicKey | VerifierKey]
+) -> bytes:
+    """The signed root of the kept checkpoint of tree size `size`; InvalidProof without one."""
+    for point in kept:
+        if point.position == size:
+            return signed_root(point, keys)
+    sizes = ", ".join(str(p.position) for p in kept)
+    raise InvalidProof(f"no kept checkpoint has tree size {size} (kept: {sizes})")
 
 
 def _trusted_root(value: str | None, option: str) -> bytes | None:

@@ -157,3 +157,46 @@ def test_mistakes_are_one_line_errors(env: dict[str, str], tmp_path: Path) -> No
     proof.write_text(run("audit", "prove", ids[0], "--json")[1])
     code, _, err = run("audit", "check-proof", str(proof), "--root", "not base64!")
     assert (code, err) == (2, "firebreak: --root: a hash must be standard base64\n")
+
+
+def test_check_proof_against_kept_signed_checkpoints(env: dict[str, str], tmp_path: Path) -> None:
+    """An auditor holding notes and the verifier key, not roots: the root comes from the
+    checkpoint of the proof's size once its signature holds; an edited note is refused."""
+    ids = seed(4)
+    code, old_note, _ = run("audit", "checkpoint", "--note")
+    assert code == 0
+    seed(3)
+    code, new_note, _ = run("audit", "checkpoint", "--note")
+    assert code == 0 and new_note.split("\n")[1] == "7"
+    (tmp_path / "old.note").write_text(old_note)
+    (tmp_path / "new.note").write_text(new_note)
+    vkey = run("audit", "keys", "list")[1].split("\t")[0]
+    inclusion, consistency = tmp_path / "inclusion.json", tmp_path / "consistency.json"
+    inclusion.write_text(run("audit", "prove", ids[2], "--json")[1])
+    consistency.write_text(run("audit", "prove", "--consistency", "4", "7", "--json")[1])
+    notes = ["--checkpoint", str(tmp_path / "old.note"), "--checkpoint", str(tmp_path / "new.note")]
+
+    offline = {"FIREBREAK_DATABASE_URL": "postgresql://127.0.0.1:1/nowhere"}
+    proc = firebreak(offline, "audit", "check-proof", str(inclusion), *notes, "--vkey", vkey)
+    assert (proc.returncode, proc.stderr) == (0, ""), proc.stderr
+    assert proc.stdout.endswith("is in the tree of 7 events; checked against the trusted root\n")
+    code, out, _ = run("audit", "check-proof", str(consistency), *notes, "--vkey", vkey)
+    assert (code, out.startswith("valid: the tree of 7 events extends the tree of 4")) == (0, True)
+
+    other = run("audit", "keys", "rotate")
+    assert other[0] == 0
+    stranger = run("audit", "keys", "list")[1].splitlines()[-1].split("\t")[0]
+    assert stranger != vkey
+    code, out, _ = run("audit", "check-proof", str(inclusion), *notes, "--vkey", stranger)
+    assert (code, out) == (1, "INVALID: the checkpoint at 7 is not signed by a trusted key\n")
+
+    lines = new_note.split("\n")
+    forged_root = "A" * 43 + "="
+    (tmp_path / "new.note").write_text("\n".join([*lines[:2], forged_root, *lines[3:]]))
+    code, out, _ = run("audit", "check-proof", str(inclusion), *notes, "--vkey", vkey)
+    assert (code, out) == (1, "INVALID: the checkpoint at 7 is not signed by a trusted key\n")
+    only_old = ["--checkpoint", str(tmp_path / "old.note"), "--vkey", vkey]
+    code, out, _ = run("audit", "check-proof", str(inclusion), *only_old)
+    assert (code, out) == (1, "INVALID: no kept checkpoint has tree size 7 (kept: 4)\n")
+    code, _, err = run("audit", "check-proof", str(inclusion), *notes)
+    assert code == 2 and "--checkpoint needs the key that signed it" in err
