@@ -1,0 +1,161 @@
+"""A PostgreSQL append in one round trip: the head lock, version checks, chain hashes and the
+insert in one server-side function.
+
+Before, an append made seven round trips (pool ping, BEGIN, ``SELECT … FOR UPDATE`` of the
+head, the streams' versions, INSERT, UPDATE of the head, COMMIT) and held the head row lock
+across five of them. `audit_append` does all of it inside one statement, so a connection in
+autocommit mode sends one call and the transaction (and the head lock) lasts as long as the
+server's own work and the commit.
+
+`audit_event_hash` is `orchestrator.audit.chain.event_hash` in SQL, byte for byte: the JSON
+text of ``["firebreak.audit.event.v1", position, …, prev_hash]`` exactly as Python's
+``json.dumps(…, ensure_ascii=False, separators=(",", ":"))`` writes it. ``to_json(text)``
+escapes the same characters the same way (``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, other
+characters below U+0020 as lowercase ``\\u00xx``, everything else, U+2028 included, as UTF-8);
+timestamps are rendered with ``to_char`` as verification renders them.
+tests/audit/test_append_function.py holds the two encodings to each other. The published
+format (docs/audit-ledger.md) is unchanged: nothing new is hashed.
+
+SQLite keeps appending from Python (its appends make no network round trips).
+
+Revision ID: 0013
+Revises: 0010
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0013"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+EVENT_HASH = """
+CREATE FUNCTION audit_event_hash(
+    p_position bigint, p_stream_id text, p_version integer, p_event_id text, p_type text,
+    p_actor_id text, p_actor_role text, p_occurred_at timestamptz, p_recorded_at timestamptz,
+    p_payload text, p_encrypted_fields text, p_key_id text, p_prev_hash text
+) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT encode(sha256(convert_to(
+    '["firebreak.audit.event.v1",' || p_position::text
+    || ',' || to_json(p_stream_id)::text
+    || ',' || p_version::text
+    || ',' || to_json(p_event_id)::text
+    || ',' || to_json(p_type)::text
+    || ',' || to_json(p_actor_id)::text
+    || ',' || to_json(p_actor_role)::text
+    || ',"' || to_char(p_occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'
+    || ',"' || to_char(p_recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'
+    || ',' || to_json(p_payload)::text
+    || ',' || to_json(p_encrypted_fields)::text
+    || ',' || coalesce(to_json(p_key_id)::text, 'null')
+    || ',' || to_json(p_prev_hash)::text
+    || ']', 'UTF8')), 'hex')
+$$
+"""
+
+# Appends in order: item i is `p_counts[i]` events of stream `p_streams[i]`, checked against
+# `p_expected[i]` (null: no check); the event arrays hold every item's events one after the
+# other. Returns the position of the first event, the rest following it, or null, writing
+# nothing, when an expected version does not hold. A repeated event id fails on the unique
+# index (the caller then looks the ids up); the whole call is one transaction either way.
+APPEND = """
+CREATE FUNCTION audit_append(
+    p_recorded_at timestamptz, p_streams text[], p_expected integer[], p_counts integer[],
+    p_event_ids text[], p_types text[], p_actor_ids text[], p_actor_roles text[],
+    p_occurred_at timestamptz[], p_payloads text[], p_encrypted_fields text[], p_key_ids text[]
+) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    head_position bigint;
+    head_hash text;
+    known text[];
+    known_versions integer[];
+    checked_from integer[];
+    k integer;
+    n integer := 0;
+    first_position bigint;
+    ev_streams text[];
+    ev_versions integer[];
+    ev_positions bigint[];
+    ev_prev text[];
+    ev_hashes text[];
+BEGIN
+    SELECT h.position, h.hash INTO head_position, head_hash
+        FROM audit_head h WHERE h.id = 1 FOR UPDATE;
+    SELECT coalesce(array_agg(s.stream_id), '{}'), coalesce(array_agg(s.version), '{}')
+        INTO known, known_versions
+        FROM (SELECT u.stream_id,
+                     coalesce((SELECT max(e.version) FROM audit_events e
+                               WHERE e.stream_id = u.stream_id), 0) AS version
+              FROM (SELECT DISTINCT unnest(p_streams) AS stream_id) u) s;
+    checked_from := known_versions;
+    FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+        k := array_position(known, p_streams[i]);
+        IF p_expected[i] IS NOT NULL AND p_expected[i] <> known_versions[k] THEN
+            RETURN NULL;
+        END IF;
+        known_versions[k] := known_versions[k] + p_counts[i];
+    END LOOP;
+    known_versions := checked_from;
+    first_position := head_position + 1;
+    FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+        k := array_position(known, p_streams[i]);
+        FOR j IN 1 .. p_counts[i] LOOP
+            n := n + 1;
+            head_position := head_position + 1;
+            known_versions[k] := known_versions[k] + 1;
+            ev_streams[n] := p_streams[i];
+            ev_versions[n] := known_versions[k];
+            ev_positions[n] := head_position;
+            ev_prev[n] := head_hash;
+            head_hash := audit_event_hash(
+                head_position, p_streams[i], known_versions[k], p_event_ids[n], p_types[n],
+                p_actor_ids[n], p_actor_roles[n], p_occurred_at[n], p_recorded_at,
+                p_payloads[n], p_encrypted_fields[n], p_key_ids[n], ev_prev[n]);
+            ev_hashes[n] := head_hash;
+        END LOOP;
+    END LOOP;
+    IF n <> coalesce(array_length(p_event_ids, 1), 0) THEN
+        RAISE EXCEPTION 'audit_append: % events given, the counts say %',
+            coalesce(array_length(p_event_ids, 1), 0), n USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF n = 0 THEN
+        RETURN first_position;
+    END IF;
+    INSERT INTO audit_events (position, stream_id, version, event_id, type, actor_id,
+                              actor_role, occurred_at, recorded_at, payload, encrypted_fields,
+                              key_id, prev_hash, hash)
+        SELECT r.position, r.stream_id, r.version, r.event_id, r.type, r.actor_id,
+               r.actor_role, r.occurred_at, p_recorded_at, r.payload, r.encrypted_fields,
+               r.key_id, r.prev_hash, r.hash
+        FROM unnest(ev_positions, ev_streams, ev_versions, p_event_ids, p_types, p_actor_ids,
+                    p_actor_roles, p_occurred_at, p_payloads, p_encrypted_fields, p_key_ids,
+                    ev_prev, ev_hashes)
+             AS r(position, stream_id, version, event_id, type, actor_id, actor_role,
+                  occurred_at, payload, encrypted_fields, key_id, prev_hash, hash);
+    UPDATE audit_head SET position = head_position, hash = head_hash WHERE id = 1;
+    RETURN first_position;
+END;
+$$
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(EVENT_HASH)
+    op.execute(APPEND)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(
+        "DROP FUNCTION audit_append(timestamptz, text[], integer[], integer[], text[], text[],"
+        " text[], text[], timestamptz[], text[], text[], text[])"
+    )
+    op.execute(
+        "DROP FUNCTION audit_event_hash(bigint, text, integer, text, text, text, text,"
+        " timestamptz, timestamptz, text, text, text, text)"
+    )
