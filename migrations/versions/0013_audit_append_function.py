@@ -81,6 +81,13 @@ DECLARE
     ev_prev text[] := '{}';
     ev_hashes text[] := '{}';
 BEGIN
+    IF (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
+            <> coalesce(array_length(p_event_ids, 1), 0) THEN
+        RAISE EXCEPTION 'audit_append: % events given, the counts say %',
+            coalesce(array_length(p_event_ids, 1), 0),
+            (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     SELECT h.position, h.hash INTO head_position, head_hash
         FROM audit_head h WHERE h.id = 1 FOR UPDATE;
     SELECT coalesce(array_agg(s.stream_id), '{}'), coalesce(array_agg(s.version), '{}')
@@ -126,11 +133,6 @@ BEGIN
             r.key_id, head_hash);
         ev_hashes := ev_hashes || head_hash;
     END LOOP;
-    IF head_position - first_position + 1 <> coalesce(array_length(p_event_ids, 1), 0) THEN
-        RAISE EXCEPTION 'audit_append: % events given, the counts say %',
-            coalesce(array_length(p_event_ids, 1), 0), head_position - first_position + 1
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     IF head_position < first_position THEN
         RETURN first_position;
     END IF;
