@@ -31,14 +31,15 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-EVENT_HASH = """
-CREATE FUNCTION audit_event_hash(
+# The encoding in two halves: everything but the previous hash, which a batch computes for all
+# its rows at once, and the link that takes the previous hash, which is sequential.
+EVENT_PREFIX = """
+CREATE FUNCTION audit_event_prefix(
     p_position bigint, p_stream_id text, p_version integer, p_event_id text, p_type text,
     p_actor_id text, p_actor_role text, p_occurred_at timestamptz, p_recorded_at timestamptz,
-    p_payload text, p_encrypted_fields text, p_key_id text, p_prev_hash text
+    p_payload text, p_encrypted_fields text, p_key_id text
 ) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT encode(sha256(convert_to(
-    '["firebreak.audit.event.v1",' || p_position::text
+SELECT '["firebreak.audit.event.v1",' || p_position::text
     || ',' || to_json(p_stream_id)::text
     || ',' || p_version::text
     || ',' || to_json(p_event_id)::text
@@ -50,8 +51,24 @@ SELECT encode(sha256(convert_to(
     || ',' || to_json(p_payload)::text
     || ',' || to_json(p_encrypted_fields)::text
     || ',' || coalesce(to_json(p_key_id)::text, 'null')
-    || ',' || to_json(p_prev_hash)::text
-    || ']', 'UTF8')), 'hex')
+    || ','
+$$
+"""
+CHAIN_LINK = """
+CREATE FUNCTION audit_chain_link(p_prefix text, p_prev_hash text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT encode(sha256(convert_to(p_prefix || to_json(p_prev_hash)::text || ']', 'UTF8')), 'hex')
+$$
+"""
+EVENT_HASH = """
+CREATE FUNCTION audit_event_hash(
+    p_position bigint, p_stream_id text, p_version integer, p_event_id text, p_type text,
+    p_actor_id text, p_actor_role text, p_occurred_at timestamptz, p_recorded_at timestamptz,
+    p_payload text, p_encrypted_fields text, p_key_id text, p_prev_hash text
+) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+SELECT audit_chain_link(audit_event_prefix(p_position, p_stream_id, p_version, p_event_id,
+    p_type, p_actor_id, p_actor_role, p_occurred_at, p_recorded_at, p_payload,
+    p_encrypted_fields, p_key_id), p_prev_hash)
 $$
 """
 
@@ -67,25 +84,21 @@ CREATE FUNCTION audit_append(
     p_occurred_at timestamptz[], p_payloads text[], p_encrypted_fields text[], p_key_ids text[]
 ) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
+    total integer := coalesce(array_length(p_event_ids, 1), 0);
     head_position bigint;
     head_hash text;
-    first_position bigint;
     known text[];
     known_versions integer[];
-    checked_from integer[];
     k integer;
-    r record;
-    ev_positions bigint[] := '{}';
-    ev_streams text[] := '{}';
-    ev_versions integer[] := '{}';
-    ev_prev text[] := '{}';
-    ev_hashes text[] := '{}';
+    ev_positions bigint[];
+    ev_streams text[];
+    ev_versions integer[];
+    prefixes text[];
+    hashes text[] := '{}';
 BEGIN
-    IF (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
-            <> coalesce(array_length(p_event_ids, 1), 0) THEN
+    IF (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c) <> total THEN
         RAISE EXCEPTION 'audit_append: % events given, the counts say %',
-            coalesce(array_length(p_event_ids, 1), 0),
-            (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
+            total, (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT h.position, h.hash INTO head_position, head_hash
@@ -96,46 +109,46 @@ BEGIN
                      coalesce((SELECT max(e.version) FROM audit_events e
                                WHERE e.stream_id = u.stream_id), 0) AS version
               FROM (SELECT DISTINCT unnest(p_streams) AS stream_id) u) s;
-    checked_from := known_versions;
-    FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
-        k := array_position(known, p_streams[i]);
-        IF p_expected[i] IS NOT NULL AND p_expected[i] <> known_versions[k] THEN
-            RETURN NULL;
-        END IF;
-        known_versions[k] := known_versions[k] + p_counts[i];
-    END LOOP;
-    known_versions := checked_from;
-    first_position := head_position + 1;
-    -- The events are read as rows, not by subscript: a subscript into an array of texts
-    -- walks it from the start, which made a batch of 100 cost twice its insert.
-    FOR r IN
-        SELECT s.stream_id, e.event_id, e.type, e.actor_id, e.actor_role, e.occurred_at,
-               e.payload, e.encrypted_fields, e.key_id
-        FROM (SELECT u.stream_id, row_number() OVER (ORDER BY u.item, g.j) AS n
-              FROM unnest(p_streams, p_counts) WITH ORDINALITY AS u(stream_id, count, item),
-                   generate_series(1, u.count) AS g(j)) s
+    DECLARE
+        running integer[] := known_versions;
+    BEGIN
+        FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
+            k := array_position(known, p_streams[i]);
+            IF p_expected[i] IS NOT NULL AND p_expected[i] <> running[k] THEN
+                RETURN NULL;
+            END IF;
+            running[k] := running[k] + p_counts[i];
+        END LOOP;
+    END;
+    IF total = 0 THEN
+        RETURN head_position + 1;
+    END IF;
+    -- Every row but its hash, in one pass: position, the stream's next version, and the
+    -- encoding of all the hashed fields before the previous hash.
+    SELECT array_agg(head_position + x.n ORDER BY x.n),
+           array_agg(x.stream_id ORDER BY x.n),
+           array_agg(x.version ORDER BY x.n),
+           array_agg(audit_event_prefix(head_position + x.n, x.stream_id, x.version,
+                                        e.event_id, e.type, e.actor_id, e.actor_role,
+                                        e.occurred_at, p_recorded_at, e.payload,
+                                        e.encrypted_fields, e.key_id) ORDER BY x.n)
+        INTO ev_positions, ev_streams, ev_versions, prefixes
+        FROM (SELECT u.stream_id,
+                     row_number() OVER (ORDER BY u.item, g.j) AS n,
+                     (b.version + row_number() OVER (PARTITION BY u.stream_id
+                                                     ORDER BY u.item, g.j))::integer AS version
+              FROM unnest(p_streams, p_counts) WITH ORDINALITY AS u(stream_id, count, item)
+              CROSS JOIN generate_series(1, u.count) AS g(j)
+              JOIN unnest(known, known_versions) AS b(stream_id, version)
+                ON b.stream_id = u.stream_id) x
         JOIN unnest(p_event_ids, p_types, p_actor_ids, p_actor_roles, p_occurred_at,
                     p_payloads, p_encrypted_fields, p_key_ids) WITH ORDINALITY
              AS e(event_id, type, actor_id, actor_role, occurred_at, payload,
-                  encrypted_fields, key_id, n) ON e.n = s.n
-        ORDER BY s.n
-    LOOP
-        k := array_position(known, r.stream_id);
-        known_versions[k] := known_versions[k] + 1;
-        head_position := head_position + 1;
-        ev_positions := ev_positions || head_position;
-        ev_streams := ev_streams || r.stream_id;
-        ev_versions := ev_versions || known_versions[k];
-        ev_prev := ev_prev || head_hash;
-        head_hash := audit_event_hash(
-            head_position, r.stream_id, known_versions[k], r.event_id, r.type, r.actor_id,
-            r.actor_role, r.occurred_at, p_recorded_at, r.payload, r.encrypted_fields,
-            r.key_id, head_hash);
-        ev_hashes := ev_hashes || head_hash;
+                  encrypted_fields, key_id, n) ON e.n = x.n;
+    FOR i IN 1 .. total LOOP
+        head_hash := audit_chain_link(prefixes[i], head_hash);
+        hashes := hashes || head_hash;
     END LOOP;
-    IF head_position < first_position THEN
-        RETURN first_position;
-    END IF;
     INSERT INTO audit_events (position, stream_id, version, event_id, type, actor_id,
                               actor_role, occurred_at, recorded_at, payload, encrypted_fields,
                               key_id, prev_hash, hash)
@@ -144,11 +157,12 @@ BEGIN
                w.key_id, w.prev_hash, w.hash
         FROM unnest(ev_positions, ev_streams, ev_versions, p_event_ids, p_types, p_actor_ids,
                     p_actor_roles, p_occurred_at, p_payloads, p_encrypted_fields, p_key_ids,
-                    ev_prev, ev_hashes)
+                    (ARRAY[(SELECT h.hash FROM audit_head h WHERE h.id = 1)] || hashes)[1:total],
+                    hashes)
              AS w(position, stream_id, version, event_id, type, actor_id, actor_role,
                   occurred_at, payload, encrypted_fields, key_id, prev_hash, hash);
-    UPDATE audit_head SET position = head_position, hash = head_hash WHERE id = 1;
-    RETURN first_position;
+    UPDATE audit_head SET position = head_position + total, hash = head_hash WHERE id = 1;
+    RETURN head_position + 1;
 END;
 $$
 """
@@ -157,8 +171,8 @@ $$
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(EVENT_HASH)
-    op.execute(APPEND)
+    for statement in (EVENT_PREFIX, CHAIN_LINK, EVENT_HASH, APPEND):
+        op.execute(statement)
 
 
 def downgrade() -> None:
@@ -171,4 +185,9 @@ def downgrade() -> None:
     op.execute(
         "DROP FUNCTION audit_event_hash(bigint, text, integer, text, text, text, text,"
         " timestamptz, timestamptz, text, text, text, text)"
+    )
+    op.execute("DROP FUNCTION audit_chain_link(text, text)")
+    op.execute(
+        "DROP FUNCTION audit_event_prefix(bigint, text, integer, text, text, text, text,"
+        " timestamptz, timestamptz, text, text, text)"
     )
