@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from orchestrator.audit import EventStore, schema
-from orchestrator.audit.verify import BATCH, _hashed_columns
+from orchestrator.audit.verify import BATCH, hashed_columns
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Actor, NewEvent
 
@@ -329,7 +329,7 @@ def read_and_hash_rate(engine: sa.Engine) -> float:
     its fields joined; no encoding, no chain, no checks."""
     c = schema.events.c
     query = (
-        sa.select(*_hashed_columns(engine.dialect.name))
+        sa.select(*hashed_columns(engine.dialect.name))
         .where(c.position >= sa.bindparam("lo"), c.position <= sa.bindparam("hi"))
         .order_by(c.position)
     )

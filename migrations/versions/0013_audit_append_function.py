@@ -82,7 +82,10 @@ CREATE FUNCTION audit_append(
     p_recorded_at timestamptz, p_streams text[], p_expected integer[], p_counts integer[],
     p_event_ids text[], p_types text[], p_actor_ids text[], p_actor_roles text[],
     p_occurred_at timestamptz[], p_payloads text[], p_encrypted_fields text[], p_key_ids text[]
-) RETURNS bigint LANGUAGE plpgsql AS $$
+) RETURNS bigint LANGUAGE plpgsql
+-- Its statements' plans are the same for every call: planning them per call (a custom plan)
+-- cost more server time than the rest of a single-event append.
+SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     total integer := coalesce(array_length(p_event_ids, 1), 0);
     head_position bigint;
@@ -96,11 +99,6 @@ DECLARE
     prefixes text[];
     hashes text[] := '{}';
 BEGIN
-    IF (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c) <> total THEN
-        RAISE EXCEPTION 'audit_append: % events given, the counts say %',
-            total, (SELECT coalesce(sum(c), 0) FROM unnest(p_counts) c)
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     SELECT h.position, h.hash INTO head_position, head_hash
         FROM audit_head h WHERE h.id = 1 FOR UPDATE;
     SELECT coalesce(array_agg(s.stream_id), '{}'), coalesce(array_agg(s.version), '{}')
@@ -111,6 +109,7 @@ BEGIN
               FROM (SELECT DISTINCT unnest(p_streams) AS stream_id) u) s;
     DECLARE
         running integer[] := known_versions;
+        counted integer := 0;
     BEGIN
         FOR i IN 1 .. coalesce(array_length(p_streams, 1), 0) LOOP
             k := array_position(known, p_streams[i]);
@@ -118,7 +117,12 @@ BEGIN
                 RETURN NULL;
             END IF;
             running[k] := running[k] + p_counts[i];
+            counted := counted + p_counts[i];
         END LOOP;
+        IF counted <> total THEN
+            RAISE EXCEPTION 'audit_append: % events given, the counts say %', total, counted
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
     END;
     IF total = 0 THEN
         RETURN head_position + 1;

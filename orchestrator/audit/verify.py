@@ -93,7 +93,7 @@ def _walk_chain(
     """Check every row up to the head read at the start; return how many were checked."""
     expected, prev_hash = 1, GENESIS_HASH
     c = schema.events.c
-    columns = _hashed_columns(engine.dialect.name)
+    columns = hashed_columns(engine.dialect.name)
     while expected <= head_position:
         # A bounded position range, not `>= expected … LIMIT`: positions are dense, so the range
         # holds at most BATCH rows, and the planner never sorts the rest of the log per batch.
@@ -139,7 +139,7 @@ def _walk_chain(
     return head_position
 
 
-def _hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
+def hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
     """`chain.HASHED_FIELDS` in order, then the stored hash: what `encoded_hash` re-checks."""
     c = schema.events.c
     hashed = [
