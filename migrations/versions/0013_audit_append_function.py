@@ -31,18 +31,17 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# The encoding in two halves: everything but the previous hash, which a batch computes for all
-# its rows at once, and the link that takes the previous hash, which is sequential.
-EVENT_PREFIX = """
-CREATE FUNCTION audit_event_prefix(
-    p_position bigint, p_stream_id text, p_version integer, p_event_id text, p_type text,
-    p_actor_id text, p_actor_role text, p_occurred_at timestamptz, p_recorded_at timestamptz,
-    p_payload text, p_encrypted_fields text, p_key_id text
+# The encoding in three parts: the fields an event brings (`audit_event_tail`, computed before
+# the head is locked: it holds the costly part, the payload's JSON string and the timestamps),
+# the position and version the lock assigns (`audit_event_prefix`), and the link that takes
+# the previous hash, which is sequential (`audit_chain_link`).
+EVENT_TAIL = """
+CREATE FUNCTION audit_event_tail(
+    p_event_id text, p_type text, p_actor_id text, p_actor_role text,
+    p_occurred_at timestamptz, p_recorded_at timestamptz, p_payload text,
+    p_encrypted_fields text, p_key_id text
 ) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT '["firebreak.audit.event.v1",' || p_position::text
-    || ',' || to_json(p_stream_id)::text
-    || ',' || p_version::text
-    || ',' || to_json(p_event_id)::text
+SELECT to_json(p_event_id)::text
     || ',' || to_json(p_type)::text
     || ',' || to_json(p_actor_id)::text
     || ',' || to_json(p_actor_role)::text
@@ -52,6 +51,14 @@ SELECT '["firebreak.audit.event.v1",' || p_position::text
     || ',' || to_json(p_encrypted_fields)::text
     || ',' || coalesce(to_json(p_key_id)::text, 'null')
     || ','
+$$
+"""
+EVENT_PREFIX = """
+CREATE FUNCTION audit_event_prefix(
+    p_position bigint, p_stream_id text, p_version integer, p_tail text
+) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT '["firebreak.audit.event.v1",' || p_position::text || ',' || to_json(p_stream_id)::text
+    || ',' || p_version::text || ',' || p_tail
 $$
 """
 CHAIN_LINK = """
@@ -66,9 +73,9 @@ CREATE FUNCTION audit_event_hash(
     p_actor_id text, p_actor_role text, p_occurred_at timestamptz, p_recorded_at timestamptz,
     p_payload text, p_encrypted_fields text, p_key_id text, p_prev_hash text
 ) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
-SELECT audit_chain_link(audit_event_prefix(p_position, p_stream_id, p_version, p_event_id,
-    p_type, p_actor_id, p_actor_role, p_occurred_at, p_recorded_at, p_payload,
-    p_encrypted_fields, p_key_id), p_prev_hash)
+SELECT audit_chain_link(audit_event_prefix(p_position, p_stream_id, p_version,
+    audit_event_tail(p_event_id, p_type, p_actor_id, p_actor_role, p_occurred_at,
+                     p_recorded_at, p_payload, p_encrypted_fields, p_key_id)), p_prev_hash)
 $$
 """
 
@@ -96,9 +103,19 @@ DECLARE
     ev_positions bigint[];
     ev_streams text[];
     ev_versions integer[];
+    tails text[];
     prefixes text[];
     hashes text[] := '{}';
 BEGIN
+    -- Before the lock: every event's own part of the encoding, in order.
+    SELECT array_agg(audit_event_tail(e.event_id, e.type, e.actor_id, e.actor_role,
+                                      e.occurred_at, p_recorded_at, e.payload,
+                                      e.encrypted_fields, e.key_id) ORDER BY e.n)
+        INTO tails
+        FROM unnest(p_event_ids, p_types, p_actor_ids, p_actor_roles, p_occurred_at,
+                    p_payloads, p_encrypted_fields, p_key_ids) WITH ORDINALITY
+             AS e(event_id, type, actor_id, actor_role, occurred_at, payload,
+                  encrypted_fields, key_id, n);
     SELECT h.position, h.hash INTO head_position, head_hash
         FROM audit_head h WHERE h.id = 1 FOR UPDATE;
     SELECT coalesce(array_agg(s.stream_id), '{}'), coalesce(array_agg(s.version), '{}')
@@ -127,15 +144,13 @@ BEGIN
     IF total = 0 THEN
         RETURN head_position + 1;
     END IF;
-    -- Every row but its hash, in one pass: position, the stream's next version, and the
-    -- encoding of all the hashed fields before the previous hash.
+    -- Under the lock, in one pass: each row's position, its stream's next version, and the
+    -- encoding of everything but the previous hash.
     SELECT array_agg(head_position + x.n ORDER BY x.n),
            array_agg(x.stream_id ORDER BY x.n),
            array_agg(x.version ORDER BY x.n),
            array_agg(audit_event_prefix(head_position + x.n, x.stream_id, x.version,
-                                        e.event_id, e.type, e.actor_id, e.actor_role,
-                                        e.occurred_at, p_recorded_at, e.payload,
-                                        e.encrypted_fields, e.key_id) ORDER BY x.n)
+                                        tails[x.n]) ORDER BY x.n)
         INTO ev_positions, ev_streams, ev_versions, prefixes
         FROM (SELECT u.stream_id,
                      row_number() OVER (ORDER BY u.item, g.j) AS n,
@@ -144,11 +159,7 @@ BEGIN
               FROM unnest(p_streams, p_counts) WITH ORDINALITY AS u(stream_id, count, item)
               CROSS JOIN generate_series(1, u.count) AS g(j)
               JOIN unnest(known, known_versions) AS b(stream_id, version)
-                ON b.stream_id = u.stream_id) x
-        JOIN unnest(p_event_ids, p_types, p_actor_ids, p_actor_roles, p_occurred_at,
-                    p_payloads, p_encrypted_fields, p_key_ids) WITH ORDINALITY
-             AS e(event_id, type, actor_id, actor_role, occurred_at, payload,
-                  encrypted_fields, key_id, n) ON e.n = x.n;
+                ON b.stream_id = u.stream_id) x;
     FOR i IN 1 .. total LOOP
         head_hash := audit_chain_link(prefixes[i], head_hash);
         hashes := hashes || head_hash;
@@ -175,7 +186,7 @@ $$
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for statement in (EVENT_PREFIX, CHAIN_LINK, EVENT_HASH, APPEND):
+    for statement in (EVENT_TAIL, EVENT_PREFIX, CHAIN_LINK, EVENT_HASH, APPEND):
         op.execute(statement)
 
 
@@ -191,7 +202,8 @@ def downgrade() -> None:
         " timestamptz, timestamptz, text, text, text, text)"
     )
     op.execute("DROP FUNCTION audit_chain_link(text, text)")
+    op.execute("DROP FUNCTION audit_event_prefix(bigint, text, integer, text)")
     op.execute(
-        "DROP FUNCTION audit_event_prefix(bigint, text, integer, text, text, text, text,"
-        " timestamptz, timestamptz, text, text, text)"
+        "DROP FUNCTION audit_event_tail(text, text, text, text, timestamptz, timestamptz,"
+        " text, text, text)"
     )
