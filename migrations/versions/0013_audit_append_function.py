@@ -97,6 +97,7 @@ DECLARE
     total integer := coalesce(array_length(p_event_ids, 1), 0);
     head_position bigint;
     head_hash text;
+    first_hash text;
     known text[];
     known_versions integer[];
     k integer;
@@ -145,37 +146,51 @@ BEGIN
         RETURN head_position + 1;
     END IF;
     -- Under the lock, in one pass: each row's position, its stream's next version, and the
-    -- encoding of everything but the previous hash.
-    SELECT array_agg(head_position + x.n ORDER BY x.n),
-           array_agg(x.stream_id ORDER BY x.n),
-           array_agg(x.version ORDER BY x.n),
-           array_agg(audit_event_prefix(head_position + x.n, x.stream_id, x.version,
-                                        tails[x.n]) ORDER BY x.n)
-        INTO ev_positions, ev_streams, ev_versions, prefixes
-        FROM (SELECT u.stream_id,
-                     row_number() OVER (ORDER BY u.item, g.j) AS n,
-                     (b.version + row_number() OVER (PARTITION BY u.stream_id
-                                                     ORDER BY u.item, g.j))::integer AS version
-              FROM unnest(p_streams, p_counts) WITH ORDINALITY AS u(stream_id, count, item)
-              CROSS JOIN generate_series(1, u.count) AS g(j)
-              JOIN unnest(known, known_versions) AS b(stream_id, version)
-                ON b.stream_id = u.stream_id) x;
+    -- encoding of everything but the previous hash. One stream (every `append`) needs no
+    -- ranking of the events by stream.
+    IF array_length(p_streams, 1) = 1 THEN
+        SELECT array_agg(head_position + g.n ORDER BY g.n),
+               array_agg(p_streams[1]),
+               array_agg(known_versions[1] + g.n ORDER BY g.n),
+               array_agg(audit_event_prefix(head_position + g.n, p_streams[1],
+                                            known_versions[1] + g.n, tails[g.n]) ORDER BY g.n)
+            INTO ev_positions, ev_streams, ev_versions, prefixes
+            FROM generate_series(1, total) AS g(n);
+    ELSE
+        SELECT array_agg(head_position + x.n ORDER BY x.n),
+               array_agg(x.stream_id ORDER BY x.n),
+               array_agg(x.version ORDER BY x.n),
+               array_agg(audit_event_prefix(head_position + x.n, x.stream_id, x.version,
+                                            tails[x.n]) ORDER BY x.n)
+            INTO ev_positions, ev_streams, ev_versions, prefixes
+            FROM (SELECT u.stream_id,
+                         row_number() OVER (ORDER BY u.item, g.j) AS n,
+                         (b.version + row_number() OVER (PARTITION BY u.stream_id
+                                                         ORDER BY u.item, g.j))::integer
+                             AS version
+                  FROM unnest(p_streams, p_counts) WITH ORDINALITY AS u(stream_id, count, item)
+                  CROSS JOIN generate_series(1, u.count) AS g(j)
+                  JOIN unnest(known, known_versions) AS b(stream_id, version)
+                    ON b.stream_id = u.stream_id) x;
+    END IF;
+    first_hash := head_hash;
     FOR i IN 1 .. total LOOP
         head_hash := audit_chain_link(prefixes[i], head_hash);
         hashes := hashes || head_hash;
     END LOOP;
-    INSERT INTO audit_events (position, stream_id, version, event_id, type, actor_id,
-                              actor_role, occurred_at, recorded_at, payload, encrypted_fields,
-                              key_id, prev_hash, hash)
+    WITH stored AS (
+        INSERT INTO audit_events (position, stream_id, version, event_id, type, actor_id,
+                                  actor_role, occurred_at, recorded_at, payload,
+                                  encrypted_fields, key_id, prev_hash, hash)
         SELECT w.position, w.stream_id, w.version, w.event_id, w.type, w.actor_id,
                w.actor_role, w.occurred_at, p_recorded_at, w.payload, w.encrypted_fields,
                w.key_id, w.prev_hash, w.hash
         FROM unnest(ev_positions, ev_streams, ev_versions, p_event_ids, p_types, p_actor_ids,
                     p_actor_roles, p_occurred_at, p_payloads, p_encrypted_fields, p_key_ids,
-                    (ARRAY[(SELECT h.hash FROM audit_head h WHERE h.id = 1)] || hashes)[1:total],
-                    hashes)
+                    (ARRAY[first_hash] || hashes)[1:total], hashes)
              AS w(position, stream_id, version, event_id, type, actor_id, actor_role,
-                  occurred_at, payload, encrypted_fields, key_id, prev_hash, hash);
+                  occurred_at, payload, encrypted_fields, key_id, prev_hash, hash)
+    )
     UPDATE audit_head SET position = head_position + total, hash = head_hash WHERE id = 1;
     RETURN head_position + 1;
 END;
