@@ -3,7 +3,9 @@
 Appends are serialised on the single ``audit_head`` row (``SELECT … FOR UPDATE`` on PostgreSQL,
 ``BEGIN IMMEDIATE`` on SQLite): positions are assigned and committed strictly in order, so a
 reader tailing by position never skips an event that commits later below what it has read, a
-rolled-back append leaves no hole, and the chain's previous hash is always at hand.
+rolled-back append leaves no hole, and the chain's previous hash is always at hand. On
+PostgreSQL the common path is one call of the server-side function ``audit_append``
+(migrations/versions/0013), which does all of that and the hashing in one round trip.
 """
 
 from __future__ import annotations
