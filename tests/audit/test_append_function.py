@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,6 @@ import sqlalchemy as sa
 
 from orchestrator.audit import EventStore, schema
 from orchestrator.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_json, event_hash
-from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import Conflict
 from orchestrator.security.keyring import KeyRing
 from tests.audit.writers import append_same_events
@@ -49,11 +47,9 @@ HASH_CALL = (
 
 
 @pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[sa.Engine]:
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
-    yield engine
-    engine.dispose()
+def db_url(pg_url: str) -> str:
+    """Only PostgreSQL here: the conftest's `engine` is a migrated PostgreSQL database."""
+    return pg_url
 
 
 def _row(text: str, n: int, **changes: Any) -> dict[str, Any]:
@@ -76,8 +72,9 @@ def _row(text: str, n: int, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("text", TRICKY)
-def test_the_server_hash_is_the_python_hash_byte_for_byte(pg_url: str, text: str) -> None:
-    upgrade(pg_url)
+def test_the_server_hash_is_the_python_hash_byte_for_byte(
+    pg_url: str, engine: sa.Engine, text: str
+) -> None:
     rows = [
         _row(text, 1),
         _row(text, 999_999, key_id=None, prev_hash="f" * 64),
@@ -91,9 +88,9 @@ def test_the_server_hash_is_the_python_hash_byte_for_byte(pg_url: str, text: str
 
 
 def test_appends_of_tricky_values_verify_and_match_the_python_chain(
-    pg_engine: sa.Engine,
+    engine: sa.Engine,
 ) -> None:
-    store = EventStore(pg_engine, keyring=KeyRing.generate())
+    store = EventStore(engine, keyring=KeyRing.generate())
     for n, text in enumerate(TRICKY):
         events = [
             new_event(text or "T", payload={text: text, "list": [text, n]}),
@@ -103,7 +100,7 @@ def test_appends_of_tricky_values_verify_and_match_the_python_chain(
             2 * n + 1,
             2 * n + 2,
         ]
-    with pg_engine.connect() as conn:
+    with engine.connect() as conn:
         stored = conn.execute(sa.select(schema.events).order_by(schema.events.c.position)).all()
     prev = GENESIS_HASH
     for row in stored:
@@ -118,20 +115,18 @@ def test_appends_of_tricky_values_verify_and_match_the_python_chain(
     assert report.ok and report.checked == 2 * len(TRICKY), report
 
 
-def test_an_append_is_one_statement_after_the_pool_ping(
-    pg_engine: sa.Engine, tmp_path: Path
-) -> None:
-    store = EventStore(pg_engine)
+def test_an_append_is_one_statement_after_the_pool_ping(engine: sa.Engine, tmp_path: Path) -> None:
+    store = EventStore(engine)
     store.append("warm", [new_event()])
     path = tmp_path / "libpq.trace"
     with path.open("w") as trace:
-        raw = pg_engine.raw_connection()
+        raw = engine.raw_connection()
         pgconn = raw.driver_connection.pgconn  # type: ignore[union-attr]
         pgconn.trace(trace.fileno())
         pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
         raw.close()  # the pool's only connection: the append below takes it back
         store.append("traced", [new_event(), new_event()], expected_version=0)
-        raw = pg_engine.raw_connection()
+        raw = engine.raw_connection()
         raw.driver_connection.pgconn.untrace()  # type: ignore[union-attr]
         raw.close()
     lines = path.read_text().splitlines()
@@ -141,8 +136,8 @@ def test_an_append_is_one_statement_after_the_pool_ping(
     assert trips == ["Query", "Sync", "Query"], sent  # ping, the call, the untrace's ping
 
 
-def test_a_repeated_id_in_a_batch_rolls_the_whole_call_back(pg_engine: sa.Engine) -> None:
-    store = EventStore(pg_engine)
+def test_a_repeated_id_in_a_batch_rolls_the_whole_call_back(engine: sa.Engine) -> None:
+    store = EventStore(engine)
     stored = new_event(payload={"n": 1})
     store.append("a", [stored])
     with pytest.raises(Conflict):
@@ -152,7 +147,7 @@ def test_a_repeated_id_in_a_batch_rolls_the_whole_call_back(pg_engine: sa.Engine
     assert store.verify().ok
 
 
-def test_counts_that_do_not_match_the_events_are_refused(pg_engine: sa.Engine) -> None:
+def test_counts_that_do_not_match_the_events_are_refused(engine: sa.Engine) -> None:
     now = datetime.now(UTC)
     call = sa.text(
         "SELECT audit_append(:now, ARRAY['s'], ARRAY[NULL]::integer[], ARRAY[2],"
@@ -160,13 +155,13 @@ def test_counts_that_do_not_match_the_events_are_refused(pg_engine: sa.Engine) -
         " ARRAY['{}'], ARRAY['[]'], ARRAY[NULL]::text[])"
     )
     refused = pytest.raises(sa.exc.DataError, match="1 events given, the counts say 2")
-    with refused, pg_engine.begin() as conn:
+    with refused, engine.begin() as conn:
         conn.execute(call, {"now": now})
-    assert EventStore(pg_engine).head() == (0, GENESIS_HASH)
+    assert EventStore(engine).head() == (0, GENESIS_HASH)
 
 
 def test_four_processes_appending_the_same_events_store_each_once(
-    pg_url: str, pg_engine: sa.Engine
+    pg_url: str, engine: sa.Engine
 ) -> None:
     """Every writer retries the same 40 appends (same ids, same content): each event is
     stored once, every writer is given the same positions, and the chain is whole."""
@@ -177,7 +172,7 @@ def test_four_processes_appending_the_same_events_store_each_once(
     assert results[0] == results[1] == results[2] == results[3]
     positions = [p for batch in results[0] for p in batch]
     assert sorted(positions) == list(range(1, len(positions) + 1))
-    store = EventStore(pg_engine)
+    store = EventStore(engine)
     assert store.head()[0] == len(positions)
     assert [e.version for e in store.read_stream("same")] == list(range(1, len(positions) + 1))
     report = store.verify()
