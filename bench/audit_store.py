@@ -1,9 +1,13 @@
-"""Benchmark of the audit event store on SQLite and PostgreSQL, with `eventsourcing` as baseline.
+"""Benchmark of the audit event store on SQLite and PostgreSQL, with baselines in the same run.
 
-Prints append rates (single events, batches of 100, 4 concurrent writer processes), query
-latency p50/p95 over a log of --events events, export rates (JSON Lines, and OCSF records: the
-JSON Lines export in the same run is their baseline), verify rate, and the same append
-workloads through the `eventsourcing` library's PostgreSQL recorder in the same run.
+Appends (batches of 1, 10 and 100; 4 writer processes at batches of 1, 10 and 100) run in pairs
+against the `eventsourcing` library's PostgreSQL recorder: each pair runs --rounds times,
+alternating which side goes first (AB, BA, AB, ...), and the table gives each side's median
+and the ratio of the medians, with the range of the per-round ratios, so a burst of other work
+on a shared machine lands on both sides. Verify is paired the same way with a baseline that
+reads the same rows (the same query, through the DBAPI cursor) and SHA-256-hashes each.
+Query latency p50/p95 and export (JSON Lines, and OCSF records, whose baseline is the JSON Lines
+export of the same run) run over a log of --events events.
 
     .venv/bin/python bench/audit_store.py                 # 100k-event log (a few minutes)
     .venv/bin/python bench/audit_store.py --events 1000000
@@ -12,6 +16,7 @@ workloads through the `eventsourcing` library's PostgreSQL recorder in the same 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import multiprocessing
 import os
@@ -30,9 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from orchestrator.audit import EventStore, ExportFormat
+from orchestrator.audit import EventStore, ExportFormat, schema
+from orchestrator.audit.verify import BATCH, hashed_columns
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Actor, NewEvent
 
@@ -52,6 +59,10 @@ TYPES = [
 ACTORS = [Actor(id=f"user-{i}", role="responder") for i in range(10)] + [Actor.system()]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WRITERS = 4
+BATCHES = (1, 10, 100)
+# Events per measurement: enough for a second or more of work at today's rates.
+SINGLE_TOTAL = {1: 1500, 10: 6000, 100: 20000}
+WRITERS_TOTAL = {1: 2000, 10: 8000, 100: 20000}
 
 
 def event(rng: random.Random, n: int) -> NewEvent:
@@ -92,142 +103,17 @@ def drop_database(url: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
 
 
-# -- Firebreak store workloads ---------------------------------------------------------------
+# -- append workloads (both systems) ------------------------------------------------------
 
 
-def append_rate(store: EventStore, total: int, batch: int, seed: int, start: int = 0) -> float:
+def fb_append_rate(store: EventStore, total: int, batch: int, seed: int) -> float:
     rng = random.Random(seed)
     streams = [f"incident-{seed}-{i}" for i in range(1000)]
-    batches = [
-        [event(rng, start + b * batch + i) for i in range(batch)] for b in range(total // batch)
-    ]
+    batches = [[event(rng, b * batch + i) for i in range(batch)] for b in range(total // batch)]
     began = time.perf_counter()
     for events in batches:
         store.append(rng.choice(streams), events)
     return total / (time.perf_counter() - began)
-
-
-def _writer(url: str, seed: int, total: int, batch: int, go: Any, done: Any) -> None:
-    engine = make_engine(url)
-    store = EventStore(engine)
-    store.head()
-    go.wait()
-    append_rate(store, total, batch, seed)
-    done.put(total)
-    engine.dispose()
-
-
-def concurrent_rate(
-    target: Callable[..., None], url: str, total: int, batch: int, seed: int
-) -> float:
-    """Events/s of WRITERS processes appending at once (process start-up not counted)."""
-    ctx = multiprocessing.get_context("spawn")
-    go, done = ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(target=target, args=(url, seed + w, total // WRITERS, batch, go, done))
-        for w in range(WRITERS)
-    ]
-    for proc in procs:
-        proc.start()
-    time.sleep(3)  # let every writer import and connect before the clock starts
-    began = time.perf_counter()
-    go.set()
-    written = 0
-    for _ in procs:
-        written += _next_result(done, procs)
-    elapsed = time.perf_counter() - began
-    for proc in procs:
-        proc.join()
-    return written / elapsed
-
-
-def _next_result(done: Any, procs: list[Any]) -> int:
-    """The next writer's count; fails fast instead of hanging when a writer has died."""
-    while True:
-        try:
-            return int(done.get(timeout=1))
-        except queue.Empty:
-            if any(proc.exitcode not in (None, 0) for proc in procs):
-                for proc in procs:
-                    proc.kill()
-                raise RuntimeError("a writer process failed (see its traceback above)") from None
-
-
-def query_latencies(store: EventStore, rounds: int, log_size: int) -> tuple[float, float]:
-    rng = random.Random(7)
-    kinds: list[Callable[[], Any]] = [
-        lambda: store.query(stream=f"incident-2-{rng.randrange(1000)}"),
-        lambda: store.query(types=[rng.choice(TYPES)], after_position=rng.randrange(log_size)),
-        lambda: store.query(actor=rng.choice(ACTORS).id, after_position=rng.randrange(log_size)),
-        lambda: store.query(
-            since=T0 + timedelta(seconds=rng.randrange(log_size * 2)),
-            until=T0 + timedelta(seconds=rng.randrange(log_size * 2) + 3600),
-        ),
-    ]
-    samples = []
-    for n in range(rounds):
-        began = time.perf_counter()
-        kinds[n % len(kinds)]()
-        samples.append((time.perf_counter() - began) * 1000)
-    cuts = statistics.quantiles(samples, n=20)
-    return statistics.median(samples), cuts[18]
-
-
-def bench_firebreak(backend: str, workdir: Path, log_size: int) -> dict[str, Any]:
-    url = new_database(backend, workdir)
-    try:
-        upgrade(url)
-        engine = make_engine(url)
-        store = EventStore(engine)
-        figures: dict[str, Any] = {"single": append_rate(store, 2000, 1, 1)}
-        fill_began = time.perf_counter()
-        figures["batch100"] = append_rate(store, log_size - 2000, 100, 2, start=2000)
-        figures["fill_seconds"] = time.perf_counter() - fill_began
-        figures["p50_ms"], figures["p95_ms"] = query_latencies(store, 400, log_size)
-        began = time.perf_counter()
-        exported = store.export(io.StringIO())
-        figures["export"] = exported / (time.perf_counter() - began)
-        began = time.perf_counter()
-        exported = store.export(io.StringIO(), format=ExportFormat.ocsf)
-        figures["export_ocsf"] = exported / (time.perf_counter() - began)
-        began = time.perf_counter()
-        report = store.verify()
-        figures["verify"] = report.checked / (time.perf_counter() - began)
-        assert report.ok and report.checked == log_size, report
-        engine.dispose()
-        concurrent_url = new_database(backend, workdir)
-        try:
-            upgrade(concurrent_url)
-            figures["writers4_b1"] = concurrent_rate(_writer, concurrent_url, 4000, 1, 1000)
-            figures["writers4_b10"] = concurrent_rate(_writer, concurrent_url, 20000, 10, 2000)
-            check = make_engine(concurrent_url)
-            assert EventStore(check).verify().ok
-            check.dispose()
-        finally:
-            drop_database(concurrent_url)
-        return figures
-    finally:
-        drop_database(url)
-
-
-# -- eventsourcing baseline ------------------------------------------------------------------
-
-
-def _es_recorder(url: str, create: bool = False) -> Any:
-    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-
-    parsed = make_url(url)
-    datastore = PostgresDatastore(
-        dbname=parsed.database or "",
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password="",
-    )
-    recorder = PostgresApplicationRecorder(datastore)
-    if create:
-        recorder.create_table()
-    return recorder
 
 
 def es_append_rate(recorder: Any, total: int, batch: int, seed: int) -> float:
@@ -251,24 +137,263 @@ def es_append_rate(recorder: Any, total: int, batch: int, seed: int) -> float:
     return total / (time.perf_counter() - began)
 
 
-def _es_writer(url: str, seed: int, total: int, batch: int, go: Any, done: Any) -> None:
-    recorder = _es_recorder(url)
-    go.wait()
-    es_append_rate(recorder, total, batch, seed)
+def _es_recorder(url: str, create: bool = False) -> Any:
+    from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+
+    parsed = make_url(url)
+    datastore = PostgresDatastore(
+        dbname=parsed.database or "",
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password="",
+    )
+    recorder = PostgresApplicationRecorder(datastore)
+    if create:
+        recorder.create_table()
+    return recorder
+
+
+def _writer(
+    system: str, url: str, seed: int, total: int, batch: int, ready: Any, go: Any, done: Any
+) -> None:
+    """One writer process: connect, say so, wait for the start, append, report."""
+    if system == "firebreak":
+        engine = make_engine(url)
+        store = EventStore(engine)
+        store.head()
+        ready.put(seed)
+        go.wait()
+        fb_append_rate(store, total, batch, seed)
+        engine.dispose()
+    else:
+        recorder = _es_recorder(url)
+        recorder.max_notification_id()
+        ready.put(seed)
+        go.wait()
+        es_append_rate(recorder, total, batch, seed)
+        recorder.datastore.close()
     done.put(total)
 
 
-def bench_eventsourcing(workdir: Path, log_size: int) -> dict[str, Any]:
-    url = new_database("postgresql", workdir)
+def concurrent_rate(system: str, url: str, total: int, batch: int, seed: int) -> float:
+    """Events/s of WRITERS processes appending at once (start-up and connecting not counted)."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_writer,
+            args=(system, url, seed + w, total // WRITERS, batch, ready, go, done),
+        )
+        for w in range(WRITERS)
+    ]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        _next_result(ready, procs)
+    began = time.perf_counter()
+    go.set()
+    written = 0
+    for _ in procs:
+        written += _next_result(done, procs)
+    elapsed = time.perf_counter() - began
+    for proc in procs:
+        proc.join()
+    return written / elapsed
+
+
+def _next_result(results: Any, procs: list[Any]) -> int:
+    """The next writer's message; fails fast instead of hanging when a writer has died."""
+    while True:
+        try:
+            return int(results.get(timeout=1))
+        except queue.Empty:
+            if any(proc.exitcode not in (None, 0) for proc in procs):
+                for proc in procs:
+                    proc.kill()
+                raise RuntimeError("a writer process failed (see its traceback above)") from None
+
+
+class Pairs:
+    """Measurements of two sides run alternately: round r runs A then B when r is even,
+    B then A when odd."""
+
+    def __init__(self, rounds: int) -> None:
+        self.rounds = rounds
+        self.figures: dict[str, dict[str, list[float]]] = {}
+
+    def run(self, key: str, sides: dict[str, Callable[[int], float]]) -> None:
+        names = list(sides)
+        for r in range(self.rounds):
+            for name in names if r % 2 == 0 else reversed(names):
+                rate = sides[name](r)
+                self.figures.setdefault(key, {}).setdefault(name, []).append(rate)
+                print(f"  {key} round {r + 1} {name}: {rate:,.0f}/s", file=sys.stderr, flush=True)
+
+    def median(self, key: str, name: str) -> float | None:
+        values = self.figures.get(key, {}).get(name)
+        return statistics.median(values) if values else None
+
+    def ratios(self, key: str, a: str, b: str) -> tuple[float, float, float] | None:
+        """(ratio of the medians, lowest and highest per-round ratio) of `a` to `b`."""
+        pairs = self.figures.get(key, {})
+        if a not in pairs or b not in pairs:
+            return None
+        per_round = [x / y for x, y in zip(pairs[a], pairs[b], strict=True)]
+        return (
+            statistics.median(pairs[a]) / statistics.median(pairs[b]),
+            min(per_round),
+            max(per_round),
+        )
+
+
+def bench_appends(pairs: Pairs, backends: Sequence[str], workdir: Path, baseline: bool) -> None:
+    """Every append workload, each system on its own fresh database."""
+    urls = {backend: new_database(backend, workdir) for backend in backends}
+    es_url = new_database("postgresql", workdir) if baseline else None
+    engines = {}
     try:
-        recorder = _es_recorder(url, create=True)
-        figures = {
-            "single": es_append_rate(recorder, 2000, 1, 1),
-            "batch100": es_append_rate(recorder, min(log_size, 100_000), 100, 2),
-            "writers4_b1": concurrent_rate(_es_writer, url, 4000, 1, 1000),
-            "writers4_b10": concurrent_rate(_es_writer, url, 20000, 10, 2000),
-        }
-        recorder.datastore.close()
+        for backend, url in urls.items():
+            upgrade(url)
+            engines[backend] = make_engine(url)
+        stores = {backend: EventStore(engine) for backend, engine in engines.items()}
+        recorder = _es_recorder(es_url, create=True) if es_url else None
+        for batch in BATCHES:
+            total = SINGLE_TOTAL[batch]
+            sides: dict[str, Callable[[int], float]] = {
+                f"Firebreak {backend}": (
+                    lambda r, s=stores[backend], t=total, b=batch: fb_append_rate(
+                        s, t, b, 1_000_000 + 100 * b + r
+                    )
+                )
+                for backend in backends
+            }
+            if recorder is not None:
+                sides["eventsourcing"] = lambda r, t=total, b=batch: es_append_rate(
+                    recorder, t, b, 1_000_000 + 100 * b + r
+                )
+            pairs.run(f"batch{batch}", sides)
+        for batch in BATCHES:
+            total = WRITERS_TOTAL[batch]
+            sides = {
+                f"Firebreak {backend}": (
+                    lambda r, u=urls[backend], t=total, b=batch: concurrent_rate(
+                        "firebreak", u, t, b, 2_000_000 + 1000 * b + 10 * r
+                    )
+                )
+                for backend in backends
+            }
+            if es_url is not None:
+                sides["eventsourcing"] = lambda r, t=total, b=batch: concurrent_rate(
+                    "eventsourcing", str(es_url), t, b, 2_000_000 + 1000 * b + 10 * r
+                )
+            pairs.run(f"writers{batch}", sides)
+        for store in stores.values():
+            report = store.verify()
+            assert report.ok, report
+        if recorder is not None:
+            recorder.datastore.close()
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        for url in [*urls.values(), es_url]:
+            if url:
+                drop_database(url)
+
+
+# -- reading: queries, export, verify and its baseline ------------------------------------
+
+
+def query_latencies(store: EventStore, rounds: int, log_size: int) -> tuple[float, float]:
+    rng = random.Random(7)
+    kinds: list[Callable[[], Any]] = [
+        lambda: store.query(stream=f"incident-2-{rng.randrange(1000)}"),
+        lambda: store.query(types=[rng.choice(TYPES)], after_position=rng.randrange(log_size)),
+        lambda: store.query(actor=rng.choice(ACTORS).id, after_position=rng.randrange(log_size)),
+        lambda: store.query(
+            since=T0 + timedelta(seconds=rng.randrange(log_size * 2)),
+            until=T0 + timedelta(seconds=rng.randrange(log_size * 2) + 3600),
+        ),
+    ]
+    samples = []
+    for n in range(rounds):
+        began = time.perf_counter()
+        kinds[n % len(kinds)]()
+        samples.append((time.perf_counter() - began) * 1000)
+    cuts = statistics.quantiles(samples, n=20)
+    return statistics.median(samples), cuts[18]
+
+
+def read_and_hash_rate(engine: sa.Engine) -> float:
+    """Verify's floor: the rows verify reads, by the same query over the same position
+    ranges, fetched through the DBAPI cursor (no SQLAlchemy rows), each SHA-256-hashed over
+    its fields joined; no encoding, no chain, no checks."""
+    c = schema.events.c
+    query = (
+        sa.select(*hashed_columns(engine.dialect.name))
+        .where(c.position >= sa.bindparam("lo"), c.position <= sa.bindparam("hi"))
+        .order_by(c.position)
+    )
+    compiled = query.compile(dialect=engine.dialect)
+    sql = str(compiled)
+    began = time.perf_counter()
+    with engine.connect() as conn:
+        head = int(conn.execute(sa.select(schema.head.c.position)).scalar_one())
+    hashed = 0
+    for lo in range(1, head + 1, BATCH):
+        params = compiled.construct_params({"lo": lo, "hi": min(head, lo + BATCH - 1)})
+        args = (
+            tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+        )
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, args)
+            for row in cursor.fetchall():
+                hashlib.sha256("\x1f".join(map(str, row)).encode()).hexdigest()
+                hashed += 1
+            cursor.close()
+        finally:
+            raw.close()
+    assert hashed == head, (hashed, head)
+    return hashed / (time.perf_counter() - began)
+
+
+def verify_rate(store: EventStore, log_size: int) -> float:
+    began = time.perf_counter()
+    report = store.verify()
+    rate = report.checked / (time.perf_counter() - began)
+    assert report.ok and report.checked == log_size, report
+    return rate
+
+
+def bench_reading(pairs: Pairs, backend: str, workdir: Path, log_size: int) -> dict[str, float]:
+    url = new_database(backend, workdir)
+    name = f"Firebreak {backend}"
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        store = EventStore(engine)
+        rng = random.Random(2)
+        streams = [f"incident-2-{i}" for i in range(1000)]
+        for start in range(0, log_size, 500):
+            store.append(rng.choice(streams), [event(rng, start + i) for i in range(500)])
+        figures: dict[str, float] = {}
+        figures["p50_ms"], figures["p95_ms"] = query_latencies(store, 400, log_size)
+        began = time.perf_counter()
+        exported = store.export(io.StringIO())
+        figures["export"] = exported / (time.perf_counter() - began)
+        began = time.perf_counter()
+        exported = store.export(io.StringIO(), format=ExportFormat.ocsf)
+        figures["export_ocsf"] = exported / (time.perf_counter() - began)
+        pairs.run(
+            f"verify {backend}",
+            {
+                name: lambda r: verify_rate(store, log_size),
+                "read + SHA-256": lambda r: read_and_hash_rate(engine),
+            },
+        )
+        engine.dispose()
         return figures
     finally:
         drop_database(url)
@@ -297,56 +422,95 @@ def machine() -> str:
     )
 
 
-def table(results: dict[str, dict[str, Any]]) -> str:
+def _ratio(found: tuple[float, float, float] | None) -> str:
+    if found is None:
+        return "—"
+    median, low, high = found
+    return f"**{median:.2f}x** ({low:.2f} to {high:.2f})"
+
+
+def append_table(pairs: Pairs, backends: Sequence[str]) -> str:
+    names = [f"Firebreak {backend}" for backend in backends] + ["eventsourcing"]
+    lines = [
+        "| append (events/s, median of rounds) | "
+        + " | ".join(names)
+        + " | Firebreak PostgreSQL / eventsourcing (per-round range) |",
+        "| --- |" + " --- |" * (len(names) + 1),
+    ]
+    workloads = [(f"batch{b}", f"one writer, batches of {b}") for b in BATCHES] + [
+        (f"writers{b}", f"{WRITERS} writer processes, batches of {b}") for b in BATCHES
+    ]
+    for key, label in workloads:
+        cells = [pairs.median(key, name) for name in names]
+        shown = [f"{c:,.0f}" if c is not None else "—" for c in cells]
+        ratio = _ratio(pairs.ratios(key, "Firebreak postgresql", "eventsourcing"))
+        lines.append(f"| {label} | " + " | ".join(shown) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+def reading_table(pairs: Pairs, reading: dict[str, dict[str, float]]) -> str:
+    names = list(reading)
+    lines = [
+        "| measure | " + " | ".join(f"Firebreak {n}" for n in names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
     rows = [
-        ("append, single events (events/s)", "single", "{:,.0f}"),
-        ("append, batches of 100 (events/s)", "batch100", "{:,.0f}"),
-        (f"append, {WRITERS} writer processes, batch 1 (events/s)", "writers4_b1", "{:,.0f}"),
-        (f"append, {WRITERS} writer processes, batch 10 (events/s)", "writers4_b10", "{:,.0f}"),
         ("query latency p50 (ms)", "p50_ms", "{:.2f}"),
         ("query latency p95 (ms)", "p95_ms", "{:.2f}"),
         ("export (events/s)", "export", "{:,.0f}"),
         ("export as OCSF records (events/s)", "export_ocsf", "{:,.0f}"),
-        ("verify (events/s)", "verify", "{:,.0f}"),
     ]
-    names = list(results)
-    lines = ["| measure | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
     for label, key, fmt in rows:
-        cells = [fmt.format(results[n][key]) if key in results[n] else "—" for n in names]
+        lines.append(
+            f"| {label} | " + " | ".join(fmt.format(reading[n][key]) for n in names) + " |"
+        )
+    for label, side in (
+        ("verify (events/s)", None),
+        ("read + SHA-256 baseline (events/s)", "read + SHA-256"),
+    ):
+        cells = []
+        for n in names:
+            value = pairs.median(f"verify {n}", side or f"Firebreak {n}")
+            cells.append(f"{value:,.0f}" if value is not None else "—")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    fb, es = results.get("Firebreak PostgreSQL", {}), results.get("eventsourcing PostgreSQL", {})
     ratios = [
-        f"{key}: {fb[key] / es[key]:.2f}x"
-        for key in ("single", "batch100", "writers4_b1", "writers4_b10")
-        if key in fb and key in es
+        _ratio(pairs.ratios(f"verify {n}", f"Firebreak {n}", "read + SHA-256")) for n in names
     ]
-    if ratios:
-        lines.append("")
-        lines.append("Firebreak / eventsourcing on PostgreSQL: " + ", ".join(ratios))
+    lines.append("| verify / baseline (per-round range) | " + " | ".join(ratios) + " |")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--events", type=int, default=100_000, help="log size for queries")
+    parser.add_argument("--events", type=int, default=100_000, help="log size for reading")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per pair")
     parser.add_argument("--no-baseline", action="store_true", help="skip eventsourcing")
+    parser.add_argument("--only", choices=["appends", "reading"], help="one half only")
     args = parser.parse_args(argv)
-    results: dict[str, dict[str, Any]] = {}
+    backends = args.backends.split(",")
+    pairs = Pairs(args.rounds)
+    reading: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for backend in args.backends.split(","):
-            name = {"sqlite": "Firebreak SQLite", "postgresql": "Firebreak PostgreSQL"}[backend]
-            print(f"running {name} ({args.events:,} events)...", file=sys.stderr, flush=True)
-            results[name] = bench_firebreak(backend, Path(tmp), args.events)
-            print(results[name], file=sys.stderr, flush=True)
-        if not args.no_baseline:
-            print("running eventsourcing baseline...", file=sys.stderr, flush=True)
-            results["eventsourcing PostgreSQL"] = bench_eventsourcing(Path(tmp), args.events)
-    print(f"audit store benchmark, log of {args.events:,} events")
+        if args.only != "reading":
+            print("appends...", file=sys.stderr, flush=True)
+            bench_appends(pairs, backends, Path(tmp), not args.no_baseline)
+        if args.only != "appends":
+            for backend in backends:
+                print(f"reading, {backend}, {args.events:,} events...", file=sys.stderr, flush=True)
+                reading[backend] = bench_reading(pairs, backend, Path(tmp), args.events)
+    print(
+        f"audit store benchmark, {args.rounds} alternating rounds per pair,"
+        f" log of {args.events:,} events"
+    )
     print(f"machine: {machine()}")
     print(f"reproduce: .venv/bin/python bench/audit_store.py {' '.join(sys.argv[1:])}".rstrip())
-    print()
-    print(table(results))
+    if args.only != "reading":
+        print()
+        print(append_table(pairs, backends))
+    if reading:
+        print()
+        print(reading_table(pairs, reading))
 
 
 if __name__ == "__main__":

@@ -153,6 +153,22 @@ def writing(engine: sqlalchemy.Engine, *, serialise: bool = False) -> Iterator[C
             yield conn
 
 
+@contextmanager
+def single_statements(
+    engine: sqlalchemy.Engine, *, serialise: bool = False
+) -> Iterator[Connection]:
+    """A PostgreSQL connection on which each statement commits on its own (autocommit), for a
+    write done whole by one statement (a server-side function): no BEGIN and no COMMIT to
+    wait for, one round trip, with the usual durable commit (unlike
+    `make_autocommit_engine`). `serialise` queues behind this process's other writers, as in
+    `writing`."""
+    if engine.dialect.name == "sqlite":
+        raise TypeError("single_statements is for PostgreSQL; SQLite writers use writing()")
+    lock = write_lock(engine) if serialise else contextlib.nullcontext()
+    with lock, engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def upsert(engine: sqlalchemy.Engine, table: sqlalchemy.Table) -> PostgresInsert | SqliteInsert:
     """An INSERT on `table` with the dialect's ``ON CONFLICT`` clauses (both backends spell
     them alike, but SQLAlchemy keeps them on each dialect's own construct)."""

@@ -32,6 +32,7 @@ from orchestrator.audit.merkle import EMPTY_ROOT
 from orchestrator.audit.models import Checkpoint, KeyUse, VerificationReport
 
 BATCH = 5000
+POSITION, PREV_HASH = HASHED_FIELDS.index("position"), HASHED_FIELDS.index("prev_hash")
 
 
 @dataclass
@@ -117,7 +118,7 @@ def _walk_chain(
     expected, prev_hash = 1, GENESIS_HASH
     roots = RootAccumulator()
     c = schema.events.c
-    columns = _hashed_columns(engine.dialect.name)
+    columns = hashed_columns(engine.dialect.name)
     while expected <= head_position:
         # A bounded position range, not `>= expected … LIMIT`: positions are dense, so the range
         # holds at most BATCH rows, and the planner never sorts the rest of the log per batch.
@@ -135,9 +136,10 @@ def _walk_chain(
                 f"events {expected}..{upper} are missing (the head says {head_position})",
             )
         for row in rows:
-            if row.position != expected:
+            # By index, not by name: a named lookup on a row costs more than its hashing.
+            if row[POSITION] != expected:
                 raise _Problem(expected, f"event at position {expected} is missing")
-            if row.prev_hash != prev_hash:
+            if row[PREV_HASH] != prev_hash:
                 raise _Problem(
                     expected, f"prev_hash does not match the hash of position {expected - 1}"
                 )
@@ -164,7 +166,7 @@ def _walk_chain(
     return head_position
 
 
-def _hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
+def hashed_columns(dialect: str) -> list[sa.ColumnElement[Any]]:
     """`chain.HASHED_FIELDS` in order, then the stored hash: what `encoded_hash` re-checks."""
     c = schema.events.c
     hashed = [

@@ -54,3 +54,29 @@ def extend_tree(url: str, size: int, chunk: int) -> str:
         return MerkleTree(engine, chunk=chunk).root(size).hex()
     finally:
         engine.dispose()
+
+
+def append_same_events(url: str, seed: int, batches: int) -> list[list[int]]:
+    """Append the same `batches` (ids and content from `seed`) to stream "same", as every
+    racing writer does; return the positions each append was given."""
+    rng = random.Random(seed)
+    occurred_at = datetime(2026, 12, 1, tzinfo=UTC)
+    plan = [
+        [
+            NewEvent(
+                id=str(uuid.UUID(int=rng.getrandbits(128))),
+                type="AlertReceived",
+                actor=Actor(id="ingress", role="system"),
+                occurred_at=occurred_at,
+                payload={"batch": n, "i": i},
+            )
+            for i in range(rng.randint(1, 3))
+        ]
+        for n in range(batches)
+    ]
+    engine = make_engine(url)
+    try:
+        store = EventStore(engine)
+        return [store.append("same", events) for events in plan]
+    finally:
+        engine.dispose()
