@@ -23,6 +23,7 @@ from orchestrator.api.app import create_app
 from orchestrator.api.serving import server_config
 from orchestrator.audit import open_event_store
 from orchestrator.errors import Unavailable
+from orchestrator.retention import periodic_prune
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.runtime.ports import ensure_port_free
 from orchestrator.settings import Settings
@@ -146,7 +147,7 @@ async def _run_processes(
         evidence=build_evidence_reader(settings),
     )
     api = _Server(server_config(app, settings, log_level="warning"))
-    async with worker:
+    async with worker, periodic_prune(settings):
         api_task = asyncio.create_task(api.serve())
         watched: set[asyncio.Future[Any]] = {api_task, asyncio.ensure_future(stop.wait())}
         try:
