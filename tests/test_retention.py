@@ -19,7 +19,7 @@ from orchestrator.correlation.models import entity_claims
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import Unavailable
 from orchestrator.leases import Lease
-from orchestrator.retention import LEASE, Pruner, count_dead, prune
+from orchestrator.retention import LEASE, Pruner, count_dead, periodic_prune, prune
 from orchestrator.settings import Settings
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -302,3 +302,22 @@ def test_an_unmigrated_store_is_a_clear_error(tmp_path: object) -> None:
 def test_the_retention_never_undercuts_the_webhook_tolerance() -> None:
     with pytest.raises(ValueError, match="shorter than FIREBREAK_WEBHOOK_TOLERANCE_SECONDS"):
         Settings(webhook_tolerance_seconds=2 * 86400, retention_days=1)
+
+
+async def test_the_worker_side_prune_runs_on_its_schedule(engine: sa.Engine, db_url: str) -> None:
+    """`periodic_prune` (what `firebreak worker` and `firebreak up` run) deletes a row that
+    died after its first round, at a later round; with an interval of 0 it never runs."""
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(entity_claims), [claim("soon", datetime.now(UTC) + timedelta(seconds=1.5))]
+        )
+    off = Settings(database_url=db_url, prune_interval_seconds=0)
+    async with periodic_prune(off):
+        await asyncio.sleep(3)
+    assert keys(engine)["entity_claims"] == {"soon"}
+    async with periodic_prune(Settings(database_url=db_url, prune_interval_seconds=1)):
+        for _ in range(300):
+            if not keys(engine)["entity_claims"]:
+                break
+            await asyncio.sleep(0.1)
+    assert keys(engine)["entity_claims"] == set()
