@@ -44,7 +44,16 @@ from orchestrator.errors import FirebreakError
 from orchestrator.leases import Lease, lock_key
 from orchestrator.settings import Settings
 
-__all__ = ["BATCH_SIZE", "Pruner", "Rule", "count_dead", "periodic_prune", "prune", "rules"]
+__all__ = [
+    "BATCH_SIZE",
+    "LEASE",
+    "Pruner",
+    "Rule",
+    "count_dead",
+    "periodic_prune",
+    "prune",
+    "rules",
+]
 
 log = logging.getLogger(__name__)
 
