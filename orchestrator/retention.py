@@ -26,20 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import anyio
 import sqlalchemy as sa
 
 from activities.effects import records as effect_records
 from activities.guard import claims as guard_claims
+from orchestrator import db
 from orchestrator.alerts.models import deliveries as webhook_deliveries
 from orchestrator.console.models import sessions as console_sessions
 from orchestrator.correlation.models import entity_claims
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, make_engine, writing
+from orchestrator.db import database_unavailable, make_engine, writing
 from orchestrator.errors import FirebreakError
 from orchestrator.leases import Lease, lock_key
 from orchestrator.settings import Settings
@@ -110,7 +112,7 @@ def rules(settings: Settings) -> list[Rule]:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(dt.UTC)
 
 
 def count_dead(
@@ -128,7 +130,7 @@ def count_dead(
                 )
                 for rule in rules(settings)
             }
-    except DATABASE_ERRORS as exc:
+    except db.DATABASE_ERRORS as exc:
         raise database_unavailable(exc, "event store") from None
 
 
@@ -142,7 +144,7 @@ def prune(
     at = now or _now()
     try:
         return {rule.name: _prune_table(engine, rule, at, batch_size) for rule in rules(settings)}
-    except DATABASE_ERRORS as exc:
+    except db.DATABASE_ERRORS as exc:
         raise database_unavailable(exc, "event store") from None
 
 
