@@ -32,7 +32,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import anyio
 import sqlalchemy as sa
 
 from activities.effects import records as effect_records
@@ -42,8 +41,7 @@ from orchestrator.alerts.models import deliveries as webhook_deliveries
 from orchestrator.console.models import sessions as console_sessions
 from orchestrator.correlation.models import entity_claims
 from orchestrator.db import database_unavailable, make_engine, writing
-from orchestrator.errors import FirebreakError
-from orchestrator.leases import Lease, lock_key
+from orchestrator.leases import Lease, lead_repeatedly, lock_key
 from orchestrator.settings import Settings
 
 __all__ = [
@@ -181,30 +179,16 @@ class Pruner:
             return None
         return prune(self.engine, self.settings, self.clock())
 
-    async def run(self, interval: float) -> None:
-        """Prune at once and then every `interval` seconds, until cancelled. A database outage
-        pauses it (said once) and never ends it."""
-        paused: str | None = None
-        try:
-            while True:
-                paused = await self._tick(paused)
-                await anyio.sleep(interval)
-        finally:
-            self._lease.release()
-
-    async def _tick(self, paused: str | None) -> str | None:
-        try:
-            pruned = await anyio.to_thread.run_sync(self.round)
-        except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
-            self._lease.release()
-            reason = exc.detail if isinstance(exc, FirebreakError) else type(exc).__name__
-            if reason != paused:
-                log.warning("retention prune paused: %s", reason)
-            return reason
-        if pruned and any(pruned.values()):
+    def _round_said(self) -> None:
+        pruned = prune(self.engine, self.settings, self.clock())
+        if any(pruned.values()):
             counts = ", ".join(f"{name} {count}" for name, count in pruned.items() if count)
             log.info("retention pruned %s", counts)
-        return None
+
+    async def run(self, interval: float) -> None:
+        """Prune at once and then every `interval` seconds while this process leads, until
+        cancelled, through database outages (`lead_repeatedly`)."""
+        await lead_repeatedly(self._lease, self._round_said, interval, "retention prune")
 
 
 @contextlib.asynccontextmanager

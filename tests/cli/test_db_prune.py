@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
 from activities.effects import records
-from orchestrator.cli.main import app
 from orchestrator.db import make_engine, upgrade
 from orchestrator.retention import rules
 from orchestrator.settings import Settings
+from tests.cli.test_db_audit_keys import run
 
 FIREBREAK = str(Path(sys.executable).parent / "firebreak")
 TABLES = [rule.name for rule in rules(Settings())]
@@ -45,13 +44,6 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[st
         )
     engine.dispose()
     return values
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def left(db_url: str) -> set[str]:
