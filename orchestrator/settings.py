@@ -108,8 +108,9 @@ class Settings(BaseSettings):
         ge=0,
         le=86400,
         description=(
-            "How long `firebreak worker` waits for an unreachable Temporal frontend at start,"
-            " retrying with capped exponential backoff, before it exits 1; 0: fail at once."
+            "How long `firebreak worker` (and `firebreak up` on an external Temporal) waits for"
+            " an unreachable Temporal frontend at start, retrying with capped exponential"
+            " backoff, before it exits 1; 0: fail at once. One-shot commands never wait."
         ),
     )
 
