@@ -10,7 +10,6 @@ the same rows.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import Protocol
@@ -22,8 +21,6 @@ from orchestrator.domain import RecordedEvent
 from orchestrator.incidents import projection
 from orchestrator.incidents.models import decisions, incidents, sla_breaches, tracking
 from orchestrator.leases import Lease, lead_repeatedly
-
-log = logging.getLogger(__name__)
 
 NAME = "incidents"
 
