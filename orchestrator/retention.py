@@ -7,9 +7,9 @@ here touches the audit ledger, the incidents projection, `alert_receipts` (the a
 them), principals or suppression windows: those are history, not working state.
 
 Deletes run in batches of `batch_size` rows, each its own short transaction, so no prune holds
-locks for long. Each batch is one `DELETE ... WHERE key IN (SELECT key ... WHERE dead LIMIT n)
-AND dead`: the outer statement checks the row is still dead, so a claim taken over between the
-two (its `expires_at` or `claimed_at` moved forward) is not lost. On PostgreSQL, a row updated
+locks for long. Each batch selects up to that many dead keys, then deletes `WHERE key IN (...)
+AND dead`: the DELETE checks again that each row is still dead, so a claim taken over between
+the two (its `expires_at` or `claimed_at` moved forward) is not lost. On PostgreSQL, a row updated
 by a concurrent transaction is re-checked against the DELETE's condition after that
 transaction commits; on SQLite writers are serialised anyway.
 
@@ -150,14 +150,21 @@ def _prune_table(engine: sa.Engine, rule: Rule, now: datetime, batch_size: int) 
     key = list(rule.table.primary_key.columns)
     dead = rule.dead(now)
     batch = sa.select(*key).where(dead).limit(batch_size)
-    chosen = key[0].in_(batch) if len(key) == 1 else sa.tuple_(*key).in_(batch)
-    statement = sa.delete(rule.table).where(chosen, dead)  # dead again: see the docstring
     deleted = 0
     while True:
         with writing(engine) as conn:
-            gone = conn.execute(statement).rowcount
-        deleted += gone
-        if gone < batch_size:
+            chosen = conn.execute(batch).all()
+            if not chosen:
+                return deleted
+            # The keys as values, not a subquery: PostgreSQL then deletes through the primary
+            # key instead of scanning the table for each batch (bench/retention.py).
+            keyed = (
+                key[0].in_([row[0] for row in chosen])
+                if len(key) == 1
+                else sa.tuple_(*key).in_([tuple(row) for row in chosen])
+            )
+            deleted += conn.execute(sa.delete(rule.table).where(keyed, dead)).rowcount
+        if len(chosen) < batch_size:
             return deleted
 
 
