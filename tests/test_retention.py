@@ -16,6 +16,7 @@ from activities.guard import claims as guard_claims
 from orchestrator.alerts.models import deliveries, receipts
 from orchestrator.console.models import sessions
 from orchestrator.correlation.models import entity_claims
+from orchestrator.correlation.service import Entity, _claim
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import Unavailable
 from orchestrator.leases import Lease
@@ -321,3 +322,35 @@ async def test_the_worker_side_prune_runs_on_its_schedule(engine: sa.Engine, db_
                 break
             await asyncio.sleep(0.1)
     assert keys(engine)["entity_claims"] == set()
+
+
+def test_an_entity_claim_pruned_in_the_middle_of_its_take_over_is_claimed_again(
+    pg_url: str,
+) -> None:
+    """PostgreSQL: an alert's insert runs into an expired entity row, the prune deletes that
+    row before the take-over reads it, and the alert still claims the entity (a new row)."""
+    upgrade(pg_url)
+    engine, pruning = make_engine(pg_url), make_engine(pg_url)
+    key = "k" * 64
+    pruned: dict[str, int] = {}
+
+    def prune_first(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE entity_claims SET workflow_id") and not pruned:
+            pruned.update(prune(pruning, settings(), NOW))
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(entity_claims), [claim(key, NOW - timedelta(minutes=1))])
+        sa.event.listen(engine, "before_cursor_execute", prune_first)
+        entity = Entity(key=key, environment="prod", kind="api_key", value="k")
+        with engine.begin() as conn:
+            holder = _claim(conn, entity, "incident-new", "r", 600, NOW)
+        assert pruned["entity_claims"] == 1  # the race happened
+        assert holder == "incident-new"
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(entity_claims).where(entity_claims.c.key == key)).one()
+        assert (row.workflow_id, row.expires_at) == ("incident-new", NOW + timedelta(seconds=600))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", prune_first)
+        engine.dispose()
+        pruning.dispose()
