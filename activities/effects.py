@@ -30,7 +30,7 @@ records = sa.Table(
     sa.Column("operation", sa.String(64), primary_key=True),
     sa.Column("idempotency_key", sa.Text, primary_key=True),
     sa.Column("result", sa.JSON, nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 R = TypeVar("R")

@@ -37,7 +37,7 @@ claims = sa.Table(
     sa.Column("resource", sa.Text, primary_key=True),
     sa.Column("incident_id", sa.String(200), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 CLAIM_ATTEMPTS = 5

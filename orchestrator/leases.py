@@ -5,15 +5,26 @@ in one process at a time: the one holding the lock, which the database releases 
 connection ends (a crash, a kill -9, a restart), so another process takes over at its next try.
 SQLite is one host's embedded store: every process leads there, and the followers' own
 compare-and-set on their position still keeps work from being applied twice.
+
+`lead_repeatedly` is the loop both the projector and the worker's scheduled prune run under
+their lease: the work every interval while this process leads, through database outages.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 
+import anyio
 import sqlalchemy as sa
 
-__all__ = ["Lease", "lock_key"]
+from orchestrator.db import database_unavailable
+from orchestrator.errors import FirebreakError
+
+__all__ = ["Lease", "lead_repeatedly", "lock_key"]
+
+log = logging.getLogger(__name__)
 
 
 def lock_key(name: str) -> int:
@@ -67,3 +78,41 @@ class Lease:
             conn, self._conn = self._conn, None
             conn.invalidate()
             conn.close()
+
+
+async def lead_repeatedly(
+    lease: Lease, work: Callable[[], object], interval: float, what: str
+) -> None:
+    """Run the blocking `work` in a thread now and every `interval` seconds whenever this
+    process leads `lease`, until cancelled; the lease goes when the loop ends.
+
+    A database outage must not end the loop: the work resumes afterwards, on whichever process
+    leads by then (this one gives the lease up). `what` names it in one warning per outage
+    (and again if the reason changes), not one per round, and in one when it resumes."""
+    paused: str | None = None
+    try:
+        while True:
+            try:
+                if await anyio.to_thread.run_sync(lease.leads):
+                    await anyio.to_thread.run_sync(work)
+            except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
+                lease.release()
+                reason = _reason(exc)
+                if reason != paused:
+                    log.warning("%s paused: %s", what, reason)
+                paused = reason
+            else:
+                if paused is not None:
+                    log.warning("%s resumed", what)
+                paused = None
+            await anyio.sleep(interval)
+    finally:
+        lease.release()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, FirebreakError):
+        return exc.detail
+    if isinstance(exc, sa.exc.DBAPIError):
+        return database_unavailable(exc, "event store").detail
+    return type(exc).__name__

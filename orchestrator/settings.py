@@ -12,7 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,6 +103,16 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = Field(None, description="Temporal Cloud API key.")
     temporal_tls_cert: Path | None = Field(None, description="Client certificate for mTLS.")
     temporal_tls_key: Path | None = Field(None, description="Client key for mTLS.")
+    temporal_connect_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description=(
+            "How long `firebreak worker` (and `firebreak up` on an external Temporal) waits for"
+            " an unreachable Temporal frontend at start, retrying with capped exponential"
+            " backoff, before it exits 1; 0: fail at once. One-shot commands never wait."
+        ),
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(8080, ge=1, le=65535)
@@ -265,6 +282,25 @@ class Settings(BaseSettings):
         ),
     )
     webhook_tolerance_seconds: int = Field(300, ge=1)
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=36500,
+        description=(
+            "Effect records and webhook delivery ids older than this are pruned"
+            " (docs/production.md, Retention); longer than any incident lives, and never"
+            " shorter than the webhook timestamp tolerance."
+        ),
+    )
+    prune_interval_seconds: int = Field(
+        3600,
+        ge=0,
+        le=7 * 86400,
+        description=(
+            "How often a worker prunes dead shared state (one worker at a time on"
+            " PostgreSQL); 0: never automatically, only `firebreak db prune`."
+        ),
+    )
     console_session_seconds: int = Field(
         8 * 3600,
         ge=60,
@@ -286,6 +322,18 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+    @field_validator("retention_days")
+    @classmethod
+    def _outlasts_the_tolerance(cls, days: int, info: ValidationInfo) -> int:
+        # A delivery id pruned while its signed timestamp is still accepted could be replayed.
+        tolerance = info.data.get("webhook_tolerance_seconds")
+        if isinstance(tolerance, int) and days * 86400 < tolerance:
+            raise ValueError(
+                f"{days} days is shorter than FIREBREAK_WEBHOOK_TOLERANCE_SECONDS ({tolerance}s):"
+                " a pruned delivery id could be replayed"
+            )
+        return days
 
     @field_validator("sla")
     @classmethod

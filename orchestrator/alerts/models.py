@@ -24,7 +24,7 @@ deliveries = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("response", sa.JSON),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 receipts = sa.Table(
     "alert_receipts",

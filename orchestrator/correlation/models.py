@@ -27,7 +27,7 @@ entity_claims = sa.Table(
     sa.Column("rule", sa.String(64), nullable=False),
     sa.Column("window_seconds", sa.Integer, nullable=False),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
 )
 
 

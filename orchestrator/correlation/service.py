@@ -166,20 +166,26 @@ def _claim(
     row = {"key": entity.key, "environment": entity.environment, "kind": entity.kind}
     insert = sqlite_insert if conn.dialect.name == "sqlite" else postgresql_insert
     statement = insert(entity_claims).values(**row, value=entity.value, **claim)
-    if conn.execute(statement.on_conflict_do_nothing(index_elements=["key"])).rowcount == 1:
-        return workflow_id
     take_over = (
         sa.update(entity_claims).where(c.key == entity.key, c.expires_at <= now).values(**claim)
     )
-    if conn.execute(take_over).rowcount == 1:
-        return workflow_id
-    conn.execute(
+    slide = (
         sa.update(entity_claims)
         .where(c.key == entity.key, c.expires_at < expires)
         .values(expires_at=expires)
     )
-    holder = conn.execute(sa.select(c.workflow_id).where(c.key == entity.key)).scalar_one()
-    return str(holder)
+    while True:
+        if conn.execute(statement.on_conflict_do_nothing(index_elements=["key"])).rowcount == 1:
+            return workflow_id
+        if conn.execute(take_over).rowcount == 1:
+            return workflow_id
+        conn.execute(slide)
+        holder = conn.execute(sa.select(c.workflow_id).where(c.key == entity.key)).scalar()
+        if holder is not None:
+            return str(holder)
+        # The expired row the insert ran into was pruned (`orchestrator.retention`) before the
+        # take-over read it: the entity is free, so claim it again. Only an expired row is
+        # pruned, and a row claimed anew is live, so this repeats at most once per prune.
 
 
 def _holder(conn: sa.Connection, key: str, now: datetime) -> str | None:

@@ -10,22 +10,17 @@ the same rows.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import Protocol
 
-import anyio
 import sqlalchemy as sa
 
-from orchestrator.db import database_unavailable, writing
+from orchestrator.db import writing
 from orchestrator.domain import RecordedEvent
-from orchestrator.errors import FirebreakError
 from orchestrator.incidents import projection
 from orchestrator.incidents.models import decisions, incidents, sla_breaches, tracking
-from orchestrator.leases import Lease
-
-log = logging.getLogger(__name__)
+from orchestrator.leases import Lease, lead_repeatedly
 
 NAME = "incidents"
 
@@ -124,37 +119,6 @@ class IncidentProjector:
         return self.catch_up()
 
     async def run(self, interval: float = 0.25) -> None:
-        """Follow the log until cancelled (the API lifespan owns this task)."""
-        paused: str | None = None
-        try:
-            while True:
-                paused = await self._tick(paused)
-                await anyio.sleep(interval)
-        finally:
-            self.release()
-
-    async def _tick(self, paused: str | None) -> str | None:
-        """One follow step (if this replica leads); the outage reason, None when healthy."""
-        try:
-            if await anyio.to_thread.run_sync(self.leads):
-                await anyio.to_thread.run_sync(self.catch_up)
-        except (sa.exc.SQLAlchemyError, FirebreakError) as exc:
-            # A database outage must not end the task: the projection resumes afterwards (on
-            # whichever replica leads by then). Said once per outage (and again if the reason
-            # changes), not every tick.
-            self.release()
-            reason = _reason(exc)
-            if reason != paused:
-                log.warning("incidents projection paused: %s", reason)
-            return reason
-        if paused is not None:
-            log.warning("incidents projection resumed")
-        return None
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, FirebreakError):
-        return exc.detail
-    if isinstance(exc, sa.exc.DBAPIError):
-        return database_unavailable(exc, "event store").detail
-    return type(exc).__name__
+        """Follow the log until cancelled (the API lifespan owns this task), through database
+        outages (`lead_repeatedly`)."""
+        await lead_repeatedly(self._lease, self.catch_up, interval, "incidents projection")

@@ -1,9 +1,10 @@
 """The all-in-one process behind `firebreak up`: worker and API in one asyncio loop.
 
 Temporal is embedded (a supervised dev server) unless an address was configured explicitly;
-either way the worker and API connect through the same `connect(settings)` as the distributed
-processes, so there is no code path that exists only here. Shutdown order on SIGINT/SIGTERM:
-stop accepting HTTP, drain the worker, then stop the embedded server.
+either way the worker and API connect as the distributed worker does (`wait_for_temporal`, which
+waits for an external Temporal still starting), so there is no code path that exists only here.
+Shutdown order on SIGINT/SIGTERM: stop accepting HTTP, drain the worker, then stop the embedded
+server.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import atexit
 import contextlib
 import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +25,12 @@ from orchestrator.api.app import create_app
 from orchestrator.api.serving import server_config
 from orchestrator.audit import open_event_store
 from orchestrator.errors import Unavailable
+from orchestrator.retention import periodic_prune
 from orchestrator.runtime.devserver import DevServer, DevServerConfig
 from orchestrator.runtime.ports import ensure_port_free
 from orchestrator.settings import Settings
 from orchestrator.temporal.binaries import find_binary
-from orchestrator.temporal.client import connect
+from orchestrator.temporal.client import wait_for_temporal
 from orchestrator.temporal.schedules import ensure_checkpoint_schedule
 from orchestrator.temporal.worker import build_worker
 
@@ -44,6 +47,10 @@ class Running:
 
 
 OnReady = Callable[[Running], Awaitable[None]]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def embedded_temporal(settings: Settings) -> DevServerConfig | None:
@@ -137,7 +144,10 @@ async def _run_processes(
     until: Callable[[], Awaitable[Any]] | None,
     watch: Callable[[], Awaitable[None]] | None,
 ) -> None:
-    client = await connect(settings)
+    # An external Temporal may still be starting: wait for it as `firebreak worker` does.
+    client = await wait_for_temporal(settings, _say, stop)
+    if client is None:
+        return
     worker = build_worker(client, settings)
     await ensure_checkpoint_schedule(client, settings)
     store = open_event_store(settings)
@@ -148,7 +158,7 @@ async def _run_processes(
         evidence=build_evidence_reader(settings),
     )
     api = _Server(server_config(app, settings, log_level="warning"))
-    async with worker:
+    async with worker, periodic_prune(settings):
         api_task = asyncio.create_task(api.serve())
         watched: set[asyncio.Future[Any]] = {api_task, asyncio.ensure_future(stop.wait())}
         try:

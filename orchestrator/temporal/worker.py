@@ -33,10 +33,11 @@ from orchestrator.forwarding import (
     forwarders_for,
     forwarding_store,
 )
+from orchestrator.retention import periodic_prune
 from orchestrator.settings import Settings
 from orchestrator.telemetry.instruments import process_registry
 from orchestrator.telemetry.metrics import ExportConfig, MetricsExport, export_config
-from orchestrator.temporal.client import connect
+from orchestrator.temporal.client import wait_for_temporal
 from orchestrator.temporal.logs import quiet_expected_failures
 from orchestrator.temporal.runner import ContextFreeRunner, ignores_context
 from orchestrator.temporal.schedules import ensure_checkpoint_schedule
@@ -99,6 +100,10 @@ async def run_worker(
     retries it on another worker, which is safe because every effect is idempotent. Further
     signals during the stop change nothing: the grace is the bound. `announce` gets one line
     when the stop begins.
+
+    An unreachable Temporal is waited for first (`wait_for_temporal`, one line per attempt);
+    a signal during that wait returns at once. While it runs, the worker also prunes dead
+    shared state (`orchestrator.retention`) every `settings.prune_interval_seconds`.
     """
     # On an unmigrated store every incident would stall on its first audit append: fail here.
     db.require_schema(settings.db_url)
@@ -107,26 +112,31 @@ async def run_worker(
     if forward_to:
         store = forwarding_store(settings, forward_to)
         forwarders = forwarders_for(store, forward_to, settings)
-    client = await connect(settings)
-    worker = build_worker(client, settings)
-    await ensure_checkpoint_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with worker_metrics(settings, otlp, announce):
-        async with worker:
-            if forwarders:
-                await _forward_until(stop, forwarders, settings, announce)
-            else:
-                await stop.wait()
-            announce(
-                "worker stopping: polling stopped, running activities have"
-                f" {settings.worker_shutdown_seconds:g}s to finish"
-            )
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError):
-            loop.remove_signal_handler(sig)
+    try:
+        client = await wait_for_temporal(settings, announce, stop)
+        if client is None:
+            announce("worker stopping: stopped while waiting for Temporal")
+            return
+        worker = build_worker(client, settings)
+        await ensure_checkpoint_schedule(client, settings)
+        with worker_metrics(settings, otlp, announce):
+            async with worker, periodic_prune(settings):
+                if forwarders:
+                    await _forward_until(stop, forwarders, settings, announce)
+                else:
+                    await stop.wait()
+                announce(
+                    "worker stopping: polling stopped, running activities have"
+                    f" {settings.worker_shutdown_seconds:g}s to finish"
+                )
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):
+                loop.remove_signal_handler(sig)
 
 
 @contextlib.contextmanager
