@@ -76,9 +76,13 @@ class EffectRecords:
         }
         insert = upsert(self.engine, records).values(**row).on_conflict_do_nothing()
         with database_errors("effect records"), writing(self.engine) as conn:
-            if conn.execute(insert.returning(records.c.operation)).first() is not None:
-                return result
-            return conn.execute(_select(operation, idempotency_key)).scalar_one()
+            while True:
+                if conn.execute(insert.returning(records.c.operation)).first() is not None:
+                    return result
+                stored = conn.execute(_select(operation, idempotency_key)).scalar()
+                if stored is not None:
+                    return stored
+                # The record that stood was pruned in between (orchestrator.retention): insert.
 
 
 def _select(operation: str, idempotency_key: str) -> sa.Select[tuple[Any]]:
