@@ -451,6 +451,10 @@ async def test_a_rerun_revokes_again_the_key_that_recovery_restored(
         await decide(time_client, inc, decision("restore", principal="bob"))
         await status_is(time_client, inc, IncidentStatus.resolved)
         assert keys.is_active(key)
+        # Closed before its worker goes: a workflow left waiting on the shared time-skipping
+        # server would hold its clock for every later test.
+        await lifecycle(time_client, inc, "close", reason="rerun done")
+        await final_state(time_client, alert.workflow_id)
 
     events = audit_stream(settings, inc)
     changed = [(p["step_id"], p["result"]["changed"]) for p in payloads(events, "StepSucceeded")]
