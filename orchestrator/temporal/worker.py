@@ -52,6 +52,10 @@ starves new incidents behind a busy sticky queue: with 100 duplicate alerts/s on
 incidents, a new incident's first task waited up to 6 s in the queue (`docs/benchmarks.md`)."""
 
 
+WORKFLOWS: list[type] = [IncidentWorkflow, LedgerCheckpointWorkflow]
+"""Every workflow a worker runs, and so every workflow a recorded history may need to replay."""
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -77,7 +81,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=[IncidentWorkflow, LedgerCheckpointWorkflow],
+        workflows=WORKFLOWS,
         activities=[*actions, *own],
         workflow_runner=runner,
         nonsticky_to_sticky_poll_ratio=NEW_INCIDENT_POLL_RATIO,

@@ -18,8 +18,8 @@ from temporalio.worker import Replayer
 from orchestrator.security.keyring import KeyRing
 from orchestrator.telemetry.activities import ActivityIds
 from orchestrator.temporal.client import data_converter
+from orchestrator.temporal.worker import WORKFLOWS
 from tests.workflows.test_replay import HISTORIES, RECORDED
-from workflows.incident import IncidentWorkflow
 
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
@@ -28,7 +28,7 @@ async def test_recorded_history_replays_with_tracing_on(path: Path) -> None:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exported))
     replayer = Replayer(
-        workflows=[IncidentWorkflow],
+        workflows=WORKFLOWS,
         data_converter=data_converter(KeyRing.load(HISTORIES / "keyring.json")),
         interceptors=[TracingInterceptor(provider.get_tracer("test")), ActivityIds()],
     )

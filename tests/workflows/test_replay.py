@@ -16,8 +16,7 @@ from temporalio.worker import Replayer
 
 from orchestrator.security.keyring import KeyRing
 from orchestrator.temporal.client import data_converter
-from workflows.checkpoints import LedgerCheckpointWorkflow
-from workflows.incident import IncidentWorkflow
+from orchestrator.temporal.worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"), key=lambda p: p.name)
@@ -50,7 +49,7 @@ def test_histories_are_recorded() -> None:
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     replayer = Replayer(
-        workflows=[IncidentWorkflow, LedgerCheckpointWorkflow],
+        workflows=WORKFLOWS,
         data_converter=data_converter(KeyRing.load(HISTORIES / "keyring.json")),
     )
     history = WorkflowHistory.from_json(path.stem, path.read_text())
