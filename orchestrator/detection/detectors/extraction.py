@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.detection.detectors.base import Cooldown, Dirty, State
 from orchestrator.detection.models import Detection, TelemetryEvent
-from orchestrator.detection.robust import ceiling
+from orchestrator.detection.robust import ceiling, median
 from orchestrator.domain import Severity
 from orchestrator.timeutil import EPOCH
 
@@ -278,6 +278,16 @@ class ExtractionDetector:
                 window.history.append((float(row[0]), float(row[1]), float(row[2])))
         table, name = self._table(subject)
         table[name] = kept
+
+    def describe(self, state: State) -> str:
+        parts = []
+        for seconds, rows in state.get("windows", {}).items():
+            if rows:
+                typical = math.expm1(median([float(r[0]) for r in rows]))
+                parts.append(f"{seconds}s: {len(rows)} windows, median {typical:,.0f} requests")
+            else:
+                parts.append(f"{seconds}s: warming up")
+        return "; ".join(parts)
 
     def subjects(self) -> list[str]:
         return [f"caller:{c}" for c in self._callers] + [f"key:{k}" for k in self._keys]

@@ -131,6 +131,9 @@ class InjectionDetector:
     def restore(self, subject: str, state: State) -> None:
         return None
 
+    def describe(self, state: State) -> str:
+        return ""
+
     def subjects(self) -> list[str]:
         return []
 

@@ -203,6 +203,14 @@ class LeakedKeyDetector:
         key.agents = set(state.get("agents", []))
         self._keys[subject] = key
 
+    def describe(self, state: State) -> str:
+        hours = [h for h, n in enumerate(state.get("hours", [])) if n]
+        span = f"{min(hours):02d}-{max(hours):02d} UTC" if hours else "none"
+        return (
+            f"{state.get('events', 0):,} requests, {len(state.get('networks', []))} networks, "
+            f"{len(state.get('agents', []))} agents, hours used {span}"
+        )
+
     def subjects(self) -> list[str]:
         return list(self._keys)
 
