@@ -171,7 +171,7 @@ class ExtractionDetector:
         found = None
         for scale, window in zip(self._scales, state.windows, strict=True):
             index = int(t // scale.seconds)
-            if index != window.index:
+            if index > window.index:  # a late event counts in the open window
                 self._roll(kind, name, window, index)
             window.requests += 1
             window.tokens += tokens
@@ -250,9 +250,9 @@ class ExtractionDetector:
             typical = math.expm1(centre)
             evidence["baseline_median"] = round(typical, 1)
             evidence["baseline_spread_log"] = round(spread, 3)
-            ratio = counts[crossed] / typical if typical > 0 else math.inf
+            ratio = f"{counts[crossed] / typical:.1f}x its" if typical >= 1 else "against its"
             why = (
-                f"{counts[crossed]:,} {FIGURES[crossed]} in {minutes} min, {ratio:.1f}x its "
+                f"{counts[crossed]:,} {FIGURES[crossed]} in {minutes} min, {ratio} "
                 f"median of {typical:,.0f} per active window (limit {window.limits[crossed]:,.0f}"
                 f" = median + {self.params.k:g} robust sd over {len(window.history)} windows)"
             )
