@@ -29,14 +29,14 @@ def test_repeated_findings_by_one_caller_are_a_campaign() -> None:
     assert alert.severity is Severity.high
     assert alert.resources["api_key"] == "mallory-key"
     assert alert.evidence["kinds"] == {"prompt_injection": 5}
-    assert "5 times within 10 min" in alert.explanation
+    assert "5 times within 60 min" in alert.explanation
 
 
 def test_the_same_findings_spread_over_callers_or_hours_are_not() -> None:
     spread = [
         e for i in range(5) for e in _hits(f"user-{i}", 1, timedelta(0), finding="prompt_injection")
     ]
-    slow = _hits("patient", 8, timedelta(minutes=30), marker="ignore-previous")
+    slow = _hits("patient", 8, timedelta(minutes=40), marker="ignore-previous")
     assert run(DetectionEngine(only("injection")), merge(spread, slow)) == []
 
 

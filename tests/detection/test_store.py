@@ -31,7 +31,14 @@ def test_a_restarted_engine_keeps_what_it_learned(db_url: str) -> None:
     )
     victim = max(history, key=lambda e: sum(1 for h in history if h.api_key == e.api_key))
     thief = list(
-        spaced(victim, START + timedelta(days=DAYS, hours=10), 10, 30.0, network="192.0.2.0/24")
+        spaced(
+            victim,
+            START + timedelta(days=DAYS, hours=10),
+            10,
+            30.0,
+            network="192.0.2.0/24",
+            agent="stolen-script",
+        )
     )
     assert [d.detector for d in run(second, thief)] == ["leaked_key"]
 

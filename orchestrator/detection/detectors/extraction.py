@@ -1,11 +1,13 @@
 """Model extraction: a caller or key querying far above its own learned rate.
 
-Two window scales run side by side, each a tumbling window per subject (per caller and, the
-key being what gets revoked, per API key): a short one (5 minutes) catches a burst, a long one
-(1 hour) catches a low-and-slow sweep that stays under the burst limit but covers many
-distinct inputs. In each window three figures are counted: requests, tokens (input + output)
-and distinct `input_digest`s (the coverage of the input space). Each figure is compared, as it
-grows, with a limit set when the window opened from the subject's history of *active* windows:
+Three window scales run side by side, each a tumbling window per subject (per caller and, the
+key being what gets revoked, per API key): a short one (5 minutes) catches a burst, an hourly
+one a sweep that stays under the burst limit, and a daily one (`daily`, null to drop it) the
+low-and-slow sweep that adds a few dozen requests an hour over distinct inputs, day and night,
+which no shorter window can tell from a busy hour (measured in bench/detect.py). In each
+window three figures are counted: requests, tokens (input + output) and distinct
+`input_digest`s (the coverage of the input space). Each figure is compared, as it grows, with
+a limit set when the window opened from the subject's history of *active* windows:
 `median + k·spread` on log1p counts (spread = 1.4826·MAD, never below `min_spread`). Until a
 subject has `warmup_windows` windows of history, fixed warm-up limits apply instead, so a brand
 new key that starts a sweep at once is still caught. A window that alerted does not enter the
@@ -67,6 +69,15 @@ class ExtractionParams(BaseModel):
         warmup_requests=1500,
         warmup_tokens=2_000_000,
         warmup_distinct=1200,
+    )
+    daily: WindowParams | None = WindowParams(
+        seconds=86_400,
+        min_requests=250,
+        min_tokens=250_000,
+        min_distinct=250,
+        warmup_requests=3000,
+        warmup_tokens=4_000_000,
+        warmup_distinct=3000,
     )
     k: float = Field(default=4.0, gt=0, description="Robust standard deviations over the median.")
     min_spread: float = Field(
@@ -144,7 +155,9 @@ class ExtractionDetector:
 
     def __init__(self, params: ExtractionParams) -> None:
         self.params = params
-        self._scales = (params.burst, params.sweep)
+        self._scales = tuple(
+            scale for scale in (params.burst, params.sweep, params.daily) if scale is not None
+        )
         self._callers: dict[str, _Subject] = {}
         self._keys: dict[str, _Subject] = {}
         self._cooldown = Cooldown(params.cooldown_seconds)
@@ -165,7 +178,7 @@ class ExtractionDetector:
     ) -> Detection | None:
         state = table.get(name)
         if state is None:
-            state = table[name] = _Subject(2, self.params.history_windows)
+            state = table[name] = _Subject(len(self._scales), self.params.history_windows)
         tokens = event.input_tokens + event.output_tokens
         digest = event.input_digest
         found = None
@@ -266,7 +279,11 @@ class ExtractionDetector:
             resources["api_key"] = event.api_key
         if event.model is not None:
             resources["model"] = event.model
-        pattern = "burst" if scale is self._scales[0] else "sustained sweep"
+        pattern = "sustained sweep"
+        if scale is self.params.burst:
+            pattern = "burst"
+        elif scale is self.params.daily:
+            pattern = "daily sweep"
         return Detection(
             detector=self.name,
             alert_type=self.alert_type,
@@ -296,7 +313,7 @@ class ExtractionDetector:
         }
 
     def restore(self, subject: str, state: State) -> None:
-        kept = _Subject(2, self.params.history_windows)
+        kept = _Subject(len(self._scales), self.params.history_windows)
         stored = state.get("windows", {})
         for scale, window in zip(self._scales, kept.windows, strict=True):
             for row in stored.get(str(scale.seconds), []):

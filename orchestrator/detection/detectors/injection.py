@@ -25,7 +25,9 @@ class InjectionParams(BaseModel):
 
     enabled: bool = True
     min_hits: int = Field(default=5, ge=1, description="Findings/markers from one caller.")
-    window_seconds: int = Field(default=600, ge=1, description="Within this long.")
+    window_seconds: int = Field(
+        default=3600, ge=1, description="Within this long (an hour: campaigns are patient)."
+    )
     canary_prefix: str = Field(default="canary", description="Marker names that are canaries.")
     canary_hits: int = Field(default=1, ge=1, description="Canary appearances that alert.")
     cooldown_seconds: int = Field(
