@@ -167,8 +167,8 @@ class DriftDetector:
             "versions": [
                 {
                     "version": v,
-                    "totals": model.totals[v],
-                    "baseline": model.baselines.get(v),
+                    "totals": list(model.totals[v]),
+                    "baseline": _copy(model.baselines.get(v)),
                     "alerted": v in model.alerted,
                 }
                 for v in model.order
@@ -200,6 +200,12 @@ class DriftDetector:
 
     def changed(self) -> set[str]:
         return self._dirty.take()
+
+
+def _copy(values: list[float] | None) -> list[float] | None:
+    """Exports are saved from a thread while the engine keeps counting: never hand out the
+    live list."""
+    return None if values is None else list(values)
 
 
 def _mean_var(total: float, squares: float, n: float) -> tuple[float, float]:
