@@ -6,7 +6,7 @@ more, would scan the whole table, which after months of webhook deliveries is mi
 every hour. `console_sessions.expires_at` has had its index since `0004`.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
