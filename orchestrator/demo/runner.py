@@ -93,7 +93,7 @@ class IncidentReport:
 
 
 async def run_demo(options: DemoOptions, console: Console) -> list[IncidentReport]:
-    """Run the three scenarios against the API at `settings.api_url`; return their reports."""
+    """Run the four scenarios against the API at `settings.api_url`; return their reports."""
     settings = options.settings
     if not settings.keyring_path.is_file():
         raise DemoFailed(
