@@ -154,6 +154,7 @@ class Stream:
     attacks: list[Attack]
     models: list[ModelPlan]
     benign: dict[str, int]  # how many of each benign pattern the stream holds
+    traits: dict[str, tuple[str, ...]]  # caller or model -> its benign patterns ("" if none)
 
     @property
     def caller_days(self) -> float:
@@ -188,12 +189,34 @@ def generate(spec: StreamSpec) -> Stream:
         "growing_callers": sum(1 for c in callers if c.growth > 1.0),
         "roaming_callers": sum(1 for c in callers if c.roams_on is not None),
         "moved_callers": sum(1 for c in callers if c.moves_on is not None),
-        "retry_storm_events": sum(1 for e in events if e.finish_reason == "retry"),
+        "retry_storm_errors": sum(1 for e in events if e.finish_reason == "error"),
         "benign_deployments": sum(
             1 for m in models if m.deploy_at is not None and not m.score_drop
         ),
     }
-    return Stream(spec, events, attacks, models, benign)
+    retried = {e.caller for e in events if e.finish_reason == "error"}
+    traits = {c.name: _traits(c, c.name in retried) for c in callers}
+    for m in models:
+        traits[m.name] = ("redeployed",) if m.deploy_at is not None and not m.score_drop else ()
+    return Stream(spec, events, attacks, models, benign, traits)
+
+
+def _traits(caller: Caller, retried: bool) -> tuple[str, ...]:
+    """The benign patterns in a caller's traffic, to say what a false alert was about."""
+    found = [
+        name
+        for name, present in (
+            ("batch job", caller.batch is not None),
+            ("growing", caller.growth > 1.0),
+            ("roaming", caller.roams_on is not None),
+            ("moved office", caller.moves_on is not None),
+            ("retry storm", retried),
+            ("heavy caller", caller.daily_rate > 200),
+            ("service", caller.service),
+        )
+        if present
+    ]
+    return tuple(found)
 
 
 def _models(spec: StreamSpec, rng: random.Random) -> list[ModelPlan]:
@@ -302,10 +325,15 @@ def _benign(
         lam = caller.hourly_rate * _shape(caller, start + HOUR / 2) * growth
         for _ in range(_poisson(rng, lam)):
             t = start + rng.random() * HOUR
-            yield _request(caller, rng, t)
-            if outage <= t < outage + 1800 and rng.random() < 0.6:
-                for n in range(rng.randint(3, 8)):  # the client retries the same input
-                    yield _request(caller, rng, t + 2.0**n, repeat=True, finish="retry")
+            if not (outage <= t < outage + 1800 and rng.random() < 0.6):
+                yield _request(caller, rng, t)
+                continue
+            # the gateway answers with errors; the client retries the same input, backing off
+            yield _request(caller, rng, t, finish="error")
+            tries = rng.randint(3, 8)
+            for n in range(tries):
+                finish = "error" if n < tries - 1 else None
+                yield _request(caller, rng, t + 2.0**n, repeat=True, finish=finish)
     if caller.batch is not None:
         at_hour, minutes, multiple, cadence = caller.batch
         days = range(spec.days) if cadence == "daily" else range(rng.randrange(7), spec.days, 7)
@@ -348,7 +376,8 @@ def _request(
         if len(digests) > 400:
             del digests[:200]
     score_mean, refusal_rate = plan.quality_at(t)
-    refused = rng.random() < refusal_rate
+    failed = finish == "error"
+    refused = not failed and rng.random() < refusal_rate
     if finding is None and marker is None and rng.random() < GUARDRAIL_FALSE_POSITIVE:
         finding = "prompt_injection"
     return TelemetryEvent(
@@ -361,12 +390,16 @@ def _request(
         model_version=plan.version_at(t),
         operation="chat",
         input_tokens=max(1, round(caller.input_tokens * math.exp(rng.gauss(0, 0.5)))),
-        output_tokens=0 if refused else max(1, round(caller.output_tokens * rng.uniform(0.3, 1.7))),
+        output_tokens=(
+            0 if refused or failed else max(1, round(caller.output_tokens * rng.uniform(0.3, 1.7)))
+        ),
         input_digest=digest,
         finding=finding,
         marker=marker,
         score=(
-            min(1.0, max(0.0, rng.gauss(score_mean, 0.08))) if rng.random() < SCORED_SHARE else None
+            min(1.0, max(0.0, rng.gauss(score_mean, 0.08)))
+            if not failed and rng.random() < SCORED_SHARE
+            else None
         ),
         finish_reason=finish or ("content_filter" if refused else "stop"),
         refused=refused,

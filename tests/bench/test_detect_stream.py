@@ -83,7 +83,7 @@ def test_attacks_look_like_their_kind() -> None:
 def test_benign_patterns_are_present() -> None:
     stream = generate(StreamSpec(callers=400, days=5, seed=7, attacks=1, warmup_days=2.0))
     assert stream.benign["batch_jobs"] > 0
-    assert stream.benign["retry_storm_events"] > 0
+    assert stream.benign["retry_storm_errors"] > 0
     assert stream.benign["benign_deployments"] == 3
     # heavy-tailed: the busiest tenth of callers sends most of the traffic
     per_caller = sorted(Counter(e.caller for e in stream.events).values(), reverse=True)
