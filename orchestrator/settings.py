@@ -215,6 +215,30 @@ class Settings(BaseSettings):
     )
     forward_timeout_seconds: float = Field(15.0, gt=0, description="Per sink request.")
 
+    detect_token: SecretStr | None = Field(
+        None, description="Token of the source principal `firebreak detect` raises alerts as."
+    )
+    detect_webhook_secret: SecretStr | None = Field(
+        None, description="That source's webhook signing secret (whsec_…), if it signs."
+    )
+    detect_otlp_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the detector's OTLP receiver requires; required off loopback.",
+    )
+    detect_config: Path | None = Field(
+        None, description="Detector parameters (YAML or JSON, docs/detection.md)."
+    )
+    detect_environment: Environment = Field(
+        Environment.prod, description="Environment of the alerts the detector raises."
+    )
+    detect_inputs: list[str] = Field(
+        default_factory=list,
+        description="Inputs of `firebreak worker --detect`: a JSON list of `--input` specs.",
+    )
+    detect_save_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often changed baselines are saved."
+    )
+
     guard_window_seconds: int = Field(3600, ge=0)
     incident_quiet_seconds: int = Field(
         900,

@@ -16,6 +16,7 @@ from orchestrator.cli.approvals import register as register_approvals
 from orchestrator.cli.audit import audit_app, keys_app
 from orchestrator.cli.db import db_app
 from orchestrator.cli.demo import demo
+from orchestrator.cli.detect import detect_app
 from orchestrator.cli.evidence import evidence_app
 from orchestrator.cli.incidents import incidents_app
 from orchestrator.cli.lifecycle import register as register_lifecycle
@@ -50,6 +51,7 @@ app.add_typer(principals_app, name="principals")
 app.add_typer(alert_app, name="alert")
 app.add_typer(routes_app, name="routes")
 app.add_typer(suppress_app, name="suppress")
+app.add_typer(detect_app, name="detect")
 
 
 def main() -> None:

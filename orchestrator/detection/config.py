@@ -16,6 +16,7 @@ from orchestrator.detection.detectors.drift import DriftParams
 from orchestrator.detection.detectors.extraction import ExtractionParams
 from orchestrator.detection.detectors.injection import InjectionParams
 from orchestrator.detection.detectors.leaked_key import LeakedKeyParams
+from orchestrator.detection.inputs.jsonl import JsonlMapping
 from orchestrator.errors import ConfigError
 
 
@@ -28,6 +29,7 @@ class DetectionConfig(BaseModel):
     leaked_key: LeakedKeyParams = LeakedKeyParams()
     injection: InjectionParams = InjectionParams()
     drift: DriftParams = DriftParams()
+    jsonl: JsonlMapping = JsonlMapping()
 
 
 def load_config(path: Path | None) -> DetectionConfig:

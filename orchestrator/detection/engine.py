@@ -29,6 +29,9 @@ class Baseline:
     state: State
 
 
+DETECTOR_NAMES = ("extraction", "leaked_key", "injection", "drift")
+
+
 def build_detectors(config: DetectionConfig) -> list[Detector]:
     """The enabled detectors, in a fixed order."""
     detectors: list[Detector] = []
@@ -54,6 +57,11 @@ class DetectionEngine:
         self._by_name = {detector.name: detector for detector in self.detectors}
         self.observed = 0
         self.load(baselines)
+
+    def describe(self, detector: str, state: State) -> str:
+        """A stored baseline in one line (empty for a detector that is not enabled)."""
+        found = self._by_name.get(detector)
+        return found.describe(state) if found is not None else ""
 
     def load(self, baselines: Iterable[Baseline]) -> None:
         """Take stored baselines (of detectors that are enabled; others are kept in the store

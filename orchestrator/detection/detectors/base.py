@@ -38,6 +38,10 @@ class Detector(Protocol):
         """Every subject the detector holds state for."""
         ...
 
+    def describe(self, state: State) -> str:
+        """A one-line summary of a stored baseline, for `firebreak detect baselines`."""
+        ...
+
     def changed(self) -> set[str]:
         """The subjects whose baseline changed since the last call (and forget them)."""
         ...

@@ -187,6 +187,14 @@ class DriftDetector:
                 model.alerted.add(version)
         self._models[subject] = model
 
+    def describe(self, state: State) -> str:
+        parts = []
+        for row in state.get("versions", []):
+            totals = row.get("totals") or [0.0] * 6
+            note = " (drift alerted)" if row.get("alerted") else ""
+            parts.append(f"{row.get('version')}: {int(totals[_N]):,} requests{note}")
+        return "; ".join(parts)
+
     def subjects(self) -> list[str]:
         return list(self._models)
 

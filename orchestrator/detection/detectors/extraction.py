@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.detection.detectors.base import Cooldown, Dirty, State
 from orchestrator.detection.models import Detection, TelemetryEvent
-from orchestrator.detection.robust import ceiling
+from orchestrator.detection.robust import ceiling, median
 from orchestrator.domain import Severity
 from orchestrator.timeutil import EPOCH
 
@@ -78,6 +78,10 @@ class ExtractionParams(BaseModel):
         default=20_000, ge=100, description="Distinct digests counted per window (memory bound)."
     )
     per_key: bool = Field(default=True, description="Also keep baselines per API key.")
+    skip_operations: list[str] = Field(
+        default=["apply_guardrail", "run_guardrail"],
+        description="Operations that are not model requests (a guardrail's own span).",
+    )
     cooldown_seconds: int = Field(default=3600, ge=0, description="One alert per subject per.")
 
 
@@ -92,7 +96,7 @@ class _Window:
         self.tokens = 0
         self.digests: set[str] = set()
         self.alerted = False
-        self.limits = (math.inf, math.inf, math.inf)
+        self.limits: tuple[float, float, float] | None = None
         self.history = history
 
 
@@ -112,48 +116,61 @@ class ExtractionDetector:
     def __init__(self, params: ExtractionParams) -> None:
         self.params = params
         self._scales = (params.burst, params.sweep)
-        self._subjects: dict[str, _Subject] = {}
+        self._callers: dict[str, _Subject] = {}
+        self._keys: dict[str, _Subject] = {}
         self._cooldown = Cooldown(params.cooldown_seconds)
         self._dirty = Dirty()
+        self._skip = frozenset(params.skip_operations)
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
-        found = self._observe(f"caller:{event.caller}", event, t)
+        if event.operation in self._skip:
+            return None
+        found = self._observe(self._callers, "caller", event.caller, event, t)
         if self.params.per_key and event.api_key is not None:
-            by_key = self._observe(f"key:{event.api_key}", event, t)
+            by_key = self._observe(self._keys, "key", event.api_key, event, t)
             found = found or by_key
         return found
 
-    def _observe(self, subject: str, event: TelemetryEvent, t: float) -> Detection | None:
-        state = self._subjects.get(subject)
+    def _observe(
+        self, table: dict[str, _Subject], kind: str, name: str, event: TelemetryEvent, t: float
+    ) -> Detection | None:
+        state = table.get(name)
         if state is None:
-            state = self._subjects[subject] = _Subject(2, self.params.history_windows)
+            state = table[name] = _Subject(2, self.params.history_windows)
         tokens = event.input_tokens + event.output_tokens
         digest = event.input_digest
         found = None
         for scale, window in zip(self._scales, state.windows, strict=True):
             index = int(t // scale.seconds)
             if index != window.index:
-                self._roll(subject, scale, window, index)
+                self._roll(kind, name, window, index)
             window.requests += 1
             window.tokens += tokens
-            if digest is not None and len(window.digests) < self.params.max_distinct:
-                window.digests.add(digest)
+            digests = window.digests
+            if digest is not None and len(digests) < self.params.max_distinct:
+                digests.add(digest)
             if window.alerted or found is not None:
                 continue
-            limits = window.limits
+            # below every floor nothing can alert, so limits (a median of the history) are
+            # only worked out for the few windows that get this busy
             if (
-                window.requests > limits[0]
-                or window.tokens > limits[1]
-                or len(window.digests) > limits[2]
+                window.requests <= scale.min_requests
+                and window.tokens <= scale.min_tokens
+                and len(digests) <= scale.min_distinct
             ):
+                continue
+            limits = window.limits
+            if limits is None:
+                limits = window.limits = self._limits(scale, window.history)
+            if window.requests > limits[0] or window.tokens > limits[1] or len(digests) > limits[2]:
                 window.alerted = True
+                subject = f"{kind}:{name}"
                 if self._cooldown.ready(subject, t):
                     found = self._detection(subject, scale, window, event)
         return found
 
-    def _roll(self, subject: str, scale: WindowParams, window: _Window, index: int) -> None:
-        """Close the window (its counts join the history unless it alerted) and open the next,
-        fixing its limits from the history now."""
+    def _roll(self, kind: str, name: str, window: _Window, index: int) -> None:
+        """Close the window (its counts join the history unless it alerted) and open the next."""
         if window.index >= 0 and window.requests and not window.alerted:
             window.history.append(
                 (
@@ -162,12 +179,12 @@ class ExtractionDetector:
                     math.log1p(len(window.digests)),
                 )
             )
-            self._dirty.subjects.add(subject)
+            self._dirty.subjects.add(f"{kind}:{name}")
         window.index = index
         window.requests = window.tokens = 0
         window.digests = set()
         window.alerted = False
-        window.limits = self._limits(scale, window.history)
+        window.limits = None
 
     def _limits(
         self, scale: WindowParams, history: deque[tuple[float, float, float]]
@@ -183,6 +200,7 @@ class ExtractionDetector:
     def _detection(
         self, subject: str, scale: WindowParams, window: _Window, event: TelemetryEvent
     ) -> Detection:
+        assert window.limits is not None
         counts = (window.requests, window.tokens, len(window.digests))
         crossed = next(i for i in range(3) if counts[i] > window.limits[i])
         warm = len(window.history) >= self.params.warmup_windows
@@ -209,9 +227,9 @@ class ExtractionDetector:
             evidence["baseline_spread_log"] = round(spread, 3)
             ratio = counts[crossed] / typical if typical > 0 else math.inf
             why = (
-                f"{counts[crossed]:,} {FIGURES[crossed]} in {minutes} min, {ratio:.1f}× its "
+                f"{counts[crossed]:,} {FIGURES[crossed]} in {minutes} min, {ratio:.1f}x its "
                 f"median of {typical:,.0f} per active window (limit {window.limits[crossed]:,.0f}"
-                f" = median + {self.params.k:g} robust σ over {len(window.history)} windows)"
+                f" = median + {self.params.k:g} robust sd over {len(window.history)} windows)"
             )
         else:
             why = (
@@ -236,8 +254,13 @@ class ExtractionDetector:
             evidence=evidence,
         )
 
+    def _table(self, subject: str) -> tuple[dict[str, _Subject], str]:
+        kind, _, name = subject.partition(":")
+        return (self._keys if kind == "key" else self._callers), name
+
     def export(self, subject: str) -> State | None:
-        state = self._subjects.get(subject)
+        table, name = self._table(subject)
+        state = table.get(name)
         if state is None:
             return None
         return {
@@ -253,10 +276,21 @@ class ExtractionDetector:
         for scale, window in zip(self._scales, kept.windows, strict=True):
             for row in stored.get(str(scale.seconds), []):
                 window.history.append((float(row[0]), float(row[1]), float(row[2])))
-        self._subjects[subject] = kept
+        table, name = self._table(subject)
+        table[name] = kept
+
+    def describe(self, state: State) -> str:
+        parts = []
+        for seconds, rows in state.get("windows", {}).items():
+            if rows:
+                typical = math.expm1(median([float(r[0]) for r in rows]))
+                parts.append(f"{seconds}s: {len(rows)} windows, median {typical:,.0f} requests")
+            else:
+                parts.append(f"{seconds}s: warming up")
+        return "; ".join(parts)
 
     def subjects(self) -> list[str]:
-        return list(self._subjects)
+        return [f"caller:{c}" for c in self._callers] + [f"key:{k}" for k in self._keys]
 
     def changed(self) -> set[str]:
         return self._dirty.take()

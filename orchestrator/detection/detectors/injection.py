@@ -90,7 +90,7 @@ class InjectionDetector:
             severity = Severity.critical
         else:
             title = f"Prompt injection campaign by caller {event.caller}"
-            listed = ", ".join(f"{k} ×{n}" for k, n in kinds.items())
+            listed = ", ".join(f"{k} x{n}" for k, n in kinds.items())
             explanation = (
                 f"Caller {event.caller} tripped guardrail findings or injection markers "
                 f"{count} times within {minutes:.0f} min ({listed})."
@@ -130,6 +130,9 @@ class InjectionDetector:
 
     def restore(self, subject: str, state: State) -> None:
         return None
+
+    def describe(self, state: State) -> str:
+        return ""
 
     def subjects(self) -> list[str]:
         return []

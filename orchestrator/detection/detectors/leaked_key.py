@@ -82,12 +82,11 @@ class LeakedKeyDetector:
 
     def _unusual(self, key: _Key, event: TelemetryEvent, hour: int) -> str | None:
         params = self.params
-        if params.check_networks and event.network is not None:
-            if event.network not in key.networks:
-                return f"network {event.network}"
-        if params.check_agents and event.agent is not None:
-            if event.agent not in key.agents:
-                return f"agent {event.agent}"
+        network, agent = event.network, event.agent
+        if params.check_networks and network is not None and network not in key.networks:
+            return f"network {network}"
+        if params.check_agents and agent is not None and agent not in key.agents:
+            return f"agent {agent}"
         if params.check_hours:
             h = key.hours
             near = h[hour] + h[(hour - 1) % 24] + h[(hour + 1) % 24]
@@ -115,12 +114,20 @@ class LeakedKeyDetector:
         key.hours[hour] += 1
         limit = self.params.max_known
         network, agent = event.network, event.agent
-        if network is not None and network not in key.networks and len(key.networks) < limit:
-            if not self._is_candidate(key, f"network {network}"):
-                key.networks.add(network)
-        if agent is not None and agent not in key.agents and len(key.agents) < limit:
-            if not self._is_candidate(key, f"agent {agent}"):
-                key.agents.add(agent)
+        if (
+            network is not None
+            and network not in key.networks
+            and len(key.networks) < limit
+            and not self._is_candidate(key, f"network {network}")
+        ):
+            key.networks.add(network)
+        if (
+            agent is not None
+            and agent not in key.agents
+            and len(key.agents) < limit
+            and not self._is_candidate(key, f"agent {agent}")
+        ):
+            key.agents.add(agent)
 
     def _is_candidate(self, key: _Key, feature: str) -> bool:
         """A feature still being counted towards an alert is not learned yet (or the second
@@ -195,6 +202,14 @@ class LeakedKeyDetector:
         key.networks = set(state.get("networks", []))
         key.agents = set(state.get("agents", []))
         self._keys[subject] = key
+
+    def describe(self, state: State) -> str:
+        hours = [h for h, n in enumerate(state.get("hours", [])) if n]
+        span = f"{min(hours):02d}-{max(hours):02d} UTC" if hours else "none"
+        return (
+            f"{state.get('events', 0):,} requests, {len(state.get('networks', []))} networks, "
+            f"{len(state.get('agents', []))} agents, hours used {span}"
+        )
 
     def subjects(self) -> list[str]:
         return list(self._keys)

@@ -1,0 +1,214 @@
+"""`firebreak detect run`: inputs → engine → alerts, with baselines loaded and saved.
+
+One asyncio loop: each input feeds the engine in batches (`observe` is in-memory and fast),
+detections go through a bounded queue to the sender (so a slow API slows reading, never loses
+a detection), and the changed baselines are saved every `save_every` seconds and on stop. The
+engine is only ever touched from the loop; saving runs in a thread on a snapshot of the rows.
+Files that are not followed end the run when read; an OTLP receiver or a followed file runs
+until `stop` is set (SIGINT/SIGTERM in the CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from orchestrator.detection.alerts import DeliveryFailed, Sender
+from orchestrator.detection.engine import DetectionEngine
+from orchestrator.detection.inputs.jsonl import JsonlMapping
+from orchestrator.detection.inputs.receiver import otlp_app
+from orchestrator.detection.inputs.sources import InputSpec, Parser, read_lines
+from orchestrator.detection.models import Detection, TelemetryEvent
+from orchestrator.detection.store import BaselineStore
+from orchestrator.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SAVE_EVERY_SECONDS = 10.0
+QUEUE_SIZE = 1000
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+@dataclass
+class RunStats:
+    events: int = 0
+    detections: int = 0
+    unreadable: int = 0
+    saved: int = 0
+    undelivered: int = 0
+    by_detector: dict[str, int] = field(default_factory=dict)
+
+
+class _QuietServer(uvicorn.Server):
+    """The receiver's server; the runner owns the signals and stops it with `should_exit`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class DetectRunner:
+    def __init__(
+        self,
+        engine: DetectionEngine,
+        sender: Sender,
+        store: BaselineStore | None = None,
+        *,
+        save_every: float = SAVE_EVERY_SECONDS,
+    ) -> None:
+        self.engine = engine
+        self.sender = sender
+        self.store = store
+        self.save_every = save_every
+        self.stats = RunStats()
+        self._queue: asyncio.Queue[Detection | None] = asyncio.Queue(QUEUE_SIZE)
+        self._fatal: BaseException | None = None
+        self.listening: list[tuple[str, int]] = []
+        self._server_tasks: list[asyncio.Task[None]] = []
+
+    async def handle(self, events: Sequence[TelemetryEvent]) -> None:
+        """Feed events to the engine; queue what they raise."""
+        observe = self.engine.observe
+        for event in events:
+            for detection in observe(event):
+                self.stats.detections += 1
+                counts = self.stats.by_detector
+                counts[detection.detector] = counts.get(detection.detector, 0) + 1
+                log.info("detected %s: %s", detection.fingerprint, detection.explanation)
+                await self._queue.put(detection)
+        self.stats.events += len(events)
+
+    async def run(
+        self,
+        inputs: Sequence[InputSpec],
+        mapping: JsonlMapping,
+        *,
+        follow: bool = False,
+        stop: asyncio.Event | None = None,
+        otlp_token: str | None = None,
+        on_listening: Callable[[str, int], Awaitable[None] | None] | None = None,
+    ) -> RunStats:
+        """Run until the inputs end (files, unfollowed) or `stop` is set; save baselines."""
+        stop = stop or asyncio.Event()
+        sending = asyncio.create_task(self._send_all(stop))
+        saving = asyncio.create_task(self._save_every(stop))
+        servers: list[_QuietServer] = []
+        readers: list[asyncio.Task[object]] = []
+        for spec in inputs:
+            if spec.kind == "otlp":
+                servers.append(await self._serve(spec, otlp_token, on_listening))
+            else:
+                readers.append(asyncio.create_task(self._read(spec, mapping, follow)))
+        try:
+            stopped = asyncio.create_task(stop.wait())
+            pending: set[asyncio.Task[object]] = set(readers)
+            while pending and not stop.is_set():
+                done, pending = await asyncio.wait(
+                    pending | {stopped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(stopped)
+                for task in done:
+                    if task is not stopped and (failure := task.exception()) is not None:
+                        raise failure
+            if servers or follow:
+                await stop.wait()
+            stopped.cancel()
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.cancel()
+            for server in servers:
+                server.should_exit = True
+            for server_task in self._server_tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await server_task
+            await self._queue.put(None)
+            await sending
+            saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saving
+            await self.save()
+            await self.sender.aclose()
+        if self._fatal is not None:
+            raise self._fatal
+        return self.stats
+
+    async def _serve(
+        self,
+        spec: InputSpec,
+        token: str | None,
+        on_listening: Callable[[str, int], Awaitable[None] | None] | None,
+    ) -> _QuietServer:
+        host, _, port = spec.target.rpartition(":")
+        host = host.strip("[]")
+        if host not in LOOPBACK and not token:
+            raise ConfigError(
+                f"--input otlp://{spec.target} listens beyond loopback: set "
+                "FIREBREAK_DETECT_OTLP_TOKEN so only your collectors can send telemetry"
+            )
+        config = uvicorn.Config(
+            otlp_app(self.handle, token),
+            host=host,
+            port=int(port),
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            lifespan="off",
+        )
+        server = _QuietServer(config)
+        self._server_tasks.append(asyncio.create_task(server.serve()))
+        while not server.started:
+            if self._server_tasks[-1].done():
+                raise ConfigError(f"--input otlp://{spec.target}: cannot listen there")
+            await asyncio.sleep(0.02)
+        for listener in server.servers:
+            for sock in listener.sockets:
+                bound = sock.getsockname()
+                self.listening.append((str(bound[0]), int(bound[1])))
+                log.warning("receiving OTLP/HTTP on http://%s:%d", bound[0], bound[1])
+                if on_listening is not None:
+                    maybe = on_listening(str(bound[0]), int(bound[1]))
+                    if maybe is not None:
+                        await maybe
+        return server
+
+    async def _read(self, spec: InputSpec, mapping: JsonlMapping, follow: bool) -> None:
+        parser = Parser(spec, mapping)
+        try:
+            async for lines in read_lines(spec.target, follow):
+                await self.handle(parser.events(lines))
+        finally:
+            self.stats.unreadable += parser.errors
+
+    async def _send_all(self, stop: asyncio.Event) -> None:
+        while (detection := await self._queue.get()) is not None:
+            if self._fatal is not None:
+                continue
+            try:
+                await self.sender.send(detection)
+            except DeliveryFailed as exc:
+                self.stats.undelivered += 1
+                log.error("%s", exc.detail)
+            except ConfigError as exc:
+                # every later alert would be refused the same way: stop, saying why
+                self._fatal = exc
+                stop.set()
+
+    async def _save_every(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(self.save_every)
+            await self.save()
+
+    async def save(self) -> None:
+        """Save the baselines changed since the last save."""
+        if self.store is None:
+            return
+        changed = self.engine.flush()
+        if changed:
+            self.stats.saved += await asyncio.to_thread(self.store.save, changed)
