@@ -15,9 +15,11 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from orchestrator.detection.alerts import alert_body
 from orchestrator.detection.config import DetectionConfig
 from orchestrator.detection.engine import DetectionEngine
 from orchestrator.detection.models import Detection, TelemetryEvent
+from orchestrator.domain import Environment
 
 SEED = 20260114
 START = datetime(2026, 1, 14, 8, 0, tzinfo=UTC)  # simulated: the working day before the demo
@@ -76,17 +78,11 @@ def detect_sweep(key: str, model: str) -> list[Detection]:
 
 
 def alert_for(detection: Detection, run_id: str) -> dict[str, Any]:
-    """The detection as a generic alert. The fingerprint carries the run id, as every demo
-    alert's does, so a second run opens its own incident."""
+    """The alert `firebreak detect` raises for the detection, with the run id added to its id
+    and fingerprint, as every demo alert has: a second run opens its own incident."""
+    body = alert_body(detection, Environment.prod.value)
     return {
-        "id": f"detect-{run_id}-{detection.detector}-{detection.at:%H%M%S}",
-        "type": detection.alert_type,
-        "severity": detection.severity.value,
-        "environment": "prod",
-        "title": detection.title,
-        "description": detection.explanation,
-        "resources": detection.resources,
-        "labels": {"detector": "firebreak-detect", "rule": detection.detector},
-        "fingerprint": f"{detection.fingerprint}/{run_id}",
-        "detail": {"evidence": detection.evidence, "subject": detection.subject},
+        **body,
+        "id": f"{body['id']}-{run_id}",
+        "fingerprint": f"{body['fingerprint']}/{run_id}",
     }
