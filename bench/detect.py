@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import statistics
@@ -26,7 +27,7 @@ import time
 import tracemalloc
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from operator import attrgetter
 from pathlib import Path
@@ -38,6 +39,7 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/detect.py`)
 from bench.detect_stream import INTENSITIES, KINDS, Attack, Stream, StreamSpec, generate  # noqa: E402
 from orchestrator.detection.config import DetectionConfig  # noqa: E402
 from orchestrator.detection.engine import DetectionEngine  # noqa: E402
+from orchestrator.detection.inputs.jsonl import JsonlMapping, jsonl_event  # noqa: E402
 from orchestrator.detection.models import Detection, TelemetryEvent  # noqa: E402
 
 
@@ -139,6 +141,26 @@ def baseline_loop(events: list[TelemetryEvent]) -> tuple[float, float]:
     for event in events:
         read(event)
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def from_json_lines(events: list[TelemetryEvent], limit: int) -> tuple[int, float]:
+    """Events per CPU second from gateway log lines: JSON decode, the JSON Lines input's
+    mapping (`jsonl:` in `firebreak detect run`) and the engine, on the first `limit` events."""
+    lines = [json.dumps(_record(e)) for e in events[:limit]]
+    mapping = JsonlMapping()
+    engine = DetectionEngine(DetectionConfig())
+    observe, loads = engine.observe, json.loads
+    cpu = time.process_time()
+    for line in lines:
+        observe(jsonl_event(loads(line), mapping))
+    return len(lines), time.process_time() - cpu
+
+
+def _record(event: TelemetryEvent) -> dict[str, object]:
+    """An event as the JSON Lines input reads it with its default mapping."""
+    record = {f.name: getattr(event, f.name) for f in fields(event)}
+    record["at"] = event.at.isoformat()
+    return {k: v for k, v in record.items() if v is not None}
 
 
 def counting_loop(events: list[TelemetryEvent]) -> float:
@@ -267,6 +289,9 @@ def main() -> None:
     parser.add_argument("--attacks", type=int, default=10, help="per kind and intensity")
     parser.add_argument("--grace-minutes", type=float, default=60.0)
     parser.add_argument(
+        "--json-lines", type=int, default=200_000, help="events replayed from JSON Lines"
+    )
+    parser.add_argument(
         "--sweep", default="2,3,4,6,8", help="values of extraction.k for the curve ('' for none)"
     )
     args = parser.parse_args()
@@ -299,6 +324,11 @@ def main() -> None:
         f"engine / baseline CPU: {cpu / max(base_cpu, 1e-9):,.0f}x; a loop counting requests "
         f"per caller in a dict: {n / max(counting_cpu, 1e-9):,.0f} per CPU second (engine / "
         f"counting: {cpu / max(counting_cpu, 1e-9):,.1f}x)"
+    )
+    lines, lines_cpu = from_json_lines(stream.events, args.json_lines)
+    print(
+        f"from JSON Lines (decode, map, detect; first {lines:,} events): "
+        f"{lines / max(lines_cpu, 1e-9):,.0f} events per CPU second"
     )
     held, subjects = memory_per_caller(spec)
     print(

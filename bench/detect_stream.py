@@ -347,7 +347,7 @@ def _benign(
 def _network(caller: Caller, rng: random.Random, t: float) -> str:
     day = int(t // DAY)
     if caller.roams_on == day:
-        return f"192.0.2.{caller.index % 256}/32"
+        return f"100.64.{caller.index % 256}.0/24"  # a hotel's carrier-grade NAT
     if caller.moves_on is not None and day >= caller.moves_on:
         return f"172.16.{caller.index % 256}.0/24"
     return rng.choice(caller.networks)
@@ -438,7 +438,7 @@ def _attack(
         night = (3.0 - caller.tz) % 24  # 03:00 in the owner's time zone, in UTC hours
         day = rng.randrange(math.ceil(spec.warmup_days), spec.days - 1)
         start = day * DAY + (night - 1.0) * HOUR
-        network = f"198.51.100.{own.randrange(256)}/32"
+        network = f"198.51.{own.randrange(256)}.0/24"  # networks as the inputs reduce them
         agent = f"python-httpx-{own.randrange(1000)}"
         times = sorted(start + own.random() * hours * HOUR for _ in range(LEAK_REQUESTS[intensity]))
         made = [_request(caller, own, t, fresh=True, network=network, agent=agent) for t in times]
