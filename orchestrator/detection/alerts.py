@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import deque
 from typing import Any, Protocol
 
 import httpx
@@ -37,6 +38,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 30.0
 TIMEOUT_SECONDS = 10.0
 CONFIG_STATUSES = frozenset({401, 403, 404})
+ANSWERS_KEPT = 100
 
 
 class DeliveryFailed(FirebreakError):
@@ -111,6 +113,7 @@ class AlertSender:
             base_url=api_url.rstrip("/"), timeout=TIMEOUT_SECONDS, transport=transport
         )
         self.delivered = 0
+        self.answers: deque[dict[str, Any]] = deque(maxlen=ANSWERS_KEPT)
 
     async def send(self, detection: Detection) -> None:
         """Deliver one alert, retrying what a retry can fix; raise `ConfigError` for a token,
@@ -134,7 +137,14 @@ class AlertSender:
                 status = response.status_code
                 if status < 300:
                     self.delivered += 1
-                    log.info("raised %s (%s): %s", alert["id"], detection.fingerprint, status)
+                    answer = response.json() if response.content else {}
+                    self.answers.append(answer)
+                    log.info(
+                        "raised %s (%s): incidents %s",
+                        alert["id"],
+                        detection.fingerprint,
+                        ", ".join(answer.get("incidents", [])) or "none (suppressed?)",
+                    )
                     return
                 reason = error_line(response)
                 if status in CONFIG_STATUSES:

@@ -82,7 +82,9 @@ class ExtractionParams(BaseModel):
         default=["apply_guardrail", "run_guardrail"],
         description="Operations that are not model requests (a guardrail's own span).",
     )
-    cooldown_seconds: int = Field(default=3600, ge=0, description="One alert per subject per.")
+    cooldown_seconds: int = Field(
+        default=21_600, ge=0, description="At most one alert per subject this often."
+    )
 
 
 class _Window:

@@ -28,7 +28,9 @@ class InjectionParams(BaseModel):
     window_seconds: int = Field(default=600, ge=1, description="Within this long.")
     canary_prefix: str = Field(default="canary", description="Marker names that are canaries.")
     canary_hits: int = Field(default=1, ge=1, description="Canary appearances that alert.")
-    cooldown_seconds: int = Field(default=3600, ge=0)
+    cooldown_seconds: int = Field(
+        default=21_600, ge=0, description="At most one alert per subject this often."
+    )
 
 
 class _Hits:

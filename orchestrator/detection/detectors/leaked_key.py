@@ -34,7 +34,9 @@ class LeakedKeyParams(BaseModel):
     check_networks: bool = True
     check_agents: bool = True
     max_known: int = Field(default=256, ge=1, description="Networks/agents remembered per key.")
-    cooldown_seconds: int = Field(default=3600, ge=0)
+    cooldown_seconds: int = Field(
+        default=21_600, ge=0, description="At most one alert per subject this often."
+    )
 
 
 class _Key:
@@ -72,11 +74,13 @@ class LeakedKeyDetector:
         hour = int(t // 3600) % 24
         params = self.params
         found = None
+        odd_hour = False
         if key.events >= params.warmup_events and t - key.first >= params.warmup_seconds:
             unusual = self._unusual(key, event, hour)
             if unusual is not None:
-                found = self._count(key_id, key, unusual, event, t)
-        self._learn(key, event, hour)
+                odd_hour = unusual.startswith("hour ")
+                found = self._count(key_id, key, unusual, event, t, hour if odd_hour else None)
+        self._learn(key, event, None if odd_hour else hour)
         self._dirty.subjects.add(key_id)
         return found
 
@@ -95,23 +99,37 @@ class LeakedKeyDetector:
         return None
 
     def _count(
-        self, key_id: str, key: _Key, unusual: str, event: TelemetryEvent, t: float
+        self,
+        key_id: str,
+        key: _Key,
+        unusual: str,
+        event: TelemetryEvent,
+        t: float,
+        hour: int | None,
     ) -> Detection | None:
+        """Count an unusual request towards an alert. Requests at an unusual hour are held
+        out of the hours histogram while they count (or the second one would already look
+        familiar) and join it when they alert or their window passes without alerting."""
         first, count = key.candidates.get(unusual, (t, 0))
         if t - first > self.params.window_seconds:
+            if hour is not None:
+                key.hours[hour] += count
             first, count = t, 0
         count += 1
         key.candidates[unusual] = (first, count)
         if count < self.params.min_events:
             return None
         del key.candidates[unusual]
+        if hour is not None:
+            key.hours[hour] += count
         if not self._cooldown.ready(f"key:{key_id}", t):
             return None
         return self._detection(key_id, key, unusual, count, event, t - first)
 
-    def _learn(self, key: _Key, event: TelemetryEvent, hour: int) -> None:
+    def _learn(self, key: _Key, event: TelemetryEvent, hour: int | None) -> None:
         key.events += 1
-        key.hours[hour] += 1
+        if hour is not None:
+            key.hours[hour] += 1
         limit = self.params.max_known
         network, agent = event.network, event.agent
         if (
