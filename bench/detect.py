@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/detect.py`)
 
 from bench.detect_stream import INTENSITIES, KINDS, Attack, Stream, StreamSpec, generate  # noqa: E402
 from orchestrator.detection.config import DetectionConfig  # noqa: E402
+from orchestrator.detection.detectors.extraction import ExtractionParams  # noqa: E402
 from orchestrator.detection.engine import DetectionEngine  # noqa: E402
 from orchestrator.detection.inputs.jsonl import JsonlMapping, jsonl_event  # noqa: E402
 from orchestrator.detection.models import Detection, TelemetryEvent  # noqa: E402
@@ -243,27 +244,49 @@ def print_table(stream: Stream, result: Score) -> None:
         print(f"false alerts, what the subject's benign traffic holds: {traits}")
 
 
-def extraction_curve(stream: Stream, ks: list[float], grace: timedelta) -> None:
-    """Recall of extraction attacks (bursts and sweeps) against false alerts, per threshold."""
+def extraction_curve(
+    stream: Stream, ks: list[float], scales: list[float], grace: timedelta
+) -> None:
+    """Recall of extraction attacks (bursts and sweeps) against false alerts, over the
+    threshold `k` and the windows' floors (`min_requests`, `min_tokens`, `min_distinct`, scaled
+    together): the floors, not `k`, are what keeps small subjects quiet, so both are swept."""
     off = {"enabled": False}
-    print(f"{'k':>5} {'recall':>7} {'burst':>7} {'sweep':>7} {'false':>6} {'false/10k/day':>14}")
+    defaults = ExtractionParams()
+    print(
+        f"{'k':>5} {'floors':>7} {'recall':>7} {'burst':>7} {'sweep':>7} {'false':>6} "
+        f"{'false/10k/day':>14}"
+    )
     extraction = [a for a in stream.attacks if a.kind == "extraction"]
     for k in ks:
-        config = DetectionConfig.model_validate(
-            {"extraction": {"k": k}, "leaked_key": off, "injection": off, "drift": off}
-        )
-        detections, _, _, _ = replay(stream.events, config)
-        result = score(stream, detections, grace)
-        recall = {
-            variant: sum(a in result.detected for a in extraction if a.variant == variant)
-            / max(1, sum(a.variant == variant for a in extraction))
-            for variant in ("burst", "sweep")
-        }
-        total = sum(a in result.detected for a in extraction) / max(1, len(extraction))
-        print(
-            f"{k:>5g} {total:>7.2f} {recall['burst']:>7.2f} {recall['sweep']:>7.2f} "
-            f"{result.false['extraction']:>6} {result.false_per_10k('extraction'):>14.2f}"
-        )
+        for scale in scales:
+            windows = {
+                name: {
+                    key: max(1, round(value * scale)) if key.startswith("min_") else value
+                    for key, value in getattr(defaults, name).model_dump().items()
+                }
+                for name in ("burst", "sweep")
+            }
+            config = DetectionConfig.model_validate(
+                {
+                    "extraction": {"k": k, **windows},
+                    "leaked_key": off,
+                    "injection": off,
+                    "drift": off,
+                }
+            )
+            detections, _, _, _ = replay(stream.events, config)
+            result = score(stream, detections, grace)
+            recall = {
+                variant: sum(a in result.detected for a in extraction if a.variant == variant)
+                / max(1, sum(a.variant == variant for a in extraction))
+                for variant in ("burst", "sweep")
+            }
+            total = sum(a in result.detected for a in extraction) / max(1, len(extraction))
+            print(
+                f"{k:>5g} {scale:>6g}x {total:>7.2f} {recall['burst']:>7.2f} "
+                f"{recall['sweep']:>7.2f} {result.false['extraction']:>6} "
+                f"{result.false_per_10k('extraction'):>14.2f}"
+            )
 
 
 def machine() -> str:
@@ -292,7 +315,12 @@ def main() -> None:
         "--json-lines", type=int, default=200_000, help="events replayed from JSON Lines"
     )
     parser.add_argument(
-        "--sweep", default="2,3,4,6,8", help="values of extraction.k for the curve ('' for none)"
+        "--sweep", default="2,4,6", help="values of extraction.k for the curve ('' for none)"
+    )
+    parser.add_argument(
+        "--floors",
+        default="1,0.5,0.25,0.125",
+        help="scales of the extraction windows' min_* floors for the curve",
     )
     args = parser.parse_args()
     print(f"machine: {machine()}")
@@ -341,9 +369,13 @@ def main() -> None:
     result = score(stream, detections, grace)
     print_table(stream, result)
     ks = [float(k) for k in args.sweep.split(",") if k.strip()]
+    scales = [float(f) for f in args.floors.split(",") if f.strip()] or [1.0]
     if ks:
-        print("\nextraction curve: recall vs false alerts per 10,000 callers per day, by k")
-        extraction_curve(stream, ks, grace)
+        print(
+            "\nextraction curve: recall vs false alerts per 10,000 callers per day, by k and "
+            "by the windows' floors (1x = the defaults)"
+        )
+        extraction_curve(stream, ks, scales, grace)
 
 
 if __name__ == "__main__":
