@@ -46,6 +46,14 @@ def digest_of(value: Any) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def count_of(value: Any) -> int:
+    """A token count as sent (a number, or OTLP/JSON's int64-as-string); anything else is 0."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def parse_time(value: Any, field: str) -> datetime:
     """An ISO 8601 string (with or without zone: UTC assumed), or Unix seconds, milliseconds or
     nanoseconds as a number, as an aware UTC datetime."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from orchestrator.detection.inputs.common import digest_of, network_of, parse_time
+from orchestrator.detection.inputs.common import count_of, digest_of, network_of, parse_time
 from orchestrator.detection.models import TelemetryEvent
 from orchestrator.errors import InvalidInput
 
@@ -69,11 +69,7 @@ def _text(record: Mapping[str, Any], path: str) -> str | None:
 
 
 def _int(record: Mapping[str, Any], path: str) -> int:
-    value = lookup(record, path)
-    try:
-        return max(int(value or 0), 0)
-    except (TypeError, ValueError):
-        return 0
+    return count_of(lookup(record, path))
 
 
 def _flag(value: Any) -> bool:

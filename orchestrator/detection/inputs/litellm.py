@@ -28,7 +28,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from orchestrator.detection.inputs.common import digest_of, network_of, parse_time
+from orchestrator.detection.inputs.common import count_of, digest_of, network_of, parse_time
 from orchestrator.detection.models import TelemetryEvent
 from orchestrator.errors import InvalidInput
 
@@ -91,8 +91,8 @@ def spend_log_event(row: Mapping[str, Any]) -> TelemetryEvent:
         model=name,
         model_version=version,
         operation=_text(row.get("call_type")),
-        input_tokens=_count(row.get("prompt_tokens")),
-        output_tokens=_count(row.get("completion_tokens")),
+        input_tokens=count_of(row.get("prompt_tokens")),
+        output_tokens=count_of(row.get("completion_tokens")),
         input_digest=digest,
         finding=_finding(metadata.get("guardrail_information")),
         finish_reason=reason,
@@ -110,10 +110,3 @@ def _finding(information: Any) -> str | None:
                 return str(categories[0])
             return _text(entry.get("guardrail_name")) or "guardrail"
     return None
-
-
-def _count(value: Any) -> int:
-    try:
-        return max(int(value or 0), 0)
-    except (TypeError, ValueError):
-        return 0

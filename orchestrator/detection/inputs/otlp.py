@@ -38,7 +38,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from orchestrator.alerts.formats.otlp import FINDING_EVENTS, LABEL_ATTRIBUTES
-from orchestrator.detection.inputs.common import digest_of, network_of
+from orchestrator.detection.inputs.common import count_of, digest_of, network_of
 from orchestrator.detection.models import TelemetryEvent
 from orchestrator.errors import InvalidInput, UnsupportedMediaType
 
@@ -126,13 +126,6 @@ def _text(names: tuple[str, ...], *where: Mapping[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-def _int(value: Any) -> int:
-    try:
-        return max(int(value or 0), 0)
-    except (TypeError, ValueError):
-        return 0
-
-
 def _nanos(nanos: int) -> datetime:
     return datetime.fromtimestamp(nanos / 1e9, UTC) if nanos else datetime.now(UTC)
 
@@ -181,8 +174,8 @@ def _event(
         model=_text(ATTRIBUTES["model"], own, resource),
         model_version=_text(ATTRIBUTES["model_version"], own),
         operation=operation,
-        input_tokens=_int(own.get("gen_ai.usage.input_tokens")),
-        output_tokens=_int(own.get("gen_ai.usage.output_tokens")),
+        input_tokens=count_of(own.get("gen_ai.usage.input_tokens")),
+        output_tokens=count_of(own.get("gen_ai.usage.output_tokens")),
         input_digest=digest,
         finding=finding,
         score=score,

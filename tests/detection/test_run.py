@@ -1,0 +1,162 @@
+"""End to end: telemetry in, a signed alert at a real Firebreak API, an incident open; the
+dry run posts nothing; the OTLP receiver takes what the OpenTelemetry SDK's exporter sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from temporalio.client import Client
+
+from orchestrator.alerts.ids import alert_stream
+from orchestrator.audit import EventStore
+from orchestrator.detection import DetectionEngine
+from orchestrator.detection.alerts import AlertSender, DryRunSender, alert_body
+from orchestrator.detection.inputs.jsonl import JsonlMapping, jsonl_event
+from orchestrator.detection.inputs.sources import parse_input
+from orchestrator.detection.runner import DetectRunner
+from orchestrator.detection.store import BaselineStore
+from orchestrator.domain import Alert
+from orchestrator.errors import ConfigError
+from orchestrator.principals.service import add_webhook_secret
+from tests.alerts.test_ingest import assert_running
+from tests.support.app import alerts_recorded
+from tests.support.principals import Tokens
+
+CANARY = {
+    "at": "2026-11-02T10:00:00Z",
+    "caller": "mallory",
+    "api_key": "key-mallory",
+    "model": "support-bot",
+    "marker": "canary:system-prompt-3",
+}
+
+
+def telemetry(tmp_path: Path, *records: dict[str, object]) -> str:
+    path = tmp_path / "gateway.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return f"jsonl:{path}"
+
+
+def sender_to(app: FastAPI, token: str, secret: str | None) -> AlertSender:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return AlertSender("http://firebreak.test", token, secret, "prod", transport=transport)
+
+
+async def test_a_detection_is_a_signed_alert_that_opens_an_incident(
+    app: FastAPI, tokens: Tokens, store: EventStore, temporal: Client, tmp_path: Path
+) -> None:
+    assert store.keyring is not None
+    secret = add_webhook_secret(store.engine, store.keyring, "detector")  # now it must sign
+    sender = sender_to(app, tokens.source, secret)
+    runner = DetectRunner(DetectionEngine(), sender, BaselineStore(store.engine))
+    stats = await runner.run([parse_input(telemetry(tmp_path, CANARY))], JsonlMapping())
+
+    assert (stats.events, stats.detections, stats.undelivered) == (1, 1, 0)
+    assert sender.delivered == 1
+    answer = sender.answers[0]
+    await assert_running(temporal, answer["incidents"])
+    alert_id = answer["alerts"][0]["alert_id"]
+    events = store.read_stream(alert_stream("detector", alert_id))
+    alert = Alert.model_validate(events[0].payload["alert"])
+    assert (alert.type, alert.severity, alert.environment) == (
+        "prompt_injection",
+        "critical",
+        "prod",
+    )
+    assert alert.resources.api_key == "key-mallory"
+    assert alert.fingerprint == "detect:injection:caller:mallory"
+    assert alert.labels["detector"] == "injection"
+    assert "system prompt" in alert.description
+
+
+async def test_an_unsigned_detector_is_refused_with_the_reason(
+    app: FastAPI, tokens: Tokens, store: EventStore, temporal: Client, tmp_path: Path
+) -> None:
+    assert store.keyring is not None
+    add_webhook_secret(store.engine, store.keyring, "detector")
+    runner = DetectRunner(DetectionEngine(), sender_to(app, tokens.source, None))
+    with pytest.raises(ConfigError, match="webhook-signature"):
+        await runner.run([parse_input(telemetry(tmp_path, CANARY))], JsonlMapping())
+    assert alerts_recorded(store) == 0
+
+
+async def test_a_dry_run_logs_the_alert_and_posts_nothing(
+    app: FastAPI,
+    tokens: Tokens,
+    store: EventStore,
+    temporal: Client,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sender = DryRunSender("prod")
+    runner = DetectRunner(DetectionEngine(), sender)
+    stats = await runner.run([parse_input(telemetry(tmp_path, CANARY))], JsonlMapping())
+    assert stats.detections == 1
+    assert [body["type"] for body in sender.sent] == ["prompt_injection"]
+    assert any("dry run: would raise" in r.message for r in caplog.records)
+    assert alerts_recorded(store) == 0
+
+
+async def test_a_retry_reuses_the_alert_id_so_the_api_answers_it_once(
+    app: FastAPI, tokens: Tokens, store: EventStore, temporal: Client, tmp_path: Path
+) -> None:
+    engine = DetectionEngine()
+    (detection,) = engine.observe(jsonl_event(CANARY, JsonlMapping()))
+    sender = sender_to(app, tokens.source, None)
+    await sender.send(detection)
+    await sender.send(detection)
+    await sender.aclose()
+    first, second = sender.answers
+    assert first["incidents"] == second["incidents"]
+    assert [a["duplicate"] for a in (*first["alerts"], *second["alerts"])] == [False, True]
+    assert alerts_recorded(store) == 1
+    assert alert_body(detection, "prod")["id"] == first["alerts"][0]["alert_id"]
+
+
+async def test_the_receiver_takes_spans_from_the_sdk_exporter() -> None:
+    sender = DryRunSender("prod")
+    runner = DetectRunner(DetectionEngine(), sender)
+    stop = asyncio.Event()
+    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        runner.run(
+            [parse_input("otlp://127.0.0.1:0")],
+            JsonlMapping(),
+            stop=stop,
+            on_listening=lambda _host, port: listening.set_result(port),
+        )
+    )
+    port = await asyncio.wait_for(listening, 30)
+    exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
+    provider = TracerProvider(resource=Resource.create({"service.name": "chat-api"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("genai")
+
+    def emit() -> None:
+        for i in range(6):
+            with tracer.start_as_current_span("apply_guardrail") as span:
+                span.set_attribute("user.id", "mallory")
+                span.add_event(
+                    "gen_ai.security.finding",
+                    {"gen_ai.security.risk.category": "prompt_injection", "n": i},
+                )
+        provider.shutdown()
+
+    await asyncio.to_thread(emit)
+    for _ in range(300):
+        if runner.stats.events >= 6:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    stats = await asyncio.wait_for(task, 30)
+    assert stats.events == 6
+    assert [body["fingerprint"] for body in sender.sent] == ["detect:injection:caller:mallory"]
