@@ -157,6 +157,19 @@ def from_json_lines(events: list[TelemetryEvent], limit: int) -> tuple[int, floa
     return len(lines), time.process_time() - cpu
 
 
+def write_json_lines(stream: Stream, path: Path) -> None:
+    """The stream as the JSON Lines input reads it, and the attacks it holds."""
+    with path.open("w") as out:
+        for event in stream.events:
+            out.write(json.dumps(_record(event)) + "\n")
+    truth = [
+        {**attack.__dict__, "start": attack.start.isoformat(), "end": attack.end.isoformat()}
+        for attack in stream.attacks
+    ]
+    path.with_name(path.name + ".truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+    print(f"wrote {len(stream.events):,} events to {path} and the ground truth beside it")
+
+
 def _record(event: TelemetryEvent) -> dict[str, object]:
     """An event as the JSON Lines input reads it with its default mapping."""
     record = {f.name: getattr(event, f.name) for f in fields(event)}
@@ -315,6 +328,12 @@ def main() -> None:
         "--json-lines", type=int, default=200_000, help="events replayed from JSON Lines"
     )
     parser.add_argument(
+        "--write-jsonl",
+        type=Path,
+        help="also write the stream here (for `firebreak detect run --input jsonl:FILE`), "
+        "and its ground truth beside it (FILE.truth.json)",
+    )
+    parser.add_argument(
         "--sweep", default="2,4,6", help="values of extraction.k for the curve ('' for none)"
     )
     parser.add_argument(
@@ -334,6 +353,8 @@ def main() -> None:
         f"{len(stream.attacks)} attacks; benign: "
         + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stream.benign.items())
     )
+    if args.write_jsonl is not None:
+        write_json_lines(stream, args.write_jsonl)
     grace = timedelta(minutes=args.grace_minutes)
 
     gc.collect()
