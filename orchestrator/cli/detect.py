@@ -12,9 +12,7 @@ input spec, a parameter, a missing token, a token the API refuses).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -22,81 +20,18 @@ import typer
 
 from orchestrator import db
 from orchestrator.cli.incidents import console, new_table, plain, print_json, row, short_time
-from orchestrator.detection.alerts import AlertSender, DryRunSender, Sender
 from orchestrator.detection.config import load_config
 from orchestrator.detection.engine import DETECTOR_NAMES, DetectionEngine
-from orchestrator.detection.inputs.sources import parse_input
-from orchestrator.detection.runner import DetectRunner, RunStats
+from orchestrator.detection.service import run_detection
 from orchestrator.detection.store import BaselineStore
 from orchestrator.errors import ConfigError
 from orchestrator.runtime import loop
-from orchestrator.settings import Settings, load_settings
+from orchestrator.settings import load_settings
 
 detect_app = typer.Typer(
     help="Detect extraction, leaked keys, injection campaigns and drift in AI telemetry.",
     no_args_is_help=True,
 )
-
-
-def sender_for(settings: Settings, dry_run: bool) -> Sender:
-    """Where detections go: the API as the detector's source, or the log under `--dry-run`."""
-    environment = settings.detect_environment.value
-    if dry_run:
-        return DryRunSender(environment)
-    if settings.detect_token is None:
-        raise ConfigError(
-            "set FIREBREAK_DETECT_TOKEN to a source principal's token (and "
-            "FIREBREAK_DETECT_WEBHOOK_SECRET if it signs), or use --dry-run"
-        )
-    secret = settings.detect_webhook_secret
-    return AlertSender(
-        settings.api_url,
-        settings.detect_token.get_secret_value(),
-        secret.get_secret_value() if secret is not None else None,
-        environment,
-    )
-
-
-async def run_detection(
-    settings: Settings,
-    inputs: list[str],
-    *,
-    config_path: Path | None,
-    follow: bool,
-    dry_run: bool,
-) -> RunStats:
-    """Everything `detect run` does, until the inputs end or SIGINT/SIGTERM."""
-    specs = [parse_input(spec) for spec in inputs]
-    config = load_config(config_path or settings.detect_config)
-    sender = sender_for(settings, dry_run)
-    db.require_schema(settings.db_url)
-    store = BaselineStore(db.make_engine(settings.db_url))
-    enabled = DetectionEngine(config).detectors
-    baselines = await asyncio.to_thread(lambda: list(store.load([d.name for d in enabled])))
-    engine = DetectionEngine(config, baselines)
-    typer.echo(
-        f"detect: {', '.join(d.name for d in engine.detectors)}; {len(baselines)} baselines "
-        f"loaded{'; dry run: nothing is posted' if dry_run else ''}",
-        err=True,
-    )
-    runner = DetectRunner(engine, sender, store, save_every=settings.detect_save_seconds)
-    stop = asyncio.Event()
-    running = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        running.add_signal_handler(sig, stop.set)
-    otlp = settings.detect_otlp_token
-    try:
-        return await runner.run(
-            specs,
-            config.jsonl,
-            follow=follow,
-            stop=stop,
-            otlp_token=otlp.get_secret_value() if otlp is not None else None,
-        )
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            running.remove_signal_handler(sig)
-        store.engine.dispose()
 
 
 @detect_app.command("run")
@@ -130,7 +65,14 @@ def run(
     FIREBREAK_DETECT_SAVE_SECONDS and on stop."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     stats = loop.run(
-        run_detection(load_settings(), input_, config_path=config, follow=follow, dry_run=dry_run)
+        run_detection(
+            load_settings(),
+            input_,
+            config_path=config,
+            follow=follow,
+            dry_run=dry_run,
+            announce=_announce,
+        )
     )
     counts = ", ".join(f"{name} {n}" for name, n in sorted(stats.by_detector.items()))
     typer.echo(
@@ -183,3 +125,7 @@ def baselines(
         )
     console().print(table)
     typer.echo(f"{len(rows)} baseline(s)", err=True)
+
+
+def _announce(line: str) -> None:
+    typer.echo(line, err=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,20 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _check_exposure(spec: InputSpec, token: str | None) -> None:
+    """A receiver beyond loopback takes telemetry only from senders that hold the token."""
+    host = spec.target.rpartition(":")[0].strip("[]")
+    if host not in LOOPBACK and not token:
+        raise ConfigError(
+            f"--input otlp://{spec.target} listens beyond loopback: set "
+            "FIREBREAK_DETECT_OTLP_TOKEN so only your collectors can send telemetry"
+        )
+
+
 class DetectRunner:
     def __init__(
         self,
@@ -70,6 +85,7 @@ class DetectRunner:
         self._fatal: BaseException | None = None
         self.listening: list[tuple[str, int]] = []
         self._server_tasks: list[asyncio.Task[None]] = []
+        self._sockets: list[socket.socket] = []
 
     async def handle(self, events: Sequence[TelemetryEvent]) -> None:
         """Feed events to the engine; queue what they raise."""
@@ -95,17 +111,20 @@ class DetectRunner:
     ) -> RunStats:
         """Run until the inputs end (files, unfollowed) or `stop` is set; save baselines."""
         stop = stop or asyncio.Event()
-        sending = asyncio.create_task(self._send_all(stop))
-        saving = asyncio.create_task(self._save_every(stop))
-        servers: list[_QuietServer] = []
-        readers: list[asyncio.Task[object]] = []
         for spec in inputs:
             if spec.kind == "otlp":
-                servers.append(await self._serve(spec, otlp_token, on_listening))
-            else:
-                readers.append(asyncio.create_task(self._read(spec, mapping, follow)))
+                _check_exposure(spec, otlp_token)
+        sending = asyncio.create_task(self._send_all(stop))
+        saving = asyncio.create_task(self._save_every(stop))
+        stopped = asyncio.create_task(stop.wait())
+        servers: list[_QuietServer] = []
+        readers: list[asyncio.Task[object]] = []
         try:
-            stopped = asyncio.create_task(stop.wait())
+            for spec in inputs:
+                if spec.kind == "otlp":
+                    servers.append(await self._serve(spec, otlp_token, on_listening))
+                else:
+                    readers.append(asyncio.create_task(self._read(spec, mapping, follow)))
             pending: set[asyncio.Task[object]] = set(readers)
             while pending and not stop.is_set():
                 done, pending = await asyncio.wait(
@@ -117,9 +136,9 @@ class DetectRunner:
                         raise failure
             if servers or follow:
                 await stop.wait()
-            stopped.cancel()
         finally:
             stop.set()
+            stopped.cancel()
             for reader in readers:
                 reader.cancel()
             for server in servers:
@@ -127,6 +146,8 @@ class DetectRunner:
             for server_task in self._server_tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await server_task
+            for sock in self._sockets:
+                sock.close()
             await self._queue.put(None)
             await sending
             saving.cancel()
@@ -146,15 +167,16 @@ class DetectRunner:
     ) -> _QuietServer:
         host, _, port = spec.target.rpartition(":")
         host = host.strip("[]")
-        if host not in LOOPBACK and not token:
+        # bound here, not by uvicorn: a port in use is then a one-line configuration error
+        # instead of uvicorn's sys.exit inside a task
+        try:
+            sock = socket.create_server((host, int(port)), family=_family(host))
+        except OSError as exc:
             raise ConfigError(
-                f"--input otlp://{spec.target} listens beyond loopback: set "
-                "FIREBREAK_DETECT_OTLP_TOKEN so only your collectors can send telemetry"
-            )
+                f"--input otlp://{spec.target}: cannot listen there ({exc.strerror or exc})"
+            ) from None
         config = uvicorn.Config(
             otlp_app(self.handle, token),
-            host=host,
-            port=int(port),
             log_level="warning",
             access_log=False,
             server_header=False,
@@ -162,20 +184,19 @@ class DetectRunner:
             lifespan="off",
         )
         server = _QuietServer(config)
-        self._server_tasks.append(asyncio.create_task(server.serve()))
+        self._sockets.append(sock)
+        self._server_tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         while not server.started:
             if self._server_tasks[-1].done():
-                raise ConfigError(f"--input otlp://{spec.target}: cannot listen there")
+                raise ConfigError(f"--input otlp://{spec.target}: the receiver did not start")
             await asyncio.sleep(0.02)
-        for listener in server.servers:
-            for sock in listener.sockets:
-                bound = sock.getsockname()
-                self.listening.append((str(bound[0]), int(bound[1])))
-                log.warning("receiving OTLP/HTTP on http://%s:%d", bound[0], bound[1])
-                if on_listening is not None:
-                    maybe = on_listening(str(bound[0]), int(bound[1]))
-                    if maybe is not None:
-                        await maybe
+        bound = sock.getsockname()
+        self.listening.append((str(bound[0]), int(bound[1])))
+        log.warning("receiving OTLP/HTTP on http://%s:%d", bound[0], bound[1])
+        if on_listening is not None:
+            maybe = on_listening(str(bound[0]), int(bound[1]))
+            if maybe is not None:
+                await maybe
         return server
 
     async def _read(self, spec: InputSpec, mapping: JsonlMapping, follow: bool) -> None:

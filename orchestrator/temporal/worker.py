@@ -23,6 +23,7 @@ from activities.factory import build_activities
 from activities.playbooks import PlaybookActivities
 from orchestrator import db
 from orchestrator.audit import open_event_store
+from orchestrator.detection.service import run_detection
 from orchestrator.errors import ConfigError
 from orchestrator.forwarding import (
     SinkConfig,
@@ -83,12 +84,16 @@ async def run_worker(
     settings: Settings,
     announce: Callable[[str], None] = print,
     forward_to: Sequence[SinkConfig] = (),
+    detect: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM, then stop polling, give running activities
     `settings.worker_shutdown_seconds` to finish, and return.
 
     With `forward_to` (`firebreak worker --forward`) the process also streams the ledger to
     those SIEM sinks, as `firebreak audit forward` would, and stops forwarding on the signal.
+    With `detect` (`firebreak worker --detect`) it also runs `firebreak detect run --follow`
+    over `FIREBREAK_DETECT_INPUTS`; detection that ends by itself (an input it cannot open,
+    a token the API refuses) stops the worker and is raised, never left silently off.
 
     An activity still running past the grace is cancelled; its attempt fails and Temporal
     retries it on another worker, which is safe because every effect is idempotent. Further
@@ -110,6 +115,14 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     with worker_metrics(settings, otlp, announce):
         async with worker:
+            detecting = None
+            if detect:
+                detecting = asyncio.create_task(
+                    run_detection(
+                        settings, settings.detect_inputs, follow=True, stop=stop, announce=announce
+                    )
+                )
+                detecting.add_done_callback(lambda _task: stop.set())
             if forwarders:
                 await _forward_until(stop, forwarders, settings, announce)
             else:
@@ -118,6 +131,8 @@ async def run_worker(
                 "worker stopping: polling stopped, running activities have"
                 f" {settings.worker_shutdown_seconds:g}s to finish"
             )
+            if detecting is not None:
+                await detecting
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):
             loop.remove_signal_handler(sig)

@@ -4,13 +4,16 @@ dry run posts nothing; the OTLP receiver takes what the OpenTelemetry SDK's expo
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -160,3 +163,49 @@ async def test_the_receiver_takes_spans_from_the_sdk_exporter() -> None:
     stats = await asyncio.wait_for(task, 30)
     assert stats.events == 6
     assert [body["fingerprint"] for body in sender.sent] == ["detect:injection:caller:mallory"]
+
+
+async def test_the_receiver_checks_its_token_and_refuses_what_it_cannot_read() -> None:
+    runner = DetectRunner(DetectionEngine(), DryRunSender("prod"))
+    stop = asyncio.Event()
+    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        runner.run(
+            [parse_input("otlp://127.0.0.1:0")],
+            JsonlMapping(),
+            stop=stop,
+            otlp_token="s3cret",
+            on_listening=lambda _host, port: listening.set_result(port),
+        )
+    )
+    port = await asyncio.wait_for(listening, 30)
+    body = gzip.compress(ExportTraceServiceRequest().SerializeToString())
+    protobuf = {"content-type": "application/x-protobuf", "content-encoding": "gzip"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        anonymous = await client.post("/v1/traces", content=body, headers=protobuf)
+        wrong = await client.post(
+            "/v1/traces", content=body, headers={**protobuf, "authorization": "Bearer nope"}
+        )
+        good = {**protobuf, "authorization": "Bearer s3cret"}
+        accepted = await client.post("/v1/traces", content=body, headers=good)
+        garbage = await client.post("/v1/metrics", content=b"\x00\xff", headers=good)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    assert (anonymous.status_code, wrong.status_code) == (401, 401)
+    assert accepted.status_code == 200
+    assert accepted.headers["content-type"] == "application/x-protobuf"
+    assert garbage.status_code == 400 and "gzip" in garbage.text
+
+
+async def test_a_receiver_beyond_loopback_needs_a_token() -> None:
+    runner = DetectRunner(DetectionEngine(), DryRunSender("prod"))
+    with pytest.raises(ConfigError, match="FIREBREAK_DETECT_OTLP_TOKEN"):
+        await runner.run([parse_input("otlp://0.0.0.0:0")], JsonlMapping())
+
+
+async def test_a_port_in_use_is_a_configuration_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        runner = DetectRunner(DetectionEngine(), DryRunSender("prod"))
+        with pytest.raises(ConfigError, match="cannot listen there"):
+            await runner.run([parse_input(f"otlp://127.0.0.1:{port}")], JsonlMapping())
