@@ -302,6 +302,108 @@ def extraction_curve(
             )
 
 
+OFF = {"enabled": False}
+
+
+def _daily(floor: int, warmup: int = 3000) -> dict[str, int]:
+    """An extraction window of a day, with its floors and warm-up limits."""
+    return {
+        "seconds": 86_400,
+        "min_requests": floor,
+        "min_tokens": floor * 1000,
+        "min_distinct": floor,
+        "warmup_requests": warmup,
+        "warmup_tokens": warmup * 1500,
+        "warmup_distinct": warmup,
+    }
+
+
+def _six_hours(floor: int) -> dict[str, int]:
+    return {**_daily(floor, 2000), "seconds": 21_600}
+
+
+# Parameter changes measured one detector at a time (docs/benchmarks.md, "What moves it").
+EXPERIMENTS: list[tuple[str, str, dict[str, object]]] = [
+    ("extraction: sweep window 24 h, min_* 250", "extraction", {"sweep": _daily(250)}),
+    ("extraction: sweep window 24 h, min_* 400", "extraction", {"sweep": _daily(400)}),
+    ("extraction: sweep window 6 h, min_* 200", "extraction", {"sweep": _six_hours(200)}),
+    ("extraction: sweep window 6 h, min_* 120", "extraction", {"sweep": _six_hours(120)}),
+    ("injection: window 3600 s, min_hits 5", "injection", {"window_seconds": 3600}),
+    ("injection: window 3600 s, min_hits 3", "injection", {"window_seconds": 3600, "min_hits": 3}),
+    ("leaked_key: warmup_events 50", "leaked_key", {"warmup_events": 50}),
+    ("leaked_key: warmup_events 20", "leaked_key", {"warmup_events": 20}),
+    (
+        "leaked_key: warmup_events 20, min_events 3",
+        "leaked_key",
+        {"warmup_events": 20, "min_events": 3},
+    ),
+    (
+        "drift: min_score_delta 0.03, min_rate_delta 0.01",
+        "drift",
+        {"min_score_delta": 0.03, "min_rate_delta": 0.01},
+    ),
+]
+
+
+def only(detector: str, params: dict[str, object]) -> DetectionConfig:
+    """The configuration with one detector, on `params`, and the others off."""
+    sections: dict[str, object] = {name: OFF for name in KINDS}
+    sections[detector] = params
+    return DetectionConfig.model_validate(sections)
+
+
+def experiments(stream: Stream, grace: timedelta) -> None:
+    """Each change in EXPERIMENTS, then a third, daily extraction window beside the default two
+    (the engine has two scales, so: the union of two replays, one alert per subject per hour)."""
+    for name, detector, params in EXPERIMENTS:
+        detections, _, _, _ = replay(stream.events, only(detector, params))
+        result = score(stream, detections, grace)
+        attacks = [a for a in stream.attacks if a.kind == detector]
+        found = " / ".join(
+            f"{sum(a in result.detected for a in attacks if a.intensity == i)}"
+            f"/{sum(a.intensity == i for a in attacks)}"
+            for i in INTENSITIES
+        )
+        variants = ""
+        if detector == "extraction":
+            variants = (
+                " ("
+                + ", ".join(
+                    f"{v} {sum(a in result.detected for a in attacks if a.variant == v)}"
+                    f"/{sum(a.variant == v for a in attacks)}"
+                    for v in ("burst", "sweep")
+                )
+                + ")"
+            )
+        print(
+            f"{name:<52} low/medium/high {found:<18} false {result.false[detector]:>4} "
+            f"({result.false_per_10k(detector):.2f}/10k/day){variants}"
+        )
+    defaults, _, _, _ = replay(stream.events, only("extraction", {}))
+    extraction = [a for a in stream.attacks if a.kind == "extraction"]
+    for floor in (250, 300, 400):
+        daily, _, _, _ = replay(stream.events, only("extraction", {"sweep": _daily(floor)}))
+        seen: set[tuple[str, int]] = set()
+        union = []
+        for found in sorted(defaults + daily, key=attrgetter("at")):
+            hour = (found.subject, int(found.at.timestamp() // 3600))
+            if hour not in seen:
+                seen.add(hour)
+                union.append(found)
+        result = score(stream, union, grace)
+        recall = {
+            v: sum(a in result.detected for a in extraction if a.variant == v)
+            / max(1, sum(a.variant == v for a in extraction))
+            for v in ("burst", "sweep")
+        }
+        total = sum(a in result.detected for a in extraction) / max(1, len(extraction))
+        print(
+            f"extraction: defaults + a daily window, min_* {floor:<4}     recall {total:.2f} "
+            f"(burst {recall['burst']:.2f}, sweep {recall['sweep']:.2f}), false "
+            f"{result.false['extraction']} ({result.false_per_10k('extraction'):.2f}/10k/day)"
+        )
+
+
 def machine() -> str:
     model = platform.processor() or platform.machine()
     try:
@@ -326,6 +428,11 @@ def main() -> None:
     parser.add_argument("--grace-minutes", type=float, default=60.0)
     parser.add_argument(
         "--json-lines", type=int, default=200_000, help="events replayed from JSON Lines"
+    )
+    parser.add_argument(
+        "--experiments",
+        action="store_true",
+        help="also measure the parameter changes of docs/benchmarks.md, one detector at a time",
     )
     parser.add_argument(
         "--write-jsonl",
@@ -397,6 +504,9 @@ def main() -> None:
             "by the windows' floors (1x = the defaults)"
         )
         extraction_curve(stream, ks, scales, grace)
+    if args.experiments:
+        print("\nparameter changes, one detector at a time (the others off):")
+        experiments(stream, grace)
 
 
 if __name__ == "__main__":
