@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import replace
 from datetime import timedelta
 
@@ -88,3 +89,16 @@ def test_an_attack_does_not_teach_the_baseline_that_it_is_normal() -> None:
     stored = next(b for b in engine.snapshot() if b.subject == "caller:user-2")
     busiest = max(math.expm1(row[0]) for rows in stored.state["windows"].values() for row in rows)
     assert busiest < 100  # the 600-request windows were kept out of the history
+
+
+def test_events_a_little_out_of_order_are_judged_alike() -> None:
+    # two gateways' logs merged: each event up to a minute late
+    rng = random.Random(4)
+    history = benign(40, DAYS, seed=3)
+    victim = next(e for e in history if e.caller == "user-5")
+    burst = list(spaced(victim, START + timedelta(days=DAYS, hours=10), 900, 1.0))
+    stream = merge(history, burst)
+    jittered = sorted(stream, key=lambda e: e.at + timedelta(seconds=rng.uniform(0, 60)))
+    assert jittered != stream
+    found = run(DetectionEngine(only("extraction")), jittered)
+    assert [d.subject for d in found] == ["caller:user-5"]

@@ -72,10 +72,10 @@ def test_a_key_used_by_a_new_agent_identity_is_caught() -> None:
 
 
 def test_use_at_an_hour_the_key_never_sees_is_caught() -> None:
-    office = benign(10, DAYS, seed=25)
+    office = benign(10, 8, seed=25)  # hours are judged after a week of history
     office = [e for e in office if 8 <= e.at.hour < 18]  # strictly office hours
     owner = busiest(office)
-    night = spaced(owner, START + timedelta(days=DAYS, hours=3), 10, 60.0)
+    night = spaced(owner, START + timedelta(days=8, hours=3), 10, 60.0)
     found = run(DetectionEngine(only("leaked_key")), merge(office, night))
     assert [(d.subject, d.evidence["unusual"]) for d in found] == [(f"key:{owner.api_key}", "hour")]
     assert "03:00 UTC" in found[0].explanation

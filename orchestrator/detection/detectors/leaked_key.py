@@ -3,8 +3,9 @@
 Per key, the detector learns the networks and agent identities that use it and its hours of
 use (a 24-slot histogram of hour-of-day, UTC). After the warm-up (`warmup_events` events over
 at least `warmup_seconds`), it alerts when `min_events` requests within `window_seconds` come
-from a network or agent it has not seen, or fall in an hour (with its two neighbours) that
-holds less than `quiet_hour_share` of the key's history. A single odd request is not an alert;
+from a network or agent it has not seen, or (once the key has a week of history,
+`hours_warmup_seconds`) fall in an hour that, with its two neighbours, holds less than
+`quiet_hour_share` of the key's history. A single odd request is not an alert;
 a stolen key in use is. What alerted is then learned, so one leak is one alert.
 """
 
@@ -31,6 +32,9 @@ class LeakedKeyParams(BaseModel):
         default=0.002, ge=0, lt=1, description="An hour (±1) below this share of use is unusual."
     )
     check_hours: bool = True
+    hours_warmup_seconds: int = Field(
+        default=7 * 86_400, ge=0, description="History span before hours are judged (a week)."
+    )
     check_networks: bool = True
     check_agents: bool = True
     max_known: int = Field(default=256, ge=1, description="Networks/agents remembered per key.")
@@ -76,7 +80,7 @@ class LeakedKeyDetector:
         found = None
         odd_hour = False
         if key.events >= params.warmup_events and t - key.first >= params.warmup_seconds:
-            unusual = self._unusual(key, event, hour)
+            unusual = self._unusual(key, event, hour, t)
             if unusual is not None:
                 odd_hour = unusual.startswith("hour ")
                 found = self._count(key_id, key, unusual, event, t, hour if odd_hour else None)
@@ -84,14 +88,14 @@ class LeakedKeyDetector:
         self._dirty.subjects.add(key_id)
         return found
 
-    def _unusual(self, key: _Key, event: TelemetryEvent, hour: int) -> str | None:
+    def _unusual(self, key: _Key, event: TelemetryEvent, hour: int, t: float) -> str | None:
         params = self.params
         network, agent = event.network, event.agent
         if params.check_networks and network is not None and network not in key.networks:
             return f"network {network}"
         if params.check_agents and agent is not None and agent not in key.agents:
             return f"agent {agent}"
-        if params.check_hours:
+        if params.check_hours and t - key.first >= params.hours_warmup_seconds:
             h = key.hours
             near = h[hour] + h[(hour - 1) % 24] + h[(hour + 1) % 24]
             if near < params.quiet_hour_share * key.events:
