@@ -1,4 +1,4 @@
-"""`firebreak demo`: show Firebreak handling three realistic AI incidents against a running API.
+"""`firebreak demo`: show Firebreak handling four realistic AI incidents against a running API.
 
 It needs the same data dir and database as the `firebreak up` it talks to (the lab's files and
 the demo principals live there), which the shared `FIREBREAK_*` variables or defaults give.
@@ -27,10 +27,11 @@ def demo(
         float, typer.Option(min=10, help="Seconds all incidents get to finish recovery.")
     ] = 300.0,
 ) -> None:
-    """Show three AI incidents handled end to end against a running `firebreak up`.
+    """Show four AI incidents handled end to end against a running `firebreak up`.
 
-    A model-extraction burst, a data-poisoning alert on prod (approved by the demo responders)
-    and an automatic prompt-injection response; then a summary and `audit verify`. Exits
+    A model-extraction burst, a data-poisoning alert on prod (approved by the demo responders),
+    an automatic prompt-injection response, and a gateway sweep that Firebreak's own extraction
+    detector catches; then a summary and `audit verify`. Exits
     non-zero if any expected outcome did not happen.
     """
     flags = {"api_url": api_url, "data_dir": data_dir}

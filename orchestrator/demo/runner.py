@@ -93,7 +93,7 @@ class IncidentReport:
 
 
 async def run_demo(options: DemoOptions, console: Console) -> list[IncidentReport]:
-    """Run the three scenarios against the API at `settings.api_url`; return their reports."""
+    """Run the four scenarios against the API at `settings.api_url`; return their reports."""
     settings = options.settings
     if not settings.keyring_path.is_file():
         raise DemoFailed(
@@ -109,7 +109,8 @@ async def run_demo(options: DemoOptions, console: Console) -> list[IncidentRepor
         run_id = uuid.uuid4().hex[:8]
         say(f"demo {run_id}: lab in {lab.data_dir}, principals {', '.join(cast.tokens)}")
         reports = []
-        for scenario in scenarios(run_id, lab):
+        # The detector scene replays its simulated traffic: also off the loop.
+        for scenario in await asyncio.to_thread(scenarios, run_id, lab):
             say(f"[{scenario.key}] {scenario.headline}")
             incident_id = await _fire(api, cast, scenario)
             say(f"[{scenario.key}] incident {incident_id}")

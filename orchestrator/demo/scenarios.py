@@ -1,7 +1,9 @@
-"""The three demo incidents, as a detector would report them, and what each must lead to.
+"""The four demo incidents, as a detector would report them, and what each must lead to.
 
-Fingerprints carry the run id, so a second demo run opens new incidents instead of attaching to
-the previous run's (which stay open until their quiet period ends).
+Three are alerts as an outside detector words them; the fourth is raised by Firebreak's own
+extraction detector from simulated gateway traffic (orchestrator/demo/sweep.py). Fingerprints
+carry the run id, so a second demo run opens new incidents instead of attaching to the
+previous run's (which stay open until their quiet period ends).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 from activities.providers.local.lab import LabInfo
 from orchestrator.demo.cast import ALICE, BOB
+from orchestrator.demo.client import DemoFailed
+from orchestrator.demo.sweep import alert_for, detect_sweep
 
 EXTRACTION_BURST = 25
 
@@ -27,7 +31,12 @@ class Scenario:
 
 
 def scenarios(run_id: str, lab: LabInfo) -> list[Scenario]:
-    return [_extraction(run_id, lab), _poisoning(run_id, lab), _injection(run_id, lab)]
+    return [
+        _extraction(run_id, lab),
+        _poisoning(run_id, lab),
+        _injection(run_id, lab),
+        _detected_sweep(run_id, lab),
+    ]
 
 
 def _extraction(run_id: str, lab: LabInfo) -> Scenario:
@@ -119,4 +128,23 @@ def _injection(run_id: str, lab: LabInfo) -> Scenario:
         key="injection",
         headline="prompt injection on dev: fully automatic, no person involved",
         alerts=[alert],
+    )
+
+
+def _detected_sweep(run_id: str, lab: LabInfo) -> Scenario:
+    """No alert written by hand: the extraction detector's own, from the simulated sweep."""
+    found = detect_sweep(lab.reseller_key, lab.model)
+    if not found:
+        raise DemoFailed(
+            "the extraction detector raised nothing on the simulated gateway sweep "
+            f"of {lab.reseller_key}"
+        )
+    return Scenario(
+        key="detected",
+        headline=(
+            f"gateway sweep by {lab.reseller_key}, caught by the extraction detector: "
+            f"{found[0].explanation}"
+        ),
+        alerts=[alert_for(detection, run_id) for detection in found],
+        approvers={"snapshot-model": (ALICE,)},
     )

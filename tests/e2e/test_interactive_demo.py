@@ -41,8 +41,10 @@ def test_interactive_demo_waits_for_the_printed_commands(
             expect_command = "waiting for you; as" in line
         assert demo.wait(timeout=60) == 0, "".join(transcript)
         stop_with_ctrl_c(stack)
-    # snapshot, quarantine, rollback and promotion twice each (two people), restore key
-    assert len(ran) == 7
+    # snapshot (extraction, and the detected sweep), quarantine, rollback and promotion twice
+    # each (two people), restore key
+    assert len(ran) == 8
+    assert sum(c.endswith(" snapshot-model") for c in ran) == 2
     assert sum(c.endswith(" promote-retrained") for c in ran) == 2
     assert all(" approve incident-" in c and "fbk_" not in c for c in ran)  # tokens stay in files
     assert "rollback-model by alice and bob" in "".join(transcript)

@@ -57,7 +57,9 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         hints = [
             line.split("report: ", 1)[1] for line in demo.stdout.splitlines() if "report: " in line
         ]
-        assert len(hints) == 3, demo.stdout
+        assert len(hints) == 4, demo.stdout
+        # the fourth incident's alert came from the extraction detector, not from a script
+        assert "caught by the extraction detector: Caller globex-integration sent" in demo.stdout
         printed = finished(
             [*FIREBREAK, *hints[1].split()[1:-1], str(tmp_path / "poisoning.html")],
             env_for(data_dir, FIREBREAK_API_URL=stack.api_url, FIREBREAK_TOKEN=token),
@@ -75,7 +77,12 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
     finally:
         store.engine.dispose()
     opened = {e.stream_id: e.payload["type"] for e in events if e.type == EventType.incident_opened}
-    assert sorted(opened.values()) == ["data_poisoning", "model_extraction", "prompt_injection"]
+    assert sorted(opened.values()) == [
+        "data_poisoning",
+        "model_extraction",
+        "model_extraction",
+        "prompt_injection",
+    ]
     recovered = {
         e.stream_id
         for e in events
@@ -86,6 +93,12 @@ def test_up_demo_ctrl_c_and_restart(tmp_path: Path, ports: dict[str, int]) -> No
         (e.payload["step_id"], e.actor.id) for e in events if e.type == EventType.step_approved
     }
     assert ("rollback-model", "alice") in approvers and ("rollback-model", "bob") in approvers
+    revoked = [
+        e
+        for e in events
+        if e.type == EventType.step_succeeded and e.payload["step_id"] == "revoke-extracting-key"
+    ]
+    assert len(revoked) == 2  # the scripted burst's key and the detected sweep's, no approval
     attached = [e for e in events if e.type == EventType.alert_attached]
     assert max(e.payload["alert_count"] for e in attached) == 25
 

@@ -33,6 +33,7 @@ class LabInfo:
     data_dir: Path
     keys: tuple[str, ...]
     ingest_key: str
+    reseller_key: str
     model: str
     model_versions: tuple[str, ...]
     production_version: str
@@ -50,6 +51,9 @@ KEYS = {
     "key-analytics": ("analytics notebooks", "analytics"),
     "key-partner-acme": ("partner: ACME", "partnerships"),
 }
+# The key the demo's detector scene sweeps the model with; not in the seeded access log, so
+# adding it left that log (and the other scenes' evidence) as it was.
+RESELLER_KEY = "key-reseller-globex"
 MODEL = "fraud-detector"
 DATASET = "transactions"
 AGENT = "support-bot"
@@ -84,6 +88,9 @@ def _seed_keys(root: Path) -> None:
     store = LocalKeyStore(root)
     for key_id, (name, owner) in KEYS.items():
         store.add_key(key_id, name=name, owner=owner, created_at=_at(-60 * 24 * 30))
+    store.add_key(
+        RESELLER_KEY, name="reseller: Globex", owner="partnerships", created_at=_at(-60 * 24 * 7)
+    )
     if store.access_log.exists():
         return
     rng = _rng(0)
@@ -148,8 +155,9 @@ def seed_demo_lab(data_dir: Path) -> LabInfo:
     LocalAgentControl(paths.agents).add_agent(AGENT, list(TOOLS))
     return LabInfo(
         data_dir=data_dir,
-        keys=tuple(KEYS),
+        keys=(*KEYS, RESELLER_KEY),
         ingest_key="key-ingest-pipeline",
+        reseller_key=RESELLER_KEY,
         model=MODEL,
         model_versions=("1", "2", "3"),
         production_version="3",
