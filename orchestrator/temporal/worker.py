@@ -25,7 +25,6 @@ from activities.playbooks import PlaybookActivities
 from activities.witnesses import CheckpointActivities, witnesses_from
 from orchestrator import db
 from orchestrator.audit import open_event_store
-from orchestrator.detection.service import run_detection
 from orchestrator.errors import ConfigError
 from orchestrator.forwarding import (
     SinkConfig,
@@ -136,6 +135,10 @@ async def run_worker(
             async with worker, periodic_prune(settings):
                 detecting = None
                 if detect:
+                    # Imported only when asked for: its OTLP input loads the protobuf modules,
+                    # which a worker without `--detect` never needs (tests/telemetry).
+                    from orchestrator.detection.service import run_detection
+
                     detecting = asyncio.create_task(
                         run_detection(
                             settings,
