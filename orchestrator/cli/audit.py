@@ -87,21 +87,34 @@ def _filters(
     }
 
 
+PublicKeyOption = Annotated[
+    Path | None, typer.Option("--public-key", help="Trusted checkpoint public key (PEM).")
+]
+VkeyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--vkey",
+        help="Trusted verifier key `<name>+<hash>+<key>` (as `audit keys list` prints);"
+        " repeatable, e.g. one per rotated key.",
+    ),
+]
+
+
+def _trusted_keys(
+    public_key: Path | None, vkey: list[str] | None
+) -> list[Ed25519PublicKey | VerifierKey]:
+    """The keys an auditor said to trust (never the database's key table)."""
+    trusted: list[Ed25519PublicKey | VerifierKey] = []
+    if public_key:
+        trusted.append(load_public_key(_read(public_key)))
+    return trusted + [VerifierKey.parse(text) for text in vkey or []]
+
+
 @audit_app.command("verify")
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    public_key: Annotated[
-        Path | None,
-        typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
-    ] = None,
-    vkey: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--vkey",
-            help="Trusted verifier key `<name>+<hash>+<key>` (as `audit keys list` prints);"
-            " repeatable, e.g. one per rotated key.",
-        ),
-    ] = None,
+    public_key: PublicKeyOption = None,
+    vkey: VkeyOption = None,
     checkpoint: Annotated[
         list[str] | None,
         typer.Option(
@@ -120,10 +133,7 @@ def verify(
     named. Trusted keys are --public-key and --vkey, else this host's signing key files.
     """
     try:
-        trusted: list[Ed25519PublicKey | VerifierKey] = []
-        if public_key:
-            trusted.append(load_public_key(_read(public_key)))
-        trusted += [VerifierKey.parse(text) for text in vkey or []]
+        trusted = _trusted_keys(public_key, vkey)
         kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
         report = _store().verify(trusted or None, kept)
     except FirebreakError as exc:
@@ -417,14 +427,8 @@ def check_proof(
             "tree size, once its signature holds; repeatable.",
         ),
     ] = None,
-    public_key: Annotated[
-        Path | None,
-        typer.Option("--public-key", help="Trusted checkpoint public key (PEM)."),
-    ] = None,
-    vkey: Annotated[
-        list[str] | None,
-        typer.Option("--vkey", help="Trusted verifier key `<name>+<hash>+<key>`; repeatable."),
-    ] = None,
+    public_key: PublicKeyOption = None,
+    vkey: VkeyOption = None,
 ) -> None:
     """Check a Merkle proof offline, with no database (exit 0 valid, 1 invalid, 2 unreadable).
 
@@ -440,10 +444,7 @@ def check_proof(
         if isinstance(proof, InclusionProof) and trusted_old is not None:
             raise InvalidInput("--old-root is for consistency proofs", "old_root")
         kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
-        keys: list[Ed25519PublicKey | VerifierKey] = []
-        if public_key:
-            keys.append(load_public_key(_read(public_key)))
-        keys += [VerifierKey.parse(text) for text in vkey or []]
+        keys = _trusted_keys(public_key, vkey)
         if kept and not keys:
             raise InvalidInput("--checkpoint needs the key that signed it: --public-key or --vkey")
     except FirebreakError as exc:
