@@ -12,6 +12,7 @@ their lease: the work every interval while this process leads, through database 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -72,10 +73,14 @@ class Lease:
         return True
 
     def release(self) -> None:
-        """Stop leading: the lock's connection is discarded, not returned to the pool, where
-        its session (and so the lock) would live on."""
+        """Stop leading: the lock is unlocked, so another process may take it at once (a
+        closed session's locks go only when the server has seen it end), and the connection
+        is discarded, not returned to the pool, where its session would live on."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            with contextlib.suppress(sa.exc.DBAPIError):  # a dead session holds nothing
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(self.key)))
+                conn.commit()
             conn.invalidate()
             conn.close()
 

@@ -1,5 +1,6 @@
 """Everything a Firebreak deployment needs before its processes start, done once and idempotent:
-the data directory, schema migrations, the key ring, and an `admin` principal on first run.
+the data directory, schema migrations, the key ring, the checkpoint signing key, and an `admin`
+principal on first run.
 
 `firebreak up` runs it in-process; a distributed deployment runs it as a one-shot init job
 (`firebreak up --init-only`), so API replicas and workers never race to create keys.
@@ -11,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.audit import CheckpointSigner
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Environment, Role
 from orchestrator.errors import ConfigError, Conflict
@@ -35,7 +37,8 @@ def admin_token_file(settings: Settings) -> Path:
 
 
 def prepare(settings: Settings) -> Prepared:
-    """Create the data dir (owner-only), migrate, load or create keys, make the first admin."""
+    """Create the data dir (owner-only), migrate, load or create the key ring and the
+    checkpoint signing key, make the first admin."""
     data_dir = settings.data_dir.resolve()
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -43,6 +46,9 @@ def prepare(settings: Settings) -> Prepared:
         raise ConfigError(f"FIREBREAK_DATA_DIR: cannot create {data_dir}: {exc.strerror}") from None
     upgrade(settings.db_url)
     KeyRing.load_or_create(settings.keyring_path)
+    # Every worker signs scheduled checkpoints with this key: made here, once, so replicas that
+    # mount it never each make their own (whose checkpoints no other host could verify).
+    CheckpointSigner(settings.signing_key_path).public_key()
     token_file = admin_token_file(settings).resolve()
     token = None if token_file.exists() else _create_admin(settings, token_file)
     return Prepared(data_dir=data_dir, admin_token_file=token_file, admin_token=token)

@@ -10,7 +10,8 @@ and by `bench/ingest.py --topology scaled`:
 - the **Temporal dev server** on its SQLite file, stopped and started again on the same file and
   port (what survives is what a file-backed server keeps);
 - `firebreak api` and `firebreak worker` processes, each in its own session and **its own data
-  dir**: the only file they share is the key ring (`FIREBREAK_KEYRING_FILE`).
+  dir**: the only files they share are the key ring (`FIREBREAK_KEYRING_FILE`) and the
+  checkpoint signing key (`FIREBREAK_SIGNING_KEY_FILE`), as a deployment mounts its secrets.
 
 Nothing here is a fake of Firebreak: the processes are the ones users run, started as
 `firebreak api` / `firebreak worker` with `FIREBREAK_*` variables only. Kills are SIGKILL of
@@ -280,11 +281,16 @@ class Topology:
     def keyring(self) -> Path:
         return self.root / "keyring.json"
 
+    @property
+    def signing_key(self) -> Path:
+        return self.root / "checkpoint-ed25519.pem"
+
     def env(self, data_dir: Path, **extra: str) -> dict[str, str]:
         return base_env() | {
             "FIREBREAK_DATA_DIR": str(data_dir),
             "FIREBREAK_DATABASE_URL": self.database_url,
             "FIREBREAK_KEYRING_FILE": str(self.keyring),
+            "FIREBREAK_SIGNING_KEY_FILE": str(self.signing_key),
             "FIREBREAK_TEMPORAL_ADDRESS": self.temporal.address,
             **self.shared,
             **extra,
@@ -308,14 +314,14 @@ class Topology:
         )
 
     def prepare(self) -> None:
-        """What the init job does once: migrations and the key ring (`firebreak up
-        --init-only`, here `firebreak db upgrade` plus the key ring every replica mounts)."""
+        """What the init job does once (`firebreak up --init-only`): migrations, and the key
+        ring and checkpoint signing key every replica mounts."""
         from orchestrator.runtime.prepare import prepare
         from orchestrator.settings import Settings
 
         operator = self.root / "operator"
         prepare(Settings(data_dir=operator, database_url=self.database_url,
-                         keyring_file=self.keyring))  # fmt: skip
+                         keyring_file=self.keyring, signing_key_file=self.signing_key))  # fmt: skip
 
     def start(self) -> None:
         for replica in [*self.workers, *self.apis]:
