@@ -46,8 +46,14 @@ async def test_a_responder_moves_an_incident_through_its_life(
     await eventually(lambda: shown("contained"), timeout=60)
     listed = await cli(tokens.ann, "incidents", "list")
     assert "acknowledge in 1" in listed.output, listed.output  # high: 15 minutes to acknowledge
-    approvals = await cli(tokens.ann, "approvals")
-    assert "INCIDENT SLA" in approvals.output and "acknowledge in" in approvals.output
+
+    # Contained comes before the prod approval is asked for: wait for it to be listed.
+    async def waiting() -> str | None:
+        listed = (await cli(tokens.ann, "approvals")).output
+        return None if listed.startswith("nothing waits") else listed
+
+    approvals = await eventually(waiting, timeout=30)
+    assert "INCIDENT SLA" in approvals and "acknowledge in" in approvals
 
     acked = await cli(tokens.ann, "incidents", "ack", incident)
     assert acked.exit_code == 0, acked.error

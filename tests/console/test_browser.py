@@ -22,7 +22,7 @@ from orchestrator.temporal.incidents import submit_alert
 from tests.console.conftest import Shooter, sign_in
 from tests.incidents.test_alerts_api import HOSTILE, alerts_of, hostile_delivery, post
 from tests.support.events import new_event
-from tests.support.incidents import make_alert
+from tests.support.incidents import make_alert, wait_for_pending
 from tests.support.principals import Tokens
 
 HOSTILE_TITLE = (
@@ -132,6 +132,7 @@ async def test_auditor_reads_searches_and_cannot_decide(
 ) -> None:
     url, tokens = api
     incident = await open_prod_incident(dev_client, fb_settings, lab)
+    await wait_for_pending(dev_client, incident, FIRST_STEP)  # what the auditor is to see
     page = await context.new_page()
     await sign_in(page, url, tokens.audrey)
     await page.goto(f"{url}/console/incidents/{incident}")
