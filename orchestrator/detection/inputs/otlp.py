@@ -207,15 +207,17 @@ def _points(request: ExportMetricsServiceRequest) -> Iterator[TelemetryEvent]:
                         None,
                         None,
                     )
+                    # One request per counted call, alike but for nothing: built once (frozen).
+                    call = TelemetryEvent(
+                        at=base.at,
+                        caller=base.caller,
+                        api_key=base.api_key,
+                        network=base.network,
+                        agent=base.agent,
+                        model=base.model,
+                        model_version=base.model_version,
+                        operation=base.operation,
+                        input_tokens=tokens,
+                    )
                     for _ in range(count):
-                        yield TelemetryEvent(
-                            at=base.at,
-                            caller=base.caller,
-                            api_key=base.api_key,
-                            network=base.network,
-                            agent=base.agent,
-                            model=base.model,
-                            model_version=base.model_version,
-                            operation=base.operation,
-                            input_tokens=tokens,
-                        )
+                        yield call
