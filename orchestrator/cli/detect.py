@@ -78,7 +78,8 @@ def run(
     typer.echo(
         f"detect: {stats.events:,} events, {stats.detections} detections"
         f"{f' ({counts})' if counts else ''}, {stats.unreadable} unreadable lines, "
-        f"{stats.saved} baselines saved"
+        f"{stats.saved} baselines saved, {stats.subjects:,} subjects in memory "
+        f"({stats.evicted:,} idle ones evicted, {stats.reloaded:,} baselines reloaded)"
         f"{f', {stats.undelivered} alerts NOT delivered' if stats.undelivered else ''}",
         err=True,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from orchestrator.detection.detectors.drift import DriftParams
 from orchestrator.detection.detectors.extraction import ExtractionParams
@@ -30,6 +30,15 @@ class DetectionConfig(BaseModel):
     injection: InjectionParams = InjectionParams()
     drift: DriftParams = DriftParams()
     jsonl: JsonlMapping = JsonlMapping()
+    idle_cap_seconds: int = Field(
+        default=7 * 86_400,
+        ge=60,
+        description=(
+            "Longest a subject is kept in memory without events (event time), whatever its"
+            " detector's windows ask for; below a detector's horizon, the counts of a window"
+            " still open when its subject is evicted are lost."
+        ),
+    )
 
 
 def load_config(path: Path | None) -> DetectionConfig:

@@ -4,11 +4,21 @@
 hands the event to every enabled detector. Persistence is the caller's business, at its own
 pace: `flush()` returns the baselines changed since the last flush (the runner saves them
 every few seconds and on stop), `snapshot()` returns them all.
+
+An engine built with `evict=True` (the runner's, which has a store) keeps memory bounded over
+weeks of traffic: at a flush, when at least a minute of event time and as many events as it
+holds subjects have passed since the last sweep (so a sweep costs at most one check per event,
+amortised), every detector drops the subjects idle for longer than its own `horizon` (capped
+by `idle_cap_seconds`), after closing their windows; their final baselines are part of what
+that flush returns. Idle is measured in event time, the latest `event.at` seen, so a replay of
+last month's logs evicts as a live stream would. A returning subject gets its baseline back
+from the store before its events are observed: the runner asks `absent(events)` for what is
+not held and `load`s what the store has, one query per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from orchestrator.detection.config import DetectionConfig
@@ -30,6 +40,7 @@ class Baseline:
 
 
 DETECTOR_NAMES = ("extraction", "leaked_key", "injection", "drift")
+SWEEP_SECONDS = 60.0  # of event time, at least, between two eviction sweeps
 
 
 def build_detectors(config: DetectionConfig) -> list[Detector]:
@@ -50,12 +61,24 @@ class DetectionEngine:
     """Every enabled detector over one stream of events."""
 
     def __init__(
-        self, config: DetectionConfig | None = None, baselines: Iterable[Baseline] = ()
+        self,
+        config: DetectionConfig | None = None,
+        baselines: Iterable[Baseline] = (),
+        *,
+        evict: bool = False,
     ) -> None:
         self.config = config or DetectionConfig()
         self.detectors = build_detectors(self.config)
         self._by_name = {detector.name: detector for detector in self.detectors}
         self.observed = 0
+        self.evicts = evict
+        self.evicted = 0
+        self.clock = 0.0  # the latest event time seen, epoch seconds
+        self.idle = {
+            d.name: min(d.horizon, float(self.config.idle_cap_seconds)) for d in self.detectors
+        }
+        self._swept_clock = -SWEEP_SECONDS
+        self._swept_events = 0
         self.load(baselines)
 
     def describe(self, detector: str, state: State) -> str:
@@ -63,18 +86,41 @@ class DetectionEngine:
         found = self._by_name.get(detector)
         return found.describe(state) if found is not None else ""
 
-    def load(self, baselines: Iterable[Baseline]) -> None:
+    def load(self, baselines: Iterable[Baseline], *, missing: bool = False) -> int:
         """Take stored baselines (of detectors that are enabled; others are kept in the store
-        untouched)."""
+        untouched); with `missing`, only of subjects not held, so a baseline read while the
+        subject's events were already being observed does not overwrite them. Returns how many
+        were taken."""
+        taken = 0
         for baseline in baselines:
             detector = self._by_name.get(baseline.detector)
-            if detector is not None:
+            if detector is not None and not (missing and detector.holds(baseline.subject)):
                 detector.restore(baseline.subject, baseline.state)
+                taken += 1
+        return taken
+
+    def absent(self, events: Sequence[TelemetryEvent]) -> list[tuple[str, str]]:
+        """`(detector, subject)` of the baselines these events would update that are not in
+        memory: what to take back from the store before observing them."""
+        found: set[tuple[str, str]] = set()
+        for detector in self.detectors:
+            name, wanted, holds = detector.name, detector.wanted, detector.holds
+            for event in events:
+                for subject in wanted(event):
+                    if not holds(subject):
+                        found.add((name, subject))
+        return sorted(found)
+
+    def held(self) -> dict[str, int]:
+        """Subjects in memory, per detector."""
+        return {detector.name: detector.held() for detector in self.detectors}
 
     def observe(self, event: TelemetryEvent) -> list[Detection]:
         """The detections this event completes (usually none)."""
         self.observed += 1
         t = event.at.timestamp()
+        if t > self.clock:
+            self.clock = t
         found = []
         for detector in self.detectors:
             detection = detector.observe(event, t)
@@ -83,13 +129,34 @@ class DetectionEngine:
         return found
 
     def flush(self) -> list[Baseline]:
-        """Baselines changed since the last flush, to be saved."""
-        return [
+        """Baselines changed since the last flush, to be saved (with those of the subjects
+        evicted now, if a sweep is due)."""
+        evicted = self._sweep() if self.evicts else []
+        return evicted + [
             Baseline(detector.name, subject, state)
             for detector in self.detectors
             for subject in sorted(detector.changed())
             if (state := detector.export(subject)) is not None
         ]
+
+    def _sweep(self) -> list[Baseline]:
+        """Evict idle subjects, if a sweep is due: its cost (a look at every subject held) is
+        paid for by as many events, and by a minute of event time."""
+        held = sum(detector.held() for detector in self.detectors)
+        if (
+            self.clock - self._swept_clock < SWEEP_SECONDS
+            or self.observed - self._swept_events < held
+        ):
+            return []
+        self._swept_clock, self._swept_events = self.clock, self.observed
+        final: list[Baseline] = []
+        for detector in self.detectors:
+            final.extend(
+                Baseline(detector.name, subject, state)
+                for subject, state in detector.evict(self.clock, self.idle[detector.name])
+            )
+        self.evicted += held - sum(detector.held() for detector in self.detectors)
+        return final
 
     def snapshot(self) -> list[Baseline]:
         """Every baseline the engine holds."""

@@ -4,6 +4,9 @@ One asyncio loop: each input feeds the engine in batches (`observe` is in-memory
 detections go through a bounded queue to the sender (so a slow API slows reading, never loses
 a detection), and the changed baselines are saved every `save_every` seconds and on stop. The
 engine is only ever touched from the loop; saving runs in a thread on a snapshot of the rows.
+With a store and an evicting engine, each batch first takes back from the store the baselines
+of the subjects it names that the engine does not hold (new, or evicted while idle), and each
+save reports the subjects held (`firebreak_detect_subjects`).
 Files that are not followed end the run when read; an OTLP receiver or a followed file runs
 until `stop` is set (SIGINT/SIGTERM in the CLI).
 """
@@ -27,6 +30,7 @@ from orchestrator.detection.inputs.sources import InputSpec, Parser, read_lines
 from orchestrator.detection.models import Detection, TelemetryEvent
 from orchestrator.detection.store import BaselineStore
 from orchestrator.errors import ConfigError
+from orchestrator.telemetry.instruments import DETECT_EVICTED, DETECT_SUBJECTS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,9 @@ class RunStats:
     unreadable: int = 0
     saved: int = 0
     undelivered: int = 0
+    subjects: int = 0  # held in memory, as of the latest save
+    evicted: int = 0
+    reloaded: int = 0  # baselines taken back from the store for returning subjects
     by_detector: dict[str, int] = field(default_factory=dict)
 
 
@@ -76,6 +83,8 @@ class DetectRunner:
         *,
         save_every: float = SAVE_EVERY_SECONDS,
     ) -> None:
+        if engine.evicts and store is None:
+            raise ValueError("an evicting engine needs a store to save and reload baselines")
         self.engine = engine
         self.sender = sender
         self.store = store
@@ -89,6 +98,8 @@ class DetectRunner:
 
     async def handle(self, events: Sequence[TelemetryEvent]) -> None:
         """Feed events to the engine; queue what they raise."""
+        if self.store is not None and self.engine.evicts:
+            await self._reload(events)
         observe = self.engine.observe
         for event in events:
             for detection in observe(event):
@@ -98,6 +109,15 @@ class DetectRunner:
                 log.info("detected %s: %s", detection.fingerprint, detection.explanation)
                 await self._queue.put(detection)
         self.stats.events += len(events)
+
+    async def _reload(self, events: Sequence[TelemetryEvent]) -> None:
+        """Give back the stored baselines of the subjects these events name that the engine
+        does not hold: one query for the batch, none when all are held."""
+        assert self.store is not None
+        wanted = self.engine.absent(events)
+        if wanted:
+            found = await asyncio.to_thread(self.store.find, wanted)
+            self.stats.reloaded += self.engine.load(found, missing=True)
 
     async def run(
         self,
@@ -229,7 +249,18 @@ class DetectRunner:
     async def save(self) -> None:
         """Save the baselines changed since the last save."""
         if self.store is None:
+            self._report(0)
             return
+        evicted = self.engine.evicted
         changed = self.engine.flush()
+        self._report(self.engine.evicted - evicted)
         if changed:
             self.stats.saved += await asyncio.to_thread(self.store.save, changed)
+
+    def _report(self, evicted: int) -> None:
+        held = self.engine.held()
+        for detector, count in held.items():
+            DETECT_SUBJECTS.labels(detector).set(count)
+        DETECT_EVICTED.inc(evicted)
+        self.stats.subjects = sum(held.values())
+        self.stats.evicted += evicted

@@ -1,5 +1,9 @@
 """One detection run as `firebreak detect run` and `firebreak worker --detect` start it: the
-settings' sender, the stored baselines, the runner, until the inputs end or `stop` is set."""
+settings' sender, the stored baselines, the runner, until the inputs end or `stop` is set.
+
+Nothing is loaded at start: the engine evicts idle subjects, and the runner takes a subject's
+baseline from the store when its events arrive, so a run's memory is the subjects in use, not
+every subject the store has ever held."""
 
 from __future__ import annotations
 
@@ -71,11 +75,12 @@ async def run_detection(
     sender = sender_for(settings, dry_run)
     db.require_schema(settings.db_url)
     store = BaselineStore(db.make_engine(settings.db_url))
-    names = [d.name for d in DetectionEngine(config).detectors]
-    baselines = await asyncio.to_thread(lambda: list(store.load(names)))
-    engine = DetectionEngine(config, baselines)
+    engine = DetectionEngine(config, evict=True)
+    names = [d.name for d in engine.detectors]
+    stored = await asyncio.to_thread(store.count, names)
     announce(
-        f"detect: {', '.join(names)}; {len(baselines)} baselines loaded"
+        f"detect: {', '.join(names)}; {stored} baselines stored, each loaded when its subject"
+        " appears"
         f"{'; dry run: nothing is posted' if dry_run else ''}"
     )
     runner = DetectRunner(engine, sender, store, save_every=settings.detect_save_seconds)

@@ -1,15 +1,18 @@
 """Baselines in the database (`detector_baselines`, migration 0015).
 
 One row per detector and subject holding the detector's exported state as JSON. The runner
-loads every row of its enabled detectors at start, saves the changed ones every
-`save_every_seconds` and on stop. Replicas that see the same subject share the row: the last
-writer wins for that subject (each replica's state is a full baseline, not a delta, so a lost
-write costs a little learning, never a corrupt baseline); replicas fed disjoint partitions of
-the traffic (by caller or key) never contend.
+loads a subject's row when its events first arrive (`find`, one query per batch, so the
+memory held is the subjects in use, not every subject ever stored), saves the changed ones
+every `save_every_seconds`, on stop, and when the engine evicts an idle subject. Replicas
+that see the same subject share the row: the last writer wins for that subject (each
+replica's state is a full baseline, not a delta, so a lost write costs a little learning,
+never a corrupt baseline); replicas fed disjoint partitions of the traffic (by caller or key)
+never contend.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -48,6 +51,33 @@ class BaselineStore:
         with self.engine.connect() as conn:
             for row in conn.execute(query.order_by(baselines.c.detector, baselines.c.subject)):
                 yield Baseline(row.detector, row.subject, dict(row.state))
+
+    def find(self, wanted: Iterable[tuple[str, str]]) -> list[Baseline]:
+        """The stored baselines of these `(detector, subject)` pairs (those that have one),
+        under the subject names asked for (stored names are cut at MAX_SUBJECT_CHARS)."""
+        by_detector: dict[str, dict[str, str]] = defaultdict(dict)
+        for detector, subject in wanted:
+            by_detector[detector][subject[:MAX_SUBJECT_CHARS]] = subject
+        found = []
+        with self.engine.connect() as conn:
+            for detector, names in by_detector.items():
+                stored = list(names)
+                for start in range(0, len(stored), SAVE_BATCH):
+                    query = sa.select(baselines.c.subject, baselines.c.state).where(
+                        baselines.c.detector == detector,
+                        baselines.c.subject.in_(stored[start : start + SAVE_BATCH]),
+                    )
+                    for row in conn.execute(query):
+                        found.append(Baseline(detector, names[row.subject], dict(row.state)))
+        return found
+
+    def count(self, detectors: Iterable[str] | None = None) -> int:
+        """How many baselines are stored (of `detectors`, if given)."""
+        query = sa.select(sa.func.count()).select_from(baselines)
+        if detectors is not None:
+            query = query.where(baselines.c.detector.in_(list(detectors)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def save(self, changed: Iterable[Baseline]) -> int:
         """Upsert `changed` (last writer wins per subject); returns how many rows were written."""

@@ -1,12 +1,12 @@
-"""Metrics each process counts in memory: provider calls and ledger appends.
+"""Metrics each process counts in memory: provider calls, ledger appends, detection state.
 
 Everything about incidents is computed at scrape time from the database
 (`orchestrator/api/metrics.py`); these are the figures only the process that did the work
 knows, so each process (API replica, worker) serves its own, and a dashboard sums them over
 processes. They are created with `registry=None` and registered by whoever serves them
 (`process_registry`, the API's registry), so one object is counted once however many registries
-show it. Labels are bounded: provider names and operation names come from code and
-configuration, never from an alert.
+show it. Labels are bounded: provider names, operation names and detector names come from code
+and configuration, never from an alert or a telemetry event.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 PROVIDER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LEDGER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -42,7 +42,27 @@ LEDGER_APPEND_SECONDS = Histogram(
     registry=None,
 )
 
-IN_PROCESS = (PROVIDER_CALL_SECONDS, PROVIDER_ERRORS, LEDGER_APPEND_SECONDS)
+DETECT_SUBJECTS = Gauge(
+    "firebreak_detect_subjects",
+    "Subjects (callers, keys, models) whose state the detection engine of this process holds "
+    "in memory, by detector, as of its latest baseline save; idle ones are evicted.",
+    ["detector"],
+    registry=None,
+)
+DETECT_EVICTED = Counter(
+    "firebreak_detect_evicted_subjects",
+    "Idle subjects the detection engine of this process dropped from memory (their baselines "
+    "saved), all detectors.",
+    registry=None,
+)
+
+IN_PROCESS = (
+    PROVIDER_CALL_SECONDS,
+    PROVIDER_ERRORS,
+    LEDGER_APPEND_SECONDS,
+    DETECT_SUBJECTS,
+    DETECT_EVICTED,
+)
 
 
 @contextmanager

@@ -1,7 +1,10 @@
 """What every detector is to the engine, and the small machinery they share.
 
 A detector keeps per-subject state in memory, answers each event in microseconds, and hands the
-engine the baseline state of the subjects it changed so that the engine can persist it. The
+engine the baseline state of the subjects it changed so that the engine can persist it. A
+subject left idle for longer than the detector's `horizon` (what its windows need, in event
+time) can be evicted: its state closed and handed over one last time, then dropped, and taken
+back from the store if the subject returns. The
 state it exports is plain JSON (lists, numbers, strings): it is stored in
 `detector_baselines.state`, shown by `firebreak detect baselines`, and read back by another
 replica or after a restart.
@@ -20,6 +23,10 @@ class Detector(Protocol):
     """One behavioural detector. `name` is its configuration key and the alert's detector."""
 
     name: str
+    horizon: float
+    """Seconds of event time after a subject's last event beyond which its in-memory state
+    holds nothing its stored baseline does not (its windows have ended); `math.inf` when the
+    baseline is all there is and only the engine's cap applies."""
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         """Update the subject's state with one event (`t` is `event.at` as epoch seconds,
@@ -46,6 +53,26 @@ class Detector(Protocol):
         """The subjects whose baseline changed since the last call (and forget them)."""
         ...
 
+    def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
+        """Drop the subjects untouched since `now - idle` (event time), after closing what
+        their idle time closed (a window that has ended joins the history; one still open,
+        when `idle` is below `horizon`, is lost); return the final baselines of those that
+        changed since the last `changed()`, which it will not report again."""
+        ...
+
+    def held(self) -> int:
+        """How many subjects' state is in memory."""
+        ...
+
+    def holds(self, subject: str) -> bool:
+        """Whether the subject's state is in memory."""
+        ...
+
+    def wanted(self, event: TelemetryEvent) -> tuple[str, ...]:
+        """The subjects with a stored baseline this event would update (what to take back
+        from the store before observing it, if they are not held)."""
+        ...
+
 
 class Cooldown:
     """One alert per subject per `seconds`: an attack that keeps crossing the threshold raises
@@ -64,6 +91,12 @@ class Cooldown:
             return False
         self._last[subject] = t
         return True
+
+    def prune(self, now: float) -> None:
+        """Forget cool-downs that have run out, so subjects seen once are not kept forever."""
+        expired = [s for s, last in self._last.items() if now - last >= self.seconds]
+        for subject in expired:
+            del self._last[subject]
 
 
 class Dirty:

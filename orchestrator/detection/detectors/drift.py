@@ -9,6 +9,9 @@ once still has a fixed reference. Every `check_every` events after `min_samples`
 mean score (Welch z) and its refusal and abnormal-finish rates (two-proportion z) are tested
 against the baseline; a difference that is both significant (`z`) and large enough to matter
 (`min_score_delta`, `min_rate_delta`) alerts once per version.
+
+Its state is running totals with no window, all of it in the stored baseline (`horizon` is
+infinite), so a model is evicted only after the engine's `idle_cap_seconds` without events.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ class DriftParams(BaseModel):
 
 
 class _Model:
-    __slots__ = ("alerted", "baselines", "order", "totals")
+    __slots__ = ("alerted", "baselines", "order", "totals", "touched")
 
     def __init__(self) -> None:
+        self.touched = 0.0  # event time of the latest event, for eviction
         self.totals: dict[str, list[float]] = {}
         self.baselines: dict[str, list[float]] = {}
         self.order: list[str] = []
@@ -62,6 +66,7 @@ class DriftDetector:
         self._normal = frozenset(params.normal_finish_reasons)
         self._models: dict[str, _Model] = {}
         self._dirty = Dirty()
+        self.horizon = math.inf
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         name = event.model
@@ -70,6 +75,8 @@ class DriftDetector:
         model = self._models.get(name)
         if model is None:
             model = self._models[name] = _Model()
+        if t > model.touched:
+            model.touched = t
         version = event.model_version or name
         totals = model.totals.get(version)
         if totals is None:
@@ -161,19 +168,27 @@ class DriftDetector:
 
     def export(self, subject: str) -> State | None:
         model = self._models.get(subject)
-        if model is None:
-            return None
-        return {
-            "versions": [
-                {
-                    "version": v,
-                    "totals": list(model.totals[v]),
-                    "baseline": _copy(model.baselines.get(v)),
-                    "alerted": v in model.alerted,
-                }
-                for v in model.order
-            ]
-        }
+        return None if model is None else _export(model)
+
+    def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
+        cutoff = now - idle
+        dirty = self._dirty.subjects
+        final: list[tuple[str, State]] = []
+        for name in [n for n, model in self._models.items() if model.touched < cutoff]:
+            model = self._models.pop(name)
+            if name in dirty:
+                dirty.discard(name)
+                final.append((name, _export(model)))
+        return final
+
+    def held(self) -> int:
+        return len(self._models)
+
+    def holds(self, subject: str) -> bool:
+        return subject in self._models
+
+    def wanted(self, event: TelemetryEvent) -> tuple[str, ...]:
+        return () if event.model is None else (event.model,)
 
     def restore(self, subject: str, state: State) -> None:
         model = _Model()
@@ -200,6 +215,20 @@ class DriftDetector:
 
     def changed(self) -> set[str]:
         return self._dirty.take()
+
+
+def _export(model: _Model) -> State:
+    return {
+        "versions": [
+            {
+                "version": v,
+                "totals": list(model.totals[v]),
+                "baseline": _copy(model.baselines.get(v)),
+                "alerted": v in model.alerted,
+            }
+            for v in model.order
+        ]
+    }
 
 
 def _copy(values: list[float] | None) -> list[float] | None:

@@ -12,6 +12,10 @@ a limit set when the window opened from the subject's history of *active* window
 subject has `warmup_windows` windows of history, fixed warm-up limits apply instead, so a brand
 new key that starts a sweep at once is still caught. A window that alerted does not enter the
 history, so an attack never teaches the baseline that it is normal.
+
+A subject idle for longer than the longest window (`horizon`) has nothing in memory that its
+stored history lacks once its last windows are closed, so the engine may evict it (closing
+them first) and restore the history when the subject returns.
 """
 
 from __future__ import annotations
@@ -141,10 +145,11 @@ class _Window:
 
 
 class _Subject:
-    __slots__ = ("windows",)
+    __slots__ = ("touched", "windows")
 
     def __init__(self, scales: int, maxlen: int) -> None:
         self.windows = [_Window(_History(maxlen)) for _ in range(scales)]
+        self.touched = 0.0  # event time of the latest event, for eviction
 
 
 class ExtractionDetector:
@@ -163,6 +168,7 @@ class ExtractionDetector:
         self._cooldown = Cooldown(params.cooldown_seconds)
         self._dirty = Dirty()
         self._skip = frozenset(params.skip_operations)
+        self.horizon = float(max(scale.seconds for scale in self._scales))
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         if event.operation in self._skip:
@@ -179,6 +185,8 @@ class ExtractionDetector:
         state = table.get(name)
         if state is None:
             state = table[name] = _Subject(len(self._scales), self.params.history_windows)
+        if t > state.touched:
+            state.touched = t
         tokens = event.input_tokens + event.output_tokens
         digest = event.input_digest
         found = None
@@ -303,8 +311,9 @@ class ExtractionDetector:
     def export(self, subject: str) -> State | None:
         table, name = self._table(subject)
         state = table.get(name)
-        if state is None:
-            return None
+        return None if state is None else self._export(state)
+
+    def _export(self, state: _Subject) -> State:
         return {
             "windows": {
                 str(scale.seconds): window.history.rows()
@@ -336,6 +345,38 @@ class ExtractionDetector:
 
     def changed(self) -> set[str]:
         return self._dirty.take()
+
+    def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
+        cutoff = now - idle
+        dirty = self._dirty.subjects
+        final: list[tuple[str, State]] = []
+        for kind, table in (("caller", self._callers), ("key", self._keys)):
+            for name in [name for name, state in table.items() if state.touched < cutoff]:
+                state = table.pop(name)
+                for scale, window in zip(self._scales, state.windows, strict=True):
+                    current = int(now // scale.seconds)
+                    if window.index < current:  # ended: its counts join the history
+                        self._roll(kind, name, window, current)
+                subject = f"{kind}:{name}"
+                if subject in dirty:
+                    dirty.discard(subject)
+                    final.append((subject, self._export(state)))
+        self._cooldown.prune(now)
+        return final
+
+    def held(self) -> int:
+        return len(self._callers) + len(self._keys)
+
+    def holds(self, subject: str) -> bool:
+        table, name = self._table(subject)
+        return name in table
+
+    def wanted(self, event: TelemetryEvent) -> tuple[str, ...]:
+        if event.operation in self._skip:
+            return ()
+        if self.params.per_key and event.api_key is not None:
+            return (f"caller:{event.caller}", f"key:{event.api_key}")
+        return (f"caller:{event.caller}",)
 
 
 def _iso(seconds: float) -> str:

@@ -5,6 +5,8 @@ A single guardrail finding is noise a guardrail already handled; the same caller
 it. A canary token planted in a system prompt appearing in an output (a marker named with
 `canary_prefix`) is different: the prompt has leaked, so `canary_hits` (default 1) alerts,
 critical. Counting is a sliding window of hit times per caller, bounded by `min_hits`.
+Nothing is stored: a caller without a hit for `window_seconds` (`horizon`) has none left to
+count, and the engine may drop it.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ class InjectionParams(BaseModel):
 
 
 class _Hits:
-    __slots__ = ("canaries", "kinds", "times")
+    __slots__ = ("canaries", "kinds", "times", "touched")
 
     def __init__(self) -> None:
+        self.touched = 0.0  # event time of the latest hit, for eviction
         self.times: deque[float] = deque()
         self.canaries: deque[float] = deque()
         self.kinds: Counter[str] = Counter()
@@ -54,6 +57,7 @@ class InjectionDetector:
         self.params = params
         self._callers: dict[str, _Hits] = {}
         self._cooldown = Cooldown(params.cooldown_seconds)
+        self.horizon = float(params.window_seconds)
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         finding, marker = event.finding, event.marker
@@ -62,6 +66,8 @@ class InjectionDetector:
         hits = self._callers.get(event.caller)
         if hits is None:
             hits = self._callers[event.caller] = _Hits()
+        if t > hits.touched:
+            hits.touched = t
         params = self.params
         horizon = t - params.window_seconds
         canary = marker is not None and marker.startswith(params.canary_prefix)
@@ -143,3 +149,19 @@ class InjectionDetector:
 
     def changed(self) -> set[str]:
         return set()
+
+    def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
+        cutoff = now - idle
+        for caller in [c for c, hits in self._callers.items() if hits.touched < cutoff]:
+            del self._callers[caller]
+        self._cooldown.prune(now)
+        return []
+
+    def held(self) -> int:
+        return len(self._callers)
+
+    def holds(self, subject: str) -> bool:
+        return True  # nothing to take back from the store
+
+    def wanted(self, event: TelemetryEvent) -> tuple[str, ...]:
+        return ()

@@ -11,6 +11,11 @@ alert of a new network alone was a roaming user or a moved office, and requiring
 them all while the leaks (a thief's network and tooling, often at night) were still caught. A
 single odd request is not an alert; a stolen key in use is. What alerted is then learned, so
 one leak is one alert.
+
+Only the keys a flush has not yet seen change are returned by `changed()`: a request learned
+or counted marks its key, nothing else does. A key idle for longer than `window_seconds`
+(`horizon`) holds nothing its stored baseline lacks once its held requests are learned (their
+window has passed without alerting), so the engine may evict it and restore it on return.
 """
 
 from __future__ import annotations
@@ -71,10 +76,11 @@ class _Held:
 
 
 class _Key:
-    __slots__ = ("agents", "candidates", "events", "first", "hours", "networks")
+    __slots__ = ("agents", "candidates", "events", "first", "hours", "networks", "touched")
 
     def __init__(self, first: float) -> None:
         self.first = first
+        self.touched = first  # event time of the latest event, for eviction
         self.events = 0
         self.hours = [0] * 24
         self.networks: set[str] = set()
@@ -93,6 +99,7 @@ class LeakedKeyDetector:
         self._keys: dict[str, _Key] = {}
         self._cooldown = Cooldown(params.cooldown_seconds)
         self._dirty = Dirty()
+        self.horizon = float(params.window_seconds)
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         key_id = event.api_key
@@ -101,6 +108,8 @@ class LeakedKeyDetector:
         key = self._keys.get(key_id)
         if key is None:
             key = self._keys[key_id] = _Key(t)
+        if t > key.touched:
+            key.touched = t
         hour = int(t // 3600) % 24
         params = self.params
         if key.events >= params.warmup_events and t - key.first >= params.warmup_seconds:
@@ -228,15 +237,33 @@ class LeakedKeyDetector:
 
     def export(self, subject: str) -> State | None:
         key = self._keys.get(subject)
-        if key is None:
-            return None
-        return {
-            "first": key.first,
-            "events": key.events,
-            "hours": list(key.hours),
-            "networks": sorted(key.networks),
-            "agents": sorted(key.agents),
-        }
+        return None if key is None else _export(key)
+
+    def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
+        cutoff = now - idle
+        window = self.params.window_seconds
+        dirty = self._dirty.subjects
+        final: list[tuple[str, State]] = []
+        for key_id in [k for k, key in self._keys.items() if key.touched < cutoff]:
+            key = self._keys.pop(key_id)
+            for held in key.candidates.values():
+                if now - held.first > window:  # passed without alerting: a stray, learned
+                    self._learn(key, held.network, held.agent, None, 0, held.hours)
+                    dirty.add(key_id)
+            if key_id in dirty:
+                dirty.discard(key_id)
+                final.append((key_id, _export(key)))
+        self._cooldown.prune(now)
+        return final
+
+    def held(self) -> int:
+        return len(self._keys)
+
+    def holds(self, subject: str) -> bool:
+        return subject in self._keys
+
+    def wanted(self, event: TelemetryEvent) -> tuple[str, ...]:
+        return () if event.api_key is None else (event.api_key,)
 
     def restore(self, subject: str, state: State) -> None:
         key = _Key(float(state.get("first", 0.0)))
@@ -245,6 +272,7 @@ class LeakedKeyDetector:
         key.hours = [int(h) for h in hours][:24] + [0] * max(0, 24 - len(hours))
         key.networks = set(state.get("networks", []))
         key.agents = set(state.get("agents", []))
+        key.touched = 0.0  # until it is seen again: evictable, nothing to save
         self._keys[subject] = key
 
     def describe(self, state: State) -> str:
@@ -260,3 +288,13 @@ class LeakedKeyDetector:
 
     def changed(self) -> set[str]:
         return self._dirty.take()
+
+
+def _export(key: _Key) -> State:
+    return {
+        "first": key.first,
+        "events": key.events,
+        "hours": list(key.hours),
+        "networks": sorted(key.networks),
+        "agents": sorted(key.agents),
+    }
