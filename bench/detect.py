@@ -8,7 +8,11 @@ model) between the attack's start and its end plus a grace period is a true posi
 else is a false alert. Prints, per detector and intensity, recall, precision, median/p90 time
 to detect and false alerts per 10,000 callers per day; the extraction curve (recall against
 false alerts over several values of its threshold `k`); events/s on one core beside a baseline
-loop that only reads the events, and memory per tracked caller. Same seed, same figures.
+loop that only reads the events, and memory per tracked caller. Then the same stream as
+`firebreak detect run` takes it: an evicting engine, batches whose absent baselines are taken
+back from a store (a dict here, to measure the engine rather than a database), a save every
+`--save-every` events; its detections are compared with the first replay's, and the subjects
+it held at most with those it saw. Same seed, same figures.
 
     .venv/bin/python bench/detect.py                         # 2,000 callers, 14 days
     .venv/bin/python bench/detect.py --callers 10000 --days 28 --sweep 3,4,5,6
@@ -39,7 +43,7 @@ if str(ROOT) not in sys.path:  # run as a script (`python bench/detect.py`)
 from bench.detect_stream import INTENSITIES, KINDS, Attack, Stream, StreamSpec, generate  # noqa: E402
 from orchestrator.detection.config import DetectionConfig  # noqa: E402
 from orchestrator.detection.detectors.extraction import ExtractionParams  # noqa: E402
-from orchestrator.detection.engine import DetectionEngine  # noqa: E402
+from orchestrator.detection.engine import Baseline, DetectionEngine  # noqa: E402
 from orchestrator.detection.inputs.jsonl import JsonlMapping, jsonl_event  # noqa: E402
 from orchestrator.detection.models import Detection, TelemetryEvent  # noqa: E402
 
@@ -134,6 +138,75 @@ def replay(
     return detections, time.perf_counter() - wall, time.process_time() - cpu, engine
 
 
+class DictStore:
+    """What `BaselineStore` does for the runner (`find`, `save`), in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, object]] = {}
+
+    def find(self, wanted: Iterable[tuple[str, str]]) -> list[Baseline]:
+        return [Baseline(d, s, self.rows[(d, s)]) for d, s in wanted if (d, s) in self.rows]
+
+    def save(self, changed: Iterable[Baseline]) -> None:
+        for b in changed:
+            self.rows[(b.detector, b.subject)] = b.state
+
+
+@dataclass
+class Evicting:
+    """A replay as the runner does it, with eviction: what it found and held."""
+
+    detections: list[Detection]
+    wall: float
+    cpu: float
+    peak: int  # subjects held at most, at a save
+    seen: int  # subjects the store holds at the end
+    held: int  # subjects held at the end
+    evicted: int
+    reloaded: int
+
+
+def replay_evicting(
+    events: list[TelemetryEvent], config: DetectionConfig, save_every: int, batch: int = 500
+) -> Evicting:
+    """The runner's loop over an evicting engine: per batch, the absent baselines back from
+    the store, then every event; every `save_every` events a flush into the store."""
+    engine = DetectionEngine(config, evict=True)
+    store = DictStore()
+    observe = engine.observe
+    detections: list[Detection] = []
+    keep = detections.extend
+    peak = reloaded = 0
+    since = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(events), batch):
+        chunk = events[start : start + batch]
+        wanted = engine.absent(chunk)
+        if wanted:
+            reloaded += engine.load(store.find(wanted), missing=True)
+        for event in chunk:
+            found = observe(event)
+            if found:
+                keep(found)
+        since += len(chunk)
+        if since >= save_every:
+            since = 0
+            store.save(engine.flush())
+            peak = max(peak, sum(engine.held().values()))
+    store.save(engine.flush())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return Evicting(
+        detections,
+        wall,
+        cpu,
+        peak,
+        len(store.rows),
+        sum(engine.held().values()),
+        engine.evicted,
+        reloaded,
+    )
+
+
 def baseline_loop(events: list[TelemetryEvent]) -> tuple[float, float]:
     """The same loop doing nothing but reading each event: what the engine's cost is beside.
     Wall and CPU seconds."""
@@ -188,7 +261,8 @@ def counting_loop(events: list[TelemetryEvent]) -> float:
 
 
 def memory_per_caller(spec: StreamSpec) -> tuple[float, int]:
-    """Bytes the engine holds per caller after replaying a smaller stream (tracemalloc)."""
+    """Bytes the engine holds per caller after replaying a smaller stream (tracemalloc),
+    without eviction: every subject it saw is still held."""
     small = generate(StreamSpec(**{**spec.__dict__, "callers": 200, "attacks": 1}))
     gc.collect()
     tracemalloc.start()
@@ -430,6 +504,13 @@ def main() -> None:
         "--json-lines", type=int, default=200_000, help="events replayed from JSON Lines"
     )
     parser.add_argument(
+        "--save-every",
+        type=int,
+        default=200_000,
+        help="events between two saves in the replay as `firebreak detect run` does it (it "
+        "saves every 10 s: 200,000 events at the 20,000 events/s target)",
+    )
+    parser.add_argument(
         "--experiments",
         action="store_true",
         help="also measure the parameter changes of docs/benchmarks.md, one detector at a time",
@@ -492,6 +573,23 @@ def main() -> None:
         f"{spec.days} days ({subjects} subjects across detectors; tracemalloc)"
     )
     del engine
+    gc.collect()
+    evicting = replay_evicting(stream.events, DetectionConfig(), args.save_every)
+    same = sorted((d.fingerprint, d.at) for d in evicting.detections) == sorted(
+        (d.fingerprint, d.at) for d in detections
+    )
+    print(
+        f"as `firebreak detect run` (evicting engine, baselines back from a store per batch of "
+        f"500, a save every {args.save_every:,} events): {n / evicting.cpu:,.0f} events per "
+        f"CPU second ({evicting.cpu:.1f} s CPU in {evicting.wall:.1f} s); subjects held at "
+        f"most {evicting.peak:,} (at the end {evicting.held:,}) of {evicting.seen:,} stored; "
+        f"{evicting.evicted:,} evictions, {evicting.reloaded:,} baselines reloaded; "
+        f"detections {len(evicting.detections)} vs {len(detections)} without eviction"
+        f"{' (the same)' if same else ' (DIFFERENT: see below)'}"
+    )
+    if not same:
+        print("\ndetections with eviction:")
+        print_table(stream, score(stream, evicting.detections, grace))
 
     print(f"\ndetections (default config, grace {args.grace_minutes:g} min after an attack):")
     result = score(stream, detections, grace)

@@ -125,8 +125,11 @@ class _History:
         return self.values[figure::3].tolist()
 
     def rows(self) -> list[list[float]]:
-        v = self.values.tolist()
-        return [[round(x, 4) for x in v[i : i + 3]] for i in range(0, len(v), 3)]
+        # to 4 decimals (the stored JSON stays short); the values are log1p of counts, never
+        # negative, so adding a half and truncating rounds them: a flush exports every busy
+        # subject's history, and this is 4x faster than round(x, 4) (bench/detect.py)
+        v = [int(x * 10_000.0 + 0.5) / 10_000.0 for x in self.values.tolist()]
+        return [v[i : i + 3] for i in range(0, len(v), 3)]
 
 
 class _Window:
