@@ -134,7 +134,7 @@ def test_the_cap_shortens_every_horizon_and_is_checked() -> None:
     engine.observe(at(0, "carol"))
     engine.flush()
     for i in range(10):
-        engine.observe(at(700 + i, "dave", model="other-bot"))
+        engine.observe(at(1000 + i, "dave", model="other-bot"))
     engine.flush()
     held = {d.name: d.subjects() for d in engine.detectors}
     assert held["extraction"] == ["caller:dave", "key:key-dave"]

@@ -148,11 +148,10 @@ class _Window:
 
 
 class _Subject:
-    __slots__ = ("touched", "windows")
+    __slots__ = ("windows",)
 
     def __init__(self, scales: int, maxlen: int) -> None:
         self.windows = [_Window(_History(maxlen)) for _ in range(scales)]
-        self.touched = 0.0  # event time of the latest event, for eviction
 
 
 class ExtractionDetector:
@@ -172,6 +171,9 @@ class ExtractionDetector:
         self._dirty = Dirty()
         self._skip = frozenset(params.skip_operations)
         self.horizon = float(max(scale.seconds for scale in self._scales))
+        # a subject's latest event fell in its finest open window: when that window ends is
+        # when it was last seen, to within a few minutes, at no cost per event or per subject
+        self._finest = min(range(len(self._scales)), key=lambda i: self._scales[i].seconds)
 
     def observe(self, event: TelemetryEvent, t: float) -> Detection | None:
         if event.operation in self._skip:
@@ -188,8 +190,6 @@ class ExtractionDetector:
         state = table.get(name)
         if state is None:
             state = table[name] = _Subject(len(self._scales), self.params.history_windows)
-        if t > state.touched:
-            state.touched = t
         tokens = event.input_tokens + event.output_tokens
         digest = event.input_digest
         found = None
@@ -350,11 +350,13 @@ class ExtractionDetector:
         return self._dirty.take()
 
     def evict(self, now: float, idle: float) -> list[tuple[str, State]]:
-        cutoff = now - idle
+        finest = self._finest
+        seconds = self._scales[finest].seconds
+        last = int((now - idle) // seconds)  # the latest finest window an idle subject had
         dirty = self._dirty.subjects
         final: list[tuple[str, State]] = []
         for kind, table in (("caller", self._callers), ("key", self._keys)):
-            for name in [name for name, state in table.items() if state.touched < cutoff]:
+            for name in [n for n, state in table.items() if state.windows[finest].index < last]:
                 state = table.pop(name)
                 for scale, window in zip(self._scales, state.windows, strict=True):
                     current = int(now // scale.seconds)
