@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from orchestrator.detection.alerts import DeliveryFailed, Sender
-from orchestrator.detection.engine import DetectionEngine
+from orchestrator.detection.engine import Baseline, DetectionEngine
 from orchestrator.detection.inputs.jsonl import JsonlMapping
 from orchestrator.detection.inputs.receiver import otlp_app
 from orchestrator.detection.inputs.sources import InputSpec, Parser, read_lines
@@ -91,6 +91,8 @@ class DetectRunner:
         self.save_every = save_every
         self.stats = RunStats()
         self._queue: asyncio.Queue[Detection | None] = asyncio.Queue(QUEUE_SIZE)
+        self._engine_lock = asyncio.Lock()
+        self._unsaved: dict[tuple[str, str], Baseline] = {}
         self._fatal: BaseException | None = None
         self.listening: list[tuple[str, int]] = []
         self._server_tasks: list[asyncio.Task[None]] = []
@@ -98,26 +100,36 @@ class DetectRunner:
 
     async def handle(self, events: Sequence[TelemetryEvent]) -> None:
         """Feed events to the engine; queue what they raise."""
-        if self.store is not None and self.engine.evicts:
-            await self._reload(events)
-        observe = self.engine.observe
-        for event in events:
-            for detection in observe(event):
-                self.stats.detections += 1
-                counts = self.stats.by_detector
-                counts[detection.detector] = counts.get(detection.detector, 0) + 1
-                log.info("detected %s: %s", detection.fingerprint, detection.explanation)
-                await self._queue.put(detection)
+        found: list[Detection] = []
+        # held from the lookup to the last event: a save's sweep in between could evict a
+        # subject the batch was told is held, which would then start again from nothing
+        async with self._engine_lock:
+            if self.store is not None and self.engine.evicts:
+                await self._reload(events)
+            observe = self.engine.observe
+            for event in events:
+                found.extend(observe(event))
+        for detection in found:
+            self.stats.detections += 1
+            counts = self.stats.by_detector
+            counts[detection.detector] = counts.get(detection.detector, 0) + 1
+            log.info("detected %s: %s", detection.fingerprint, detection.explanation)
+            await self._queue.put(detection)
         self.stats.events += len(events)
 
     async def _reload(self, events: Sequence[TelemetryEvent]) -> None:
         """Give back the stored baselines of the subjects these events name that the engine
-        does not hold: one query for the batch, none when all are held."""
+        does not hold: one query for the batch, none when all are held. A baseline flushed
+        but not yet written (an eviction the save thread is still writing) is taken from
+        memory, or the store would hand back the row before it."""
         assert self.store is not None
         wanted = self.engine.absent(events)
-        if wanted:
-            found = await asyncio.to_thread(self.store.find, wanted)
-            self.stats.reloaded += self.engine.load(found, missing=True)
+        if not wanted:
+            return
+        unsaved = [self._unsaved[w] for w in wanted if w in self._unsaved]
+        rest = [w for w in wanted if w not in self._unsaved]
+        found = await asyncio.to_thread(self.store.find, rest) if rest else []
+        self.stats.reloaded += self.engine.load([*unsaved, *found], missing=True)
 
     async def run(
         self,
@@ -251,11 +263,19 @@ class DetectRunner:
         if self.store is None:
             self._report(0)
             return
-        evicted = self.engine.evicted
-        changed = self.engine.flush()
-        self._report(self.engine.evicted - evicted)
-        if changed:
-            self.stats.saved += await asyncio.to_thread(self.store.save, changed)
+        async with self._engine_lock:
+            evicted = self.engine.evicted
+            changed = self.engine.flush()
+            self._report(self.engine.evicted - evicted)
+        if not changed:
+            return
+        for baseline in changed:
+            self._unsaved[(baseline.detector, baseline.subject)] = baseline
+        self.stats.saved += await asyncio.to_thread(self.store.save, changed)
+        for baseline in changed:
+            key = (baseline.detector, baseline.subject)
+            if self._unsaved.get(key) is baseline:  # not flushed again since
+                del self._unsaved[key]
 
     def _report(self, evicted: int) -> None:
         held = self.engine.held()

@@ -3,18 +3,22 @@ and come back when they return; the leaked-key detector saves only the keys that
 
 from __future__ import annotations
 
+import asyncio
 import random
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from orchestrator import db
 from orchestrator.detection import DetectionEngine
 from orchestrator.detection.alerts import DryRunSender
 from orchestrator.detection.config import DetectionConfig, load_config
+from orchestrator.detection.engine import Baseline
 from orchestrator.detection.models import Detection, TelemetryEvent
 from orchestrator.detection.runner import DetectRunner
 from orchestrator.detection.store import BaselineStore
@@ -208,6 +212,41 @@ async def test_a_returning_caller_is_judged_on_the_baseline_it_learned_before_ev
     assert found[0].evidence["history_windows"] >= 6  # judged on its history, not the warm-up
     # the same burst to an engine that never saw user-5 is under the warm-up limits
     assert run(DetectionEngine(), burst) == []
+
+
+class GatedStore(BaselineStore):
+    """A store whose writes wait for `gate`: a save still being written by its thread."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine)
+        self.gate = threading.Event()
+
+    def save(self, changed: Iterable[Baseline]) -> int:
+        assert self.gate.wait(30)
+        return super().save(changed)
+
+
+async def test_a_subject_evicted_while_its_save_is_being_written_comes_back_whole(
+    db_url: str,
+) -> None:
+    db.upgrade(db_url)
+    store = GatedStore(db.make_engine(db_url))
+    runner = DetectRunner(DetectionEngine(evict=True), DryRunSender("prod"), store)
+    await runner.handle([at(i * 60, "alice") for i in range(30)])
+    await runner.handle([at(90_000 + i, f"late-{i % 20}", api_key=None) for i in range(200)])
+    saving = asyncio.create_task(runner.save())  # evicts alice; her rows wait for the gate
+    await asyncio.sleep(0.2)
+    extraction = runner.engine.detectors[0]
+    assert not extraction.holds("caller:alice")
+    assert store.find([("extraction", "caller:alice")]) == []  # not written yet
+
+    await runner.handle([at(90_100, "alice")])
+    state = extraction.export("caller:alice")
+    assert state is not None and len(state["windows"]["300"]) == 6
+    store.gate.set()
+    await saving
+    (stored,) = store.find([("extraction", "caller:alice")])
+    assert len(stored.state["windows"]["300"]) == 6
 
 
 def test_the_leaked_key_detector_returns_only_the_keys_that_changed() -> None:
