@@ -215,15 +215,22 @@ async def test_a_returning_caller_is_judged_on_the_baseline_it_learned_before_ev
 
 
 class GatedStore(BaselineStore):
-    """A store whose writes wait for `gate`: a save still being written by its thread."""
+    """A store whose writes wait for `gate` (a save still being written by its thread) and
+    whose reads wait for `reads` (a lookup still in flight)."""
 
     def __init__(self, engine: sa.Engine) -> None:
         super().__init__(engine)
         self.gate = threading.Event()
+        self.reads = threading.Event()
+        self.reads.set()
 
     def save(self, changed: Iterable[Baseline]) -> int:
         assert self.gate.wait(30)
         return super().save(changed)
+
+    def find(self, wanted: Iterable[tuple[str, str]]) -> list[Baseline]:
+        assert self.reads.wait(30)
+        return super().find(wanted)
 
 
 async def test_a_subject_evicted_while_its_save_is_being_written_comes_back_whole(
@@ -247,6 +254,29 @@ async def test_a_subject_evicted_while_its_save_is_being_written_comes_back_whol
     await saving
     (stored,) = store.find([("extraction", "caller:alice")])
     assert len(stored.state["windows"]["300"]) == 6
+
+
+async def test_a_save_waits_for_a_batch_whose_lookup_is_in_flight(db_url: str) -> None:
+    db.upgrade(db_url)
+    store = GatedStore(db.make_engine(db_url))
+    store.gate.set()
+    runner = DetectRunner(DetectionEngine(evict=True), DryRunSender("prod"), store)
+    await runner.handle([at(i * 60, "alice") for i in range(30)])
+    await runner.handle([at(90_000 + i, f"late-{i % 20}", api_key=None) for i in range(200)])
+    # alice is idle now; her next batch also names a new caller, whose lookup hangs
+    store.reads.clear()
+    handling = asyncio.create_task(runner.handle([at(90_100, "alice"), at(90_100, "zed")]))
+    await asyncio.sleep(0.1)
+    saving = asyncio.create_task(runner.save())
+    await asyncio.sleep(0.2)
+    assert not saving.done()  # the sweep would evict alice under the batch's feet
+    store.reads.set()
+    await handling
+    await saving
+    extraction = runner.engine.detectors[0]
+    state = extraction.export("caller:alice")
+    assert state is not None and len(state["windows"]["300"]) == 6  # her history, not anew
+    assert extraction.holds("caller:zed")
 
 
 def test_the_leaked_key_detector_returns_only_the_keys_that_changed() -> None:
