@@ -1,12 +1,12 @@
-"""Metrics each process counts in memory: provider calls and ledger appends.
+"""Metrics each process counts in memory: provider calls, ledger appends, witness publishes.
 
 Everything about incidents is computed at scrape time from the database
 (`orchestrator/api/metrics.py`); these are the figures only the process that did the work
 knows, so each process (API replica, worker) serves its own, and a dashboard sums them over
 processes. They are created with `registry=None` and registered by whoever serves them
 (`process_registry`, the API's registry), so one object is counted once however many registries
-show it. Labels are bounded: provider names and operation names come from code and
-configuration, never from an alert.
+show it. Labels are bounded: provider names, operation names and witness kinds come from code
+and configuration, never from an alert.
 """
 
 from __future__ import annotations
@@ -42,7 +42,15 @@ LEDGER_APPEND_SECONDS = Histogram(
     registry=None,
 )
 
-IN_PROCESS = (PROVIDER_CALL_SECONDS, PROVIDER_ERRORS, LEDGER_APPEND_SECONDS)
+WITNESS_PUBLISHES = Counter(
+    "firebreak_witness_publishes",
+    "Checkpoint notes published to a witness by the scheduled checkpoint in this process, by "
+    "witness kind (file, s3, http) and outcome (ok, failed); a failed one is retried.",
+    ["kind", "outcome"],
+    registry=None,
+)
+
+IN_PROCESS = (PROVIDER_CALL_SECONDS, PROVIDER_ERRORS, LEDGER_APPEND_SECONDS, WITNESS_PUBLISHES)
 
 
 @contextmanager
