@@ -12,7 +12,8 @@ keys. An event's hash is::
   position - 1; `GENESIS_HASH` for position 1). The store hashes with it on append
   (`event_hash`) and `verify` selects these columns in this order to re-check (`encoded_hash`).
 - The `TIMESTAMP_FIELDS` are hashed as text in `TIMESTAMP_FORMAT`, the only timestamp form that
-  is hashed: UTC, always six fraction digits, ``Z`` (``2026-11-29T10:10:00.000000Z``).
+  is hashed: UTC, four year digits, always six fraction digits, ``Z``
+  (``2026-11-29T10:10:00.000000Z``).
   `verify` has the database render the stored columns in this same form.
 - ``payload`` and ``encrypted_fields`` are hashed as the exact canonical JSON text stored in
   their columns, so verification never depends on how a database re-serialises JSON;
