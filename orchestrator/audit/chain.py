@@ -32,7 +32,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from orchestrator.timeutil import as_utc
 
@@ -62,6 +62,7 @@ CHAINED_FIELDS = ("position", "stream_id", "version", "prev_hash")
 them in the order)."""
 EVENT_FIELDS = tuple(f for f in HASHED_FIELDS if f not in CHAINED_FIELDS)
 """The hashed fields an event brings to its append, `event_fields_text`'s, in order."""
+_RECORDED = EVENT_FIELDS.index("recorded_at")
 
 
 _CANONICAL = json.JSONEncoder(
@@ -123,8 +124,35 @@ def event_fields_text(row: Mapping[str, Any]) -> str:
     JSON>,<version>,<this text>,"<prev_hash>"]``: everything but the position, the version
     and the previous hash is known before an append holds the head lock, so PostgreSQL's
     append function (migrations/versions/0017) is given this text and only adds the rest."""
-    values = [timestamp(row[f]) if f in TIMESTAMP_FIELDS else row[f] for f in EVENT_FIELDS]
-    return ",".join(_json_parts(values, []))
+    return EventFields.of(row).text(json_timestamp(row["recorded_at"]))
+
+
+class EventFields(NamedTuple):
+    """An event's `event_fields_text` on either side of its ``recorded_at``: the one field an
+    append sets itself, once for all its events and anew on each attempt."""
+
+    before: str
+    after: str
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> EventFields:
+        """`row`'s fields but ``recorded_at`` (which it need not have) encoded."""
+        values = [
+            timestamp(row[f]) if f in TIMESTAMP_FIELDS else row[f]
+            for f in EVENT_FIELDS
+            if f != "recorded_at"
+        ]
+        parts = _json_parts(values, [])
+        return cls(",".join(parts[:_RECORDED]), ",".join(parts[_RECORDED:]))
+
+    def text(self, recorded_at: str) -> str:
+        """`event_fields_text` given ``recorded_at`` as `json_timestamp` writes it."""
+        return f"{self.before},{recorded_at},{self.after}"
+
+
+def json_timestamp(moment: datetime) -> str:
+    """`timestamp(moment)` as a JSON string (its characters need no escaping)."""
+    return f'"{timestamp(moment)}"'
 
 
 def _json_parts(values: Sequence[object], parts: list[str]) -> list[str]:

@@ -24,7 +24,13 @@ from pydantic_core import PydanticSerializationError, to_json, to_jsonable_pytho
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from orchestrator.audit import keys, schema
-from orchestrator.audit.chain import canonical_json, event_fields_text, event_hash, timestamp
+from orchestrator.audit.chain import (
+    EventFields,
+    canonical_json,
+    event_hash,
+    json_timestamp,
+    timestamp,
+)
 from orchestrator.audit.checkpoints import (
     Trusted,
     checkpoint_text,
@@ -248,14 +254,16 @@ class EventStore:
         """`_write`'s fast path on PostgreSQL, done by `audit_append` on the server: the same
         lock, checks, hashes and rows (each event encoded here, as `chain.event_hash` encodes
         it; the function adds position, stream, version and previous hash), one round trip
-        instead of seven, and the head row locked for that call only. A stale expected version comes back as no position and an id already stored as
-        the unique index's `IntegrityError`; both send the caller to the looked-up path."""
+        instead of seven, and the head row locked for that call only. A stale expected version
+        comes back as no position and an id already stored as the unique index's
+        `IntegrityError`; both send the caller to the looked-up path."""
         rows = [row for item in batch for row in item.prepared]
         params: dict[str, Any] = {
             name: [row[field] for row in rows] for name, field in APPEND_COLUMNS.items()
         }
         params["recorded_at"] = recorded_at = datetime.now(UTC)
-        params["encoded"] = [event_fields_text({**row, "recorded_at": recorded_at}) for row in rows]
+        recorded = json_timestamp(recorded_at)
+        params["encoded"] = [fields.text(recorded) for item in batch for fields in item.encoded]
         params["streams"] = [item.append.stream_id for item in batch]
         params["expected"] = [item.append.expected_version for item in batch]
         params["counts"] = [len(item.prepared) for item in batch]
@@ -691,11 +699,13 @@ class StreamAppend:
 
 
 class _Pending:
-    """An append with its rows prepared once (sealed, serialised) for every attempt."""
+    """An append with its rows prepared once (sealed, serialised, encoded) for every attempt."""
 
     def __init__(self, append: StreamAppend, store: EventStore) -> None:
         self.append = append
         self.prepared = [store._prepare(event) for event in append.events]
+        self.encoded = [EventFields.of(row) for row in self.prepared] if store._postgres else []
+        """Each row's part of the hashed encoding, for PostgreSQL's `audit_append`."""
 
 
 class _Retry(Exception):
