@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from orchestrator.audit import EventStore, ExportFormat, schema
-from orchestrator.audit.verify import BATCH, hashed_columns
+from orchestrator.audit.verify import BATCH, rows_between
 from orchestrator.db import make_engine, upgrade
 from orchestrator.domain import Actor, NewEvent
 
@@ -325,36 +325,17 @@ def query_latencies(store: EventStore, rounds: int, log_size: int) -> tuple[floa
 
 
 def read_and_hash_rate(engine: sa.Engine) -> float:
-    """Verify's floor: the rows verify reads, by the same query over the same position
-    ranges, fetched through the DBAPI cursor (no SQLAlchemy rows), each SHA-256-hashed over
-    its fields joined; no encoding, no chain, no checks."""
-    c = schema.events.c
-    query = (
-        sa.select(*hashed_columns(engine.dialect.name))
-        .where(c.position >= sa.bindparam("lo"), c.position <= sa.bindparam("hi"))
-        .order_by(c.position)
-    )
-    compiled = query.compile(dialect=engine.dialect)
-    sql = str(compiled)
+    """Verify's floor: the rows verify reads, fetched as verify fetches them (`rows_between`,
+    the same query over the same position ranges, the driver's tuples), each SHA-256-hashed
+    over its fields joined; no encoding, no chain, no checks."""
     began = time.perf_counter()
     with engine.connect() as conn:
         head = int(conn.execute(sa.select(schema.head.c.position)).scalar_one())
     hashed = 0
     for lo in range(1, head + 1, BATCH):
-        params = compiled.construct_params({"lo": lo, "hi": min(head, lo + BATCH - 1)})
-        args = (
-            tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
-        )
-        raw = engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(sql, args)
-            for row in cursor.fetchall():
-                hashlib.sha256("\x1f".join(map(str, row)).encode()).hexdigest()
-                hashed += 1
-            cursor.close()
-        finally:
-            raw.close()
+        for row in rows_between(engine, lo, min(head, lo + BATCH - 1)):
+            hashlib.sha256("\x1f".join(map(str, row)).encode()).hexdigest()
+            hashed += 1
     assert hashed == head, (hashed, head)
     return hashed / (time.perf_counter() - began)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -31,19 +32,28 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    DisconnectionError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from orchestrator.errors import ConfigError, InvalidInput, Unavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before it is handed out."""
 
 
-def make_engine(url: str) -> sqlalchemy.Engine:
-    """An engine for `url`; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs."""
+def make_engine(url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> sqlalchemy.Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGINs,
+    PostgreSQL a pool that pings connections idle longer than `ping_after_idle` seconds."""
     parsed = _parse(url)
     if parsed.get_backend_name() != "sqlite":
-        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+        return _ping_when_idle(sqlalchemy.create_engine(url), ping_after_idle)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sqlalchemy.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
@@ -60,12 +70,41 @@ def make_autocommit_engine(url: str) -> sqlalchemy.Engine:
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
         return make_engine(url)
-    return sqlalchemy.create_engine(
-        url,
-        pool_pre_ping=True,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"options": "-c synchronous_commit=off"},
+    engine = sqlalchemy.create_engine(
+        url, isolation_level="AUTOCOMMIT", connect_args={"options": "-c synchronous_commit=off"}
     )
+    return _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+
+
+def _ping_when_idle(engine: sqlalchemy.Engine, seconds: float) -> sqlalchemy.Engine:
+    """Ping a pooled connection before handing it out only when it has been idle `seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: one more round trip for every
+    statement of a process that writes one statement at a time (an audit append is a single
+    call), a tenth of a single-event append's time (docs/benchmarks.md, "Audit store"). A
+    connection handed back moments ago is as alive as a ping would show; one left idle is
+    what a restart, failover or idle timeout kills, and it is still pinged and replaced. A
+    connection that dies within the window fails its statement once and SQLAlchemy drops
+    the pool's connections of that age (callers report `Unavailable` and retry; the audit
+    store retries its append itself, once)."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < seconds:
+            return  # new, or back in the pool moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure of the ping means: use another connection
+            raise DisconnectionError(
+                f"pooled connection failed its ping: {type(exc).__name__}"
+            ) from None
+
+    return engine
 
 
 P = ParamSpec("P")

@@ -77,6 +77,34 @@ def signed_client(config: S3Config) -> httpx.AsyncClient:
     )
 
 
+async def list_keys(client: httpx.AsyncClient, prefix: str, *, what: str) -> list[str]:
+    """Every key under `prefix` (ListObjectsV2, page after page)."""
+    keys: list[str] = []
+    params = {"list-type": "2", "prefix": prefix}
+    while True:
+        response = await call(client, "GET", "/", params=params, what=what)
+        root = _xml(response.content)
+        keys.extend(e.text or "" for e in root.iter(f"{_NS}Key"))
+        token = root.findtext(f"{_NS}NextContinuationToken")
+        if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
+            return keys
+        params["continuation-token"] = token
+
+
+_ERROR_CODE = re.compile(r"^[A-Za-z]{1,64}$")
+
+
+def error_code(response: httpx.Response) -> str:
+    """S3's error code (`NoSuchBucket`, `AccessDenied`, `SignatureDoesNotMatch` …) when the
+    body carries one: a word from S3's fixed vocabulary, so safe to show, unlike the rest of
+    the body (its message and resource may echo the request)."""
+    try:
+        code = ET.fromstring(response.content).findtext("Code") or ""  # noqa: S314 - as _xml
+    except ET.ParseError:
+        return ""
+    return code if _ERROR_CODE.match(code) else ""
+
+
 class S3DatasetStore:
     """The `DatasetStore` protocol over path-style S3 requests signed with SigV4."""
 
@@ -217,18 +245,7 @@ class S3DatasetStore:
             await call(self._client, "DELETE", "/" + quote(key), what=f"S3: delete {key}")
 
     async def _keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
-        params = {"list-type": "2", "prefix": prefix}
-        while True:
-            response = await call(
-                self._client, "GET", "/", params=params, what=f"S3: list {prefix}"
-            )
-            root = _xml(response.content)
-            keys.extend(e.text or "" for e in root.iter(f"{_NS}Key"))
-            token = root.findtext(f"{_NS}NextContinuationToken")
-            if root.findtext(f"{_NS}IsTruncated") != "true" or not token:
-                return keys
-            params["continuation-token"] = token
+        return await list_keys(self._client, prefix, what=f"S3: list {prefix}")
 
     async def _get(self, key: str) -> bytes | None:
         response = await call(

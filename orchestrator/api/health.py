@@ -8,7 +8,9 @@ incidents opened; decisions answer 202 pending) and says `degraded`: nothing run
 worker polls. A SIEM sink that is failing, or that no forwarder has moved for a while although
 it lags, says `degraded` too but never fails readiness: the ledger keeps every event and the
 sink catches up from its cursor, so taking alerts away from this replica would only lose
-more. The JSON is documented in docs/api.md.
+more. A witness the last scheduled checkpoint could not publish to says `degraded` for the
+same reason: the checkpoint is stored, and the run is retried. The JSON is documented in
+docs/api.md.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import sqlalchemy as sa
@@ -27,6 +29,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import (
+    Client,
+    ScheduleActionExecutionStartWorkflow,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+)
+from temporalio.exceptions import FailureError
+from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator import db
 from orchestrator.api.deps import get_engine, get_settings, get_temporal
@@ -34,6 +45,8 @@ from orchestrator.audit import EventStore
 from orchestrator.forwarding.cursors import Cursors
 from orchestrator.forwarding.models import SinkStatus
 from orchestrator.settings import Settings
+from orchestrator.temporal.schedules import schedule_id
+from workflows.contracts import CheckpointOutcome
 
 router = APIRouter(tags=["operations"])
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -63,7 +76,7 @@ class Check(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, Check]
-    """`database`, `schema`, `temporal`, `workers`, `forwarding`, in that order."""
+    """`database`, `schema`, `temporal`, `workers`, `forwarding`, `witnesses`, in that order."""
 
 
 @router.get("/healthz")
@@ -84,19 +97,29 @@ async def readyz(
     (database, schema), (temporal, workers) = await asyncio.gather(
         _database(engine), _temporal(request, settings.task_queue)
     )
-    forwarding = await _forwarding(engine) if schema.state == "ok" else Check(state="unknown")
+    forwarding, witnesses = await asyncio.gather(
+        _forwarding(engine) if schema.state == "ok" else _unknown(),
+        _witnesses(request, settings) if temporal.state == "ok" else _unknown(),
+    )
     checks = {
         "database": database,
         "schema": schema,
         "temporal": temporal,
         "workers": workers,
         "forwarding": forwarding,
+        "witnesses": witnesses,
     }
     if any(c.state != "ok" for c in (database, schema, temporal)):
         response.status_code = 503
         return Readiness(status="not_ready", checks=checks)
-    healthy = workers.state == "ok" and forwarding.state in ("ok", "none")
+    healthy = workers.state == "ok" and all(
+        c.state in ("ok", "none") for c in (forwarding, witnesses)
+    )
     return Readiness(status="ready" if healthy else "degraded", checks=checks)
+
+
+async def _unknown() -> Check:
+    return Check(state="unknown")
 
 
 async def _database(engine: sa.Engine) -> tuple[Check, Check]:
@@ -174,6 +197,71 @@ async def _forwarding(engine: sa.Engine) -> Check:
 
 def _sink_statuses(engine: sa.Engine) -> list[SinkStatus]:
     return Cursors(engine).statuses(EventStore(engine).head()[0])
+
+
+async def _witnesses(request: Request, settings: Settings) -> Check:
+    """The witnesses as the last scheduled checkpoint run left them, read from Temporal (where
+    the run's outcome is, whichever worker ran it): `failing` naming the witnesses it could not
+    publish to, while Temporal retries it or after it gave up; `ok` naming those it reached;
+    `none` without a schedule, a run, or a witness."""
+    try:
+        with anyio.fail_after(CHECK_TIMEOUT_SECONDS):
+            return await _last_publish(await get_temporal(request), settings)
+    except Exception as exc:  # as _temporal: any failure to ask is the same answer
+        return Check(state="unknown", detail=type(exc).__name__)
+
+
+async def _last_publish(client: Client, settings: Settings) -> Check:
+    schedule = schedule_id(settings)
+    try:
+        info = (await client.get_schedule_handle(schedule).describe()).info
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return Check(state="none", detail=f"no checkpoint schedule {schedule}")
+    actions = [*info.running_actions, *(r.action for r in reversed(info.recent_actions))]
+    runs = [
+        (a.workflow_id, a.first_execution_run_id)
+        for a in actions
+        if isinstance(a, ScheduleActionExecutionStartWorkflow)
+    ]
+    # A run still on its first attempt has no outcome yet: the one before it speaks.
+    for workflow_id, run_id in dict.fromkeys(runs):
+        handle = client.get_workflow_handle(
+            workflow_id, run_id=run_id, result_type=CheckpointOutcome
+        )
+        described = await handle.describe()
+        if described.status == WorkflowExecutionStatus.RUNNING:
+            failures = [
+                a.last_failure.message
+                for a in described.raw_description.pending_activities
+                if a.HasField("last_failure")
+            ]
+            if failures:
+                return Check(state="failing", detail=f"{failures[0]} (retrying)")
+            continue
+        if described.status != WorkflowExecutionStatus.COMPLETED:
+            return Check(state="failing", detail=await _failure(handle, described.status))
+        outcome: CheckpointOutcome = await handle.result()
+        if not outcome.published:
+            return Check(state="none", detail="the last checkpoint run has no witness")
+        reached = ", ".join(outcome.published)
+        return Check(state="ok", detail=f"checkpoint at {outcome.position} published to {reached}")
+    return Check(state="none", detail=f"checkpoint schedule {schedule} has not run yet")
+
+
+async def _failure(handle: WorkflowHandle[Any, Any], status: WorkflowExecutionStatus | None) -> str:
+    """Why a closed run did not complete: for a failed one the activity's own message (it
+    names the witnesses, without credentials), else the run's status (terminated …)."""
+    if status == WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result()
+        except WorkflowFailureError as exc:
+            cause = exc.cause
+            while cause.__cause__ is not None:
+                cause = cause.__cause__
+            return cause.message if isinstance(cause, FailureError) else type(cause).__name__
+    return f"the last checkpoint run was {status.name.lower() if status else 'lost'}"
 
 
 async def _temporal(request: Request, task_queue: str) -> tuple[Check, Check]:

@@ -5,7 +5,7 @@ Appends are serialised on the single ``audit_head`` row (``SELECT … FOR UPDATE
 reader tailing by position never skips an event that commits later below what it has read, a
 rolled-back append leaves no hole, and the chain's previous hash is always at hand. On
 PostgreSQL the common path is one call of the server-side function ``audit_append``
-(migrations/versions/0013), which does all of that and the hashing in one round trip.
+(migrations/versions/0017), which does all of that and the hashing in one round trip.
 """
 
 from __future__ import annotations
@@ -21,10 +21,16 @@ from typing import IO, Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from orchestrator.audit import keys, schema
-from orchestrator.audit.chain import canonical_json, event_hash, timestamp
+from orchestrator.audit.chain import (
+    EventFields,
+    canonical_json,
+    event_hash,
+    json_timestamp,
+    timestamp,
+)
 from orchestrator.audit.checkpoints import (
     Trusted,
     checkpoint_text,
@@ -84,15 +90,16 @@ VERSIONS_OF = (
     .where(schema.events.c.stream_id.in_(sa.bindparam("stream_ids", expanding=True)))
     .group_by(schema.events.c.stream_id)
 )
-# PostgreSQL's common path: migrations/versions/0013's function does all of `_write`'s work
-# (head lock, version checks, chain hashes, insert, head move) in one statement, one round trip.
+# PostgreSQL's common path: migrations/versions/0017's function does all of `_write`'s work
+# (head lock, version checks, chain hashes, insert, head move) in one statement, one round trip,
+# given each event's encoded fields (`chain.event_fields_text`).
 # `%(name)b`: psycopg sends the arrays in binary, which it builds without escaping each
 # element (the text form's escaping cost more than the rest of the call's client side).
 APPEND_CALL = (
     "SELECT audit_append(%(recorded_at)b, %(streams)b::text[], %(expected)b::integer[],"
     " %(counts)b::integer[], %(event_ids)b::text[], %(types)b::text[], %(actor_ids)b::text[],"
     " %(actor_roles)b::text[], %(occurred_at)b::timestamptz[], %(payloads)b::text[],"
-    " %(encrypted_fields)b::text[], %(key_ids)b::text[])"
+    " %(encrypted_fields)b::text[], %(key_ids)b::text[], %(encoded)b::text[])"
 )
 APPEND_COLUMNS = {
     "event_ids": "event_id",
@@ -245,27 +252,47 @@ class EventStore:
 
     def _write_in_one_call(self, batch: list[_Pending]) -> list[list[int]]:
         """`_write`'s fast path on PostgreSQL, done by `audit_append` on the server: the same
-        lock, checks, hashes and rows (the function's SQL hashing is `chain.event_hash`'s
-        encoding), one round trip instead of seven, and the head row locked for that call
-        only. A stale expected version comes back as no position and an id already stored as
-        the unique index's `IntegrityError`; both send the caller to the looked-up path."""
+        lock, checks, hashes and rows (each event encoded here, as `chain.event_hash` encodes
+        it; the function adds position, stream, version and previous hash), one round trip
+        instead of seven, and the head row locked for that call only. A stale expected version
+        comes back as no position and an id already stored as the unique index's
+        `IntegrityError`; both send the caller to the looked-up path."""
         rows = [row for item in batch for row in item.prepared]
         params: dict[str, Any] = {
             name: [row[field] for row in rows] for name, field in APPEND_COLUMNS.items()
         }
-        params["recorded_at"] = datetime.now(UTC)
+        params["recorded_at"] = recorded_at = datetime.now(UTC)
+        recorded = json_timestamp(recorded_at)
+        params["encoded"] = [fields.text(recorded) for item in batch for fields in item.encoded]
         params["streams"] = [item.append.stream_id for item in batch]
         params["expected"] = [item.append.expected_version for item in batch]
         params["counts"] = [len(item.prepared) for item in batch]
-        try:
-            with single_statements(self.engine, serialise=True) as conn:
-                first = conn.exec_driver_sql(APPEND_CALL, params).scalar_one()
-        except DATABASE_ERRORS as exc:
-            raise database_unavailable(exc, "audit store") from None
+        first = self._call_append(params)
         if first is None:
             raise _Retry(ConcurrencyError("an expected version no longer holds"))
         positions = iter(range(first, first + len(rows)))
         return [[next(positions) for _ in item.prepared] for item in batch]
+
+    def _call_append(self, params: dict[str, Any]) -> int | None:
+        """One call of `audit_append`, made again once on a fresh connection when the pooled
+        one turns out dead (the pool pings only connections idle for a while,
+        `orchestrator.db.PING_AFTER_IDLE_SECONDS`). Repeating it is safe: if the first call
+        committed before its connection died, the second meets the stored event ids on the
+        unique index and `append` looks them up."""
+        try:
+            try:
+                return self._call_append_once(params)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            return self._call_append_once(params)
+        except DATABASE_ERRORS as exc:
+            raise database_unavailable(exc, "audit store") from None
+
+    def _call_append_once(self, params: dict[str, Any]) -> int | None:
+        with single_statements(self.engine, serialise=True) as conn:
+            first: int | None = conn.exec_driver_sql(APPEND_CALL, params).scalar_one()
+        return first
 
     def _versions(self, conn: sa.Connection, stream_ids: list[str]) -> dict[str, int]:
         """Current version of each stream that exists, in one query."""
@@ -672,11 +699,13 @@ class StreamAppend:
 
 
 class _Pending:
-    """An append with its rows prepared once (sealed, serialised) for every attempt."""
+    """An append with its rows prepared once (sealed, serialised, encoded) for every attempt."""
 
     def __init__(self, append: StreamAppend, store: EventStore) -> None:
         self.append = append
         self.prepared = [store._prepare(event) for event in append.events]
+        self.encoded = [EventFields.of(row) for row in self.prepared] if store._postgres else []
+        """Each row's part of the hashed encoding, for PostgreSQL's `audit_append`."""
 
 
 class _Retry(Exception):

@@ -8,18 +8,22 @@ not be checked at all, so scripts can tell "tampered" from "database unreachable
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from activities.errors import ActivityError
+from activities.witnesses import EACH, LATEST, read_s3_witness
 from orchestrator import db
 from orchestrator.audit import (
     Checkpoint,
@@ -121,8 +125,9 @@ def verify(
             "--checkpoint",
             help="Checkpoints you kept outside the database: a file or an http(s) URL holding "
             "a signed checkpoint note, one checkpoint as JSON (`audit checkpoint --json`), a "
-            "JSON list (GET /v1/audit/checkpoints) or JSON Lines; or a witness directory "
-            "(its `checkpoint` and `checkpoints/*` notes); repeatable.",
+            "JSON list (GET /v1/audit/checkpoints) or JSON Lines; or a witness directory or "
+            "s3://bucket/prefix (its `checkpoint` and `checkpoints/*` notes, read with the "
+            "FIREBREAK_S3_* settings the witness uses); repeatable.",
         ),
     ] = None,
 ) -> None:
@@ -166,8 +171,10 @@ def _store() -> EventStore:
 
 
 def kept_checkpoints(source: str) -> list[Checkpoint]:
-    """The checkpoints in a file, a witness directory or at an http(s) URL; InvalidInput
-    naming what is wrong."""
+    """The checkpoints in a file, a witness directory, an S3 witness's bucket or at an
+    http(s) URL; InvalidInput naming what is wrong."""
+    if source.startswith("s3://"):
+        return _s3_kept(source)
     if source.startswith(("http://", "https://")):
         try:
             response = httpx.get(source, timeout=KEPT_FETCH_SECONDS, follow_redirects=True)
@@ -182,7 +189,7 @@ def kept_checkpoints(source: str) -> list[Checkpoint]:
         return _parse_kept(source, response.text)
     path = Path(source)
     if path.is_dir():
-        files = [path / "checkpoint", *sorted((path / "checkpoints").glob("*"))]
+        files = [path / LATEST, *sorted((path / EACH).glob("*"))]
         found = [
             point
             for file in files
@@ -193,6 +200,20 @@ def kept_checkpoints(source: str) -> list[Checkpoint]:
             raise InvalidInput(f"--checkpoint {source}: the directory holds no checkpoint")
         return found
     return _parse_kept(source, _read(path).decode("utf-8", errors="replace"))
+
+
+def _s3_kept(source: str) -> list[Checkpoint]:
+    """Every note the S3 witness at `s3://bucket/prefix` wrote, read with the configuration
+    the witness publishes with (FIREBREAK_S3_ENDPOINT, _REGION and the credential variables
+    FIREBREAK_S3_ACCESS_KEY_ENV / _SECRET_KEY_ENV name)."""
+    parts = urlsplit(source)
+    if not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        raise InvalidInput(f"--checkpoint {source}: not s3://bucket/prefix")
+    try:
+        notes = asyncio.run(read_s3_witness(load_settings(), source))
+    except ActivityError as exc:
+        raise InvalidInput(f"--checkpoint {source}: {exc.message}") from None
+    return [point for url, text in notes for point in _parse_kept(url, text)]
 
 
 def _parse_kept(source: str, text: str) -> list[Checkpoint]:
@@ -422,9 +443,10 @@ def check_proof(
         list[str] | None,
         typer.Option(
             "--checkpoint",
-            help="Signed checkpoints you kept (a note file, a witness directory or an http(s) "
-            "URL, as `audit verify` takes them): the root comes from the one of the proof's "
-            "tree size, once its signature holds; repeatable.",
+            help="Signed checkpoints you kept (a note file, a witness directory, an "
+            "s3://bucket/prefix witness or an http(s) URL, as `audit verify` takes them): the "
+            "root comes from the one of the proof's tree size, once its signature holds; "
+            "repeatable.",
         ),
     ] = None,
     public_key: PublicKeyOption = None,

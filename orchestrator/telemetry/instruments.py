@@ -1,12 +1,13 @@
-"""Metrics each process counts in memory: provider calls, ledger appends, detection state.
+"""Metrics each process counts in memory: provider calls, ledger appends, witness publishes,
+detection state.
 
 Everything about incidents is computed at scrape time from the database
 (`orchestrator/api/metrics.py`); these are the figures only the process that did the work
 knows, so each process (API replica, worker) serves its own, and a dashboard sums them over
 processes. They are created with `registry=None` and registered by whoever serves them
 (`process_registry`, the API's registry), so one object is counted once however many registries
-show it. Labels are bounded: provider names, operation names and detector names come from code
-and configuration, never from an alert or a telemetry event.
+show it. Labels are bounded: provider names, operation names, witness kinds and detector names
+come from code and configuration, never from an alert or a telemetry event.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ LEDGER_APPEND_SECONDS = Histogram(
     registry=None,
 )
 
+WITNESS_PUBLISHES = Counter(
+    "firebreak_witness_publishes",
+    "Checkpoint notes published to a witness by the scheduled checkpoint in this process, by "
+    "witness kind (file, s3, http) and outcome (ok, failed); a failed one is retried.",
+    ["kind", "outcome"],
+    registry=None,
+)
+
 DETECT_SUBJECTS = Gauge(
     "firebreak_detect_subjects",
     "Subjects (callers, keys, models) whose state the detection engine of this process holds "
@@ -60,6 +69,7 @@ IN_PROCESS = (
     PROVIDER_CALL_SECONDS,
     PROVIDER_ERRORS,
     LEDGER_APPEND_SECONDS,
+    WITNESS_PUBLISHES,
     DETECT_SUBJECTS,
     DETECT_EVICTED,
 )

@@ -1,6 +1,7 @@
 """Publishing checkpoint notes to witnesses, each against the real thing: a directory, a moto
 S3 server that checks SigV4 signatures, an HTTP endpoint on loopback. A witness that fails is
-named (no credentials) and the checkpoint stays stored; retrying publishes it."""
+named (no credentials), counted by kind and outcome, and the checkpoint stays stored; retrying
+publishes it. What the S3 witness wrote reads back, and what stops reading it is named."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import sqlalchemy as sa
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.errors import ActivityError, ProviderError, ResourceNotFound
 from activities.witnesses import (
     CheckpointActivities,
     DirectoryWitness,
     HttpWitness,
+    read_s3_witness,
     witnesses_from,
 )
 from orchestrator.audit import CheckpointSigner, EventStore, checkpoint_from_note
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import ConfigError
 from orchestrator.settings import Settings
+from orchestrator.telemetry.instruments import process_registry
 from tests.support.events import new_event
 from tests.support.providers import Loopback, S3Endpoint
 
@@ -86,6 +90,105 @@ async def test_an_s3_witness_puts_the_notes_in_the_bucket(
     with pytest.raises(ApplicationError, match=f"not published to: s3://{bucket}/ledger/"):
         await ActivityEnvironment().run(CheckpointActivities(store, [refused]).checkpoint)
     assert store.checkpoints(1)[0].position == 4, "the checkpoint is stored all the same"
+
+
+def s3_settings(s3_server: S3Endpoint, tmp_path: Path, bucket: str) -> Settings:
+    """The witness at `s3://<bucket>/ledger` and the S3 settings it publishes (and reads) with."""
+    return Settings(
+        data_dir=tmp_path,
+        witnesses=[f"s3://{bucket}/ledger"],
+        s3_endpoint=s3_server.url,
+        s3_access_key_env="CONTRACT_S3_ACCESS",
+        s3_secret_key_env="CONTRACT_S3_SECRET",
+    )
+
+
+async def test_an_s3_witness_reads_back_every_note_it_wrote(
+    store: EventStore,
+    s3_server: S3Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    s3, bucket = s3_server.new_bucket(monkeypatch)
+    settings = s3_settings(s3_server, tmp_path, bucket)
+    (witness,) = witnesses_from(settings)
+    activities = CheckpointActivities(store, [witness])
+    for count in (2, 9):  # sizes 2 and 11: read back by tree size, not as text sorts them
+        grow(store, count)
+        await ActivityEnvironment().run(activities.checkpoint)
+    s3.put_object(Bucket=bucket, Key="ledger/checkpoints/11/stray", Body=b"not a note")
+    s3.put_object(Bucket=bucket, Key="other/checkpoint", Body=b"another prefix")
+
+    notes = await read_s3_witness(settings, f"s3://{bucket}/ledger")
+    assert [url for url, _ in notes] == [
+        f"s3://{bucket}/ledger/checkpoint",
+        f"s3://{bucket}/ledger/checkpoints/2",
+        f"s3://{bucket}/ledger/checkpoints/11",
+    ]
+    stored = {p.position: p.note for p in store.checkpoints()}
+    assert [text for _, text in notes] == [stored[11], stored[2], stored[11]]
+    assert [checkpoint_from_note(text).position for _, text in notes] == [11, 2, 11]
+
+
+async def test_what_stops_reading_an_s3_witness_is_named_without_secrets(
+    store: EventStore,
+    s3_server: S3Endpoint,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    s3, bucket = s3_server.new_bucket(monkeypatch)
+    settings = s3_settings(s3_server, tmp_path, bucket)
+    with pytest.raises(ResourceNotFound, match="no checkpoint under the prefix") as empty:
+        await read_s3_witness(settings, f"s3://{bucket}/ledger")
+    assert empty.value.message.startswith(f"witness s3://{bucket}/ledger/:")
+    with pytest.raises(ResourceNotFound, match="no such bucket 'fb-no-such-bucket'"):
+        await read_s3_witness(settings, "s3://fb-no-such-bucket/ledger")
+
+    s3.put_object(Bucket=bucket, Key="ledger/checkpoint", Body=b"a note")
+    monkeypatch.setenv("CONTRACT_S3_SECRET", "wrong-secret-4711")
+    with pytest.raises(ProviderError, match=r"access denied \(SignatureDoesNotMatch\)") as denied:
+        await read_s3_witness(settings, f"s3://{bucket}/ledger")
+    assert not denied.value.retryable
+    assert "CONTRACT_S3_ACCESS and CONTRACT_S3_SECRET" in denied.value.message
+    assert "wrong-secret-4711" not in denied.value.message
+    assert s3_server.access_key not in denied.value.message
+
+    monkeypatch.delenv("CONTRACT_S3_SECRET")
+    with pytest.raises(ActivityError, match="environment variable CONTRACT_S3_SECRET is not set"):
+        await read_s3_witness(settings, f"s3://{bucket}/ledger")
+
+
+async def test_publishes_are_counted_by_witness_kind_and_outcome(
+    store: EventStore, loopback: Loopback, tmp_path: Path
+) -> None:
+    """Counted where the publish runs (the worker's registry); a configured witness's series
+    are there at zero before its first publish, so its first failure is an increase."""
+    registry = process_registry()
+
+    def count(kind: str, outcome: str) -> float:
+        value = registry.get_sample_value(
+            "firebreak_witness_publishes_total", {"kind": kind, "outcome": outcome}
+        )
+        assert value is not None, f"no {kind}/{outcome} series"
+        return value
+
+    loopback.handler = lambda r: (503, {}, b"down")
+    activities = CheckpointActivities(
+        store, [HttpWitness(loopback.url, 5.0), DirectoryWitness(tmp_path / "w")]
+    )
+    before = {(k, o): count(k, o) for k in ("http", "file") for o in ("ok", "failed")}
+    grow(store)
+    with pytest.raises(ApplicationError, match="not published to: http"):
+        await ActivityEnvironment().run(activities.checkpoint)
+    loopback.handler = lambda r: (204, {}, b"")
+    await ActivityEnvironment().run(activities.checkpoint)
+    after = {key: count(*key) - value for key, value in before.items()}
+    assert after == {
+        ("http", "ok"): 1,
+        ("http", "failed"): 1,
+        ("file", "ok"): 2,
+        ("file", "failed"): 0,
+    }
 
 
 async def test_an_http_witness_gets_the_note_and_a_failing_one_is_reported_then_retried(

@@ -71,6 +71,7 @@ async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
         "temporal": "ok",
         "workers": "none",
         "forwarding": "none",
+        "witnesses": "none",  # no worker has created this task queue's checkpoint schedule
     }
 
 
@@ -96,6 +97,7 @@ async def test_not_ready_without_database_or_temporal(tmp_path: Path) -> None:
                 "temporal": {"state": "unreachable", "detail": "Unavailable"},
                 "workers": {"state": "unknown", "detail": ""},
                 "forwarding": {"state": "unknown", "detail": ""},
+                "witnesses": {"state": "unknown", "detail": ""},
             },
         }
         unreachable = await http.get("/v1/incidents", headers=bearer("fbk_x"))

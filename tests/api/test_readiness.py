@@ -51,6 +51,7 @@ def test_readiness_names_each_dependency(
             "temporal": "ok",
             "workers": "none",
             "forwarding": "none",
+            "witnesses": "none",
         }
         assert alone.json()["checks"]["schema"]["detail"] == f"at {head_revision()}"
         assert queue in alone.json()["checks"]["workers"]["detail"]
@@ -64,6 +65,7 @@ def test_readiness_names_each_dependency(
             served = wait_until(polled, "a worker polls the task queue")
             assert served.status_code == 200 and served.json()["status"] == "ready"
             assert served.json()["checks"]["workers"]["detail"].endswith(f"task queue {queue}")
+            assert served.json()["checks"]["witnesses"]["state"] == "none", "no run, no witness"
 
         downgrade(url, "0004")
         behind = ready()

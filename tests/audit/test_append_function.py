@@ -1,13 +1,16 @@
-"""PostgreSQL's one-round-trip append (`audit_append`, migration 0013) against the Python chain.
+"""PostgreSQL's one-round-trip append (`audit_append`, migration 0017) against the Python chain.
 
-The server hashes the chain itself, so its SQL encoding must give the bytes `chain.event_hash`
-gives for every value a user can store; verification (Python) re-checks what the server wrote.
+The server completes each event's encoding (position, stream id, version, previous hash) and
+hashes the chain itself, so what it hashes must be the bytes `chain.event_hash` gives for every
+value a user can store; verification (Python) re-checks what the server wrote.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,9 +19,17 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from orchestrator.audit import EventStore, schema
-from orchestrator.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_json, event_hash
+from orchestrator.audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical_json,
+    event_fields_text,
+    event_hash,
+)
+from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import Conflict
 from orchestrator.security.keyring import KeyRing
 from tests.audit.writers import append_same_events
@@ -38,11 +49,11 @@ TRICKY = [
     "</script><!-- -->",
     "tab\tnew\nline\rcr\x08bs\x0cff",
 ]
-HASH_CALL = (
-    "SELECT audit_event_hash(%(position)s::bigint, %(stream_id)s, %(version)s::integer,"
-    " %(event_id)s,"
-    " %(type)s, %(actor_id)s, %(actor_role)s, %(occurred_at)s, %(recorded_at)s, %(payload)s,"
-    " %(encrypted_fields)s, %(key_id)s, %(prev_hash)s)"
+APPEND_CALL = (
+    "SELECT audit_append(%(recorded_at)s, ARRAY[%(stream_id)s], ARRAY[NULL]::integer[],"
+    " ARRAY[1], ARRAY[%(event_id)s], ARRAY[%(type)s], ARRAY[%(actor_id)s], ARRAY[%(actor_role)s],"
+    " ARRAY[%(occurred_at)s::timestamptz], ARRAY[%(payload)s], ARRAY[%(encrypted_fields)s],"
+    " ARRAY[%(key_id)s::text], ARRAY[%(encoded)s])"
 )
 
 
@@ -54,9 +65,7 @@ def db_url(pg_url: str) -> str:
 
 def _row(text: str, n: int, **changes: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "position": n,
         "stream_id": f"stream {text}",
-        "version": n % 2**31,
         "event_id": f"id-{n}",
         "type": text or "T",
         "actor_id": text,
@@ -66,7 +75,6 @@ def _row(text: str, n: int, **changes: Any) -> dict[str, Any]:
         "payload": canonical_json({text: [text, {"k": text}], "n": n, "x": 1.5, "z": None}),
         "encrypted_fields": canonical_json([text] if text else []),
         "key_id": text or None,
-        "prev_hash": GENESIS_HASH,
     }
     return {**row, **changes}
 
@@ -75,16 +83,34 @@ def _row(text: str, n: int, **changes: Any) -> dict[str, Any]:
 def test_the_server_hash_is_the_python_hash_byte_for_byte(
     pg_url: str, engine: sa.Engine, text: str
 ) -> None:
+    """Every hashed column holds the tricky text, called directly: the server's part of the
+    encoding (position, the stream id's JSON, version, previous hash) around the client's
+    `event_fields_text` gives the bytes `chain.event_hash` gives for the stored row."""
     rows = [
         _row(text, 1),
-        _row(text, 999_999, key_id=None, prev_hash="f" * 64),
-        _row(text, 2**40, occurred_at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        _row(text, 999_999, key_id=None),
+        _row(text, 2**30, occurred_at=datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        _row(text, 7, occurred_at=datetime(1, 1, 1, tzinfo=UTC)),
+        _row(text, 8, occurred_at=datetime(999, 6, 1, 12, 0, 0, 5, tzinfo=UTC)),
     ]
-    with psycopg.connect(_libpq(pg_url)) as conn:
+    with psycopg.connect(_libpq(pg_url), autocommit=True) as conn:
         for row in rows:
-            server = conn.execute(HASH_CALL, row).fetchone()
-            assert server is not None
-            assert server[0] == event_hash(**row), row
+            conn.execute(APPEND_CALL, {**row, "encoded": event_fields_text(row)})
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(schema.events).order_by(schema.events.c.position)).all()
+    prev = GENESIS_HASH
+    for row, sent in zip(stored, rows, strict=True):
+        fields = {name: getattr(row, name) for name in HASHED_FIELDS}
+        assert (fields["stream_id"], fields["actor_id"], fields["key_id"]) == (
+            sent["stream_id"],
+            sent["actor_id"],
+            sent["key_id"],
+        )
+        assert fields["prev_hash"] == prev
+        assert row.hash == event_hash(**fields), row
+        prev = row.hash
+    report = EventStore(engine).verify()
+    assert report.ok and report.checked == len(rows), report
 
 
 def test_appends_of_tricky_values_verify_and_match_the_python_chain(
@@ -115,25 +141,82 @@ def test_appends_of_tricky_values_verify_and_match_the_python_chain(
     assert report.ok and report.checked == 2 * len(TRICKY), report
 
 
-def test_an_append_is_one_statement_after_the_pool_ping(engine: sa.Engine, tmp_path: Path) -> None:
-    store = EventStore(engine)
-    store.append("warm", [new_event()])
-    path = tmp_path / "libpq.trace"
+def _round_trips(engine: sa.Engine, path: Path, work: Callable[[], object]) -> list[str]:
+    """The messages that end a round trip (a Sync of the extended protocol, or a simple Query
+    such as the pool's ping ";") sent on the pool's one connection while `work` runs."""
     with path.open("w") as trace:
         raw = engine.raw_connection()
         pgconn = raw.driver_connection.pgconn  # type: ignore[union-attr]
         pgconn.trace(trace.fileno())
         pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
-        raw.close()  # the pool's only connection: the append below takes it back
-        store.append("traced", [new_event(), new_event()], expected_version=0)
+        raw.close()  # the pool's only connection: `work` takes it back
+        work()
         raw = engine.raw_connection()
         raw.driver_connection.pgconn.untrace()  # type: ignore[union-attr]
         raw.close()
     lines = path.read_text().splitlines()
     sent = [line.split("\t")[2].split()[0] for line in lines if line.startswith("F")]
-    # Each round trip ends with a Sync (extended protocol) or is a simple Query (the ping, ";").
-    trips = [message for message in sent if message in ("Sync", "Query")]
-    assert trips == ["Query", "Sync", "Query"], sent  # ping, the call, the untrace's ping
+    return [message for message in sent if message in ("Sync", "Query")]
+
+
+def test_an_append_is_one_round_trip(pg_url: str, tmp_path: Path) -> None:
+    upgrade(pg_url)
+    engine = make_engine(pg_url, ping_after_idle=30)
+    store = EventStore(engine)
+    store.append("warm", [new_event()])
+    traced = _round_trips(
+        engine,
+        tmp_path / "libpq.trace",
+        lambda: store.append("traced", [new_event(), new_event()], expected_version=0),
+    )
+    assert traced == ["Sync"]
+    engine.dispose()
+
+
+def test_a_connection_idle_past_the_window_is_pinged_first(pg_url: str, tmp_path: Path) -> None:
+    upgrade(pg_url)
+    engine = make_engine(pg_url, ping_after_idle=0.2)
+    store = EventStore(engine)
+    store.append("warm", [new_event()])
+
+    def after_a_pause() -> None:
+        time.sleep(0.3)
+        store.append("traced", [new_event()])
+
+    assert _round_trips(engine, tmp_path / "libpq.trace", after_a_pause) == ["Query", "Sync"]
+    engine.dispose()
+
+
+def _kill_backends_of(pg_url: str) -> int:
+    database = make_url(pg_url).database
+    with psycopg.connect(_libpq(pg_url), autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    assert killed is not None
+    return int(killed[0])
+
+
+@pytest.mark.parametrize("idle", [False, True], ids=["within-the-window", "idle"])
+def test_an_append_survives_its_pooled_connection_being_killed(pg_url: str, idle: bool) -> None:
+    """Killed while idle past the window: the ping finds it dead and the pool hands out a new
+    one. Killed moments after its last use (no ping): the call fails on the dead connection
+    and the store makes it again once. Either way the event is stored once."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url, ping_after_idle=0.2)
+    store = EventStore(engine)
+    store.append("s", [new_event()])
+    assert _kill_backends_of(pg_url) == 1
+    if idle:
+        time.sleep(0.3)
+    event = new_event()
+    assert store.append("s", [event]) == [2]
+    assert [e.id for e in store.read_stream("s")][1:] == [event.id]
+    report = store.verify()
+    assert report.ok and report.checked == 2, report
+    engine.dispose()
 
 
 def test_a_repeated_id_in_a_batch_rolls_the_whole_call_back(engine: sa.Engine) -> None:
@@ -152,7 +235,7 @@ def test_counts_that_do_not_match_the_events_are_refused(engine: sa.Engine) -> N
     call = sa.text(
         "SELECT audit_append(:now, ARRAY['s'], ARRAY[NULL]::integer[], ARRAY[2],"
         " ARRAY['id-1'], ARRAY['T'], ARRAY['a'], ARRAY['r'], ARRAY[CAST(:now AS timestamptz)],"
-        " ARRAY['{}'], ARRAY['[]'], ARRAY[NULL]::text[])"
+        " ARRAY['{}'], ARRAY['[]'], ARRAY[NULL]::text[], ARRAY['encoded'])"
     )
     refused = pytest.raises(sa.exc.DataError, match="1 events given, the counts say 2")
     with refused, engine.begin() as conn:

@@ -1,13 +1,24 @@
-"""`encoded_hash` writes the canonical encoding itself: it must stay `canonical_json`'s bytes."""
+"""`encoded_hash` writes the canonical encoding itself: it must stay `canonical_json`'s bytes,
+and the split encoding PostgreSQL's append assembles (`event_fields_text` within the parts only
+the head lock knows) must be that same text."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orchestrator.audit.chain import EVENT_TAG, canonical_json, encoded_hash
+from orchestrator.audit.chain import (
+    EVENT_TAG,
+    canonical_json,
+    encoded_hash,
+    event_fields_text,
+    event_hash,
+    timestamp,
+)
 from tests.audit.test_append_function import TRICKY
 
 
@@ -32,3 +43,43 @@ def test_every_kind_of_value_hashes_as_canonical_json_does() -> None:
         values.insert(rng.randrange(len(values) + 1), rng.choice(odd))
         values.insert(rng.randrange(len(values) + 1), rng.randrange(-(2**40), 2**40))
         assert encoded_hash(values) == _reference(values), values
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_the_hash_is_the_server_assembly_around_the_event_fields_text(text: str) -> None:
+    """What migrations/versions/0017 concatenates, written here independently of the code."""
+    row = {
+        "position": 2**40 + 3,
+        "stream_id": f"stream {text}",
+        "version": 17,
+        "event_id": text or "id",
+        "type": text,
+        "actor_id": text,
+        "actor_role": text[:50],
+        "occurred_at": datetime(1, 1, 1, tzinfo=UTC) + timedelta(microseconds=len(text)),
+        "recorded_at": datetime(2026, 12, 1, 9, 30, 0, 7, tzinfo=UTC),
+        "payload": canonical_json({text: [text, None, 1.5]}),
+        "encrypted_fields": canonical_json([text]),
+        "key_id": text or None,
+        "prev_hash": "ab" * 32,
+    }
+    stream_json = json.dumps(row["stream_id"], ensure_ascii=False)
+    assembled = (
+        f'["{EVENT_TAG}",{row["position"]},{stream_json},{row["version"]},'
+        f'{event_fields_text(row)},"{row["prev_hash"]}"]'
+    )
+    assert hashlib.sha256(assembled.encode()).hexdigest() == event_hash(**row)
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000000Z"),
+        (datetime(999, 12, 31, 23, 59, 59, 5, tzinfo=UTC), "0999-12-31T23:59:59.000005Z"),
+        (datetime(2026, 11, 29, 10, 10, tzinfo=UTC), "2026-11-29T10:10:00.000000Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "9999-12-31T23:59:59.999999Z"),
+        (datetime(2026, 6, 1, 12, 0), "2026-06-01T12:00:00.000000Z"),  # naive: taken as UTC
+    ],
+)
+def test_timestamps_always_have_four_year_digits(moment: datetime, text: str) -> None:
+    assert timestamp(moment) == text

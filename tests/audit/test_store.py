@@ -47,6 +47,25 @@ def test_events_round_trip_with_utc_timestamps(store: EventStore) -> None:
     assert store.head() == (1, stored.hash)
 
 
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),  # a Go zero time, as Alertmanager sends "not ended"
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_events_dated_at_the_edges_of_the_calendar_verify(
+    store: EventStore, occurred_at: datetime
+) -> None:
+    store.append("edges", [new_event("AlertReceived", occurred_at=occurred_at)])
+    store.append("edges", [new_event("AlertReceived"), new_event("AlertReceived")])
+    (first, *_) = store.read_stream("edges")
+    assert first.occurred_at == occurred_at
+    report = store.verify()
+    assert report.ok and report.checked == 3, report
+
+
 def test_expected_version_is_checked(store: EventStore) -> None:
     store.append("inc", [new_event()], expected_version=0)
     with pytest.raises(ConcurrencyError, match="at version 1, expected 0"):

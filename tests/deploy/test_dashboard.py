@@ -1,8 +1,9 @@
 """The Grafana dashboard under deploy/ asks only for metrics Firebreak exports: every metric an
 expression names is in a real scrape of the app's registry (on a migrated database with
 incidents, approvals, alerts, a signed checkpoint and a SIEM sink's cursor) or of a worker's own
-`/metrics` (after a real provider call), and the panels are laid out on Grafana's 24-column grid
-without overlapping. The metrics table of docs/observability.md is held to the same scrapes."""
+`/metrics` (after a real provider call and a real witness publish), and the panels are laid out
+on Grafana's 24-column grid without overlapping. The metrics table of docs/observability.md is
+held to the same scrapes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from activities.factory import build_providers, measured
 from activities.providers.local.lab import seed_demo_lab
+from activities.witnesses import CheckpointActivities, DirectoryWitness
 from orchestrator import db
 from orchestrator.api.metrics import ALERTS_RECEIVED, build_registry
 from orchestrator.audit import CheckpointSigner, EventStore
@@ -49,7 +51,11 @@ def exported(sqlite_url: str, tmp_path: Path) -> set[str]:
     engine = db.make_engine(sqlite_url)
     store = EventStore(engine, signer=CheckpointSigner(tmp_path / "k.pem"))
     Story(store).open().contain().request("q").approve("q", "bob", ["bob"]).run("q").close()
-    store.checkpoint()
+    point = store.checkpoint()
+    published, _ = asyncio.run(
+        CheckpointActivities(store, [DirectoryWitness(tmp_path / "witness")]).publish(point)
+    )
+    assert published, "the worker's witness counter has an ok sample"
     IncidentProjector(engine, store).catch_up()
     Cursors(engine).ensure("siem")  # a SIEM sink's cursor: the forwarder's metrics have a sample
     ALERTS_RECEIVED.labels(format="generic", outcome="accepted").inc()
