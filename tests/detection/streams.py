@@ -90,6 +90,35 @@ def spaced(
         )
 
 
+def deployment(
+    version: str,
+    count: int,
+    *,
+    score: float,
+    refusal: float,
+    seed: int,
+    offset_days: float,
+    model: str = "support-bot",
+) -> list[TelemetryEvent]:
+    """`count` requests answered by `version` of `model`, 30 s apart from `offset_days` after
+    START: evaluation scores around `score`, refusals at the rate `refusal`."""
+    rng = random.Random(seed)
+    base = benign(1, 1, seed=41)[0]
+    return [
+        replace(
+            base,
+            at=START + timedelta(days=offset_days, seconds=i * 30),
+            caller=f"user-{rng.randrange(50)}",
+            model=model,
+            model_version=version,
+            score=min(1.0, max(0.0, rng.gauss(score, 0.1))),
+            refused=rng.random() < refusal,
+            finish_reason="stop",
+        )
+        for i in range(count)
+    ]
+
+
 def merge(*streams: Iterator[TelemetryEvent] | list[TelemetryEvent]) -> list[TelemetryEvent]:
     merged = [event for stream in streams for event in stream]
     merged.sort(key=lambda e: e.at)

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import random
-from dataclasses import replace
-from datetime import timedelta
-
 from orchestrator.detection import DetectionEngine
-from tests.detection.streams import START, benign
+from tests.detection.streams import benign, deployment
 from tests.detection.support import only, run
 
 
-def _deployment(
-    version: str, count: int, *, score: float, refusal: float, seed: int, offset_days: float
-) -> list:
-    rng = random.Random(seed)
-    base = benign(1, 1, seed=41)[0]
-    return [
-        replace(
-            base,
-            at=START + timedelta(days=offset_days, seconds=i * 30),
-            caller=f"user-{rng.randrange(50)}",
-            model_version=version,
-            score=min(1.0, max(0.0, rng.gauss(score, 0.1))),
-            refused=rng.random() < refusal,
-            finish_reason="stop",
-        )
-        for i in range(count)
-    ]
-
-
 def test_a_worse_new_version_is_caught_after_enough_samples() -> None:
-    before = _deployment("v1", 2000, score=0.80, refusal=0.03, seed=1, offset_days=0)
-    after = _deployment("v2", 1000, score=0.70, refusal=0.03, seed=2, offset_days=1)
+    before = deployment("v1", 2000, score=0.80, refusal=0.03, seed=1, offset_days=0)
+    after = deployment("v2", 1000, score=0.70, refusal=0.03, seed=2, offset_days=1)
     found = run(DetectionEngine(only("drift")), before + after)
     assert len(found) == 1
     alert = found[0]
@@ -45,17 +22,17 @@ def test_a_worse_new_version_is_caught_after_enough_samples() -> None:
 
 
 def test_a_refusal_surge_is_caught() -> None:
-    before = _deployment("v1", 2000, score=0.8, refusal=0.02, seed=3, offset_days=0)
-    after = _deployment("v2", 1000, score=0.8, refusal=0.15, seed=4, offset_days=1)
+    before = deployment("v1", 2000, score=0.8, refusal=0.02, seed=3, offset_days=0)
+    after = deployment("v2", 1000, score=0.8, refusal=0.15, seed=4, offset_days=1)
     found = run(DetectionEngine(only("drift")), before + after)
     assert [d.subject for d in found] == ["model:support-bot@v2"]
     assert "refusal rate" in found[0].explanation
 
 
 def test_a_new_version_like_the_old_one_is_not_drift() -> None:
-    before = _deployment("v1", 2000, score=0.8, refusal=0.03, seed=5, offset_days=0)
-    after = _deployment("v2", 3000, score=0.8, refusal=0.03, seed=6, offset_days=1)
-    canary = _deployment("v3", 500, score=0.79, refusal=0.035, seed=7, offset_days=2)
+    before = deployment("v1", 2000, score=0.8, refusal=0.03, seed=5, offset_days=0)
+    after = deployment("v2", 3000, score=0.8, refusal=0.03, seed=6, offset_days=1)
+    canary = deployment("v3", 500, score=0.79, refusal=0.035, seed=7, offset_days=2)
     assert run(DetectionEngine(only("drift")), before + after + canary) == []
 
 

@@ -1,5 +1,6 @@
-"""End to end: telemetry in, a signed alert at a real Firebreak API, an incident open; the
-dry run posts nothing; the OTLP receiver takes what the OpenTelemetry SDK's exporter sends."""
+"""End to end: telemetry in, a signed alert at a real Firebreak API, an incident open (a drift
+alert's run by the model-drift playbook); the dry run posts nothing; the OTLP receiver takes
+what the OpenTelemetry SDK's exporter sends."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from temporalio.client import Client
 
+from activities.providers.local.lab import seed_demo_lab
 from orchestrator.alerts.ids import alert_stream
 from orchestrator.audit import EventStore
 from orchestrator.detection import DetectionEngine
@@ -30,8 +32,12 @@ from orchestrator.detection.store import BaselineStore
 from orchestrator.domain import Alert
 from orchestrator.errors import ConfigError
 from orchestrator.principals.service import add_webhook_secret
+from orchestrator.settings import Settings
 from tests.alerts.test_ingest import assert_running
+from tests.detection.streams import deployment
+from tests.detection.support import only, run
 from tests.support.app import alerts_recorded
+from tests.support.incidents import final_state, running_worker
 from tests.support.principals import Tokens
 
 CANARY = {
@@ -79,6 +85,43 @@ async def test_a_detection_is_a_signed_alert_that_opens_an_incident(
     assert alert.fingerprint == "detect:injection:caller:mallory"
     assert alert.labels["detector"] == "injection"
     assert "system prompt" in alert.description
+
+
+async def test_a_drift_alert_is_run_by_the_model_drift_playbook_not_left_in_triage(
+    app: FastAPI, tokens: Tokens, store: EventStore, temporal: Client, api_settings: Settings
+) -> None:
+    lab = seed_demo_lab(api_settings.data_dir)
+    before = deployment("2", 600, score=0.9, refusal=0.02, seed=1, offset_days=0, model=lab.model)
+    after = deployment("3", 400, score=0.7, refusal=0.02, seed=2, offset_days=1, model=lab.model)
+    (detection,) = run(DetectionEngine(only("drift")), before + after)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    sender = AlertSender(
+        "http://firebreak.test", tokens.source_dev, None, "dev", transport=transport
+    )
+    worker_settings = api_settings.model_copy(update={"incident_quiet_seconds": 0})
+    async with running_worker(temporal, worker_settings):
+        await sender.send(detection)
+        await sender.aclose()
+        (incident_id,) = sender.answers[0]["incidents"]
+        final = await final_state(temporal, incident_id.rpartition(".")[0])
+
+    alert_id = sender.answers[0]["alerts"][0]["alert_id"]
+    alert = Alert.model_validate(
+        store.read_stream(alert_stream("dev-detector", alert_id))[0].payload["alert"]
+    )
+    assert (alert.type, alert.resources.model, alert.resources.model_version) == (
+        "model_drift",
+        lab.model,
+        "3",
+    )
+    assert final.triage is None and final.playbook == "model-drift"
+    assert final.outcome == "resolved"
+    steps = {s.step_id: s for s in final.steps}
+    rollback = steps["rollback-model"].result
+    assert rollback is not None
+    assert (rollback.outputs["from_version"], rollback.outputs["to_version"]) == ("3", "2")
+    evaluated = steps["evaluate-drifted"].result
+    assert evaluated is not None and evaluated.outputs["passed"] == "false"
 
 
 async def test_an_unsigned_detector_is_refused_with_the_reason(

@@ -26,13 +26,14 @@ PHASES = ["containment", "investigation", "eradication", "recovery"]
 TYPES = sorted(t for pb in builtin_playbooks().values() for t in pb.alert_types)
 
 
-def test_six_incident_types_have_builtin_playbooks() -> None:
+def test_seven_incident_types_have_builtin_playbooks() -> None:
     assert (
         sorted(
             [
                 "agent_tool_compromise",
                 "api_key_abuse",
                 "data_poisoning",
+                "model_drift",
                 "model_extraction",
                 "model_inversion",
                 "prompt_injection",
