@@ -25,8 +25,10 @@ def test_tailing_reader_never_skips_with_concurrent_writer_processes(
 ) -> None:
     store = EventStore(engine)
     seen = 0
-    with ProcessPoolExecutor(WRITERS, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(write, db_url, w, BATCHES) for w in range(WRITERS)]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(WRITERS, mp_context=context) as pool:
+        start = manager.Barrier(WRITERS)
+        futures = [pool.submit(write, db_url, w, BATCHES, start) for w in range(WRITERS)]
         while not all(f.done() for f in futures):
             for event in store.read_all(after_position=seen, batch_size=50):
                 assert event.position == seen + 1, f"reader skipped from {seen} to {event.position}"

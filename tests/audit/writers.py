@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from orchestrator.audit import EventStore
 from orchestrator.db import make_engine
@@ -12,13 +13,19 @@ from orchestrator.domain import Actor, NewEvent
 from orchestrator.errors import ConcurrencyError
 
 
-def write(url: str, writer: int, batches: int) -> tuple[int, int]:
-    """Append `batches` batches, some racing on one shared stream; return (written, refused)."""
+def write(url: str, writer: int, batches: int, start: Any) -> tuple[int, int]:
+    """Append `batches` batches, some racing on one shared stream; return (written, refused).
+
+    `start` is a barrier every writer waits at once connected: spawned processes come up a
+    second or more apart on a busy machine, and a writer that finishes its batches before the
+    next one starts races nobody."""
     rng = random.Random(writer)
     engine = make_engine(url)
     store = EventStore(engine)
     written = refused = 0
     try:
+        store.head()
+        start.wait(timeout=120)
         for n in range(batches):
             events = [
                 NewEvent(
