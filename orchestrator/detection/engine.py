@@ -18,6 +18,7 @@ not held and `load`s what the store has, one query per batch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,12 @@ class Baseline:
 
 DETECTOR_NAMES = ("extraction", "leaked_key", "injection", "drift")
 SWEEP_SECONDS = 60.0  # of event time, at least, between two eviction sweeps
+CLOCK_SKEW_SECONDS = 3600.0
+"""How far past both the wall clock and the engine's clock an event's time may move the
+engine's clock. One event stamped years ahead (a skewed clock, a hostile sender) would
+otherwise make every subject idle at the next sweep. A stream that starts within the hour and
+runs ahead of the wall clock (a simulation) still moves it, each event an hour at most past
+the last; one that starts further ahead never does, so nothing of it is evicted."""
 
 
 def build_detectors(config: DetectionConfig) -> list[Detector]:
@@ -73,7 +80,7 @@ class DetectionEngine:
         self.observed = 0
         self.evicts = evict
         self.evicted = 0
-        self.clock = 0.0  # the latest event time seen, epoch seconds
+        self.clock = 0.0  # the latest plausible event time seen, epoch seconds
         self.idle = {
             d.name: min(d.horizon, float(self.config.idle_cap_seconds)) for d in self.detectors
         }
@@ -119,7 +126,7 @@ class DetectionEngine:
         """The detections this event completes (usually none)."""
         self.observed += 1
         t = event.at.timestamp()
-        if t > self.clock:
+        if t > self.clock and t <= max(self.clock, time.time()) + CLOCK_SKEW_SECONDS:
             self.clock = t
         found = []
         for detector in self.detectors:

@@ -107,6 +107,30 @@ def test_a_subject_is_evicted_once_idle_longer_than_its_detectors_windows_in_eve
     assert engine.detectors[3].holds("support-bot")  # a model stays until the cap
 
 
+def test_one_event_stamped_years_ahead_does_not_move_the_clock_that_evicts() -> None:
+    engine = DetectionEngine(evict=True)
+    for i in range(300):
+        engine.observe(at(i, f"caller-{i % 30}"))
+    clock = engine.clock
+    engine.observe(replace(at(300, "skewed"), at=datetime(2100, 1, 1, tzinfo=UTC)))
+    for i in range(301, 600):
+        engine.observe(at(i, f"caller-{i % 30}"))
+    engine.flush()
+    assert engine.clock == clock + 599 - 299  # the stream's own time, not the year 2100
+    assert engine.evicted == 0
+    assert all(engine.detectors[0].holds(f"caller:caller-{n}") for n in range(30))
+
+
+def test_a_stream_running_ahead_of_the_wall_clock_still_moves_it() -> None:
+    """A simulation that starts now and runs ahead of the wall clock advances the clock, each
+    event within the allowance of the clock the one before it set."""
+    engine = DetectionEngine(evict=True)
+    ahead = datetime.now(UTC) + timedelta(minutes=30)
+    for i in range(100):
+        engine.observe(replace(at(0, f"c-{i}"), at=ahead + timedelta(minutes=10 * i)))
+    assert engine.clock == (ahead + timedelta(minutes=990)).timestamp()
+
+
 def test_a_sweep_is_paid_for_by_as_many_events_and_a_minute_of_event_time() -> None:
     engine = DetectionEngine(only("leaked_key", window_seconds=10), evict=True)
     for i in range(100):
