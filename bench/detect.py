@@ -30,7 +30,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from operator import attrgetter
@@ -66,6 +66,15 @@ class Score:
     def precision(self, detector: str) -> float | None:
         total = self.true[detector] + self.false[detector]
         return self.true[detector] / total if total else None
+
+    def recall(self, attacks: Sequence[Attack]) -> tuple[float, dict[str, float]]:
+        """The share of `attacks` detected, in all and per variant (burst, sweep)."""
+        per_variant = {
+            v: sum(a in self.detected for a in attacks if a.variant == v)
+            / max(1, sum(a.variant == v for a in attacks))
+            for v in ("burst", "sweep")
+        }
+        return sum(a in self.detected for a in attacks) / max(1, len(attacks)), per_variant
 
 
 def owner(name: str) -> str:
@@ -363,12 +372,7 @@ def extraction_curve(
             )
             detections, _, _, _ = replay(stream.events, config)
             result = score(stream, detections, grace)
-            recall = {
-                variant: sum(a in result.detected for a in extraction if a.variant == variant)
-                / max(1, sum(a.variant == variant for a in extraction))
-                for variant in ("burst", "sweep")
-            }
-            total = sum(a in result.detected for a in extraction) / max(1, len(extraction))
+            total, recall = result.recall(extraction)
             print(
                 f"{k:>5g} {scale:>6g}x {total:>7.2f} {recall['burst']:>7.2f} "
                 f"{recall['sweep']:>7.2f} {result.false['extraction']:>6} "
@@ -459,18 +463,13 @@ def experiments(stream: Stream, grace: timedelta) -> None:
         daily, _, _, _ = replay(stream.events, only("extraction", {"sweep": _daily(floor)}))
         seen: set[tuple[str, int]] = set()
         union = []
-        for found in sorted(defaults + daily, key=attrgetter("at")):
-            hour = (found.subject, int(found.at.timestamp() // 3600))
+        for detection in sorted(defaults + daily, key=attrgetter("at")):
+            hour = (detection.subject, int(detection.at.timestamp() // 3600))
             if hour not in seen:
                 seen.add(hour)
-                union.append(found)
+                union.append(detection)
         result = score(stream, union, grace)
-        recall = {
-            v: sum(a in result.detected for a in extraction if a.variant == v)
-            / max(1, sum(a.variant == v for a in extraction))
-            for v in ("burst", "sweep")
-        }
-        total = sum(a in result.detected for a in extraction) / max(1, len(extraction))
+        total, recall = result.recall(extraction)
         print(
             f"extraction: defaults + a daily window, min_* {floor:<4}     recall {total:.2f} "
             f"(burst {recall['burst']:.2f}, sweep {recall['sweep']:.2f}), false "
