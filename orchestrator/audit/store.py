@@ -24,6 +24,7 @@ from pydantic_core import PydanticSerializationError, to_json, to_jsonable_pytho
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from orchestrator.audit import keys, schema
+from orchestrator.audit.arrays import IntArray, TextArray, TimestampArray, register
 from orchestrator.audit.chain import (
     EventFields,
     canonical_json,
@@ -66,6 +67,8 @@ from orchestrator.telemetry.instruments import timed_append
 from orchestrator.timeutil import as_utc
 
 MAX_QUERY_LIMIT = 1000
+MAX_VERSION = 2**31 - 1
+"""A stream's highest version: the column is a 32-bit integer on PostgreSQL."""
 EXPORT_PAGE = 1000
 KEYS_STREAM = "audit-keys"
 """The stream of `CheckpointKeyRotated` events."""
@@ -93,25 +96,26 @@ VERSIONS_OF = (
 # PostgreSQL's common path: migrations/versions/0017's function does all of `_write`'s work
 # (head lock, version checks, chain hashes, insert, head move) in one statement, one round trip,
 # given each event's encoded fields (`chain.event_fields_text`).
-# `%(name)b`: psycopg sends the arrays in binary, which it builds without escaping each
-# element (the text form's escaping cost more than the rest of the call's client side).
+# `%(name)b`: the arrays go in PostgreSQL's binary format, written by `arrays` in one pass each
+# (psycopg's own adaptation of a list, and the text form's escaping before it, cost more than
+# the rest of the call's client side).
 APPEND_CALL = (
     "SELECT audit_append(%(recorded_at)b, %(streams)b::text[], %(expected)b::integer[],"
     " %(counts)b::integer[], %(event_ids)b::text[], %(types)b::text[], %(actor_ids)b::text[],"
     " %(actor_roles)b::text[], %(occurred_at)b::timestamptz[], %(payloads)b::text[],"
     " %(encrypted_fields)b::text[], %(key_ids)b::text[], %(encoded)b::text[])"
 )
-APPEND_COLUMNS = {
-    "event_ids": "event_id",
-    "types": "type",
-    "actor_ids": "actor_id",
-    "actor_roles": "actor_role",
-    "occurred_at": "occurred_at",
-    "payloads": "payload",
-    "encrypted_fields": "encrypted_fields",
-    "key_ids": "key_id",
+APPEND_COLUMNS: dict[str, tuple[str, type[TextArray | TimestampArray]]] = {
+    "event_ids": ("event_id", TextArray),
+    "types": ("type", TextArray),
+    "actor_ids": ("actor_id", TextArray),
+    "actor_roles": ("actor_role", TextArray),
+    "occurred_at": ("occurred_at", TimestampArray),
+    "payloads": ("payload", TextArray),
+    "encrypted_fields": ("encrypted_fields", TextArray),
+    "key_ids": ("key_id", TextArray),
 }
-"""`audit_append`'s event arrays and the prepared row field each holds."""
+"""`audit_append`'s event arrays: the prepared row field each holds, and its array type."""
 
 
 class EventStore:
@@ -259,14 +263,17 @@ class EventStore:
         `IntegrityError`; both send the caller to the looked-up path."""
         rows = [row for item in batch for row in item.prepared]
         params: dict[str, Any] = {
-            name: [row[field] for row in rows] for name, field in APPEND_COLUMNS.items()
+            name: array([row[field] for row in rows])
+            for name, (field, array) in APPEND_COLUMNS.items()
         }
         params["recorded_at"] = recorded_at = datetime.now(UTC)
         recorded = json_timestamp(recorded_at)
-        params["encoded"] = [fields.text(recorded) for item in batch for fields in item.encoded]
-        params["streams"] = [item.append.stream_id for item in batch]
-        params["expected"] = [item.append.expected_version for item in batch]
-        params["counts"] = [len(item.prepared) for item in batch]
+        params["encoded"] = TextArray(
+            [fields.text(recorded) for item in batch for fields in item.encoded]
+        )
+        params["streams"] = TextArray([item.append.stream_id for item in batch])
+        params["expected"] = IntArray([item.append.expected_version for item in batch])
+        params["counts"] = IntArray([len(item.prepared) for item in batch])
         first = self._call_append(params)
         if first is None:
             raise _Retry(ConcurrencyError("an expected version no longer holds"))
@@ -291,6 +298,7 @@ class EventStore:
 
     def _call_append_once(self, params: dict[str, Any]) -> int | None:
         with single_statements(self.engine, serialise=True) as conn:
+            register(conn.connection.dbapi_connection)  # type: ignore[arg-type]
             first: int | None = conn.exec_driver_sql(APPEND_CALL, params).scalar_one()
         return first
 
@@ -721,8 +729,10 @@ def _check_append_args(
 ) -> None:
     if not stream_id or len(stream_id) > 200:
         raise InvalidInput("stream id must be 1 to 200 characters", "stream_id")
-    if expected_version is not None and expected_version < 0:
-        raise InvalidInput("expected_version must not be negative", "expected_version")
+    if expected_version is not None and not 0 <= expected_version <= MAX_VERSION:
+        raise InvalidInput(
+            f"expected_version must be between 0 and {MAX_VERSION}", "expected_version"
+        )
     ids = [event.id for event in events]
     if len(set(ids)) != len(ids):
         raise InvalidInput("an event id appears twice in one append", "events")

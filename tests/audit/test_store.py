@@ -122,6 +122,7 @@ def test_batch_is_atomic(store: EventStore) -> None:
         ("", [new_event()], None, "stream_id"),
         ("s" * 201, [new_event()], None, "stream_id"),
         ("inc", [new_event()], -1, "expected_version"),
+        ("inc", [new_event()], 2**31, "expected_version"),
         ("inc", [new_event(id="same"), new_event(id="same")], None, "events"),
         ("inc", [new_event(type="")], None, "type"),
         ("inc", [new_event(id="x" * 65)], None, "id"),
