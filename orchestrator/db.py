@@ -192,20 +192,58 @@ def writing(engine: sqlalchemy.Engine, *, serialise: bool = False) -> Iterator[C
             yield conn
 
 
-@contextmanager
-def single_statements(
-    engine: sqlalchemy.Engine, *, serialise: bool = False
-) -> Iterator[Connection]:
-    """A PostgreSQL connection on which each statement commits on its own (autocommit), for a
-    write done whole by one statement (a server-side function): no BEGIN and no COMMIT to
-    wait for, one round trip, with the usual durable commit (unlike
-    `make_autocommit_engine`). `serialise` queues behind this process's other writers, as in
-    `writing`."""
+def single_statement(
+    engine: sqlalchemy.Engine,
+    statement: str,
+    params: dict[str, Any],
+    *,
+    serialise: bool = False,
+    prepare: Callable[[Any], None] | None = None,
+) -> Any:
+    """The one value of one PostgreSQL statement that does a whole write (a server-side
+    function), committed on its own: autocommit, so no BEGIN and no COMMIT to wait for, one
+    round trip, with the usual durable commit (unlike `make_autocommit_engine`). `serialise`
+    queues behind this process's other writers, as in `writing`; `prepare` is given the
+    driver's connection first (to register adapters the parameters need).
+
+    It runs on the pool's driver connection, not through a SQLAlchemy `Connection`, whose
+    execution context, result wrapping and isolation level set and reset around every
+    checkout cost about half the client CPU of a short call (docs/benchmarks.md, "Audit
+    store"). What SQLAlchemy would have done with a failure is done here: the driver's error
+    comes out as SQLAlchemy's own (`IntegrityError`, `OperationalError`, …, parameters
+    hidden), and a connection found dead is invalidated, so the pool replaces it, and says so
+    (`connection_invalidated`)."""
     if engine.dialect.name == "sqlite":
-        raise TypeError("single_statements is for PostgreSQL; SQLite writers use writing()")
+        raise TypeError("single_statement is for PostgreSQL; SQLite writers use writing()")
     lock = write_lock(engine) if serialise else contextlib.nullcontext()
-    with lock, engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+    with lock:
+        pooled = engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        try:
+            if prepare is not None:
+                prepare(driver)
+            driver.autocommit = True
+            try:
+                row = driver.execute(statement, params).fetchone()
+            finally:
+                if not (driver.closed or driver.broken):
+                    driver.autocommit = False
+        except engine.dialect.loaded_dbapi.Error as exc:
+            dead = engine.dialect.is_disconnect(exc, driver, None)
+            if dead:
+                pooled.invalidate(exc)
+            raise sqlalchemy.exc.DBAPIError.instance(
+                statement,
+                params,
+                exc,
+                engine.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=dead,
+                dialect=engine.dialect,
+            ) from exc
+        finally:
+            pooled.close()
+    return row[0] if row is not None else None
 
 
 def upsert(engine: sqlalchemy.Engine, table: sqlalchemy.Table) -> PostgresInsert | SqliteInsert:

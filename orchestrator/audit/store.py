@@ -52,7 +52,7 @@ from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.tree import MerkleTree
 from orchestrator.audit.verify import verify_store
-from orchestrator.db import DATABASE_ERRORS, database_unavailable, single_statements, writing
+from orchestrator.db import DATABASE_ERRORS, database_unavailable, single_statement, writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
 from orchestrator.errors import (
     ConcurrencyError,
@@ -297,9 +297,9 @@ class EventStore:
             raise database_unavailable(exc, "audit store") from None
 
     def _call_append_once(self, params: dict[str, Any]) -> int | None:
-        with single_statements(self.engine, serialise=True) as conn:
-            register(conn.connection.dbapi_connection)  # type: ignore[arg-type]
-            first: int | None = conn.exec_driver_sql(APPEND_CALL, params).scalar_one()
+        first: int | None = single_statement(
+            self.engine, APPEND_CALL, params, serialise=True, prepare=register
+        )
         return first
 
     def _versions(self, conn: sa.Connection, stream_ids: list[str]) -> dict[str, int]:
