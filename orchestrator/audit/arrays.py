@@ -29,8 +29,6 @@ _HEADER = struct.Struct(">iiiii")  # one dimension: ndim, has nulls, element oid
 _EMPTY = struct.Struct(">iii")  # no dimension: ndim 0, no nulls, element oid
 _LENGTH = struct.Struct(">i")
 _NULL = _LENGTH.pack(-1)
-_INT4 = struct.Struct(">ii")  # length 4, value
-_INT8 = struct.Struct(">iq")  # length 8, value
 _POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -39,7 +37,6 @@ class _Array:
     """A list of one element type, to be sent as a one-dimensional array."""
 
     __slots__ = ("items",)
-    element: ClassVar[str]
 
     def __init__(self, items: Sequence[Any]) -> None:
         self.items = items
@@ -49,21 +46,18 @@ class TextArray(_Array):
     """``text[]``: strings or None."""
 
     __slots__ = ()
-    element = "text"
 
 
 class IntArray(_Array):
     """``integer[]``: ints that fit 32 bits, or None."""
 
     __slots__ = ()
-    element = "int4"
 
 
 class TimestampArray(_Array):
     """``timestamptz[]``: timezone-aware datetimes, or None."""
 
     __slots__ = ()
-    element = "timestamptz"
 
 
 def _frame(element_oid: int, count: int, nulls: bool, body: list[bytes]) -> bytes:
@@ -76,15 +70,15 @@ class _ArrayDumper(Dumper):
     format = Format.BINARY
     element_oid: ClassVar[int]
 
-    def __init__(self, cls: type, context: Any = None) -> None:
-        super().__init__(cls, context)
-        connection = self.connection
-        self._encoding = connection.info.encoding if connection is not None else "utf-8"
-
 
 class _TextArrayDumper(_ArrayDumper):
     element_oid = types["text"].oid
     oid = types["text"].array_oid
+
+    def __init__(self, cls: type, context: Any = None) -> None:
+        super().__init__(cls, context)
+        connection = self.connection
+        self._encoding = connection.info.encoding if connection is not None else "utf-8"
 
     def dump(self, obj: Any) -> bytes:
         body: list[bytes] = []
@@ -101,28 +95,36 @@ class _TextArrayDumper(_ArrayDumper):
         return _frame(self.element_oid, len(obj.items), nulls, body)
 
 
-class _IntArrayDumper(_ArrayDumper):
+class _FixedWidthArrayDumper(_ArrayDumper):
+    """Elements of one width: each is its length, then `value(item)` packed by `element`."""
+
+    element: ClassVar[struct.Struct]
+
+    def value(self, item: Any) -> int:
+        return int(item)
+
+    def dump(self, obj: Any) -> bytes:
+        width = self.element.size - _LENGTH.size
+        pack, value = self.element.pack, self.value
+        body = [_NULL if item is None else pack(width, value(item)) for item in obj.items]
+        return _frame(self.element_oid, len(obj.items), None in obj.items, body)
+
+
+class _IntArrayDumper(_FixedWidthArrayDumper):
     element_oid = types["int4"].oid
     oid = types["int4"].array_oid
-
-    def dump(self, obj: Any) -> bytes:
-        body = [_NULL if item is None else _INT4.pack(4, item) for item in obj.items]
-        nulls = any(item is None for item in obj.items)
-        return _frame(self.element_oid, len(obj.items), nulls, body)
+    element = struct.Struct(">ii")
 
 
-class _TimestampArrayDumper(_ArrayDumper):
+class _TimestampArrayDumper(_FixedWidthArrayDumper):
     element_oid = types["timestamptz"].oid
     oid = types["timestamptz"].array_oid
+    element = struct.Struct(">iq")
 
-    def dump(self, obj: Any) -> bytes:
+    def value(self, item: Any) -> int:
         # Microseconds since 2000-01-01 UTC, PostgreSQL's own timestamp encoding.
-        body = [
-            _NULL if item is None else _INT8.pack(8, (item - _POSTGRES_EPOCH) // _MICROSECOND)
-            for item in obj.items
-        ]
-        nulls = any(item is None for item in obj.items)
-        return _frame(self.element_oid, len(obj.items), nulls, body)
+        micros: int = (item - _POSTGRES_EPOCH) // _MICROSECOND
+        return micros
 
 
 _DUMPERS: dict[type[_Array], type[_ArrayDumper]] = {
