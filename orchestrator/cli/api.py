@@ -6,13 +6,6 @@ from typing import Annotated
 
 import typer
 
-from activities.factory import build_evidence_reader
-from orchestrator.api.app import create_app
-from orchestrator.api.serving import StoppingServer, server_config
-from orchestrator.db import require_schema
-from orchestrator.settings import load_settings
-from orchestrator.telemetry import tracing
-
 
 def api(
     host: Annotated[str | None, typer.Option(help="Default: FIREBREAK_API_HOST.")] = None,
@@ -22,6 +15,15 @@ def api(
 ) -> None:
     """Serve webhooks, incidents, approvals and audit queries until SIGINT/SIGTERM, then finish
     requests in flight (up to FIREBREAK_API_SHUTDOWN_SECONDS) and exit 0."""
+    # Imported here: the app, its routers and providers take seconds to import, and every
+    # other command of the CLI (a responder's `decide` during an incident) would pay for them.
+    from activities.factory import build_evidence_reader
+    from orchestrator.api.app import create_app
+    from orchestrator.api.serving import StoppingServer, server_config
+    from orchestrator.db import require_schema
+    from orchestrator.settings import load_settings
+    from orchestrator.telemetry import tracing
+
     overrides = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = load_settings(**overrides)
     require_schema(settings.db_url)

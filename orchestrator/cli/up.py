@@ -10,20 +10,19 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
-from orchestrator.demo.runner import DemoOptions, run_demo
 from orchestrator.errors import FirebreakError
-from orchestrator.runtime import loop
 from orchestrator.runtime.command import firebreak_command
-from orchestrator.runtime.prepare import Prepared, prepare
-from orchestrator.runtime.stack import Running, embedded_temporal, preflight, serve
 from orchestrator.settings import Settings, load_settings
-from orchestrator.telemetry import tracing
+
+if TYPE_CHECKING:
+    from orchestrator.runtime.prepare import Prepared
+    from orchestrator.runtime.stack import Running
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -84,6 +83,14 @@ def up(
 
 
 def _up(overrides: dict[str, Any], *, demo: bool, exit_after_demo: bool, init_only: bool) -> None:
+    # Imported here: the stack (API, worker, demo) takes seconds to import, which every other
+    # command of the CLI (a responder's `decide` during an incident) would pay for.
+    from orchestrator.demo.runner import DemoOptions, run_demo
+    from orchestrator.runtime import loop
+    from orchestrator.runtime.prepare import prepare
+    from orchestrator.runtime.stack import embedded_temporal, preflight, serve
+    from orchestrator.telemetry import tracing
+
     settings = load_settings(**overrides)
     devserver = embedded_temporal(settings)
     if devserver is not None:
