@@ -14,11 +14,9 @@ use it for changes that keep the schema.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,28 +52,10 @@ def _writer(
 
 def rate(checkout: str, url: str, total: int, batch: int, writers: int, seed: int) -> float:
     """Events/s of `writers` processes appending at once (start-up and connecting not counted)."""
-    ctx = multiprocessing.get_context("spawn")
-    ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_writer,
-            args=(checkout, url, seed + w, total // writers, batch, ready, go, done),
-        )
-        for w in range(writers)
-    ]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    began = time.perf_counter()
-    go.set()
-    written = sum(int(done.get(timeout=900)) for _ in procs)
-    elapsed = time.perf_counter() - began
-    for proc in procs:
-        proc.join()
-        if proc.exitcode:
-            raise RuntimeError("a writer process failed (see its traceback above)")
-    return written / elapsed
+    from bench.audit_store import writers_rate
+
+    args = [(checkout, url, seed + w, total // writers, batch) for w in range(writers)]
+    return writers_rate(_writer, args)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -178,15 +178,17 @@ def _writer(
 
 def concurrent_rate(system: str, url: str, total: int, batch: int, seed: int) -> float:
     """Events/s of WRITERS processes appending at once (start-up and connecting not counted)."""
+    writers = [(system, url, seed + w, total // WRITERS, batch) for w in range(WRITERS)]
+    return writers_rate(_writer, writers)
+
+
+def writers_rate(target: Callable[..., None], writers: Sequence[tuple[Any, ...]]) -> float:
+    """Events/s of one process per item of `writers`, each running `target(*item, ready, go,
+    done)`: it connects, puts on `ready`, waits for `go`, appends and puts its count on
+    `done`. The clock runs from the moment all are connected until the last is done."""
     ctx = multiprocessing.get_context("spawn")
     ready, go, done = ctx.Queue(), ctx.Event(), ctx.Queue()
-    procs = [
-        ctx.Process(
-            target=_writer,
-            args=(system, url, seed + w, total // WRITERS, batch, ready, go, done),
-        )
-        for w in range(WRITERS)
-    ]
+    procs = [ctx.Process(target=target, args=(*args, ready, go, done)) for args in writers]
     for proc in procs:
         proc.start()
     for _ in procs:
