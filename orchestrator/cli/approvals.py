@@ -160,12 +160,3 @@ def decide(
     if resource:
         extra["resources"] = _resources(resource)
     _decide(incident_id, step_id, kind, reason, as_json, decision_id, **extra)
-
-
-def register(app: typer.Typer) -> None:
-    """Top-level verbs, because responders type them under pressure."""
-    app.command("approvals")(approvals)
-    app.command("approve")(approve)
-    app.command("reject")(reject)
-    app.command("decide")(decide)
-    app.command("decision")(decision)

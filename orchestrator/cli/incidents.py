@@ -21,7 +21,7 @@ from rich.table import Table
 from orchestrator.cli.client import api_request
 from orchestrator.cli.ids import IncidentArg, resolve_incident, short_ids
 from orchestrator.errors import InvalidInput
-from orchestrator.reports.models import ReportFormat
+from orchestrator.reports.formats import ReportFormat
 
 incidents_app = typer.Typer(help="List and inspect incidents.", no_args_is_help=True)
 

@@ -10,48 +10,58 @@ import sys
 
 import typer
 
-from orchestrator.cli.alerts import alert_app
-from orchestrator.cli.api import api
-from orchestrator.cli.approvals import register as register_approvals
-from orchestrator.cli.audit import audit_app, keys_app
-from orchestrator.cli.db import db_app
-from orchestrator.cli.demo import demo
-from orchestrator.cli.detect import detect_app
-from orchestrator.cli.evidence import evidence_app
-from orchestrator.cli.incidents import incidents_app
-from orchestrator.cli.lifecycle import register as register_lifecycle
-from orchestrator.cli.playbooks import playbooks_app
-from orchestrator.cli.principals import principals_app
-from orchestrator.cli.routes import routes_app
-from orchestrator.cli.suppress import suppress_app
-from orchestrator.cli.up import up
-from orchestrator.cli.worker import worker
+from orchestrator.cli.lazy import Lazy, LazyGroup
 from orchestrator.errors import FirebreakError
+
+
+def _in(module: str, *attributes: str) -> dict[str, Lazy]:
+    """`firebreak NAME` for each function `NAME` of `orchestrator.cli.MODULE`."""
+    return {name: Lazy(f"orchestrator.cli.{module}", name) for name in attributes}
+
+
+COMMANDS: dict[str, Lazy] = {
+    **_in("worker", "worker"),
+    **_in("up", "up"),
+    **_in("demo", "demo"),
+    # Top-level verbs, because responders type them under pressure.
+    **_in("approvals", "approvals", "approve", "reject", "decide", "decision"),
+    **_in("api", "api"),
+    "db": Lazy("orchestrator.cli.db", "db_app"),
+    "audit": Lazy("orchestrator.cli.audit", "audit_app"),
+    "evidence": Lazy("orchestrator.cli.evidence", "evidence_app"),
+    "keys": Lazy("orchestrator.cli.audit", "keys_app"),
+    "playbooks": Lazy("orchestrator.cli.playbooks", "playbooks_app"),
+    "incidents": Lazy(
+        "orchestrator.cli.incidents", "incidents_app", setup="orchestrator.cli.lifecycle:register"
+    ),
+    "principals": Lazy("orchestrator.cli.principals", "principals_app"),
+    "alert": Lazy("orchestrator.cli.alerts", "alert_app"),
+    "routes": Lazy("orchestrator.cli.routes", "routes_app"),
+    "suppress": Lazy("orchestrator.cli.suppress", "suppress_app"),
+    "detect": Lazy("orchestrator.cli.detect", "detect_app"),
+}
+"""Every top-level command, in `--help`'s order, and where it lives; its module is imported
+when it runs."""
+
+
+class _Root(LazyGroup):
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
     name="firebreak",
+    cls=_Root,
     help="Incident response for production AI and agent systems.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(db_app, name="db")
-app.add_typer(audit_app, name="audit")
-app.add_typer(evidence_app, name="evidence")
-app.add_typer(keys_app, name="keys")
-app.add_typer(playbooks_app, name="playbooks")
-app.command("worker")(worker)
-app.command("up")(up)
-app.command("demo")(demo)
-app.add_typer(incidents_app, name="incidents")
-register_lifecycle(incidents_app)
-register_approvals(app)
-app.command("api")(api)
-app.add_typer(principals_app, name="principals")
-app.add_typer(alert_app, name="alert")
-app.add_typer(routes_app, name="routes")
-app.add_typer(suppress_app, name="suppress")
-app.add_typer(detect_app, name="detect")
+
+
+@app.callback()
+def _root() -> None:
+    # A callback makes the app a group even though no command is registered on it here.
+    pass
 
 
 def main() -> None:

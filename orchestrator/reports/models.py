@@ -9,18 +9,11 @@ incident closed a year ago reads the same as one made the minute it closed.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator.audit import Checkpoint, VerificationReport
-
-
-class ReportFormat(StrEnum):
-    json = "json"
-    md = "md"
-    html = "html"
 
 
 class Frozen(BaseModel):

@@ -18,7 +18,8 @@ from orchestrator.api.auth import Permission, Principal, require, visible_enviro
 from orchestrator.api.deps import get_store, problem_responses
 from orchestrator.audit import EventStore
 from orchestrator.reports import render
-from orchestrator.reports.models import IncidentReport, ReportFormat
+from orchestrator.reports.formats import ReportFormat
+from orchestrator.reports.models import IncidentReport
 from orchestrator.reports.service import build_report
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])

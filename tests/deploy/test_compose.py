@@ -10,6 +10,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import typer
 import yaml
 from typer.main import get_command
 
@@ -134,11 +135,13 @@ def test_build_context_and_dockerfile_resolve(compose: dict[str, Any]) -> None:
 
 
 def test_commands_are_firebreak_commands(compose: dict[str, Any]) -> None:
-    commands = get_command(app).commands  # type: ignore[attr-defined]
+    root = get_command(app)
+    context = typer.Context(root)
     for name in FIREBREAK_SERVICES:
         command, *args = compose["services"][name]["command"]
-        assert command in commands, f"{name}: `firebreak {command}` does not exist"
-        known = {opt for param in commands[command].params for opt in param.opts}
+        found = root.get_command(context, command)  # type: ignore[attr-defined]
+        assert found is not None, f"{name}: `firebreak {command}` does not exist"
+        known = {opt for param in found.params for opt in param.opts}
         for arg in args:
             assert arg in known, f"{name}: `firebreak {command}` has no option {arg}"
 

@@ -1,0 +1,68 @@
+"""A command group that imports a sub-command's module only when that sub-command runs.
+
+Each command module pulls in what its commands need (the audit store and SQLAlchemy, the
+Temporal client, the API app, rich tables); importing all of them made every invocation pay
+for every command, seconds on a slow machine, which a responder typing `firebreak decide`
+during an incident waits through, and which the CLI's answer-within-seconds promises of
+`approvals` and `decide` have to fit in. `firebreak --help` still imports every module: it
+lists each command's help, which lives with the command.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import typer
+import typer.core
+import typer.main
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """Where a top-level command lives: `attribute` of `module`, a `typer.Typer` (a command
+    group) or a command function. `setup` (``"module:function"``), if given, is called with
+    it once after import: a group that another module adds commands to."""
+
+    module: str
+    attribute: str
+    setup: str | None = None
+
+
+class LazyGroup(typer.core.TyperGroup):
+    """A group whose `lazy_commands` (a subclass names them) are built on first use."""
+
+    lazy_commands: dict[str, Lazy] = {}
+
+    # `ctx` and the commands are click's types, which are typer's own copy of click in the
+    # typer this is tested with and the click package in older ones: named `Any` here.
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *self.lazy_commands]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        where = self.lazy_commands.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        return build(cmd_name, where)
+
+
+@cache
+def build(name: str, where: Lazy) -> Any:
+    """The click command `name` for `where`, imported and built once per process."""
+    target = getattr(importlib.import_module(where.module), where.attribute)
+    if where.setup is not None:
+        module, function = where.setup.split(":")
+        setup: Callable[[Any], None] = getattr(importlib.import_module(module), function)
+        setup(target)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
