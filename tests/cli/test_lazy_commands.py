@@ -75,13 +75,11 @@ def test_every_command_builds_and_answers_help(name: str) -> None:
     assert f"firebreak {name}" in result.output
 
 
-def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    sys_argv = sys.argv
-    sys.argv = ["firebreak", "aprove"]
-    try:
-        with pytest.raises(SystemExit) as exit:
-            main()
-    finally:
-        sys.argv = sys_argv
+def test_an_unknown_command_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["firebreak", "aprove"])
+    with pytest.raises(SystemExit) as exit:
+        main()
     assert exit.value.code == 2
     assert "No such command 'aprove'" in capsys.readouterr().err
