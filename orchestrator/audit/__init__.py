@@ -22,6 +22,8 @@ from orchestrator.audit.models import (
     KeyUse,
     QueryPage,
     SigningKey,
+    UnverifiedCheckpoint,
+    Verdict,
     VerificationReport,
 )
 from orchestrator.audit.notes import NoteError, VerifierKey
@@ -54,6 +56,8 @@ __all__ = [
     "QueryPage",
     "SigningKey",
     "StreamAppend",
+    "UnverifiedCheckpoint",
+    "Verdict",
     "VerificationReport",
     "VerifierKey",
     "checkpoint_from_note",

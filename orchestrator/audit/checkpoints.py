@@ -18,6 +18,7 @@ SHA-256(""). docs/audit-ledger.md repeats this for auditors writing their own ve
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -97,29 +98,59 @@ def from_row(row: Any) -> Checkpoint:
     )
 
 
-def signers(point: Checkpoint, trusted: Sequence[Trusted]) -> list[str]:
-    """The trusted keys with a valid signature on `point`, as `KeyUse.key` labels. A note
-    checkpoint whose fields differ from what its note states has none: the signature covers
-    the note, not the fields."""
+@dataclass(frozen=True)
+class SignatureCheck:
+    """A checkpoint's signatures against the trusted keys, as `KeyUse.key` labels.
+
+    `valid`: trusted keys whose signature holds. `failed`: trusted keys the checkpoint names
+    (by note name and key hash, or by fingerprint) whose signature does not hold: forged or
+    edited. `claimed`: every key it names. A key named but not trusted is neither: the
+    checkpoint is then unverified, not bad (C2SP signed notes ignore unknown keys' lines)."""
+
+    valid: list[str]
+    failed: list[str]
+    claimed: list[str]
+
+
+def check_signatures(point: Checkpoint, trusted: Sequence[Trusted]) -> SignatureCheck:
+    """`point`'s signatures against `trusted`. The caller checks `fields_unlike_note` first:
+    a note's signature covers the note, not the checkpoint's fields."""
     if point.note is None:
+        label = f"sha256:{point.key_fingerprint[:16]}"
+        keys = [key for key in _bare(trusted) if fingerprint(key) == point.key_fingerprint]
+        if not keys:
+            return SignatureCheck([], [], [label])
         message = checkpoint_message(point.position, point.head_hash, point.created_at)
         try:
             signature = bytes.fromhex(point.signature)
         except ValueError:
-            return []
-        return [
-            f"sha256:{fingerprint(key)[:16]}"
-            for key in _bare(trusted)
-            if fingerprint(key) == point.key_fingerprint
-            and signature_valid(key, signature, message)
-        ]
+            return SignatureCheck([], [label], [label])
+        if any(signature_valid(key, signature, message) for key in keys):
+            return SignatureCheck([label], [], [label])
+        return SignatureCheck([], [label], [label])
+    note = parse_note(point.note)
+    named = [(sig.name, sig.hint) for sig in note.signatures]
+    candidates = [k for k in trusted if isinstance(k, VerifierKey)]
+    names = {name for name, _ in named}
+    candidates += [VerifierKey(name, key) for name in names for key in _bare(trusted)]
+    valid = [f"{k.name}+{hint_text(k.hint)}" for k in note.verified_by(candidates)]
+    known = {(k.name, k.hint) for k in candidates}
+    labels = [f"{name}+{hint_text(hint)}" for name, hint in named]
+    failed = [
+        label
+        for label, key in zip(labels, named, strict=True)
+        if key in known and label not in valid
+    ]
+    return SignatureCheck(valid, failed, labels)
+
+
+def signers(point: Checkpoint, trusted: Sequence[Trusted]) -> list[str]:
+    """The trusted keys with a valid signature on `point`, as `KeyUse.key` labels. A note
+    checkpoint whose fields differ from what its note states has none: the signature covers
+    the note, not the fields."""
     if not states_its_fields(point):
         return []
-    note = parse_note(point.note)
-    names = {sig.name for sig in note.signatures}
-    candidates = [k for k in trusted if isinstance(k, VerifierKey)]
-    candidates += [VerifierKey(name, key) for name in names for key in _bare(trusted)]
-    return [f"{k.name}+{hint_text(k.hint)}" for k in note.verified_by(candidates)]
+    return check_signatures(point, trusted).valid
 
 
 def signed_root(point: Checkpoint, trusted: Sequence[Trusted]) -> bytes:
@@ -141,18 +172,23 @@ def _bare(trusted: Sequence[Trusted]) -> list[Ed25519PublicKey]:
 
 def states_its_fields(point: Checkpoint) -> bool:
     """A note checkpoint's columns say what its note says (else a row was edited)."""
+    return not fields_unlike_note(point)
+
+
+STATED_FIELDS = ("position", "head_hash", "root_hash", "signature")
+"""The checkpoint fields a signed note states (its signature line carries the signature)."""
+
+
+def fields_unlike_note(point: Checkpoint) -> list[str]:
+    """The `STATED_FIELDS` of a note checkpoint that differ from what its note states, or
+    ``["note"]`` when the note is not one; empty for a checkpoint without a note."""
     if point.note is None:
-        return True
+        return []
     try:
         stated = from_note(point.note)
     except NoteError:
-        return False
-    return (stated.position, stated.head_hash, stated.root_hash, stated.signature) == (
-        point.position,
-        point.head_hash,
-        point.root_hash,
-        point.signature,
-    )
+        return ["note"]
+    return [f for f in STATED_FIELDS if getattr(stated, f) != getattr(point, f)]
 
 
 class RootAccumulator:

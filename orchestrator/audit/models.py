@@ -55,12 +55,43 @@ class AuditPage(BaseModel):
     )
 
 
+class Verdict(StrEnum):
+    """What verification found, in the three answers an auditor acts on differently.
+
+    `intact`: the chain holds and every checkpoint is validly signed by a trusted key.
+    `tampered`: the database contradicts itself or a trusted signature (`problem` names
+    where). `unverified`: nothing contradicts, but some checkpoints are signed only by keys
+    the verifier was not told to trust (or no key was given), so they anchor nothing; as
+    in C2SP signed notes, a signature by an unknown key is not a bad signature."""
+
+    intact = "intact"
+    tampered = "tampered"
+    unverified = "unverified"
+
+
+class UnverifiedCheckpoint(BaseModel):
+    """A checkpoint no trusted key has signed, with the keys it says signed it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    kept: bool = Field(
+        description="Given to verify (`--checkpoint`) rather than stored in the database."
+    )
+    signed_by: list[str] = Field(
+        description="Each signature's key as `<name>+<key hash>` (`sha256:<fingerprint>` "
+        "before signed notes): pass the one you trust as `--vkey`."
+    )
+
+
 class VerificationReport(BaseModel):
-    """Outcome of walking the chain and the checkpoints; `problem` says what is wrong where."""
+    """Outcome of walking the chain and the checkpoints; `problem` says what is wrong where.
+    `ok` is `verdict == intact`."""
 
     model_config = ConfigDict(frozen=True)
 
     ok: bool
+    verdict: Verdict
     checked: int
     first_bad_position: int | None = None
     problem: str | None = None
@@ -72,6 +103,10 @@ class VerificationReport(BaseModel):
     )
     keys: list[KeyUse] = Field(
         default_factory=list, description="Which trusted key signed which checkpoints."
+    )
+    unverified: list[UnverifiedCheckpoint] = Field(
+        default_factory=list,
+        description="Checkpoints signed by no trusted key (the reason for `unverified`).",
     )
 
 

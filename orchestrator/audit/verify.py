@@ -26,11 +26,18 @@ from orchestrator.audit.chain import (
 from orchestrator.audit.checkpoints import (
     RootAccumulator,
     Trusted,
+    check_signatures,
+    fields_unlike_note,
     from_row,
-    signers,
 )
 from orchestrator.audit.merkle import EMPTY_ROOT
-from orchestrator.audit.models import Checkpoint, KeyUse, VerificationReport
+from orchestrator.audit.models import (
+    Checkpoint,
+    KeyUse,
+    UnverifiedCheckpoint,
+    Verdict,
+    VerificationReport,
+)
 
 BATCH = 5000
 POSITION, PREV_HASH = HASHED_FIELDS.index("position"), HASHED_FIELDS.index("prev_hash")
@@ -66,31 +73,96 @@ def verify_store(
     seen = _Seen({0: GENESIS_HASH}, {0: EMPTY_ROOT})
     checked = 0
     checkpoints_checked = 0
-    uses: dict[str, list[int]] = {}
+    signatures = _Signatures(trusted)
     try:
         checked = _walk_chain(engine, head_position, head_hash, wanted, seen)
-        _check_kept(engine, kept, head_position, seen, trusted, uses)
-        checkpoints_checked = _check_checkpoints(engine, head_position, seen, trusted, uses)
+        _check_kept(engine, kept, head_position, seen, signatures)
+        checkpoints_checked = _check_checkpoints(engine, head_position, seen, signatures)
     except _Problem as problem:
         return VerificationReport(
             ok=False,
+            verdict=Verdict.tampered,
             checked=checked,
             first_bad_position=problem.position,
             problem=problem.what,
             head_position=head_position,
             head_hash=head_hash,
             checkpoints_checked=checkpoints_checked,
-            keys=_key_uses(uses),
+            keys=signatures.key_uses(),
+            unverified=signatures.unverified,
         )
+    unverified = signatures.unverified
     return VerificationReport(
-        ok=True,
+        ok=not unverified,
+        verdict=Verdict.unverified if unverified else Verdict.intact,
         checked=checked,
+        problem=_unverified_problem(unverified, trusted) if unverified else None,
         head_position=head_position,
         head_hash=head_hash,
         checkpoints_checked=checkpoints_checked,
-        kept_checked=len(kept),
-        keys=_key_uses(uses),
+        kept_checked=len(kept) - sum(1 for u in unverified if u.kept),
+        keys=signatures.key_uses(),
+        unverified=unverified,
     )
+
+
+def _unverified_problem(unverified: list[UnverifiedCheckpoint], trusted: Sequence[Trusted]) -> str:
+    """One sentence on why the checkpoints anchor nothing, and what to pass instead."""
+    count = f"{len(unverified)} checkpoint{'s' if len(unverified) > 1 else ''}"
+    if not trusted:
+        return (
+            f"{count} cannot be checked: no trusted key was given"
+            " (--public-key or --vkey; or this host's signing key files)"
+        )
+    keys = sorted({key for u in unverified for key in u.signed_by})
+    positions = ", ".join(f"{u.position}{' (kept)' if u.kept else ''}" for u in unverified[:5])
+    more = f" and {len(unverified) - 5} more" if len(unverified) > 5 else ""
+    return (
+        f"{count} (at {positions}{more}) signed only by keys you did not trust:"
+        f" {', '.join(keys) or 'none named'}; if one is yours, pass it as --vkey"
+        " (`firebreak audit keys list` prints them)"
+    )
+
+
+class _Signatures:
+    """Each checkpoint's signatures against the trusted keys: which key signed what, and the
+    checkpoints no trusted key signed. A checkpoint that contradicts its own signed note, or
+    names a trusted key whose signature does not hold, is tampered with."""
+
+    def __init__(self, trusted: Sequence[Trusted]) -> None:
+        self.trusted = trusted
+        self.uses: dict[str, list[int]] = {}
+        self.unverified: list[UnverifiedCheckpoint] = []
+
+    def check(self, point: Checkpoint, where: str, *, kept: bool) -> bool:
+        """True when a trusted key signed `point`; False (and noted) when none did."""
+        edited = fields_unlike_note(point)
+        if edited:
+            raise _Problem(
+                point.position,
+                f"{where}: its {' and '.join(edited)} {'differ' if len(edited) > 1 else 'differs'}"
+                " from the note it was signed as (the signature covers the note): edited",
+            )
+        found = check_signatures(point, self.trusted)
+        if found.valid:
+            self.uses.setdefault(found.valid[0], []).append(point.position)
+            return True
+        if found.failed:
+            raise _Problem(
+                point.position,
+                f"{where} has a signature by the trusted key {found.failed[0]} that does not"
+                " verify: it was forged or edited",
+            )
+        self.unverified.append(
+            UnverifiedCheckpoint(position=point.position, kept=kept, signed_by=found.claimed)
+        )
+        return False
+
+    def key_uses(self) -> list[KeyUse]:
+        return [
+            KeyUse(key=key, checkpoints=len(ps), first_position=min(ps), last_position=max(ps))
+            for key, ps in self.uses.items()
+        ]
 
 
 @dataclass
@@ -99,13 +171,6 @@ class _Seen:
 
     hashes: dict[int, str]
     roots: dict[int, bytes]
-
-
-def _key_uses(uses: dict[str, list[int]]) -> list[KeyUse]:
-    return [
-        KeyUse(key=key, checkpoints=len(ps), first_position=min(ps), last_position=max(ps))
-        for key, ps in uses.items()
-    ]
 
 
 def _walk_chain(
@@ -229,12 +294,10 @@ def _timestamp_text(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[st
 
 
 def _check_checkpoints(
-    engine: sa.Engine,
-    head_position: int,
-    seen: _Seen,
-    trusted: Sequence[Trusted],
-    uses: dict[str, list[int]],
+    engine: sa.Engine, head_position: int, seen: _Seen, signatures: _Signatures
 ) -> int:
+    """Every stored checkpoint. One that contradicts the chain is tampering whoever signed
+    it: either the chain was rewritten or a false checkpoint was written beside it."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(schema.checkpoints).order_by(schema.checkpoints.c.position)
@@ -248,7 +311,7 @@ def _check_checkpoints(
                 f"{where} covers position {point.position} beyond the head: events were removed",
             )
         _matches_chain(point, where, seen)
-        _signed(point, where, trusted, uses)
+        signatures.check(point, where, kept=False)
     return len(rows)
 
 
@@ -261,27 +324,17 @@ def _matches_chain(point: Checkpoint, where: str, seen: _Seen) -> None:
         raise _Problem(point.position, f"{where} signed a different Merkle root: {rewritten}")
 
 
-def _signed(
-    point: Checkpoint, where: str, trusted: Sequence[Trusted], uses: dict[str, list[int]]
-) -> None:
-    if not trusted:
-        raise _Problem(point.position, f"{where} cannot be checked: no public key given")
-    labels = signers(point, trusted)
-    if not labels:
-        raise _Problem(point.position, f"{where} has no valid signature by the trusted key")
-    uses.setdefault(labels[0], []).append(point.position)
-
-
 def _check_kept(
     engine: sa.Engine,
     kept: Sequence[Checkpoint],
     head_position: int,
     seen: _Seen,
-    trusted: Sequence[Trusted],
-    uses: dict[str, list[int]],
+    signatures: _Signatures,
 ) -> None:
     """Each checkpoint kept outside the database, oldest first: the strongest anchor, so it
-    is checked before the database's own checkpoints (which an insider can delete)."""
+    is checked before the database's own checkpoints (which an insider can delete). One
+    that no trusted key signed is the auditor's unauthenticated input, so it anchors nothing
+    and is not held against the database: it is reported unverified."""
     if not kept:
         return
     c = schema.checkpoints.c
@@ -295,7 +348,8 @@ def _check_kept(
         where = (
             f"kept checkpoint at position {point.position} ({point.created_at:%Y-%m-%d %H:%M:%S})"
         )
-        _signed(point, where, trusted, uses)
+        if not signatures.check(point, where, kept=True):
+            continue
         if point.position > head_position:
             raise _Problem(
                 head_position + 1,

@@ -34,6 +34,7 @@ from orchestrator.audit import (
     InclusionProof,
     InvalidProof,
     NoteError,
+    Verdict,
     VerifierKey,
     checkpoint_from_note,
     decode_hash,
@@ -131,11 +132,14 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error).
+    """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error,
+    3 unverified).
 
     With --checkpoint, each kept checkpoint must still match the chain, carry a valid signature
     by a trusted key and be stored: a cut tail, a rewritten head or deleted checkpoints are
-    named. Trusted keys are --public-key and --vkey, else this host's signing key files.
+    named. Trusted keys are --public-key and --vkey, else this host's signing key files. A
+    checkpoint signed only by keys you did not trust anchors nothing but is not tampering:
+    verify says UNVERIFIED, names the keys, and exits 3.
     """
     try:
         trusted = _trusted_keys(public_key, vkey)
@@ -144,23 +148,37 @@ def verify(
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
+    code = VERIFY_EXIT[report.verdict]
     if as_json:
         typer.echo(report.model_dump_json())
-        raise typer.Exit(0 if report.ok else 1)
-    if report.ok:
+        raise typer.Exit(code)
+    if report.verdict is Verdict.tampered:
+        typer.echo(f"TAMPERED at position {report.first_bad_position}: {report.problem}")
+    else:
         kept_note = f", {report.kept_checked} kept checkpoints" if report.kept_checked else ""
+        label = "intact" if report.ok else "UNVERIFIED: the chain is intact"
         typer.echo(
-            f"intact: {report.checked} events, head {report.head_position} {report.head_hash},"
+            f"{label}: {report.checked} events, head {report.head_position} {report.head_hash},"
             f" {report.checkpoints_checked} signed checkpoints{kept_note}"
         )
-    else:
-        typer.echo(f"TAMPERED at position {report.first_bad_position}: {report.problem}")
+        if not report.ok:
+            typer.echo(f"  {report.problem}")
     for use in report.keys:
         typer.echo(
             f"  signed by {use.key}: {use.checkpoints} checkpoints,"
             f" positions {use.first_position}..{use.last_position}"
         )
-    raise typer.Exit(0 if report.ok else 1)
+    for point in report.unverified:
+        source = "kept" if point.kept else "stored"
+        typer.echo(
+            f"  not trusted: {source} checkpoint at {point.position},"
+            f" signed by {', '.join(point.signed_by) or 'no key'}"
+        )
+    raise typer.Exit(code)
+
+
+VERIFY_EXIT = {Verdict.intact: 0, Verdict.tampered: 1, Verdict.unverified: 3}
+"""`audit verify`'s exit code per verdict; 2 is any error before a verdict."""
 
 
 def _store() -> EventStore:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 
+from orchestrator.audit import Verdict, VerificationReport
 from orchestrator.console.formatting import duration, timestamp
 from orchestrator.console.rendering import templates
 from orchestrator.reports.models import IncidentReport
@@ -147,18 +148,25 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _verification_line(check: VerificationReport) -> str:
+    if check.verdict is Verdict.tampered:
+        return f"Verification FAILED at position {check.first_bad_position}: {check.problem}."
+    counted = (
+        f"{check.checked} events and {check.checkpoints_checked} checkpoints checked;"
+        f" head {check.head_position} {check.head_hash}"
+    )
+    if check.ok:
+        return f"Verification: ok ({counted})."
+    return f"Verification: chain intact, checkpoints unverified ({counted}): {check.problem}."
+
+
 def ledger_lines(report: IncidentReport) -> list[str]:
     """What the ledger says about the incident's events, in sentences."""
     proof = report.ledger
     check = proof.verification
     lines = [
         f"{len(proof.events)} events at positions {proof.first_position} to {proof.last_position}.",
-        (
-            f"Verification: ok ({check.checked} events and {check.checkpoints_checked} "
-            f"checkpoints checked; head {check.head_position} {check.head_hash})."
-            if check.ok
-            else f"Verification FAILED at position {check.first_bad_position}: {check.problem}."
-        ),
+        _verification_line(check),
     ]
     if proof.checkpoint is not None:
         point = proof.checkpoint

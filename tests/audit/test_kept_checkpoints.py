@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.audit import Checkpoint, CheckpointSigner, EventStore
+from orchestrator.audit import Checkpoint, CheckpointSigner, EventStore, Verdict
 from orchestrator.db import make_engine, upgrade
 from tests.audit.test_tamper import fill, rehash_from, tamper
 
@@ -73,7 +73,7 @@ def test_deleted_checkpoints_are_named_even_when_the_chain_is_intact(store: Even
     assert not report.ok and "missing from the database" in (report.problem or "")
 
 
-def test_a_forged_kept_checkpoint_is_refused(
+def test_a_kept_checkpoint_by_another_key_anchors_nothing_and_accuses_nothing(
     engine: sa.Engine, store: EventStore, tmp_path: Path
 ) -> None:
     fill(store)
@@ -82,10 +82,38 @@ def test_a_forged_kept_checkpoint_is_refused(
     intruder = EventStore(engine, signer=CheckpointSigner(tmp_path / "intruder.pem"))
     forged = intruder.checkpoint()
     report = store.verify(kept=[genuine, forged])
-    assert not report.ok and "no valid signature by the trusted key" in (report.problem or "")
+    assert (report.verdict, report.kept_checked) == (Verdict.unverified, 1)
+    assert (6, True) in [(u.position, u.kept) for u in report.unverified]
     tampered = Checkpoint.model_validate(genuine.model_dump() | {"position": 5})
     report = store.verify(kept=[tampered])
-    assert not report.ok and "no valid signature" in (report.problem or "")
+    assert (report.verdict, report.first_bad_position) == (Verdict.tampered, 5)
+
+
+def test_a_strangers_checkpoint_of_another_log_is_not_held_against_this_one(
+    engine: sa.Engine, store: EventStore, tmp_path: Path
+) -> None:
+    """An auditor hands verify a checkpoint of some other log, signed by its own key: it
+    matches nothing here, and since no trusted key signed it that says nothing about this
+    database; a checkpoint of this log that does not match is tampering."""
+    other = EventStore(
+        make_engine(f"sqlite:///{tmp_path / 'other.db'}"),
+        signer=CheckpointSigner(tmp_path / "other.pem"),
+    )
+    upgrade(str(other.engine.url))
+    fill(other, 9)
+    theirs = other.checkpoint()
+    fill(store)
+    ours = store.checkpoint()
+    report = store.verify(kept=[theirs])
+    assert (report.verdict, report.first_bad_position) == (Verdict.unverified, None)
+    assert [(u.position, u.kept) for u in report.unverified] == [(theirs.position, True)]
+    assert report.checked == ours.position and report.checkpoints_checked == 1
+
+    tamper(store.engine, "DELETE FROM audit_checkpoints")
+    report = store.verify(kept=[ours, theirs])
+    assert report.verdict is Verdict.tampered, "the trusted kept checkpoint still accuses"
+    assert "missing from the database" in (report.problem or "")
+    other.engine.dispose()
 
 
 def test_postgres_guards_checkpoints_and_the_head(pg_url: str, tmp_path: Path) -> None:

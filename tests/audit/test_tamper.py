@@ -12,8 +12,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.audit import CheckpointSigner, EventStore, VerificationReport, schema
+from orchestrator.audit import CheckpointSigner, EventStore, Verdict, VerificationReport, schema
 from orchestrator.audit.chain import event_hash
+from orchestrator.audit.notes import parse_note
 from orchestrator.db import make_engine, upgrade
 from orchestrator.errors import CryptoError
 from tests.support.events import new_event
@@ -176,19 +177,34 @@ def test_forged_checkpoint_signature_is_found(store: EventStore) -> None:
     flipped = ("0" if point.signature[0] != "0" else "1") + point.signature[1:]
     tamper(store.engine, f"UPDATE audit_checkpoints SET signature='{flipped}'")
     report = store.verify()
-    assert (report.ok, report.first_bad_position) == (False, 6)
-    assert "signature" in (report.problem or "")
+    assert (report.verdict, report.first_bad_position) == (Verdict.tampered, 6)
+    assert "its signature differs from the note it was signed as" in (report.problem or "")
 
 
-def test_checkpoint_signed_by_another_key_is_not_trusted(
-    engine: sa.Engine, store: EventStore, tmp_path: Path
+def test_checkpoint_signed_by_another_key_is_unverified_not_tampered(
+    engine: sa.Engine, store: EventStore, signer: CheckpointSigner, tmp_path: Path
 ) -> None:
+    """A key nobody said to trust anchors nothing, but its signature is not a bad one: the
+    verdict names the key and the checkpoint instead of accusing the chain (C2SP notes
+    ignore unknown keys' signatures; a trusted key's bad signature is tampering)."""
     fill(store)
     store.checkpoint()
-    EventStore(engine, signer=CheckpointSigner(tmp_path / "intruder.pem")).checkpoint()
+    intruder = CheckpointSigner(tmp_path / "intruder.pem")
+    theirs = EventStore(engine, signer=intruder).checkpoint()
     report = store.verify()
-    assert not report.ok
-    assert "trusted key" in (report.problem or "")
+    assert (report.ok, report.verdict, report.first_bad_position) == (
+        False,
+        Verdict.unverified,
+        None,
+    )
+    [unknown] = report.unverified
+    assert (unknown.position, unknown.kept) == (theirs.position, False)
+    [label] = unknown.signed_by
+    assert label.endswith(f"+{parse_note(theirs.note or '').signatures[0].hint:08x}")
+    assert label in (report.problem or "") and "--vkey" in (report.problem or "")
+    assert [u.checkpoints for u in report.keys] == [1], "the trusted key's own still counts"
+    both = store.verify([signer.public_key(), intruder.public_key()])
+    assert both.verdict is Verdict.intact and both.checkpoints_checked == 2
 
 
 def test_auditor_verifies_with_only_the_exported_public_key(
@@ -199,8 +215,8 @@ def test_auditor_verifies_with_only_the_exported_public_key(
     auditor = EventStore(engine)
     assert auditor.verify(public_key=signer.public_key()).ok
     unchecked = auditor.verify()
-    assert not unchecked.ok
-    assert "no public key" in (unchecked.problem or "")
+    assert (unchecked.ok, unchecked.verdict) == (False, Verdict.unverified)
+    assert "no trusted key was given" in (unchecked.problem or "")
 
 
 def test_checkpoint_needs_a_signing_key(engine: sa.Engine) -> None:

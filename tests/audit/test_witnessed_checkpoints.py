@@ -19,6 +19,7 @@ from orchestrator.audit import (
     Checkpoint,
     CheckpointSigner,
     EventStore,
+    Verdict,
     VerifierKey,
     checkpoint_from_note,
 )
@@ -133,13 +134,17 @@ def test_a_forged_or_edited_note_is_refused(
     intruder = EventStore(engine, signer=CheckpointSigner(tmp_path / "intruder.pem"))
     forged = checkpoint_from_note(intruder.checkpoint().note or "")
     report = store.verify(kept=[forged])
-    assert not report.ok and "no valid signature by the trusted key" in (report.problem or "")
+    assert report.verdict is Verdict.unverified, "another key's note anchors nothing"
+    assert [(u.position, u.kept) for u in report.unverified] == [(6, True), (6, False)]
     edited = genuine.note.replace("\n6\n", "\n5\n", 1)
     report = store.verify(kept=[checkpoint_from_note(edited)])
-    assert not report.ok and "no valid signature" in (report.problem or "")
+    assert (report.verdict, report.first_bad_position) == (Verdict.tampered, 5)
+    assert "a signature by the trusted key" in (report.problem or "")
+    assert "does not verify: it was forged or edited" in (report.problem or "")
     relabelled = Checkpoint.model_validate(genuine.model_dump() | {"position": 5})
     report = store.verify(kept=[relabelled])
-    assert not report.ok and "no valid signature" in (report.problem or "")
+    assert report.verdict is Verdict.tampered
+    assert "its position differs from the note it was signed as" in (report.problem or "")
 
 
 def test_rotation_keeps_old_checkpoints_verifying_and_names_each_key(
@@ -164,7 +169,10 @@ def test_rotation_keeps_old_checkpoints_verifying_and_names_each_key(
     }
     new = VerifierKey.parse(added.verifier_key)
     only_old = store.verify([old])
-    assert not only_old.ok and only_old.first_bad_position == latest.position
+    assert (only_old.verdict, only_old.first_bad_position) == (Verdict.unverified, None)
+    assert [(u.position, u.signed_by) for u in only_old.unverified] == [
+        (latest.position, [f"{added.name}+{added.key_hash}"])
+    ]
     assert store.verify([old, new]).ok
     assert store.verify([old.key, new.key]).ok, "bare public keys (PEM) work as well"
 

@@ -157,7 +157,15 @@ def test_rotate_and_list_keys_and_old_checkpoints_still_verify(
     old_file = tmp_path / "old.pem"
     old_file.write_text(old_pem)
     code, out, _ = run("audit", "verify", "--public-key", str(old_file))
-    assert code == 1 and "no valid signature by the trusted key" in out
+    assert code == 3, out
+    assert out.startswith("UNVERIFIED: the chain is intact") and "TAMPERED" not in out
+    new_label = "+".join(new_vkey.split("+")[:2])
+    [untrusted] = [line for line in out.splitlines() if "not trusted:" in line]
+    assert untrusted.startswith("  not trusted: stored checkpoint at ")
+    assert untrusted.endswith(f", signed by {new_label}")
+    code, out, _ = run("audit", "verify", "--public-key", str(old_file), "--json")
+    report = json.loads(out)
+    assert (code, report["verdict"], report["ok"]) == (3, "unverified", False)
     old_vkey = keys[0]["verifier_key"]
     code, out, _ = run("audit", "verify", "--vkey", old_vkey, "--vkey", new_vkey)
     assert code == 0, out

@@ -1,12 +1,17 @@
-"""The console's pure parts: SVG charts escape their text, percentiles, durations, and the
-sign-in redirect never leaves the console."""
+"""The console's pure parts: SVG charts escape their text, percentiles, durations, the
+sign-in redirect never leaves the console, and the audit page's verdict line."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from orchestrator.audit import QueryPage, Verdict, VerificationReport
+from orchestrator.console.audit_view import parse_search
 from orchestrator.console.charts import Bar, bar_chart
 from orchestrator.console.formatting import duration
+from orchestrator.console.rendering import templates
 from orchestrator.console.routing import safe_next
 from orchestrator.console.stats import percentile
 
@@ -59,3 +64,42 @@ def test_duration(seconds: float | None, text: str) -> None:
 )
 def test_sign_in_only_returns_into_the_console(target: str, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "css", "says"),
+    [
+        (Verdict.intact, "ok", "Chain verified: 7 events"),
+        (
+            Verdict.unverified,
+            "warn",
+            "Chain intact (7 events, head at position 7), checkpoints not",
+        ),
+        (Verdict.tampered, "bad", "Chain verification FAILED at position 3: the reason"),
+    ],
+)
+def test_the_audit_page_states_each_verdict(verdict: Verdict, css: str, says: str) -> None:
+    report = VerificationReport(
+        ok=verdict is Verdict.intact,
+        verdict=verdict,
+        checked=7,
+        first_bad_position=3 if verdict is Verdict.tampered else None,
+        problem=None if verdict is Verdict.intact else "the reason",
+        head_position=7,
+        head_hash="ab" * 32,
+    )
+    html = templates.get_template("audit.html").render(
+        now=datetime.now(UTC),
+        report=report,
+        checkpoint=None,
+        error=None,
+        search=parse_search({}),
+        page=QueryPage(events=[], next_cursor=None),
+        cursor=0,
+        details={},
+        event_types=[],
+    )
+    line = html[html.index('<p id="verification"') :]
+    line = " ".join(line[: line.index("</p>")].split())
+    assert line.startswith(f'<p id="verification" class="{css}">'), line
+    assert says in line and line.count("Chain") == 1

@@ -190,6 +190,21 @@ def test_a_report_says_when_no_checkpoint_covers_it_and_when_the_ledger_was_alte
     assert "Verification FAILED" in " ".join(render.ledger_lines(altered))
 
 
+def test_a_checkpoint_by_a_key_this_host_lacks_is_unverified_not_a_failure(
+    store: EventStore, tmp_path: Path
+) -> None:
+    """Another replica signed with a key whose file this host does not have (a rotation
+    done there): the report says the checkpoints are unverified, and does not cry FAILED."""
+    story = full_story(store)
+    store.checkpoint()
+    EventStore(store.engine, signer=CheckpointSigner(tmp_path / "other-host.pem")).checkpoint()
+    report = build_report(store, story.incident_id, ALL_ENVS)
+    assert report.ledger.verification.verdict == "unverified"
+    lines = " ".join(render.ledger_lines(report))
+    assert "Verification: chain intact, checkpoints unverified" in lines
+    assert "signed only by keys you did not trust" in lines and "FAILED" not in lines
+
+
 def test_out_of_scope_and_missing_incidents_look_the_same(store: EventStore) -> None:
     story = full_story(store)  # a prod incident
     with pytest.raises(NotFound) as out_of_scope:
