@@ -16,12 +16,16 @@ from orchestrator.domain import RecordedEvent
 class ExportFormat(StrEnum):
     """How an export writes each event, one JSON object per line.
 
-    `jsonl`: the ledger event itself (`RecordedEvent`, with its hashes), as the export always
-    wrote it. `ocsf`: its OCSF record (`orchestrator.ocsf.to_ocsf`, docs/ocsf.md) for a SIEM.
+    `jsonl`: the ledger event itself (`RecordedEvent`, with its hashes, sensitive fields
+    decrypted), as the export always wrote it. `ocsf`: its OCSF record
+    (`orchestrator.ocsf.to_ocsf`, docs/ocsf.md) for a SIEM. `chain`: the values its hash
+    covers exactly as stored (sealed fields as ciphertext), for an auditor who re-checks the
+    chain and the checkpoints' Merkle roots with their own tools and no keys.
     """
 
     jsonl = "jsonl"
     ocsf = "ocsf"
+    chain = "chain"
 
 
 class AuditFilter(BaseModel):

@@ -26,6 +26,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from orchestrator.audit import keys, schema
 from orchestrator.audit.arrays import IntArray, TextArray, TimestampArray, register
 from orchestrator.audit.chain import (
+    HASHED_FIELDS,
+    TIMESTAMP_FIELDS,
     EventFields,
     canonical_json,
     event_hash,
@@ -565,19 +567,8 @@ class EventStore:
             raise InvalidInput(f"limit must be between 1 and {MAX_QUERY_LIMIT}", "limit")
         if after_position < 0:
             raise InvalidInput("after_position must not be negative", "after_position")
-        c = schema.events.c
-        conditions: list[sa.ColumnElement[bool]] = []
-        if stream is not None:
-            conditions.append(c.stream_id == stream)
-        if types:
-            conditions.append(c.type.in_(list(types)))
-        if actor is not None:
-            conditions.append(c.actor_id == actor)
-        if since is not None:
-            conditions.append(c.occurred_at >= as_utc(since))
-        if until is not None:
-            conditions.append(c.occurred_at < as_utc(until))
-        return self._page(sa.and_(sa.true(), *conditions), after_position, limit)
+        condition = _matching(stream, types, actor, since, until)
+        return self._page(condition, after_position, limit)
 
     def _page(
         self,
@@ -587,6 +578,15 @@ class EventStore:
         *,
         sealed: bool = False,
     ) -> QueryPage:
+        rows, next_cursor = self._rows(condition, after_position, limit)
+        events = [self._recorded(row, sealed=sealed) for row in rows]
+        return QueryPage(events=events, next_cursor=next_cursor)
+
+    def _rows(
+        self, condition: sa.ColumnElement[bool], after_position: int, limit: int
+    ) -> tuple[list[Row], int | None]:
+        """Up to `limit` rows after `after_position` matching `condition`, and the cursor of
+        the next page (None on the last)."""
         c = schema.events.c
         query = (
             sa.select(schema.events)
@@ -595,10 +595,9 @@ class EventStore:
             .limit(limit + 1)
         )
         with self._reading() as conn:
-            rows = conn.execute(query).all()
-        events = [self._recorded(row, sealed=sealed) for row in rows[:limit]]
+            rows = list(conn.execute(query).all())
         more = len(rows) > limit
-        return QueryPage(events=events, next_cursor=events[-1].position if more else None)
+        return rows[:limit], (int(rows[limit - 1].position) if more else None)
 
     def export_pages(
         self,
@@ -611,12 +610,17 @@ class EventStore:
         per item. Each page is read when the previous one has been consumed, so however long
         the log, one page is in memory: the CLI writes them to a file (`export`), the API and
         the console stream them."""
-        line = _LINE_OF[format]
+        if after_position < 0:
+            raise InvalidInput("after_position must not be negative", "after_position")
+        condition = _matching(**where.model_dump())
         cursor: int | None = after_position
         while cursor is not None:
-            page = self.query(**where.model_dump(), after_position=cursor, limit=EXPORT_PAGE)
-            yield "".join(line(event) + "\n" for event in page.events)
-            cursor = page.next_cursor
+            rows, cursor = self._rows(condition, cursor, EXPORT_PAGE)
+            if format is ExportFormat.chain:
+                yield "".join(chain_line(row) + "\n" for row in rows)
+            else:
+                line = _LINE_OF[format]
+                yield "".join(line(self._recorded(row)) + "\n" for row in rows)
 
     def export(
         self,
@@ -683,6 +687,42 @@ class EventStore:
             prev_hash=row.prev_hash,
             hash=row.hash,
         )
+
+
+def _matching(
+    stream: str | None = None,
+    types: Sequence[str] | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> sa.ColumnElement[bool]:
+    """`query`'s filters (`AuditFilter`'s fields) as one condition on `audit_events`."""
+    c = schema.events.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    if stream is not None:
+        conditions.append(c.stream_id == stream)
+    if types:
+        conditions.append(c.type.in_(list(types)))
+    if actor is not None:
+        conditions.append(c.actor_id == actor)
+    if since is not None:
+        conditions.append(c.occurred_at >= as_utc(since))
+    if until is not None:
+        conditions.append(c.occurred_at < as_utc(until))
+    return sa.and_(sa.true(), *conditions)
+
+
+def chain_line(row: Row) -> str:
+    """One event as `ExportFormat.chain` writes it: a JSON object of its `HASHED_FIELDS` in
+    order, exactly the values its hash covers (`payload` and `encrypted_fields` as their
+    stored JSON text, sealed values as ciphertext, timestamps as `chain.timestamp` writes
+    them), then `hash`. docs/audit-ledger.md shows how to re-check it without Firebreak."""
+    values = row._mapping
+    fields = {
+        name: timestamp(values[name]) if name in TIMESTAMP_FIELDS else values[name]
+        for name in HASHED_FIELDS
+    }
+    return to_json({**fields, "hash": values["hash"]}).decode()
 
 
 def _ocsf_line(event: RecordedEvent) -> str:

@@ -33,6 +33,7 @@ MAX_LIMIT = 1000
 EXPORT_FILES = {
     ExportFormat.jsonl: "firebreak-audit.jsonl",
     ExportFormat.ocsf: "firebreak-audit.ocsf.jsonl",
+    ExportFormat.chain: "firebreak-audit.chain.jsonl",
 }
 
 
@@ -71,7 +72,8 @@ async def events(
     responses={
         200: {
             "content": {"application/x-ndjson": {}},
-            "description": "JSON Lines: ledger events, or their OCSF records (format=ocsf)",
+            "description": "JSON Lines: ledger events, their OCSF records (format=ocsf), or "
+            "the values each hash covers as stored (format=chain)",
         },
         **problem_responses(401, 403, 422),
     },
@@ -82,7 +84,11 @@ async def export(
     where: Filter,
     format: Annotated[
         ExportFormat,
-        Query(description="jsonl: the ledger events; ocsf: one OCSF 1.5.0 record per event."),
+        Query(
+            description="jsonl: the ledger events (sensitive fields decrypted); ocsf: one OCSF "
+            "1.5.0 record per event; chain: each event's hashed fields exactly as stored "
+            "(sealed fields as ciphertext), to re-check the chain and Merkle roots offline."
+        ),
     ] = ExportFormat.jsonl,
 ) -> StreamingResponse:
     """Matching events as JSON Lines, streamed a page at a time (constant memory)."""

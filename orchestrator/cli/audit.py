@@ -363,8 +363,10 @@ def export(
         ExportFormat,
         typer.Option(
             "--format",
-            help="jsonl: the ledger events as stored (default); ocsf: one OCSF 1.5.0 record per "
-            "event, for a SIEM (docs/ocsf.md).",
+            help="jsonl: the ledger events, sensitive fields decrypted (default); ocsf: one "
+            "OCSF 1.5.0 record per event, for a SIEM (docs/ocsf.md); chain: each event's "
+            "hashed fields exactly as stored, sealed fields as ciphertext, to re-check the "
+            "chain and checkpoints with your own tools (docs/audit-ledger.md).",
         ),
     ] = ExportFormat.jsonl,
 ) -> None:

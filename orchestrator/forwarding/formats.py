@@ -1,4 +1,4 @@
-"""The record formats a sink can send, by name: the same two the audit export writes.
+"""The record formats a sink can send, by name: two of those the audit export writes.
 
 - `jsonl`: the ledger's own export line (`firebreak audit export`): the `RecordedEvent` as
   JSON, with its position, id and hashes.
@@ -32,6 +32,7 @@ def get_format(name: str) -> Format:
     """The format called `name`; `ConfigError` for a name that is not an export format."""
     try:
         return FORMATS[ExportFormat(name)]
-    except ValueError:
-        known = ", ".join(f.value for f in ExportFormat)
+    except (ValueError, KeyError):
+        # `chain` is an export format but not a sink's: it is written from the stored rows.
+        known = ", ".join(f.value for f in FORMATS)
         raise ConfigError(f"unknown format {name!r}; known: {known}") from None

@@ -38,3 +38,5 @@ def test_ocsf_records_name_the_event_id_and_position(store: EventStore) -> None:
 def test_unknown_formats_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unknown format 'cef'; known: jsonl, ocsf"):
         formats.get_format("cef")
+    with pytest.raises(ConfigError, match="unknown format 'chain'; known: jsonl, ocsf"):
+        formats.get_format("chain")  # an export format, written from rows, not a sink's
