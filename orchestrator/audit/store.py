@@ -642,8 +642,11 @@ class EventStore:
         self,
         public_key: Ed25519PublicKey | Sequence[Trusted] | None = None,
         kept: Sequence[Checkpoint] = (),
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ) -> VerificationReport:
         """Walk the whole chain and every checkpoint; report the first inconsistency.
+        `progress(checked, total)` is called after each batch of events.
 
         Checkpoint signatures are checked against `public_key` (an Ed25519 public key, or
         several, bare or as named verifier keys), else the store's own active and retired
@@ -659,7 +662,7 @@ class EventStore:
         else:
             trusted = list(public_key)
         try:
-            return verify_store(self.engine, trusted, kept)
+            return verify_store(self.engine, trusted, kept, progress)
         except DATABASE_ERRORS as exc:
             raise database_unavailable(exc, "audit store") from None
 

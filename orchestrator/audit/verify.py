@@ -8,7 +8,7 @@ and a whole rewritten suffix with recomputed hashes (through the checkpoints sig
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +49,15 @@ class _Problem(Exception):
     what: str
 
 
+Progress = Callable[[int, int], None]
+"""Called with (events checked, events to check) after each batch of the walk."""
+
+
 def verify_store(
-    engine: sa.Engine, trusted: Sequence[Trusted], kept: Sequence[Checkpoint] = ()
+    engine: sa.Engine,
+    trusted: Sequence[Trusted],
+    kept: Sequence[Checkpoint] = (),
+    progress: Progress | None = None,
 ) -> VerificationReport:
     """`trusted` are the keys checkpoint signatures must verify under. `kept` are checkpoints
     an auditor kept outside the database: each must still be matched by the chain (and, for
@@ -75,7 +82,7 @@ def verify_store(
     checkpoints_checked = 0
     signatures = _Signatures(trusted)
     try:
-        checked = _walk_chain(engine, head_position, head_hash, wanted, seen)
+        checked = _walk_chain(engine, head_position, head_hash, wanted, seen, progress)
         _check_kept(engine, kept, head_position, seen, signatures)
         checkpoints_checked = _check_checkpoints(engine, head_position, seen, signatures)
     except _Problem as problem:
@@ -179,6 +186,7 @@ def _walk_chain(
     head_hash: str,
     wanted: set[int],
     seen: _Seen,
+    progress: Progress | None = None,
 ) -> int:
     """Check every row up to the head read at the start; return how many were checked."""
     expected, prev_hash = 1, GENESIS_HASH
@@ -211,6 +219,8 @@ def _walk_chain(
                 seen.roots[expected] = roots.root()
             prev_hash = stored
             expected += 1
+        if progress is not None:
+            progress(expected - 1, head_position)
     if prev_hash != head_hash:
         raise _Problem(head_position, "the head row's hash does not match the last event")
     with engine.connect() as conn:

@@ -46,6 +46,7 @@ from orchestrator.audit import (
 )
 from orchestrator.cli.evidence import cli_actor
 from orchestrator.cli.forward import forward_command
+from orchestrator.cli.progress import Progress, wanted
 from orchestrator.errors import FirebreakError, InvalidInput
 from orchestrator.security.keyring import KeyRing
 from orchestrator.settings import load_settings
@@ -131,6 +132,14 @@ def verify(
             "FIREBREAK_S3_* settings the witness uses); repeatable.",
         ),
     ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Print how far the walk is on stderr (at most once a second). Default: only"
+            " when stderr is a terminal.",
+        ),
+    ] = None,
 ) -> None:
     """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error,
     3 unverified).
@@ -144,7 +153,8 @@ def verify(
     try:
         trusted = _trusted_keys(public_key, vkey)
         kept = [point for source in checkpoint or [] for point in kept_checkpoints(source)]
-        report = _store().verify(trusted or None, kept)
+        ticker = Progress("verified") if wanted(progress) else None
+        report = _store().verify(trusted or None, kept, progress=ticker)
     except FirebreakError as exc:
         typer.echo(f"firebreak: {exc.detail}", err=True)
         raise typer.Exit(2) from None
