@@ -628,14 +628,18 @@ class EventStore:
         *,
         after_position: int = 0,
         format: ExportFormat = ExportFormat.jsonl,
+        progress: Callable[[int, None], None] | None = None,
         **filters: Any,
     ) -> int:
         """Write the events matching `filters` (`AuditFilter`'s fields, as `query` takes them)
-        to `out` as JSON Lines in `format`; return how many were written."""
+        to `out` as JSON Lines in `format`; return how many were written. `progress(written,
+        None)` is called after each page (how many will match is not known ahead)."""
         count = 0
         for lines in self.export_pages(AuditFilter(**filters), after_position, format):
             out.write(lines)
             count += lines.count("\n")  # JSON escapes newlines in values: one line per event
+            if progress is not None and lines:
+                progress(count, None)
         return count
 
     def verify(

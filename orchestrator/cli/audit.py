@@ -106,6 +106,16 @@ VkeyOption = Annotated[
 ]
 
 
+ProgressOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Print how far it is on stderr (at most once a second). Default: only when stderr"
+        " is a terminal.",
+    ),
+]
+
+
 def _trusted_keys(
     public_key: Path | None, vkey: list[str] | None
 ) -> list[Ed25519PublicKey | VerifierKey]:
@@ -132,14 +142,7 @@ def verify(
             "FIREBREAK_S3_* settings the witness uses); repeatable.",
         ),
     ] = None,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Print how far the walk is on stderr (at most once a second). Default: only"
-            " when stderr is a terminal.",
-        ),
-    ] = None,
+    progress: ProgressOpt = None,
 ) -> None:
     """Re-check the hash chain and signed checkpoints (exit 0 intact, 1 tampered, 2 error,
     3 unverified).
@@ -379,13 +382,15 @@ def export(
             "chain and checkpoints with your own tools (docs/audit-ledger.md).",
         ),
     ] = ExportFormat.jsonl,
+    progress: ProgressOpt = None,
 ) -> None:
     """Export matching events as JSON Lines, streamed page by page."""
     filters = _filters(stream, types, actor, since, until, after)
     store = _store()
+    ticker = Progress("exported") if wanted(progress) else None
     with ExitStack() as stack:
         target: IO[str] = sys.stdout if out == "-" else stack.enter_context(_open(Path(out)))
-        count = store.export(target, format=format, **filters)
+        count = store.export(target, format=format, progress=ticker, **filters)
     typer.echo(f"exported {count} events", err=True)
 
 

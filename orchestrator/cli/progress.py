@@ -29,14 +29,19 @@ class Progress:
         self.clock = clock
         self._last: float | None = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int | None) -> None:
+        """`total` None: not known ahead (a filtered export); the caller says when it ends."""
         now = self.clock()
-        final = done >= total
+        final = total is not None and done >= total
         if self._last is not None and not final and now - self._last < self.every:
             return
         self._last = now
-        share = f" ({done / total:.0%})" if total else ""
-        self.stream.write(f"{self.what}: {done:,} of {total:,} events{share}\n")
+        if total is None:
+            line = f"{self.what}: {done:,} events so far"
+        else:
+            share = f" ({done / total:.0%})" if total else ""
+            line = f"{self.what}: {done:,} of {total:,} events{share}"
+        self.stream.write(line + "\n")
         self.stream.flush()
 
 

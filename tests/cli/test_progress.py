@@ -1,5 +1,6 @@
-"""Long commands say how far they are: `audit verify` on stderr, at most once a second, the
-first and the last update always, by default only on a terminal (a real pty here)."""
+"""Long commands say how far they are: `audit verify` and `audit export` on stderr, at most
+once a second, the first and the last update always, by default only on a terminal (a real
+pty here)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def test_updates_are_rate_limited_but_the_first_and_last_always_show() -> None:
     empty = io.StringIO()
     Progress("verified", stream=empty)(0, 0)
     assert empty.getvalue() == "verified: 0 of 0 events\n"
+    unknown = io.StringIO()
+    Progress("exported", stream=unknown)(1_000, None)
+    assert unknown.getvalue() == "exported: 1,000 events so far\n"
 
 
 def test_shown_by_default_only_on_a_terminal() -> None:
@@ -68,3 +72,10 @@ def test_audit_verify_reports_its_walk_when_asked(env: dict[str, str]) -> None:
     for quiet in (["--no-progress"], []):  # the test runner's stderr is no terminal
         code, out, err = run("audit", "verify", *quiet)
         assert code == 0 and out.startswith("intact: 12000 events") and err == ""
+
+    code, out, err = run("audit", "export", "--out", "-", "--format", "chain", "--progress")
+    assert code == 0 and len(out.splitlines()) == 12_000
+    lines = err.splitlines()
+    assert lines[0] == "exported: 1,000 events so far" and lines[-1] == "exported 12000 events"
+    code, out, err = run("audit", "export", "--out", "-", "--stream", "inc-3")
+    assert code == 0 and err == "exported 1000 events\n"
