@@ -380,7 +380,9 @@ class EventStore:
         key = self.signer.private_key()
         origin = self.origin()
         now = datetime.now(UTC)
+        self._require_active(key.public_key())
         self._register_key(origin, key.public_key(), now)
+        self._require_active(key.public_key())  # two first keys registered at once: one signs
         position, head_hash = self.head()
         root = self.merkle_root(position)
         text = checkpoint_text(origin, position, root, head_hash, now)
@@ -447,6 +449,29 @@ class EventStore:
         )
         self.append(KEYS_STREAM, [event])
         return next(k for k in self.signing_keys() if k.verifier_key == added)
+
+    def _require_active(self, key: Ed25519PublicKey) -> None:
+        """Refuse to sign with a key that is not the ledger's active one: a process started
+        without the shared key file (which made a key of its own), or one still holding a key
+        a rotation elsewhere retired. Its checkpoints would verify on no other host, and an
+        auditor keeping the listed keys would be handed a key nobody rotated in."""
+        listed = self.signing_keys()
+        mine = fingerprint(key)
+        active = [k for k in listed if k.retired_at is None]
+        ours = next((k for k in listed if k.fingerprint == mine), None)
+        labels = ", ".join(f"{k.name}+{k.key_hash}" for k in active) or "none"
+        if ours is not None and ours.retired_at is not None:
+            raise CryptoError(
+                f"this process's checkpoint key {ours.name}+{ours.key_hash} was retired at"
+                f" {ours.retired_at:%Y-%m-%d %H:%M:%S} UTC by a rotation; the active key is"
+                f" {labels}: give this process that key file (FIREBREAK_SIGNING_KEY_FILE)"
+            )
+        if active and (ours is None or active[0].fingerprint != mine):
+            raise CryptoError(
+                f"this process's checkpoint key (sha256:{mine[:16]}) is not the ledger's active"
+                f" key {labels}: every process must sign with the same key file"
+                " (FIREBREAK_SIGNING_KEY_FILE); `firebreak audit keys rotate` changes it"
+            )
 
     def _register_key(self, name: str, key: Ed25519PublicKey, now: datetime) -> None:
         try:

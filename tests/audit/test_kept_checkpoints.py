@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from orchestrator.audit import Checkpoint, CheckpointSigner, EventStore, Verdict
 from orchestrator.db import make_engine, upgrade
-from tests.audit.test_tamper import fill, rehash_from, tamper
+from tests.audit.test_tamper import fill, insider_checkpoint, rehash_from, tamper
 
 
 def cut_tail_and_cover_it_up(store: EventStore, keep: int) -> None:
@@ -79,8 +79,7 @@ def test_a_kept_checkpoint_by_another_key_anchors_nothing_and_accuses_nothing(
     fill(store)
     genuine = store.checkpoint()
     assert store.verify(kept=[genuine]).kept_checked == 1
-    intruder = EventStore(engine, signer=CheckpointSigner(tmp_path / "intruder.pem"))
-    forged = intruder.checkpoint()
+    forged = insider_checkpoint(engine, CheckpointSigner(tmp_path / "intruder.pem"))
     report = store.verify(kept=[genuine, forged])
     assert (report.verdict, report.kept_checked) == (Verdict.unverified, 1)
     assert (6, True) in [(u.position, u.kept) for u in report.unverified]

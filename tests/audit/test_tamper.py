@@ -12,7 +12,14 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.audit import CheckpointSigner, EventStore, Verdict, VerificationReport, schema
+from orchestrator.audit import (
+    Checkpoint,
+    CheckpointSigner,
+    EventStore,
+    Verdict,
+    VerificationReport,
+    schema,
+)
 from orchestrator.audit.chain import event_hash
 from orchestrator.audit.notes import parse_note
 from orchestrator.db import make_engine, upgrade
@@ -34,6 +41,17 @@ def tamper(engine: sa.Engine, *statements: str) -> None:
     with as_owner(engine) as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
+
+
+def insider_checkpoint(engine: sa.Engine, signer: CheckpointSigner) -> Checkpoint:
+    """A checkpoint signed with `signer`'s key by someone who can write the database: the
+    store signs only with the ledger's active key, so they retire the listed keys first (the
+    key table is a directory, never a trust anchor)."""
+    tamper(
+        engine,
+        "UPDATE audit_signing_keys SET retired_at = CURRENT_TIMESTAMP WHERE retired_at IS NULL",
+    )
+    return EventStore(engine, signer=signer).checkpoint()
 
 
 def at_position(position: int) -> sa.Select[tuple[object, ...]]:
@@ -190,7 +208,7 @@ def test_checkpoint_signed_by_another_key_is_unverified_not_tampered(
     fill(store)
     store.checkpoint()
     intruder = CheckpointSigner(tmp_path / "intruder.pem")
-    theirs = EventStore(engine, signer=intruder).checkpoint()
+    theirs = insider_checkpoint(engine, intruder)
     report = store.verify()
     assert (report.ok, report.verdict, report.first_bad_position) == (
         False,

@@ -8,6 +8,7 @@ and the report says which key signed which."""
 from __future__ import annotations
 
 import base64
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,9 +28,10 @@ from orchestrator.audit.chain import checkpoint_message
 from orchestrator.audit.notes import parse_note
 from orchestrator.audit.signing import fingerprint
 from orchestrator.domain import Actor
+from orchestrator.errors import CryptoError
 from tests.audit.test_kept_checkpoints import cut_tail_and_cover_it_up
 from tests.audit.test_notes import recursive_root
-from tests.audit.test_tamper import fill, rehash_from, tamper
+from tests.audit.test_tamper import fill, insider_checkpoint, rehash_from, tamper
 
 OPERATOR = Actor(id="firebreak/cli/ops", role="system")
 
@@ -131,8 +133,8 @@ def test_a_forged_or_edited_note_is_refused(
     fill(store)
     genuine = store.checkpoint()
     assert genuine.note is not None
-    intruder = EventStore(engine, signer=CheckpointSigner(tmp_path / "intruder.pem"))
-    forged = checkpoint_from_note(intruder.checkpoint().note or "")
+    intruder = insider_checkpoint(engine, CheckpointSigner(tmp_path / "intruder.pem"))
+    forged = checkpoint_from_note(intruder.note or "")
     report = store.verify(kept=[forged])
     assert report.verdict is Verdict.unverified, "another key's note anchors nothing"
     assert [(u.position, u.kept) for u in report.unverified] == [(6, True), (6, False)]
@@ -145,6 +147,38 @@ def test_a_forged_or_edited_note_is_refused(
     report = store.verify(kept=[relabelled])
     assert report.verdict is Verdict.tampered
     assert "its position differs from the note it was signed as" in (report.problem or "")
+
+
+def test_a_process_with_a_key_of_its_own_or_a_retired_key_refuses_to_sign(
+    engine: sa.Engine, store: EventStore, signer: CheckpointSigner, tmp_path: Path
+) -> None:
+    """A replica started without the shared key file would make a key of its own, and one on
+    another host keeps the key a rotation retired: either would sign checkpoints that verify
+    nowhere else. Both refuse, naming the active key, and write nothing."""
+    fill(store, 2)
+    store.checkpoint()
+    active = store.signing_keys()
+    stray = EventStore(engine, signer=CheckpointSigner(tmp_path / "replica" / "k.pem"))
+    with pytest.raises(CryptoError) as refused:
+        stray.checkpoint()
+    message = refused.value.detail
+    assert f"is not the ledger's active key {active[0].name}+{active[0].key_hash}" in message
+    assert "FIREBREAK_SIGNING_KEY_FILE" in message
+    assert store.signing_keys() == active and len(store.checkpoints()) == 1
+
+    copy = tmp_path / "other-host" / "k.pem"
+    copy.parent.mkdir()
+    shutil.copy(signer.path, copy)
+    other_host = EventStore(engine, signer=CheckpointSigner(copy))
+    assert other_host.checkpoint().position == 2, "the same key on another host signs"
+    added = store.rotate_signing_key(OPERATOR)
+    with pytest.raises(CryptoError) as retired:
+        other_host.checkpoint()
+    assert "was retired at" in retired.value.detail
+    assert f"the active key is {added.name}+{added.key_hash}" in retired.value.detail
+    shutil.copy(signer.path, copy)  # the operator hands it the new key file
+    assert other_host.checkpoint().position == store.head()[0]
+    assert store.verify().ok
 
 
 def test_rotation_keeps_old_checkpoints_verifying_and_names_each_key(
