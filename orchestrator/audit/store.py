@@ -593,7 +593,7 @@ class EventStore:
         if after_position < 0:
             raise InvalidInput("after_position must not be negative", "after_position")
         condition = _matching(stream, types, actor, since, until)
-        return self._page(condition, after_position, limit)
+        return self._page(condition, after_position, limit, order=_order(stream))
 
     def _page(
         self,
@@ -602,21 +602,27 @@ class EventStore:
         limit: int,
         *,
         sealed: bool = False,
+        order: sa.ColumnElement[Any] = schema.events.c.position,
     ) -> QueryPage:
-        rows, next_cursor = self._rows(condition, after_position, limit)
+        rows, next_cursor = self._rows(condition, after_position, limit, order)
         events = [self._recorded(row, sealed=sealed) for row in rows]
         return QueryPage(events=events, next_cursor=next_cursor)
 
     def _rows(
-        self, condition: sa.ColumnElement[bool], after_position: int, limit: int
+        self,
+        condition: sa.ColumnElement[bool],
+        after_position: int,
+        limit: int,
+        order: sa.ColumnElement[Any] = schema.events.c.position,
     ) -> tuple[list[Row], int | None]:
-        """Up to `limit` rows after `after_position` matching `condition`, and the cursor of
-        the next page (None on the last)."""
+        """Up to `limit` rows after `after_position` matching `condition`, in position order
+        (`order` is a column in the same order for those rows), and the cursor of the next
+        page (None on the last)."""
         c = schema.events.c
         query = (
             sa.select(schema.events)
             .where(c.position > after_position, condition)
-            .order_by(c.position)
+            .order_by(order)
             .limit(limit + 1)
         )
         with self._reading() as conn:
@@ -640,7 +646,7 @@ class EventStore:
         condition = _matching(**where.model_dump())
         cursor: int | None = after_position
         while cursor is not None:
-            rows, cursor = self._rows(condition, cursor, EXPORT_PAGE)
+            rows, cursor = self._rows(condition, cursor, EXPORT_PAGE, _order(where.stream))
             if format is ExportFormat.chain:
                 yield "".join(chain_line(row) + "\n" for row in rows)
             else:
@@ -742,6 +748,15 @@ def _matching(
     if until is not None:
         conditions.append(c.occurred_at < as_utc(until))
     return sa.and_(sa.true(), *conditions)
+
+
+def _order(stream: str | None) -> sa.ColumnElement[Any]:
+    """The column a query's pages are sorted by: the position, or within one stream its
+    version, which rises with it (both are assigned under the head lock) and lets the
+    database read the stream from the (stream_id, version) index in order. Sorted by
+    position, PostgreSQL with statistics walks the primary key from the cursor instead,
+    filtering: 100+ ms for a stream that starts late in a log of 1M events."""
+    return schema.events.c.version if stream is not None else schema.events.c.position
 
 
 def chain_line(row: Row) -> str:
