@@ -101,7 +101,9 @@ async def export(
 
 @router.get("/verify", responses=problem_responses(401, 403))
 async def verify(_: Auditor, store: Store) -> VerificationReport:
-    """Walk the hash chain and the signed checkpoints; `ok` is false at the first bad row."""
+    """Walk the hash chain and the signed checkpoints against this server's key files.
+    `verdict`: `intact`, `tampered` (`first_bad_position`, `problem`) or `unverified` (the
+    chain holds; `unverified` lists checkpoints no trusted key signed); `ok` is `intact`."""
     return await service.verify(store)
 
 
