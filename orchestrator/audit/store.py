@@ -53,7 +53,7 @@ from orchestrator.audit.notes import VerifierKey, parse_note, sign_note
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.audit.signing import CheckpointSigner, fingerprint
 from orchestrator.audit.tree import MerkleTree
-from orchestrator.audit.verify import verify_store
+from orchestrator.audit.verify import Progress, verify_store
 from orchestrator.db import DATABASE_ERRORS, database_unavailable, single_statement, writing
 from orchestrator.domain import Actor, NewEvent, RecordedEvent
 from orchestrator.errors import (
@@ -644,14 +644,16 @@ class EventStore:
         if after_position < 0:
             raise InvalidInput("after_position must not be negative", "after_position")
         condition = _matching(**where.model_dump())
+
+        def line(row: Row) -> str:
+            if format is ExportFormat.chain:  # the stored values themselves, nothing decrypted
+                return chain_line(row)
+            return _LINE_OF[format](self._recorded(row))
+
         cursor: int | None = after_position
         while cursor is not None:
             rows, cursor = self._rows(condition, cursor, EXPORT_PAGE, _order(where.stream))
-            if format is ExportFormat.chain:
-                yield "".join(chain_line(row) + "\n" for row in rows)
-            else:
-                line = _LINE_OF[format]
-                yield "".join(line(self._recorded(row)) + "\n" for row in rows)
+            yield "".join(line(row) + "\n" for row in rows)
 
     def export(
         self,
@@ -678,7 +680,7 @@ class EventStore:
         public_key: Ed25519PublicKey | Sequence[Trusted] | None = None,
         kept: Sequence[Checkpoint] = (),
         *,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Progress | None = None,
     ) -> VerificationReport:
         """Walk the whole chain and every checkpoint; report the first inconsistency.
         `progress(checked, total)` is called after each batch of events.
