@@ -148,7 +148,7 @@ def signers(point: Checkpoint, trusted: Sequence[Trusted]) -> list[str]:
     """The trusted keys with a valid signature on `point`, as `KeyUse.key` labels. A note
     checkpoint whose fields differ from what its note states has none: the signature covers
     the note, not the fields."""
-    if not states_its_fields(point):
+    if fields_unlike_note(point):
         return []
     return check_signatures(point, trusted).valid
 
@@ -168,11 +168,6 @@ def signed_root(point: Checkpoint, trusted: Sequence[Trusted]) -> bytes:
 
 def _bare(trusted: Sequence[Trusted]) -> list[Ed25519PublicKey]:
     return [k.key if isinstance(k, VerifierKey) else k for k in trusted]
-
-
-def states_its_fields(point: Checkpoint) -> bool:
-    """A note checkpoint's columns say what its note says (else a row was edited)."""
-    return not fields_unlike_note(point)
 
 
 STATED_FIELDS = ("position", "head_hash", "root_hash", "signature")
