@@ -12,7 +12,8 @@ from orchestrator.audit import CheckpointSigner, EventStore
 from orchestrator.audit.chain import checkpoint_message
 from orchestrator.audit.signing import fingerprint
 from orchestrator.db import current_revision, downgrade, head_revision, make_engine, upgrade
-from orchestrator.errors import InvalidInput
+from orchestrator.errors import Conflict, InvalidInput
+from tests.support.events import new_event
 
 AUDIT_TABLES = {"audit_events", "audit_head", "audit_checkpoints"}
 
@@ -163,5 +164,43 @@ def test_0012_keeps_checkpoints_signed_before_notes(db_url: str, tmp_path: Path)
             names = {c["name"] for c in sa.inspect(conn).get_columns("audit_checkpoints")}
             count = conn.execute(sa.text("SELECT count(*) FROM audit_checkpoints")).scalar()
         assert "note" not in names and "root_hash" not in names and count == 2
+    finally:
+        engine.dispose()
+
+
+def pg_collations(engine: sa.Engine) -> dict[str, str | None]:
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT column_name, collation_name FROM information_schema.columns"
+            " WHERE table_name = 'audit_events'"
+            " AND column_name IN ('stream_id', 'event_id', 'type', 'actor_id')"
+        )
+        return {name: collation for name, collation in rows}
+
+
+def test_0018_compares_identifiers_as_bytes_and_keeps_every_event(pg_url: str) -> None:
+    """Events stored before 0018, under identifiers the default collation orders differently
+    from their bytes, are still found by stream and by id afterwards, re-appending them is
+    still idempotent, and no hash changes; the downgrade gives the default collation back."""
+    upgrade(pg_url, "0017")
+    engine = make_engine(pg_url)
+    streams = ["Zeta", "alpha", "Ärger-ß", "日本-1", "a b"]
+    try:
+        store = EventStore(engine)
+        events = {stream: [new_event(id=f"{stream}:é{i}") for i in range(2)] for stream in streams}
+        positions = {stream: store.append(stream, batch) for stream, batch in events.items()}
+        upgrade(pg_url)
+        assert set(pg_collations(engine).values()) == {"C"}
+        store = EventStore(engine)
+        for stream, batch in events.items():
+            assert [e.id for e in store.read_stream(stream)] == [e.id for e in batch]
+            assert store.append(stream, batch) == positions[stream]
+        with pytest.raises(Conflict):
+            store.append("Zeta", [new_event()], expected_version=0)
+        report = store.verify()
+        assert report.ok and report.checked == 2 * len(streams), report.problem
+        downgrade(pg_url, "0017")
+        assert set(pg_collations(engine).values()) == {None}
+        assert EventStore(engine).verify().ok
     finally:
         engine.dispose()
