@@ -4,13 +4,16 @@ Each command module pulls in what its commands need (the audit store and SQLAlch
 Temporal client, the API app, rich tables); importing all of them made every invocation pay
 for every command, seconds on a slow machine, which a responder typing `firebreak decide`
 during an incident waits through, and which the CLI's answer-within-seconds promises of
-`approvals` and `decide` have to fit in. `firebreak --help` still imports every module: it
-lists each command's help, which lives with the command.
+`approvals` and `decide` have to fit in. A group's own `--help` lists each command's help,
+which lives with the command: it is read from the module's source (`source_help`) instead of
+importing it, so `firebreak --help` is as quick as any verb.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -36,6 +39,7 @@ class LazyGroup(typer.core.TyperGroup):
     """A group whose `lazy_commands` (a subclass names them) are built on first use."""
 
     lazy_commands: dict[str, Lazy] = {}
+    _listing = False
 
     # `ctx` and the commands are click's types, which are typer's own copy of click in the
     # typer this is tested with and the click package in older ones: named `Any` here.
@@ -46,7 +50,19 @@ class LazyGroup(typer.core.TyperGroup):
         where = self.lazy_commands.get(cmd_name)
         if where is None:
             return super().get_command(ctx, cmd_name)
+        if self._listing:
+            text = source_help(where)
+            if text is not None:
+                # Listed, not run: a command with the help it will have when it is built.
+                return typer.core.TyperCommand(name=cmd_name, help=text)
         return build(cmd_name, where)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
 
 @cache
@@ -66,3 +82,29 @@ def build(name: str, where: Lazy) -> Any:
         command = typer.main.get_command(single)
     command.name = name
     return command
+
+
+@cache
+def source_help(where: Lazy) -> str | None:
+    """The help `build` gives `where`, read from its module's source without running it: the
+    function's docstring, or the literal ``help=`` of the ``typer.Typer(…)`` assigned to the
+    attribute. None when the source has neither (the group then imports the module); a test
+    holds every command's source help to its built help."""
+    spec = importlib.util.find_spec(where.module)
+    if spec is None or spec.origin is None:
+        return None
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read(), spec.origin)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == where.attribute:
+            return ast.get_docstring(node)
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == where.attribute for t in node.targets)
+            and isinstance(node.value, ast.Call)
+        ):
+            for keyword in node.value.keywords:
+                if keyword.arg == "help" and isinstance(keyword.value, ast.Constant):
+                    text = keyword.value.value
+                    return text if isinstance(text, str) else None
+    return None
