@@ -36,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 from orchestrator.detection.models import TelemetryEvent
+from tests.detection.streams import poisson
 
 EPOCH = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 HOUR = 3600.0
@@ -302,19 +303,6 @@ def _shape(caller: Caller, t: float) -> float:
     return office * (0.25 if weekday >= 5 else 1.3)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 50:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 def _benign(
     spec: StreamSpec, caller: Caller, rng: random.Random, outage: float
 ) -> Iterator[TelemetryEvent]:
@@ -323,7 +311,7 @@ def _benign(
         start = h * HOUR
         growth = 1.0 + (caller.growth - 1.0) * h / hours
         lam = caller.hourly_rate * _shape(caller, start + HOUR / 2) * growth
-        for _ in range(_poisson(rng, lam)):
+        for _ in range(poisson(rng, lam)):
             t = start + rng.random() * HOUR
             if not (outage <= t < outage + 1800 and rng.random() < 0.6):
                 yield _request(caller, rng, t)
@@ -430,7 +418,7 @@ def _attack(
         start = _attack_start(spec, rng, hours)
         per_hour = max(SWEEP_PER_HOUR[intensity], caller.hourly_rate * SWEEP_MULTIPLE[intensity])
         for h in range(SWEEP_HOURS):  # a script: flat day and night
-            for _ in range(_poisson(own, per_hour)):
+            for _ in range(poisson(own, per_hour)):
                 t = start + (h + own.random()) * HOUR
                 made.append(_request(caller, own, t, fresh=True))
     elif variant == "leak":

@@ -43,7 +43,7 @@ def benign(
         for hour in range(hours):
             local = hour % 24
             weight = 1.0 if 8 <= local < 18 else 0.05
-            for _ in range(_poisson(rng, rate * weight)):
+            for _ in range(poisson(rng, rate * weight)):
                 at = start + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
                 events.append(
                     TelemetryEvent(
@@ -66,9 +66,13 @@ def benign(
     return events
 
 
-def _poisson(rng: random.Random, mean: float) -> int:
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's product of uniforms); above a mean of 50, where that takes
+    `mean` draws, the normal approximation, which is within a percent there."""
     if mean <= 0:
         return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
     limit, k, p = math.exp(-mean), 0, 1.0
     while True:
         p *= rng.random()
