@@ -179,9 +179,10 @@ def pg_collations(engine: sa.Engine) -> dict[str, str | None]:
 
 
 def test_0018_compares_identifiers_as_bytes_and_keeps_every_event(pg_url: str) -> None:
-    """Events stored before 0018, under identifiers the default collation orders differently
-    from their bytes, are still found by stream and by id afterwards, re-appending them is
-    still idempotent, and no hash changes; the downgrade gives the default collation back."""
+    """Events stored before 0018, under identifiers a linguistic collation orders unlike their
+    bytes (case, non-ASCII, a space), are still found by stream and by id afterwards,
+    re-appending them is still idempotent, and no hash changes; the downgrade gives the
+    default collation back."""
     upgrade(pg_url, "0017")
     engine = make_engine(pg_url)
     streams = ["Zeta", "alpha", "Ärger-ß", "日本-1", "a b"]

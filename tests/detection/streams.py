@@ -68,7 +68,7 @@ def benign(
 
 def poisson(rng: random.Random, mean: float) -> int:
     """A Poisson draw (Knuth's product of uniforms); above a mean of 50, where that takes
-    `mean` draws, the normal approximation, which is within a percent there."""
+    about `mean` uniforms per draw, the normal approximation with that mean and variance."""
     if mean <= 0:
         return 0
     if mean > 50:
