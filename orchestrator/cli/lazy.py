@@ -90,11 +90,9 @@ def source_help(where: Lazy) -> str | None:
     function's docstring, or the literal ``help=`` of the ``typer.Typer(…)`` assigned to the
     attribute. None when the source has neither (the group then imports the module); a test
     holds every command's source help to its built help."""
-    spec = importlib.util.find_spec(where.module)
-    if spec is None or spec.origin is None:
+    tree = _source(where.module)
+    if tree is None:
         return None
-    with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read(), spec.origin)
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == where.attribute:
             return ast.get_docstring(node)
@@ -108,3 +106,13 @@ def source_help(where: Lazy) -> str | None:
                     text = keyword.value.value
                     return text if isinstance(text, str) else None
     return None
+
+
+@cache
+def _source(module: str) -> ast.Module | None:
+    """`module`'s parsed source, once per module (`audit` and `keys` share a file)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        return None
+    with open(spec.origin, encoding="utf-8") as source:
+        return ast.parse(source.read(), spec.origin)
