@@ -8,7 +8,11 @@ steps by `validation`, left in place here and filled when the step comes up, by
 or a label (`labels.<name>`). No expressions, filters or code: alert text is attacker-controlled
 and is only ever substituted as data. A path that names no field is an error when the playbook
 loads; a field that is empty in the alert is an error when the incident starts — never a
-silent empty string.
+silent empty string — unless the placeholder says the field may be missing with a trailing
+`?` (`{{ alert.resources.model_version? }}`): then it renders as nothing, for parameters whose
+action reads an empty value as "not given". Senders outside Firebreak often leave fields out,
+and a refinement such as "only if the alias still serves this version" must not stop their
+alerts from opening incidents.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ def step_ref(expr: str) -> StepRef | None:
     InvalidInput when it starts with `steps.` but is no reference."""
     if not expr.startswith("steps."):
         return None
+    if expr.endswith("?"):
+        raise InvalidInput(
+            f"placeholder {{{{ {expr} }}}}: only alert fields may be marked '?'; an output an"
+            " earlier step did not return already stops the step with its reason",
+            field=expr,
+        )
     ref = parse_ref(expr)
     if ref is None:
         raise InvalidInput(
@@ -41,8 +51,17 @@ def step_ref(expr: str) -> StepRef | None:
     return ref
 
 
+def may_be_empty(expr: str) -> tuple[str, bool]:
+    """The placeholder's expression without its `?`, and whether it had one."""
+    if expr.endswith("?"):
+        return expr[:-1].rstrip(), True
+    return expr, False
+
+
 def check_path(expr: str) -> str:
-    """The alert field path of a placeholder, or InvalidInput naming what is wrong."""
+    """The alert field path of a placeholder (a trailing `?` allowed), or InvalidInput naming
+    what is wrong."""
+    expr, _ = may_be_empty(expr)
     if not expr.startswith("alert."):
         raise InvalidInput(
             f"placeholder {{{{ {expr} }}}} must start with 'alert.' or 'steps.'", field=expr
@@ -71,16 +90,19 @@ def has_step_refs(params: dict[str, str]) -> bool:
 
 
 def render(template: str, alert: Alert, *, where: str, refs_follow: bool = False) -> str:
-    """Substitute every alert placeholder; an empty alert field is an InvalidInput naming it.
-    Step-output references stay for the workflow to fill when the step comes up; where it
-    will (`refs_follow`: the step has some), alert text holding braces would be read as a
-    reference there, so it is refused, not interpreted."""
+    """Substitute every alert placeholder; an empty alert field is an InvalidInput naming it,
+    or nothing where the placeholder ends in `?`. Step-output references stay for the workflow
+    to fill when the step comes up; where it will (`refs_follow`: the step has some), alert
+    text holding braces would be read as a reference there, so it is refused, not
+    interpreted."""
 
     def substitute(match: re.Match[str]) -> str:
         if step_ref(match.group(1)) is not None:
             return match.group(0)
         path = check_path(match.group(1))
         value = alert_value(alert, path)
+        if not value and may_be_empty(match.group(1))[1]:
+            return ""
         if not value:
             raise InvalidInput(f"{where}: alert field 'alert.{path}' is empty", field=path)
         if refs_follow and ("{{" in value or "}}" in value):

@@ -56,6 +56,7 @@ def broken(old: str, new: str) -> str:
         (broken('params: {key_id: "{{ alert.resources.api_key }}"}', "params: {}"), "needs"),
         (broken("alert.resources.api_key", "alert.resources.password"), "names no alert field"),
         (broken("alert.resources.api_key", "env.HOME"), "must start with 'alert.'"),
+        (broken("alert.resources.api_key", "alert.resources.password?"), "names no alert field"),
         (broken("undo: revoke", "undo: nothing"), "undo names no earlier step"),
         (broken("  - name: recovery", "  - name: containment"), "once each, in order"),
         (broken("id: restore", "id: revoke"), "duplicate step id"),
@@ -96,6 +97,34 @@ def test_parameters_resolve_from_the_alert_and_an_empty_field_is_an_error(lab: L
     bare = alert.model_copy(update={"resources": Resources()})
     with pytest.raises(InvalidInput, match=r"step revoke: parameter key_id: .*alert.resources"):
         resolve(playbook, bare)
+
+
+def test_a_placeholder_marked_optional_renders_nothing_for_an_empty_field(lab: LabInfo) -> None:
+    """`?` is for senders that leave a field out: the incident opens, the parameter is empty
+    (which an action reads as not given), and a present field is still substituted."""
+    text = broken(
+        'params: {key_id: "{{ alert.resources.api_key }}"}',
+        'params: {key_id: "{{ alert.resources.api_key }}-{{ alert.resources.agent ? }}"}',
+    )
+    playbook = parse_playbook(text, "custom.yaml")
+    alert = make_alert(lab, "api_key_abuse", Environment.prod)
+    without = alert.model_copy(update={"resources": Resources(api_key="k1")})
+    assert resolve(playbook, without).phases[0].steps[0].params == {"key_id": "k1-"}
+    given = alert.model_copy(update={"resources": Resources(api_key="k1", agent="bot")})
+    assert resolve(playbook, given).phases[0].steps[0].params == {"key_id": "k1-bot"}
+    with pytest.raises(InvalidInput, match=r"alert field 'alert.resources.api_key' is empty"):
+        resolve(playbook, alert.model_copy(update={"resources": Resources(agent="bot")}))
+
+
+def test_only_alert_placeholders_may_be_marked_optional() -> None:
+    text = VALID.replace(
+        "      - id: restore\n        undo: revoke\n",
+        "      - id: restore\n        action: keys.restore\n"
+        '        params: {key_id: "{{ steps.revoke.outputs.key_id? }}"}\n',
+    )
+    assert text != VALID
+    with pytest.raises(InvalidInput, match=r"only alert fields may be marked '\?'"):
+        parse_playbook(text, "custom.yaml")
 
 
 def test_alert_text_is_substituted_as_data_never_evaluated(lab: LabInfo) -> None:
