@@ -96,8 +96,14 @@ async def guarded(
     resource: str,
     input: ActionInput,
     effect: Callable[[], Awaitable[ActionResult]],
+    *,
+    remediated: Callable[[ActionResult], bool] | None = None,
 ) -> ActionResult:
-    """Run `effect` unless another incident remediated `resource` within the guard window."""
+    """Run `effect` unless another incident remediated `resource` within the guard window.
+
+    A new claim is withdrawn when the effect fails, and when `remediated` says the result left
+    the resource alone (a rollback that found the alias serving another version): a claim
+    there would hold off the incident that has the resource to remediate."""
     if input.dry_run:
         hold = await asyncio.to_thread(guard.check, resource, input.incident_id)
         return held_result(input, resource, hold) if hold else await effect()
@@ -105,11 +111,14 @@ async def guarded(
     if isinstance(claim, GuardHold):
         return held_result(input, resource, claim)
     try:
-        return await effect()
+        result = await effect()
     except BaseException:
         if claim:
             await asyncio.to_thread(guard.withdraw, resource, input.incident_id)
         raise
+    if claim and remediated is not None and not remediated(result):
+        await asyncio.to_thread(guard.withdraw, resource, input.incident_id)
+    return result
 
 
 async def undo_guarded(

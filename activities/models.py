@@ -43,12 +43,25 @@ class ModelActivities:
 
     @action("models.rollback")
     async def rollback(self, input: ActionInput) -> ActionResult:
+        """Move the alias back; with `from_version` (the version an alert is about), only if
+        the alias serves it. A drift alert about a canary names a version the alias does not
+        serve, and rolling the alias back then would quarantine the good version behind it."""
         model, alias = input.params["model"], optional(input, "alias") or DEFAULT_ALIAS
         to_version = optional(input, "to_version")
+        from_version = optional(input, "from_version")
 
         async def effect() -> ActionResult:
             if input.dry_run:
                 current = await self.models.resolve(model, alias)
+                if from_version is not None and from_version != current:
+                    return dry_run(
+                        input,
+                        f"leave {model}@{alias} on version {current}: it does not serve"
+                        f" version {from_version}",
+                        from_version=current,
+                        to_version=current,
+                        rolled_back="false",
+                    )
                 target = to_version or "the last known-good snapshot"
                 return dry_run(
                     input,
@@ -61,17 +74,34 @@ class ModelActivities:
                 to_version=to_version,
                 incident_id=input.incident_id,
                 idempotency_key=input.idempotency_key,
+                from_version=from_version,
             )
-            return alias_moved(
+            if from_version is not None and move.from_version != from_version:
+                already = (
+                    f"{model}@{alias} left on version {move.to_version}: it does not serve"
+                    f" version {from_version}"
+                )
+            else:
+                already = f"{model}@{alias} already at version {move.to_version}"
+            result = alias_moved(
                 input,
                 move,
                 f"{model}@{alias} rolled back from version {move.from_version} to "
                 f"{move.to_version}",
-                f"{model}@{alias} already at version {move.to_version}",
+                already,
                 undoable=True,
             )
+            rolled_back = move.from_version != move.to_version
+            outputs = result.outputs | {"rolled_back": str(rolled_back).lower()}
+            return result.model_copy(update={"outputs": outputs})
 
-        return await guarded(self.guard, f"model:{model}", input, effect)
+        return await guarded(
+            self.guard,
+            f"model:{model}",
+            input,
+            effect,
+            remediated=lambda result: result.outputs.get("rolled_back") != "false",
+        )
 
     @action("models.restore")
     async def restore(self, input: ActionInput) -> ActionResult:

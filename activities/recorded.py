@@ -77,6 +77,7 @@ class RecordedModels:
         to_version: str | None,
         incident_id: str,
         idempotency_key: str,
+        from_version: str | None = None,
     ) -> AliasMove:
         return await self.records.once(
             "models.rollback",
@@ -88,6 +89,7 @@ class RecordedModels:
                 to_version=to_version,
                 incident_id=incident_id,
                 idempotency_key=idempotency_key,
+                from_version=from_version,
             ),
         )
 

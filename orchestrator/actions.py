@@ -113,13 +113,19 @@ ACTIONS: dict[str, ActionSpec] = {
         ActionSpec(
             "models.rollback",
             ("model",),
-            ("alias", "to_version"),
+            ("alias", "to_version", "from_version"),
             inverse="models.restore",
             outputs=(
                 out("model"),
                 out("alias"),
                 out("from_version", description="The version the alias left."),
                 out("to_version", description="The version the alias serves now."),
+                out(
+                    "rolled_back",
+                    "boolean",
+                    "Whether the alias moved; false when it already served the target or (with"
+                    " `from_version`) served another version than the one named.",
+                ),
                 *_GUARDED,
             ),
         ),

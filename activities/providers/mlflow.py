@@ -102,6 +102,7 @@ class MlflowRegistry:
         to_version: str | None,
         incident_id: str,
         idempotency_key: str,
+        from_version: str | None = None,
     ) -> AliasMove:
         record_tag = f"firebreak.rollback.{alias}"
         recorded = await self._record(model, record_tag)
@@ -110,7 +111,10 @@ class MlflowRegistry:
             source, target = recorded["from"], recorded["to"]
         else:
             source = current.version
-            target = to_version or await self._known_good(model, alias, current)
+            if from_version is not None and from_version != source:
+                target = source
+            else:
+                target = to_version or await self._known_good(model, alias, current)
             if target == source:
                 return AliasMove(
                     model=model,

@@ -99,9 +99,15 @@ class ModelRegistry(Protocol):
         to_version: str | None,
         incident_id: str,
         idempotency_key: str,
+        from_version: str | None = None,
     ) -> AliasMove:
         """Point `alias` at `to_version` (default: the last known-good snapshot) and tag the
-        version it leaves as quarantined by `incident_id`."""
+        version it leaves as quarantined by `incident_id`.
+
+        With `from_version`, only if `alias` serves that version: otherwise nothing moves and
+        nothing is tagged, and the answer is the alias on the version it serves
+        (``from_version == to_version``, not changed). The check belongs to the recorded
+        effect: a retry under the same key after the alias moved answers the move made."""
         ...
 
     async def restore(

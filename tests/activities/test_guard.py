@@ -81,6 +81,23 @@ async def test_a_failed_effect_withdraws_its_claim(lab: Lab) -> None:
     assert moved.changed
 
 
+async def test_a_rollback_that_moved_nothing_gives_its_claim_back(lab: Lab) -> None:
+    """Incident A's alert was about a version production does not serve: its rollback moved
+    nothing, so it must not hold off incident B, whose alert is about the served version."""
+    left = await lab.run(
+        "models.rollback",
+        {"model": "fraud-detector", "from_version": "2"},
+        incident="incident-a",
+    )
+    assert left.outputs["rolled_back"] == "false"
+    moved = await lab.run(
+        "models.rollback",
+        {"model": "fraud-detector", "from_version": "3"},
+        incident="incident-b",
+    )
+    assert moved.changed and "guarded_by" not in moved.outputs
+
+
 async def test_a_failure_keeps_an_earlier_successful_claim(lab: Lab) -> None:
     await lab.run("models.rollback", {"model": "fraud-detector"}, incident="incident-a")
     with pytest.raises(ApplicationError):

@@ -154,3 +154,49 @@ async def test_promote_serves_a_version_and_its_inverse_puts_the_old_one_back(la
     held = await lab.run("models.promote", {"model": MODEL, "version": "1"}, incident="other")
     assert not held.changed and held.outputs["guarded_by"] == "incident-a"
     assert await registry.resolve(MODEL, "production") == "3"
+
+
+async def test_rollback_from_a_version_the_alias_does_not_serve_moves_and_tags_nothing(
+    lab: Lab,
+) -> None:
+    """A drift alert about a canary (version 2 here) while production serves 3: rolling
+    production back would quarantine the version behind it and serve an older one."""
+    registry = LocalModelRegistry(lab.paths.models)
+    state = lab.paths.models / MODEL / "state.json"
+    before = json.loads(state.read_text())
+    result = await lab.run(
+        "models.rollback", {"model": MODEL, "from_version": "2"}, incident="incident-a"
+    )
+    assert not result.changed and result.inverse_params is None
+    assert result.outputs["rolled_back"] == "false"
+    assert (result.outputs["from_version"], result.outputs["to_version"]) == ("3", "3")
+    assert "does not serve version 2" in result.summary
+    assert await registry.resolve(MODEL, "production") == "3"
+    assert registry.tags(MODEL, "3") == {} and registry.tags(MODEL, "2") == {}
+    after = json.loads(state.read_text())
+    assert {k: v for k, v in after.items() if k != "effects"} == {
+        k: v for k, v in before.items() if k != "effects"
+    }, "only the answer is recorded (for a retry): aliases, tags and snapshots as they were"
+
+
+async def test_rollback_from_the_version_the_alias_serves_moves_it(lab: Lab) -> None:
+    registry = LocalModelRegistry(lab.paths.models)
+    result = await lab.run(
+        "models.rollback", {"model": MODEL, "from_version": "3"}, incident="incident-a"
+    )
+    assert result.changed and result.outputs["rolled_back"] == "true"
+    assert (result.outputs["from_version"], result.outputs["to_version"]) == ("3", "2")
+    assert await registry.resolve(MODEL, "production") == "2"
+    assert registry.tags(MODEL, "3") == {QUARANTINE_TAG: "incident-a"}
+    again = await lab.run(
+        "models.rollback", {"model": MODEL, "from_version": "3"}, incident="incident-a"
+    )
+    assert again == result, "a retry answers the move made, though production now serves 2"
+
+
+async def test_rollback_dry_run_says_when_the_alias_serves_another_version(lab: Lab) -> None:
+    before = tree_state(lab.info.data_dir)
+    result = await lab.run("models.rollback", {"model": MODEL, "from_version": "7"}, dry_run=True)
+    assert "leave fraud-detector@production on version 3" in result.summary
+    assert result.outputs["rolled_back"] == "false"
+    assert tree_state(lab.info.data_dir) == before

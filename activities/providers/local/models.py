@@ -9,7 +9,8 @@ Layout under the root, per model::
 
 The rollback rule: with no explicit target, an alias returns to the *last known-good
 snapshot* — the newest snapshot of that alias naming a version other than the one in place,
-not tagged `firebreak.quarantined`, whose weights still match their checksum.
+not tagged `firebreak.quarantined`, whose weights still match their checksum. A rollback
+given `from_version` moves nothing unless the alias serves that version.
 """
 
 from __future__ import annotations
@@ -128,10 +129,24 @@ class LocalModelRegistry:
         raise ResourceNotFound(f"model {model!r} has no known-good snapshot of alias {alias!r}")
 
     def _rollback(
-        self, model: str, alias: str, to_version: str | None, incident_id: str, key: str
+        self,
+        model: str,
+        alias: str,
+        to_version: str | None,
+        from_version: str | None,
+        incident_id: str,
+        key: str,
     ) -> AliasMove:
         def apply(doc: Document) -> AliasMove:
             current = self._alias(doc, model, alias)
+            if from_version is not None and from_version != current:
+                return AliasMove(
+                    model=model,
+                    alias=alias,
+                    from_version=current,
+                    to_version=current,
+                    changed=False,
+                )
             target = to_version or self.last_known_good(model, alias)
             self._version_dir(model, target)
             if target == current:
@@ -154,9 +169,10 @@ class LocalModelRegistry:
         to_version: str | None,
         incident_id: str,
         idempotency_key: str,
+        from_version: str | None = None,
     ) -> AliasMove:
         return await asyncio.to_thread(
-            self._rollback, model, alias, to_version, incident_id, idempotency_key
+            self._rollback, model, alias, to_version, from_version, incident_id, idempotency_key
         )
 
     def _restore(self, model: str, alias: str, version: str, key: str) -> AliasMove:

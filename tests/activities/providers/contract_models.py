@@ -45,9 +45,16 @@ class ModelRegistryContract(ABC):
     async def observe(self, model: str) -> object:
         """A comparable snapshot of the model in the system: aliases, tags, records."""
 
-    async def rollback(self, model: str, to: str | None, key: str = "wf/rollback") -> AliasMove:
+    async def rollback(
+        self, model: str, to: str | None, key: str = "wf/rollback", only_from: str | None = None
+    ) -> AliasMove:
         return await self.provider.rollback(
-            model, ALIAS, to_version=to, incident_id=INCIDENT, idempotency_key=key
+            model,
+            ALIAS,
+            to_version=to,
+            incident_id=INCIDENT,
+            idempotency_key=key,
+            from_version=only_from,
         )
 
     async def restore(self, model: str, version: str, key: str = "wf/restore") -> AliasMove:
@@ -106,6 +113,43 @@ class ModelRegistryContract(ABC):
         before = await self.observe(model)
         assert await self.rollback(model, "2") == self.move(model, "2", "2", False)
         assert await self.observe(model) == before
+
+    async def test_rollback_from_a_version_the_alias_does_not_serve_changes_nothing(
+        self,
+    ) -> None:
+        """A drifted canary (version 3) while the alias serves 2: no move, no quarantine tag
+        on either version, no record; the answer is the alias where it is."""
+        model = await self.make_model([True, True, False], serving="2")
+        await self.provider.snapshot(model, ALIAS, idempotency_key="wf/snapshot")
+        before = await self.observe(model)
+        assert await self.rollback(model, None, only_from="3") == self.move(model, "2", "2", False)
+        assert await self.rollback(model, "1", only_from="3", key="wf/other") == self.move(
+            model, "2", "2", False
+        )
+        assert await self.observe(model) == before
+        assert await self.quarantined_by(model, "2") is None
+        assert await self.quarantined_by(model, "3") is None
+
+    async def test_rollback_from_the_version_the_alias_serves_moves_it(self) -> None:
+        model = await self.make_model([True, True, False], serving="3")
+        assert await self.rollback(model, "1", only_from="3") == self.move(model, "3", "1", True)
+        assert await self.provider.resolve(model, ALIAS) == "1"
+        assert await self.quarantined_by(model, "3") == INCIDENT
+
+    async def repeated_rollback_from(self) -> tuple[AliasMove, AliasMove, bool]:
+        """Roll back 3 -> 1, only from 3, twice under one key: the retry after a crash, where
+        the alias has already left version 3, which must not read as "serves another"."""
+        model = await self.make_model([True, True, False], serving="3")
+        answers = await repeated(
+            lambda: self.rollback(model, "1", only_from="3"), partial(self.observe, model)
+        )
+        assert await self.provider.resolve(model, ALIAS) == "1"
+        return answers
+
+    (
+        test_a_repeated_rollback_from_a_version_applies_nothing,
+        test_a_repeated_rollback_from_a_version_returns_the_first_answer,
+    ) = idempotency_tests(repeated_rollback_from)
 
     async def test_rollback_with_no_rollback_target_fails_for_good_and_moves_nothing(
         self,
