@@ -99,11 +99,12 @@ def render(template: str, alert: Alert, *, where: str, refs_follow: bool = False
     def substitute(match: re.Match[str]) -> str:
         if step_ref(match.group(1)) is not None:
             return match.group(0)
-        path = check_path(match.group(1))
+        expr, optional = may_be_empty(match.group(1))
+        path = check_path(expr)
         value = alert_value(alert, path)
-        if not value and may_be_empty(match.group(1))[1]:
-            return ""
         if not value:
+            if optional:
+                return ""
             raise InvalidInput(f"{where}: alert field 'alert.{path}' is empty", field=path)
         if refs_follow and ("{{" in value or "}}" in value):
             raise InvalidInput(f"{where}: alert field 'alert.{path}' holds braces", field=path)
