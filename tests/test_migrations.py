@@ -12,6 +12,7 @@ from orchestrator.audit import CheckpointSigner, EventStore
 from orchestrator.audit.chain import checkpoint_message
 from orchestrator.audit.signing import fingerprint
 from orchestrator.db import current_revision, downgrade, head_revision, make_engine, upgrade
+from orchestrator.domain import Actor
 from orchestrator.errors import Conflict, InvalidInput
 from tests.support.events import new_event
 
@@ -203,5 +204,43 @@ def test_0018_compares_identifiers_as_bytes_and_keeps_every_event(pg_url: str) -
         downgrade(pg_url, "0017")
         assert set(pg_collations(engine).values()) == {None}
         assert EventStore(engine).verify().ok
+    finally:
+        engine.dispose()
+
+
+def test_0019_moves_the_query_indexes_and_keeps_every_event(db_url: str) -> None:
+    """Events stored before 0019 are found afterwards by type, actor, time and id, re-appending
+    them is still idempotent and a reused id with other content still refused; the downgrade
+    gives the old indexes and the unique event id back."""
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    bob = Actor(id="bob", role="responder")
+    try:
+        # Stored by the current code, then taken down to 0018 and up again: the events are
+        # what 0019 meets (0018's store code is not this one).
+        events = [new_event(type="AlertReceived"), new_event(actor=bob), new_event()]
+        positions = EventStore(engine).append("inc-1", events)
+        downgrade(db_url, "0018")
+        upgrade(db_url)
+        store = EventStore(engine)
+        assert store.index.stored_size() == 3
+        by_type = store.query(types=["StepStarted"]).events
+        assert [e.id for e in by_type] == [events[1].id, events[2].id]
+        assert [e.id for e in store.query(actor="bob").events] == [events[1].id]
+        assert [e.id for e in store.query(since=events[2].occurred_at).events] == [events[2].id]
+        assert store.append("inc-1", events) == positions
+        with pytest.raises(Conflict, match="different content"):
+            store.append("inc-2", [events[0]])
+        assert store.inclusion_proof(events[1].id).position == positions[1]
+        assert store.verify().ok
+        downgrade(db_url, "0018")
+        inspector = sa.inspect(engine)
+        assert {"ix_audit_events_type_position", "ix_audit_events_occurred_at"} <= {
+            index["name"] for index in inspector.get_indexes("audit_events")
+        }
+        assert "uq_audit_events_event_id" in {
+            c["name"] for c in inspector.get_unique_constraints("audit_events")
+        }
+        assert "audit_event_index" not in inspector.get_table_names()
     finally:
         engine.dispose()

@@ -65,3 +65,19 @@ merkle_nodes = sa.Table(
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
 )
+
+event_ids = sa.Table(
+    "audit_event_ids",
+    metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+)
+
+event_index = sa.Table(
+    "audit_event_index",
+    metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(100), nullable=False),
+    sa.Column("actor_id", sa.String(200), nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -5,7 +5,9 @@ Appends are serialised on the single ``audit_head`` row (``SELECT … FOR UPDATE
 reader tailing by position never skips an event that commits later below what it has read, a
 rolled-back append leaves no hole, and the chain's previous hash is always at hand. On
 PostgreSQL the common path is one call of the server-side function ``audit_append``
-(migrations/versions/0017), which does all of that and the hashing in one round trip.
+(migrations/versions/0017, 0019), which does all of that and the hashing in one round trip.
+The queries by type, actor and time read through a lookup table that appends never write
+(`event_index`): under the head lock an append writes only the two indexes it needs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from orchestrator.audit.checkpoints import (
     default_origin,
     from_row,
 )
+from orchestrator.audit.event_index import EventIndex, by_id, joined
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import (
     AuditFilter,
@@ -90,6 +93,8 @@ MOVE_HEAD = (
     .values(position=sa.bindparam("head_position"), hash=sa.bindparam("head_hash"))
 )
 INSERT_EVENTS = sa.insert(schema.events)
+CLAIM_IDS = sa.insert(schema.event_ids)
+STORED_BY_ID = by_id()
 VERSIONS_OF = (
     sa.select(schema.events.c.stream_id, sa.func.max(schema.events.c.version))
     .where(schema.events.c.stream_id.in_(sa.bindparam("stream_ids", expanding=True)))
@@ -136,6 +141,7 @@ class EventStore:
         self._origin = origin
         self._postgres = engine.dialect.name == "postgresql"
         self.merkle = MerkleTree(engine)
+        self.index = EventIndex(engine)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -167,8 +173,10 @@ class EventStore:
         try:
             return self._write(batch, {})[0]
         except (_Retry, IntegrityError):
-            # A retried append (ids already stored) or a lost race: look the ids up this time.
+            # A retried append (ids already stored) or a lost race: look the ids up this time,
+            # with the lookup table extended so that few events are read past it.
             pass
+        self.index.extend()
         try:
             return self._write(batch, None)[0]
         except _Retry as retry:
@@ -202,7 +210,7 @@ class EventStore:
 
     def _write(self, batch: list[_Pending], stored: dict[str, Row] | None) -> list[list[int]]:
         """One locked attempt for every append of `batch`. `stored={}` is the fast path that
-        assumes every id is new and leaves duplicates to the unique index; `None` looks the
+        assumes every id is new and leaves duplicates to the id claims; `None` looks the
         ids up first."""
         if self._postgres and stored == {}:
             return self._write_in_one_call(batch)
@@ -245,6 +253,7 @@ class EventStore:
                     rows.append(row)
                 versions[stream_id] = version
             if rows:
+                conn.execute(CLAIM_IDS, [{"event_id": row["event_id"]} for row in rows])
                 conn.execute(INSERT_EVENTS, rows)
                 conn.execute(MOVE_HEAD, {"head_position": position, "head_hash": prev_hash})
         new_positions = {row["event_id"]: row["position"] for row in rows}
@@ -261,7 +270,7 @@ class EventStore:
         lock, checks, hashes and rows (each event encoded here, as `chain.event_hash` encodes
         it; the function adds position, stream, version and previous hash), one round trip
         instead of seven, and the head row locked for that call only. A stale expected version
-        comes back as no position and an id already stored as the unique index's
+        comes back as no position and an id already stored as the id claims'
         `IntegrityError`; both send the caller to the looked-up path."""
         rows = [row for item in batch for row in item.prepared]
         params: dict[str, Any] = {
@@ -286,8 +295,8 @@ class EventStore:
         """One call of `audit_append`, made again once on a fresh connection when the pooled
         one turns out dead (the pool pings only connections idle for a while,
         `orchestrator.db.PING_AFTER_IDLE_SECONDS`). Repeating it is safe: if the first call
-        committed before its connection died, the second meets the stored event ids on the
-        unique index and `append` looks them up."""
+        committed before its connection died, the second meets its own event ids already
+        claimed and `append` looks them up."""
         try:
             try:
                 return self._call_append_once(params)
@@ -326,13 +335,13 @@ class EventStore:
             "actor_role": event.actor.role,
             "occurred_at": as_utc(event.occurred_at),
             "payload": text,
-            "encrypted_fields": canonical_json(names),
+            # Most events seal nothing; the encoder costs more to start than to write "[]".
+            "encrypted_fields": canonical_json(names) if names else "[]",
             "key_id": key_id_of(sealed, names),
         }
 
     def _stored_by_id(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
-        query = sa.select(schema.events).where(schema.events.c.event_id.in_(ids))
-        return {row.event_id: row for row in conn.execute(query)}
+        return {row.event_id: row for row in conn.execute(STORED_BY_ID, {"event_ids": ids})}
 
     def _is_duplicate(self, stream_id: str, event: NewEvent, row: Row | None) -> bool:
         """True if `row` stores `event` already; the same id with other content is a Conflict."""
@@ -385,6 +394,9 @@ class EventStore:
         self._require_active(key.public_key())  # two first keys registered at once: one signs
         position, head_hash = self.head()
         root = self.merkle_root(position)
+        # Scheduled checkpoints also bound how far the query lookup table lags behind the log
+        # where no reader extends it (`event_index`): the next filtered query has less to do.
+        self.index.extend(position)
         text = checkpoint_text(origin, position, root, head_hash, now)
         note = sign_note(text, origin, key)
         checkpoint = Checkpoint(
@@ -567,9 +579,9 @@ class EventStore:
         """
         if batch_size < 1:
             raise InvalidInput("batch_size must be at least 1", "batch_size")
-        condition = sa.true() if types is None else schema.events.c.type.in_(sorted(types))
+        selection = _matching(types=None if types is None else sorted(types))
         while True:
-            page = self._page(condition, after_position, batch_size, sealed=sealed)
+            page = self._page(selection, after_position, batch_size, sealed=sealed)
             yield from page.events
             if page.next_cursor is None:
                 return
@@ -592,37 +604,30 @@ class EventStore:
             raise InvalidInput(f"limit must be between 1 and {MAX_QUERY_LIMIT}", "limit")
         if after_position < 0:
             raise InvalidInput("after_position must not be negative", "after_position")
-        condition = _matching(stream, types, actor, since, until)
-        return self._page(condition, after_position, limit, order=_order(stream))
+        selection = _matching(stream, types, actor, since, until)
+        return self._page(selection, after_position, limit)
 
     def _page(
-        self,
-        condition: sa.ColumnElement[bool],
-        after_position: int,
-        limit: int,
-        *,
-        sealed: bool = False,
-        order: sa.ColumnElement[Any] = schema.events.c.position,
+        self, selection: _Selection, after_position: int, limit: int, *, sealed: bool = False
     ) -> QueryPage:
-        rows, next_cursor = self._rows(condition, after_position, limit, order)
+        rows, next_cursor = self._rows(selection, after_position, limit)
         events = [self._recorded(row, sealed=sealed) for row in rows]
         return QueryPage(events=events, next_cursor=next_cursor)
 
     def _rows(
-        self,
-        condition: sa.ColumnElement[bool],
-        after_position: int,
-        limit: int,
-        order: sa.ColumnElement[Any] = schema.events.c.position,
+        self, selection: _Selection, after_position: int, limit: int
     ) -> tuple[list[Row], int | None]:
-        """Up to `limit` rows after `after_position` matching `condition`, in position order
-        (`order` is a column in the same order for those rows), and the cursor of the next
-        page (None on the last)."""
-        c = schema.events.c
+        """Up to `limit` rows after `after_position` that `selection` selects, in position
+        order, and the cursor of the next page (None on the last)."""
+        if selection.through_index:
+            self.index.extend()
+            position: sa.ColumnElement[int] = schema.event_index.c.position
+            query = joined()
+        else:
+            position, query = schema.events.c.position, sa.select(schema.events)
         query = (
-            sa.select(schema.events)
-            .where(c.position > after_position, condition)
-            .order_by(order)
+            query.where(position > after_position, selection.condition)
+            .order_by(selection.order)
             .limit(limit + 1)
         )
         with self._reading() as conn:
@@ -643,7 +648,7 @@ class EventStore:
         the console stream them."""
         if after_position < 0:
             raise InvalidInput("after_position must not be negative", "after_position")
-        condition = _matching(**where.model_dump())
+        selection = _matching(**where.model_dump())
 
         def line(row: Row) -> str:
             if format is ExportFormat.chain:  # the stored values themselves, nothing decrypted
@@ -652,7 +657,7 @@ class EventStore:
 
         cursor: int | None = after_position
         while cursor is not None:
-            rows, cursor = self._rows(condition, cursor, EXPORT_PAGE, _order(where.stream))
+            rows, cursor = self._rows(selection, cursor, EXPORT_PAGE)
             yield "".join(line(row) + "\n" for row in rows)
 
     def export(
@@ -729,15 +734,40 @@ class EventStore:
         )
 
 
+@dataclass(frozen=True)
+class _Selection:
+    """A query's filters as SQL: the condition, the column its pages are sorted by (in
+    position order), and whether both are on the lookup table (`event_index`), which the
+    query then reads through, extended first."""
+
+    condition: sa.ColumnElement[bool]
+    order: sa.ColumnElement[Any]
+    through_index: bool
+
+
 def _matching(
     stream: str | None = None,
     types: Sequence[str] | None = None,
     actor: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> sa.ColumnElement[bool]:
-    """`query`'s filters (`AuditFilter`'s fields) as one condition on `audit_events`."""
-    c = schema.events.c
+) -> _Selection:
+    """`query`'s filters (`AuditFilter`'s fields) as one `_Selection`.
+
+    One stream is read from `audit_events` alone, sorted by version, which rises with the
+    position (both are assigned under the head lock) and lets the database read the stream
+    from the (stream_id, version) index in order; sorted by position, PostgreSQL with
+    statistics walks the primary key from the cursor instead, filtering: 100+ ms for a stream
+    that starts late in a log of 1M events. Type, actor and time without a stream are read
+    through the lookup table, whose indexes serve them. No filter reads the primary key."""
+    if stream is not None:
+        c: Any = schema.events.c
+        order = c.version
+    elif types or actor is not None or since is not None or until is not None:
+        c = schema.event_index.c
+        order = c.position
+    else:
+        return _Selection(sa.true(), schema.events.c.position, through_index=False)
     conditions: list[sa.ColumnElement[bool]] = []
     if stream is not None:
         conditions.append(c.stream_id == stream)
@@ -749,16 +779,7 @@ def _matching(
         conditions.append(c.occurred_at >= as_utc(since))
     if until is not None:
         conditions.append(c.occurred_at < as_utc(until))
-    return sa.and_(sa.true(), *conditions)
-
-
-def _order(stream: str | None) -> sa.ColumnElement[Any]:
-    """The column a query's pages are sorted by: the position, or within one stream its
-    version, which rises with it (both are assigned under the head lock) and lets the
-    database read the stream from the (stream_id, version) index in order. Sorted by
-    position, PostgreSQL with statistics walks the primary key from the cursor instead,
-    filtering: 100+ ms for a stream that starts late in a log of 1M events."""
-    return schema.events.c.version if stream is not None else schema.events.c.position
+    return _Selection(sa.and_(*conditions), order, through_index=stream is None)
 
 
 def chain_line(row: Row) -> str:

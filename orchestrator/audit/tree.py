@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from orchestrator.audit import merkle, schema
+from orchestrator.audit.event_index import by_id
 from orchestrator.audit.proofs import ConsistencyProof, InclusionProof
 from orchestrator.db import run_on, upsert
 from orchestrator.errors import Conflict, InvalidInput, NotFound
@@ -44,7 +45,7 @@ INSERT_NODE_ARRAYS = sa.text(
 )
 _EVENT = sa.select(_events.c.position, _events.c.event_id, _events.c.hash)
 EVENT_AT = _EVENT.where(_events.c.position == sa.bindparam("position"))
-EVENT_BY_ID = _EVENT.where(_events.c.event_id == sa.bindparam("event_id"))
+EVENT_BY_ID = by_id([_events.c.position, _events.c.event_id, _events.c.hash])
 EVENT_HASHES = (
     sa.select(_events.c.position, _events.c.hash)
     .where(_events.c.position > sa.bindparam("after"), _events.c.position <= sa.bindparam("upto"))
@@ -93,7 +94,7 @@ class MerkleTree:
 
     def event_inclusion_proof(self, event_id: str, size: int) -> InclusionProof:
         """`inclusion_proof` of the event with id `event_id`."""
-        found = (EVENT_BY_ID, {"event_id": event_id}, f"no audit event has id {event_id!r}")
+        found = (EVENT_BY_ID, {"event_ids": [event_id]}, f"no audit event has id {event_id!r}")
         return self._inclusion(found, size)
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
@@ -118,7 +119,7 @@ class MerkleTree:
         return self._attempt(attempt, new)
 
     def _inclusion(
-        self, found: tuple[sa.Select[Any], dict[str, Any], str], size: int
+        self, found: tuple[sa.Executable, dict[str, Any], str], size: int
     ) -> InclusionProof:
         query, params, missing = found
 

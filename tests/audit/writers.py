@@ -87,3 +87,37 @@ def append_same_events(url: str, seed: int, batches: int) -> list[list[int]]:
         return [store.append("same", events) for events in plan]
     finally:
         engine.dispose()
+
+
+def append_shared(url: str, seed: int, rounds: int, count: int, start: Any) -> list[list[int]]:
+    """Round after round, append the same `count` events as every other process (ids
+    `shared-R-NN`, one stream per round, the same content everywhere), in an order of this
+    process's own, all processes starting each round together; return each round's positions
+    in id order."""
+    rng = random.Random(seed)
+    engine = make_engine(url)
+    found: list[list[int]] = []
+    try:
+        store = EventStore(engine)
+        store.head()
+        for r in range(rounds):
+            events = [
+                NewEvent(
+                    id=f"shared-{r}-{n:02d}",
+                    type="StepStarted",
+                    actor=Actor(id="writer", role="system"),
+                    occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
+                    payload={"n": n},
+                )
+                for n in range(count)
+            ]
+            mine = events[:]
+            rng.shuffle(mine)
+            start.wait(timeout=30)
+            positions = dict(
+                zip([e.id for e in mine], store.append(f"shared-{r}", mine), strict=True)
+            )
+            found.append([positions[e.id] for e in events])
+        return found
+    finally:
+        engine.dispose()

@@ -1,0 +1,114 @@
+"""The auditors' lookup table (``audit_event_index``): each event's id, type, actor and time by
+position, indexed for the filtered queries and the lookups by event id.
+
+It is derived from ``audit_events`` and kept off the append path, where every index leaf is
+written under the head lock that all writers queue on (migrations/versions/0019). Whoever
+reads through it extends it first, up to the head it sees:
+
+- what is stored is always a prefix of the log: each chunk is the contiguous run of events
+  after the stored size, inserted in one transaction, so the stored size is the highest stored
+  position;
+- two processes extending at once insert the same rows and the second ignores the first's,
+  on the primary key;
+- a lookup that must see every committed event (`rows_by_id`) reads the table for what it
+  holds and the events after it directly, in one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from orchestrator.audit import schema
+from orchestrator.db import run_on, upsert
+
+T = TypeVar("T")
+EXTEND_CHUNK = 50_000
+"""Events per extending transaction: bounded transactions (SQLite writers wait for each), and
+progress that survives an interrupted extension."""
+
+_events = schema.events
+_index = schema.event_index
+INDEXED_SIZE = sa.select(sa.func.coalesce(sa.func.max(_index.c.position), 0))
+READ_HEAD = sa.select(schema.head.c.position).where(schema.head.c.id == 1)
+INDEXED = (
+    _index.c.position,
+    _index.c.event_id,
+    _index.c.type,
+    _index.c.actor_id,
+    _index.c.occurred_at,
+)
+FROM_EVENTS = sa.select(
+    _events.c.position,
+    _events.c.event_id,
+    _events.c.type,
+    _events.c.actor_id,
+    _events.c.occurred_at,
+).where(_events.c.position > sa.bindparam("after"), _events.c.position <= sa.bindparam("upto"))
+
+
+Selectable = sa.Table | sa.ColumnElement[Any]
+
+
+def joined(columns: Sequence[Selectable] | None = None) -> sa.Select[Any]:
+    """SELECT of `audit_events` rows (or `columns`) through the lookup table: filter and sort
+    on its columns. The join checks the event id too, so a lookup row left over from a log an
+    owner cut and appended to again matches nothing rather than another event."""
+    return sa.select(*(columns or [_events])).join(
+        _index,
+        sa.and_(_index.c.position == _events.c.position, _index.c.event_id == _events.c.event_id),
+    )
+
+
+def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]:
+    """The events (or their `columns`) whose ids are in the expanding parameter `event_ids`,
+    every one committed up to this statement: the lookup table for what it holds, and the
+    events after its stored size read directly (a range of the primary key, short while
+    readers keep the table extended)."""
+    selected: list[Selectable] = list(columns or [_events])
+    listed: sa.BindParameter[list[str]] = sa.bindparam("event_ids", expanding=True)
+    stored = joined(selected).where(_index.c.event_id.in_(listed))
+    newer = sa.select(*selected).where(
+        _events.c.position > INDEXED_SIZE.scalar_subquery(), _events.c.event_id.in_(listed)
+    )
+    return sa.union_all(stored, newer)
+
+
+def _insert(statement: Any, conn: sa.Connection, *, after: int, upto: int) -> None:
+    conn.execute(statement, {"after": after, "upto": upto})
+
+
+class EventIndex:
+    """The lookup table of one database, extended on demand."""
+
+    def __init__(self, engine: sa.Engine, chunk: int = EXTEND_CHUNK) -> None:
+        self.engine = engine
+        self.chunk = chunk
+
+    def stored_size(self) -> int:
+        """How many events the table holds (positions 1 to this)."""
+        return int(self._run(lambda conn: conn.execute(INDEXED_SIZE).scalar_one()))
+
+    def extend(self, size: int | None = None) -> int:
+        """Store the lookup rows of the events up to `size` (default: the head); return the
+        stored size. Called by every read through the table, so nobody has to remember to;
+        idempotent and safe to run from several processes at once."""
+        stored = self.stored_size()
+        if size is None:
+            size = int(self._run(lambda conn: conn.execute(READ_HEAD).scalar_one()))
+        statement = (
+            upsert(self.engine, _index)
+            .from_select([c.name for c in INDEXED], FROM_EVENTS)
+            .on_conflict_do_nothing()
+        )
+        while stored < size:
+            upto = min(size, stored + self.chunk)
+            self._run(partial(_insert, statement, after=stored, upto=upto), write=True)
+            stored = upto
+        return stored
+
+    def _run(self, work: Callable[[sa.Connection], T], *, write: bool = False) -> T:
+        return run_on(self.engine, work, "audit event index", write=write)
