@@ -34,6 +34,8 @@ _events = schema.events
 _index = schema.event_index
 INDEXED_SIZE = sa.select(sa.func.coalesce(sa.func.max(_index.c.position), 0))
 READ_HEAD = sa.select(schema.head.c.position).where(schema.head.c.id == 1)
+SIZES = sa.select(INDEXED_SIZE.scalar_subquery(), READ_HEAD.scalar_subquery())
+"""(stored size, head) in one round trip: what every read through the table asks first."""
 INDEXED = (
     _index.c.position,
     _index.c.event_id,
@@ -51,16 +53,24 @@ FROM_EVENTS = sa.select(
 
 
 Selectable = sa.Table | sa.ColumnElement[Any]
+INDEXED_ID = _index.c.event_id.label("indexed_id")
+"""The lookup row's event id, read beside the event's by a filtered query (`joined`)."""
 
 
-def joined(columns: Sequence[Selectable] | None = None) -> sa.Select[Any]:
-    """SELECT of `audit_events` rows (or `columns`) through the lookup table: filter and sort
-    on its columns. The join checks the event id too, so a lookup row left over from a log an
-    owner cut and appended to again matches nothing rather than another event."""
-    return sa.select(*(columns or [_events])).join(
-        _index,
-        sa.and_(_index.c.position == _events.c.position, _index.c.event_id == _events.c.event_id),
-    )
+def joined(columns: Sequence[Selectable] | None = None, *, same_id: bool = False) -> sa.Select[Any]:
+    """SELECT of `audit_events` rows (or `columns`) through the lookup table, joined on the
+    position: filter and sort on the table's columns.
+
+    `same_id` joins on the event id as well, so that a lookup row left over from a log an
+    owner cut and appended to again matches nothing rather than another event. Only lookups
+    by id join so: on a filtered query PostgreSQL estimates the second condition to leave
+    one row, and then sorts the whole match instead of walking an index in position order
+    (docs/benchmarks.md); those queries compare the ids of the rows they read instead
+    (`INDEXED_ID`)."""
+    on = _index.c.position == _events.c.position
+    if same_id:
+        on = sa.and_(on, _index.c.event_id == _events.c.event_id)
+    return sa.select(*(columns or [_events])).join(_index, on)
 
 
 def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]:
@@ -70,7 +80,7 @@ def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]
     readers keep the table extended)."""
     selected: list[Selectable] = list(columns or [_events])
     listed: sa.BindParameter[list[str]] = sa.bindparam("event_ids", expanding=True)
-    stored = joined(selected).where(_index.c.event_id.in_(listed))
+    stored = joined(selected, same_id=True).where(_index.c.event_id.in_(listed))
     newer = sa.select(*selected).where(
         _events.c.position > INDEXED_SIZE.scalar_subquery(), _events.c.event_id.in_(listed)
     )
@@ -87,6 +97,11 @@ class EventIndex:
     def __init__(self, engine: sa.Engine, chunk: int = EXTEND_CHUNK) -> None:
         self.engine = engine
         self.chunk = chunk
+        self._extending = (
+            upsert(engine, _index)
+            .from_select([c.name for c in INDEXED], FROM_EVENTS)
+            .on_conflict_do_nothing()
+        )
 
     def stored_size(self) -> int:
         """How many events the table holds (positions 1 to this)."""
@@ -95,18 +110,14 @@ class EventIndex:
     def extend(self, size: int | None = None) -> int:
         """Store the lookup rows of the events up to `size` (default: the head); return the
         stored size. Called by every read through the table, so nobody has to remember to;
-        idempotent and safe to run from several processes at once."""
-        stored = self.stored_size()
-        if size is None:
-            size = int(self._run(lambda conn: conn.execute(READ_HEAD).scalar_one()))
-        statement = (
-            upsert(self.engine, _index)
-            .from_select([c.name for c in INDEXED], FROM_EVENTS)
-            .on_conflict_do_nothing()
-        )
+        idempotent and safe to run from several processes at once. When the table is up to
+        date this is one query."""
+        stored, head = self._run(lambda conn: tuple(conn.execute(SIZES).one()))
+        size = int(head) if size is None else size
+        stored = int(stored)
         while stored < size:
             upto = min(size, stored + self.chunk)
-            self._run(partial(_insert, statement, after=stored, upto=upto), write=True)
+            self._run(partial(_insert, self._extending, after=stored, upto=upto), write=True)
             stored = upto
         return stored
 

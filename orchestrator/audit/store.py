@@ -42,7 +42,7 @@ from orchestrator.audit.checkpoints import (
     default_origin,
     from_row,
 )
-from orchestrator.audit.event_index import EventIndex, by_id, joined
+from orchestrator.audit.event_index import INDEXED_ID, EventIndex, by_id, joined
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import (
     AuditFilter,
@@ -622,18 +622,26 @@ class EventStore:
         if selection.through_index:
             self.index.extend()
             position: sa.ColumnElement[int] = schema.event_index.c.position
-            query = joined()
+            query = joined([schema.events, INDEXED_ID])
         else:
             position, query = schema.events.c.position, sa.select(schema.events)
         query = (
+            # The cursor on both sides of the join: PostgreSQL does not carry it across, and
+            # would merge-join the events from position 1.
             query.where(position > after_position, selection.condition)
+            .where(schema.events.c.position > after_position)
             .order_by(selection.order)
             .limit(limit + 1)
         )
         with self._reading() as conn:
             rows = list(conn.execute(query).all())
         more = len(rows) > limit
-        return rows[:limit], (int(rows[limit - 1].position) if more else None)
+        cursor = int(rows[limit - 1].position) if more else None
+        if selection.through_index:
+            # A lookup row of another event (the log was cut and appended to again: verify
+            # names it) selects nothing.
+            return [row for row in rows[:limit] if row.indexed_id == row.event_id], cursor
+        return rows[:limit], cursor
 
     def export_pages(
         self,
