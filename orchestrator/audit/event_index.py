@@ -54,23 +54,38 @@ FROM_EVENTS = sa.select(
 
 Selectable = sa.Table | sa.ColumnElement[Any]
 INDEXED_ID = _index.c.event_id.label("indexed_id")
-"""The lookup row's event id, read beside the event's by a filtered query (`joined`)."""
+"""The lookup row's event id, read beside the event's by a filtered query (`page`)."""
 
 
-def joined(columns: Sequence[Selectable] | None = None, *, same_id: bool = False) -> sa.Select[Any]:
+def joined(columns: Sequence[Selectable] | None = None) -> sa.Select[Any]:
     """SELECT of `audit_events` rows (or `columns`) through the lookup table, joined on the
-    position: filter and sort on the table's columns.
-
-    `same_id` joins on the event id as well, so that a lookup row left over from a log an
-    owner cut and appended to again matches nothing rather than another event. Only lookups
-    by id join so: on a filtered query PostgreSQL estimates the second condition to leave
-    one row, and then sorts the whole match instead of walking an index in position order
-    (docs/benchmarks.md); those queries compare the ids of the rows they read instead
-    (`INDEXED_ID`)."""
-    on = _index.c.position == _events.c.position
-    if same_id:
-        on = sa.and_(on, _index.c.event_id == _events.c.event_id)
+    position and the event id: a lookup row left over from a log an owner cut and appended
+    to again matches nothing rather than another event."""
+    on = sa.and_(_index.c.position == _events.c.position, _index.c.event_id == _events.c.event_id)
     return sa.select(*(columns or [_events])).join(_index, on)
+
+
+def page(condition: sa.ColumnElement[bool], after_position: int, limit: int) -> sa.Select[Any]:
+    """The `audit_events` rows of the first `limit` lookup rows after `after_position` that
+    match `condition` (on the table's columns), in position order, each with `indexed_id`.
+
+    The page's positions are chosen on the lookup table alone, then joined: joined first,
+    PostgreSQL costs every candidate row's join and walks the table's primary key from the
+    cursor to avoid them, reading most of a 1M-event log for an hour late in it
+    (docs/benchmarks.md, "Audit store"). The caller keeps the rows whose `indexed_id` is
+    their event id: a lookup row of another event (a cut log) selects nothing."""
+    chosen = (
+        sa.select(_index.c.position, INDEXED_ID)
+        .where(_index.c.position > after_position, condition)
+        .order_by(_index.c.position)
+        .limit(limit)
+        .subquery("chosen")
+    )
+    return (
+        sa.select(_events, chosen.c.indexed_id)
+        .join(chosen, chosen.c.position == _events.c.position)
+        .order_by(_events.c.position)
+    )
 
 
 def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]:
@@ -80,7 +95,7 @@ def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]
     readers keep the table extended)."""
     selected: list[Selectable] = list(columns or [_events])
     listed: sa.BindParameter[list[str]] = sa.bindparam("event_ids", expanding=True)
-    stored = joined(selected, same_id=True).where(_index.c.event_id.in_(listed))
+    stored = joined(selected).where(_index.c.event_id.in_(listed))
     newer = sa.select(*selected).where(
         _events.c.position > INDEXED_SIZE.scalar_subquery(), _events.c.event_id.in_(listed)
     )

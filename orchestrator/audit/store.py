@@ -42,7 +42,7 @@ from orchestrator.audit.checkpoints import (
     default_origin,
     from_row,
 )
-from orchestrator.audit.event_index import INDEXED_ID, EventIndex, by_id, joined
+from orchestrator.audit.event_index import EventIndex, by_id, page
 from orchestrator.audit.fields import key_id_of, open_fields, seal_fields
 from orchestrator.audit.models import (
     AuditFilter,
@@ -621,18 +621,14 @@ class EventStore:
         order, and the cursor of the next page (None on the last)."""
         if selection.through_index:
             self.index.extend()
-            position: sa.ColumnElement[int] = schema.event_index.c.position
-            query = joined([schema.events, INDEXED_ID])
+            query = page(selection.condition, after_position, limit + 1)
         else:
-            position, query = schema.events.c.position, sa.select(schema.events)
-        query = (
-            # The cursor on both sides of the join: PostgreSQL does not carry it across, and
-            # would merge-join the events from position 1.
-            query.where(position > after_position, selection.condition)
-            .where(schema.events.c.position > after_position)
-            .order_by(selection.order)
-            .limit(limit + 1)
-        )
+            query = (
+                sa.select(schema.events)
+                .where(schema.events.c.position > after_position, selection.condition)
+                .order_by(selection.order)
+                .limit(limit + 1)
+            )
         with self._reading() as conn:
             rows = list(conn.execute(query).all())
         more = len(rows) > limit
