@@ -507,7 +507,9 @@ class EventStore:
     def inclusion_proof(self, event_id: str, size: int | None = None) -> InclusionProof:
         """Proof that event `event_id` is in the tree of the first `size` events (default:
         the latest signed checkpoint's size if there is one, else the head)."""
-        return self.merkle.event_inclusion_proof(event_id, self.proof_size(size))
+        size = self.proof_size(size)
+        self.index.extend()  # the id is found by the lookup table, read past its stored size
+        return self.merkle.event_inclusion_proof(event_id, size)
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
         """Proof that the tree of the first `new` events extends that of the first `old`."""
