@@ -90,15 +90,16 @@ def page(condition: sa.ColumnElement[bool], after_position: int, limit: int) -> 
 
 def by_id(columns: Sequence[Selectable] | None = None) -> sa.CompoundSelect[Any]:
     """The events (or their `columns`) whose ids are in the expanding parameter `event_ids`,
-    every one committed up to this statement: the lookup table for what it holds, and the
-    events after its stored size read directly (a range of the primary key, short while
-    readers keep the table extended)."""
+    every one committed up to this statement, given in `indexed` a size the lookup table is
+    known to hold (`EventIndex.extend`'s answer): the table for the events up to it, the
+    events after it read directly by their primary key. Passed as a value, the bound lets
+    the planner see how short that range is; a subquery for the stored size would leave
+    it guessing a third of the log and scanning all of it (docs/benchmarks.md)."""
     selected: list[Selectable] = list(columns or [_events])
     listed: sa.BindParameter[list[str]] = sa.bindparam("event_ids", expanding=True)
-    stored = joined(selected).where(_index.c.event_id.in_(listed))
-    newer = sa.select(*selected).where(
-        _events.c.position > INDEXED_SIZE.scalar_subquery(), _events.c.event_id.in_(listed)
-    )
+    indexed: sa.BindParameter[int] = sa.bindparam("indexed")
+    stored = joined(selected).where(_index.c.event_id.in_(listed), _index.c.position <= indexed)
+    newer = sa.select(*selected).where(_events.c.position > indexed, _events.c.event_id.in_(listed))
     return sa.union_all(stored, newer)
 
 

@@ -176,9 +176,9 @@ class EventStore:
             # A retried append (ids already stored) or a lost race: look the ids up this time,
             # with the lookup table extended so that few events are read past it.
             pass
-        self.index.extend()
+        indexed = self.index.extend()
         try:
-            return self._write(batch, None)[0]
+            return self._write(batch, None, indexed)[0]
         except _Retry as retry:
             raise retry.error from None
         except IntegrityError:
@@ -208,16 +208,18 @@ class EventStore:
                 outcomes.append(exc)
         return outcomes
 
-    def _write(self, batch: list[_Pending], stored: dict[str, Row] | None) -> list[list[int]]:
+    def _write(
+        self, batch: list[_Pending], stored: dict[str, Row] | None, indexed: int = 0
+    ) -> list[list[int]]:
         """One locked attempt for every append of `batch`. `stored={}` is the fast path that
         assumes every id is new and leaves duplicates to the id claims; `None` looks the
-        ids up first."""
+        ids up first, through the lookup table, which holds at least `indexed` events."""
         if self._postgres and stored == {}:
             return self._write_in_one_call(batch)
         with self._locked() as (conn, position, prev_hash):
             if stored is None:
                 stored = self._stored_by_id(
-                    conn, [event.id for item in batch for event in item.append.events]
+                    conn, [event.id for item in batch for event in item.append.events], indexed
                 )
             versions = self._versions(conn, [item.append.stream_id for item in batch])
             recorded_at = datetime.now(UTC)
@@ -340,8 +342,9 @@ class EventStore:
             "key_id": key_id_of(sealed, names),
         }
 
-    def _stored_by_id(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
-        return {row.event_id: row for row in conn.execute(STORED_BY_ID, {"event_ids": ids})}
+    def _stored_by_id(self, conn: sa.Connection, ids: list[str], indexed: int) -> dict[str, Row]:
+        params = {"event_ids": ids, "indexed": indexed}
+        return {row.event_id: row for row in conn.execute(STORED_BY_ID, params)}
 
     def _is_duplicate(self, stream_id: str, event: NewEvent, row: Row | None) -> bool:
         """True if `row` stores `event` already; the same id with other content is a Conflict."""
@@ -508,8 +511,7 @@ class EventStore:
         """Proof that event `event_id` is in the tree of the first `size` events (default:
         the latest signed checkpoint's size if there is one, else the head)."""
         size = self.proof_size(size)
-        self.index.extend()  # the id is found by the lookup table, read past its stored size
-        return self.merkle.event_inclusion_proof(event_id, size)
+        return self.merkle.event_inclusion_proof(event_id, size, self.index.extend())
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
         """Proof that the tree of the first `new` events extends that of the first `old`."""

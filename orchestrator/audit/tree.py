@@ -92,9 +92,11 @@ class MerkleTree:
         found = (EVENT_AT, {"position": position}, f"no audit event at position {position}")
         return self._inclusion(found, size)
 
-    def event_inclusion_proof(self, event_id: str, size: int) -> InclusionProof:
-        """`inclusion_proof` of the event with id `event_id`."""
-        found = (EVENT_BY_ID, {"event_ids": [event_id]}, f"no audit event has id {event_id!r}")
+    def event_inclusion_proof(self, event_id: str, size: int, indexed: int) -> InclusionProof:
+        """`inclusion_proof` of the event with id `event_id`, found through the lookup table,
+        which holds at least the first `indexed` events (`event_index.by_id`)."""
+        params = {"event_ids": [event_id], "indexed": indexed}
+        found = (EVENT_BY_ID, params, f"no audit event has id {event_id!r}")
         return self._inclusion(found, size)
 
     def consistency_proof(self, old: int, new: int) -> ConsistencyProof:
