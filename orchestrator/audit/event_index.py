@@ -10,8 +10,8 @@ reads through it extends it first, up to the head it sees:
   position;
 - two processes extending at once insert the same rows and the second ignores the first's,
   on the primary key;
-- a lookup that must see every committed event (`rows_by_id`) reads the table for what it
-  holds and the events after it directly, in one statement.
+- a lookup that must see every committed event (`by_id`) reads the table up to a size it is
+  known to hold and the events after that directly, in one statement.
 """
 
 from __future__ import annotations
