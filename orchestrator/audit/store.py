@@ -744,9 +744,10 @@ class EventStore:
 
 @dataclass(frozen=True)
 class _Selection:
-    """A query's filters as SQL: the condition, the column its pages are sorted by (in
-    position order), and whether both are on the lookup table (`event_index`), which the
-    query then reads through, extended first."""
+    """A query's filters as SQL: the condition, the `audit_events` column its pages are sorted
+    by (in position order), and whether the condition is on the lookup table
+    (`event_index`), which the query then reads through, extended first; `event_index.page`
+    sorts those pages itself."""
 
     condition: sa.ColumnElement[bool]
     order: sa.ColumnElement[Any]
@@ -773,7 +774,7 @@ def _matching(
         order = c.version
     elif types or actor is not None or since is not None or until is not None:
         c = schema.event_index.c
-        order = c.position
+        order = schema.events.c.position
     else:
         return _Selection(sa.true(), schema.events.c.position, through_index=False)
     conditions: list[sa.ColumnElement[bool]] = []
